@@ -1,0 +1,26 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Pumasi",
+    products: [
+        .executable(name: "pumasi-broker", targets: ["PumasiBrokerMain"]),
+        .executable(name: "pumasi", targets: ["PumasiWorkerMain"]),
+        .library(name: "PumasiShared", targets: ["PumasiShared"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "PumasiShared", dependencies: ["CZeroMQ", "CSQLite"], path: "Sources/Shared"),
+        .target(name: "PumasiBroker", dependencies: ["PumasiShared"], path: "Sources/Broker/Core"),
+        .executableTarget(name: "PumasiBrokerMain", dependencies: ["PumasiBroker"], path: "Sources/Broker/Main"),
+        .target(name: "PumasiWorker", dependencies: ["PumasiShared"], path: "Sources/Worker/Core"),
+        .executableTarget(name: "PumasiWorkerMain", dependencies: ["PumasiWorker"], path: "Sources/Worker/Main"),
+        .testTarget(
+            name: "PumasiTests",
+            dependencies: ["PumasiShared", "PumasiBroker", "PumasiWorker", "PumasiBrokerMain", "PumasiWorkerMain"],
+            path: "Tests/PumasiTests"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,54 @@
+import Foundation
+import PumasiShared
+
+extension Broker {
+    /// Closes open challenges whose deadline has passed, and announces deadlines drawing near.
+    func applyDeadlines(now: Millis) throws {
+        for record in try store.challenges(state: .open) {
+            if record.deadline <= now {
+                try closeChallenge(record, now: now, reason: "deadline passed")
+            } else if !record.closingAnnounced, record.deadline - config.closingNotice <= now {
+                try store.markClosingAnnounced(challenge: record.id)
+                var announcement = Announcement(topic: .closing, at: now, challenge: record.id, title: record.title)
+                announcement.deadline = record.deadline
+                try publish(announcement)
+            }
+        }
+    }
+
+    /// Stops a challenge taking submissions; its award is decided once its scoring has drained.
+    func closeChallenge(_ record: ChallengeRecord, now: Millis, reason: String) throws {
+        try store.setState(challenge: record.id, .closed, closedAt: now)
+        var announcement = Announcement(topic: .closed, at: now, challenge: record.id, title: record.title)
+        announcement.deadline = record.deadline
+        announcement.message = reason
+        try publish(announcement)
+        logger.info("challenge closed", ["challenge.id": record.id, "reason": reason])
+    }
+
+    /// Decides the award of every closed challenge whose scoring has drained.
+    func settleClosedChallenges(now: Millis) throws {
+        for record in try store.closedAndDrained() {
+            if let award = try AwardPolicy.winnerTakesAll.decide(record, store: store, now: now) {
+                try store.insertAward(award)
+                try store.setState(challenge: record.id, .awarded)
+                var announcement = Announcement(topic: .awarded, at: now, challenge: record.id, title: record.title)
+                announcement.submission = award.submission
+                announcement.solver = award.solver
+                announcement.score = award.score
+                announcement.amount = award.amount
+                announcement.currency = award.currency
+                try publish(announcement)
+                logger.info(
+                    "award decided",
+                    ["challenge.id": record.id, "submission.id": award.submission, "amount": "\(award.amount)"])
+            } else {
+                try store.setState(challenge: record.id, .unawarded)
+                var announcement = Announcement(topic: .unawarded, at: now, challenge: record.id, title: record.title)
+                announcement.message = "no submission was scored"
+                try publish(announcement)
+                logger.info("challenge closed without award", ["challenge.id": record.id])
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import PumasiShared
+
+/// The Pumasi broker: one thread running a poll loop that owns the ROUTER and PUB sockets and the store.
+///
+/// Each pass handles up to `batchLimit` messages and the due timers inside one transaction (group commit),
+/// commits, and only then sends the replies, job requests and announcements that pass produced — so every
+/// acknowledgement follows a durable commit.
+///
+/// Thread rule: create and run a broker on one thread; other threads stop it through `BrokerControl`.
+public final class Broker {
+    let config: BrokerConfig
+    let logger: Logger
+    let store: Store
+    let router: ZMQSocket
+    let publisher: ZMQSocket
+    private let control: ZMQSocket
+    public let routerEndpoint: String
+    public let publishEndpoint: String
+    public let controlHandle: BrokerControl
+
+    var dispatcher = Dispatcher()
+    /// What this pass will send once its transaction has committed.
+    var outbox: [(socket: ZMQSocket, frames: [Data])] = []
+    /// Jobs whose evaluator vanished after the pass that leased them committed.
+    var orphanedJobs: [Int64] = []
+    private var nextHeartbeat: Millis = 0
+    private var stopping = false
+
+    public init(config: BrokerConfig, logger: Logger, context: ZMQContext? = nil) throws {
+        self.config = config
+        self.logger = logger
+        let context = try context ?? ZMQContext()
+        store = try Store(directory: config.dataDirectory)
+        router = try ZMQSocket(context, .router)
+        try router.setOption(.routerMandatory, 1)
+        try router.setMaxMessageSize(Int64(config.maxMessageBytes))
+        try router.setOption(.sendHighWaterMark, 100_000)
+        try router.setOption(.receiveHighWaterMark, 100_000)
+        try router.bind(config.routerEndpoint)
+        routerEndpoint = try router.lastEndpoint
+        publisher = try ZMQSocket(context, .pub)
+        try publisher.setOption(.sendHighWaterMark, 100_000)
+        try publisher.bind(config.publishEndpoint)
+        publishEndpoint = try publisher.lastEndpoint
+        control = try ZMQSocket(context, .pull)
+        let controlEndpoint = "inproc://pumasi-broker-control-\(UUID().uuidString)"
+        try control.bind(controlEndpoint)
+        controlHandle = BrokerControl(context: context, endpoint: controlEndpoint)
+
+        let now = config.clock()
+        for job in try store.transaction({ try store.recoverPendingJobs(now: now) }) {
+            dispatcher.enqueue(job: job.id, service: job.service)
+        }
+        logger.info(
+            "broker started",
+            [
+                "router": routerEndpoint, "pub": publishEndpoint, "store": store.path,
+                "jobs.queued": String(dispatcher.queuedCount),
+            ])
+    }
+
+    /// Runs until a stop is requested through `controlHandle`.
+    public func run() throws {
+        var poller = ZMQPoller([router, control])
+        while !stopping {
+            let ready = try poller.poll(timeoutMilliseconds: pollTimeout())
+            if ready[1] { drainControl() }
+            try pass(readable: ready[0])
+        }
+        shutdown()
+    }
+
+    /// One loop pass: a batch of messages and the due timers in one transaction, then the sends.
+    func pass(readable: Bool) throws {
+        try store.transaction {
+            if readable {
+                for _ in 0..<config.batchLimit {
+                    guard let message = try router.receive(dontWait: true) else { break }
+                    handle(message)
+                }
+            }
+            try runTimers(now: config.clock())
+            try dispatch(now: config.clock())
+        }
+        flushOutbox()
+    }
+
+    private func pollTimeout() -> Int {
+        let now = config.clock()
+        var due = nextHeartbeat
+        if let deadline = try? store.nextDeadline() { due = min(due, deadline) }
+        if let notice = try? store.nextClosingNotice(window: config.closingNotice) { due = min(due, notice) }
+        if let lease = try? store.nextLeaseExpiry() { due = min(due, lease) }
+        if !orphanedJobs.isEmpty { return 0 }
+        return Int(max(0, min(due - now, config.heartbeatInterval)))
+    }
+
+    private func drainControl() {
+        while let message = try? control.receive(dontWait: true) {
+            if message.frames.first == Data("STOP".utf8) { stopping = true }
+        }
+    }
+
+    private func runTimers(now: Millis) throws {
+        if now >= nextHeartbeat {
+            heartbeatEvaluators(now: now)
+            nextHeartbeat = now + config.heartbeatInterval
+        }
+        try expireEvaluators(now: now)
+        try expireLeases(now: now)
+        try applyDeadlines(now: now)
+        try settleClosedChallenges(now: now)
+    }
+
+    /// Sends what the committed pass produced. A peer that vanished meanwhile is not an error for the broker.
+    func flushOutbox() {
+        let pending = outbox
+        outbox.removeAll(keepingCapacity: true)
+        for (socket, frames) in pending {
+            do {
+                if try !socket.send(frames, dontWait: true) {
+                    logger.warning("peer at its high-water mark; message dropped", ["peer": peerName(frames[0])])
+                    evaluatorUnreachable(frames[0])
+                }
+            } catch {
+                if error.isHostUnreachable {
+                    logger.debug("peer gone before its reply", ["peer": peerName(frames[0])])
+                    evaluatorUnreachable(frames[0])
+                } else {
+                    logger.error("send failed", ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    func send(to identity: Data, _ frames: [Data]) { outbox.append((router, [identity] + frames)) }
+
+    func publish(_ announcement: Announcement, principal: String? = nil) throws {
+        let numbered = try store.appendEvent(announcement, principal: principal)
+        outbox.append((publisher, numbered.frames))
+    }
+
+    private func shutdown() {
+        for identity in dispatcher.evaluators.keys {
+            _ = try? router.send([identity] + MDP.worker(.disconnect), dontWait: true)
+        }
+        logger.info("broker stopped")
+    }
+
+    func peerName(_ identity: Data) -> String { identity.map { String(format: "%02x", $0) }.joined() }
+}
+
+/// Stops a running broker from any thread.
+public struct BrokerControl: Sendable {
+    let context: ZMQContext
+    let endpoint: String
+
+    /// Asks the broker's loop to finish its pass and stop. Safe to call from any thread, or more than once.
+    public func stop() {
+        guard let socket = try? ZMQSocket(context, .push, linger: 1_000) else { return }
+        try? socket.connect(endpoint)
+        _ = try? socket.send(strings: ["STOP"])
+    }
+}

@@ -1,0 +1,28 @@
+import PumasiShared
+
+/// Everything an operator can set on a broker. Defaults bind loopback only.
+public struct BrokerConfig: Sendable {
+    /// Where the SQLite store lives.
+    public var dataDirectory: String
+    /// The ROUTER endpoint for clients and evaluators.
+    public var routerEndpoint = "tcp://127.0.0.1:5555"
+    /// The PUB endpoint for announcements.
+    public var publishEndpoint = "tcp://127.0.0.1:5556"
+    /// MDP heartbeat interval; an evaluator silent for `heartbeatLiveness` intervals is gone.
+    public var heartbeatInterval: Millis = 2_500
+    public var heartbeatLiveness = 3
+    /// Inbound messages larger than this are refused by libzmq before they are buffered.
+    public var maxMessageBytes = 64 << 20
+    /// A job's lease is its challenge's time limit plus this margin.
+    public var leaseMargin: Millis = 30_000
+    /// Attempts before a job that keeps losing its evaluator ends as failed (infrastructure).
+    public var maxAttempts = 3
+    /// How long before a deadline `challenge.closing` is announced.
+    public var closingNotice: Millis = 3_600_000
+    /// The most messages handled in one poll-loop pass, that is in one transaction.
+    public var batchLimit = 1_024
+    /// The wall clock, injectable for tests.
+    public var clock: @Sendable () -> Millis = { WallClock.now() }
+
+    public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
+}

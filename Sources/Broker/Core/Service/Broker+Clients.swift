@@ -1,0 +1,138 @@
+import Foundation
+import PumasiShared
+
+extension Broker {
+    /// Answers a client request for a service the broker implements itself. Errors that are the client's
+    /// (bad input, unknown ids, closed challenges) come back as an error reply; store failures throw.
+    func handleClient(service: String, body: [Data], now: Millis) throws -> [Data] {
+        do {
+            switch service {
+            case Service.post: return try reply(postChallenge(body, now: now))
+            case Service.list:
+                let request = try Wire.decode(ListRequest.self, from: body.first)
+                return try reply(store.challenges(state: request.state).map(store.challengeInfo))
+            case Service.show:
+                return try reply(store.challengeInfo(challenge(named: body)))
+            case Service.file: return try publicFile(body)
+            case Service.submit: return try reply(submit(body, now: now))
+            case Service.status:
+                let request = try Wire.decode(SubmissionRequest.self, from: body.first)
+                guard Identifier.isWellFormed(request.submission, prefix: "sub"),
+                    let info = try store.submissionInfo(request.submission)
+                else { throw ProtocolError(.notFound, "no submission \(request.submission)") }
+                return reply(info)
+            case Service.leaderboard:
+                let request = try Wire.decode(LeaderboardRequest.self, from: body.first)
+                return try reply(store.leaderboard(challenge(request.challenge), limit: request.limit))
+            case Service.close: return try reply(close(body, now: now))
+            case Service.reference: return try referenceFile(body)
+            case Service.mmiService:
+                let name = String(decoding: body.first ?? Data(), as: UTF8.self)
+                return [Data((dispatcher.isServed(name) ? MMIStatus.found : .notFound).rawValue.utf8)]
+            default:
+                if service.hasPrefix("mmi.") { return [Data(MMIStatus.notImplemented.rawValue.utf8)] }
+                throw ProtocolError(.unknownService, "unknown service \"\(service)\"")
+            }
+        } catch let error as ProtocolError {
+            return [Wire.encode(Reply<Empty>.failure(error))]
+        }
+    }
+
+    private func reply<T: Codable>(_ result: T) -> [Data] { [Wire.encode(Reply.success(result))] }
+
+    func challenge(_ id: String) throws -> ChallengeRecord {
+        guard Identifier.isWellFormed(id, prefix: "ch"), let record = try store.challenge(id) else {
+            throw ProtocolError(.notFound, "no challenge \(id)")
+        }
+        return record
+    }
+
+    private func challenge(named body: [Data]) throws -> ChallengeRecord {
+        try challenge(Wire.decode(ChallengeRequest.self, from: body.first).challenge)
+    }
+
+    private func submit(_ body: [Data], now: Millis) throws -> Receipt {
+        let request = try Wire.decode(SubmitRequest.self, from: body.first)
+        try Validation.solver(request.solver)
+        try Validation.fileName(request.filename, what: "filename")
+        if let clientId = request.clientId {
+            try Validation.clientId(clientId)
+            if let receipt = try store.receipt(solver: request.solver, clientId: clientId) {
+                guard receipt.challenge == request.challenge else {
+                    throw ProtocolError(
+                        .conflict, "client id \(clientId) was already used for a submission to \(receipt.challenge)")
+                }
+                return receipt
+            }
+        }
+        guard body.count == 2 else {
+            throw ProtocolError(.badRequest, "a submission carries exactly one file frame after the JSON; got \(body.count - 1)")
+        }
+        guard !body[1].isEmpty else { throw ProtocolError(.badRequest, "the submitted file is empty") }
+        let record = try challenge(request.challenge)
+        guard record.state == .open, now < record.deadline else {
+            throw ProtocolError(.closed, "challenge \(record.id) closed at \(WallClock.iso(record.closedAt ?? record.deadline))")
+        }
+        let (receipt, job) = try store.insertSubmission(
+            id: Identifier.make(prefix: "sub"), challenge: record, solver: request.solver, clientId: request.clientId,
+            filename: request.filename, bytes: body[1], now: now)
+        dispatcher.enqueue(job: job, service: record.service)
+        return receipt
+    }
+
+    private func postChallenge(_ body: [Data], now: Millis) throws -> ChallengeInfo {
+        var spec = try Wire.decode(PostRequest.self, from: body.first).spec
+        try Validation.spec(&spec, now: now)
+        let entries = spec.files ?? []
+        guard body.count - 1 == entries.count else {
+            throw ProtocolError(
+                .badRequest, "spec lists \(entries.count) files but \(body.count - 1) file frames follow")
+        }
+        var files: [(entry: FileEntry, bytes: Data)] = []
+        for (entry, bytes) in zip(entries, body.dropFirst()) {
+            let sha = SHA256.hex(bytes)
+            if let claimed = entry.sha256, claimed != sha {
+                throw ProtocolError(.badRequest, "file \(entry.name): SHA-256 is \(sha), not \(claimed) as stated")
+            }
+            files.append((FileEntry(name: entry.name, role: entry.role, sha256: sha, size: bytes.count), bytes))
+        }
+        let id = Identifier.make(prefix: "ch")
+        try store.insertChallenge(id: id, spec: spec, files: files, now: now)
+        guard let record = try store.challenge(id) else { throw ProtocolError(.internal, "challenge vanished") }
+        var announcement = Announcement(topic: .opened, at: now, challenge: id, title: spec.title)
+        announcement.deadline = spec.deadline
+        announcement.amount = spec.award.amount
+        announcement.currency = spec.award.currency
+        try publish(announcement)
+        logger.info("challenge posted", ["challenge.id": id, "scorer": spec.scorer.display])
+        return try store.challengeInfo(record)
+    }
+
+    private func close(_ body: [Data], now: Millis) throws -> ChallengeInfo {
+        let record = try challenge(named: body)
+        guard record.state == .open else {
+            throw ProtocolError(.closed, "challenge \(record.id) is already \(record.state.rawValue)")
+        }
+        try closeChallenge(record, now: now, reason: "closed by its seeker")
+        return try store.challengeInfo(challenge(record.id))
+    }
+
+    private func publicFile(_ body: [Data]) throws -> [Data] {
+        let request = try Wire.decode(FileRequest.self, from: body.first)
+        let record = try challenge(request.challenge)
+        guard let (info, bytes) = try store.publicFile(challenge: record.id, name: request.name) else {
+            throw ProtocolError(.notFound, "challenge \(record.id) has no public file \"\(request.name)\"")
+        }
+        return [Wire.encode(Reply.success(info)), bytes]
+    }
+
+    private func referenceFile(_ body: [Data]) throws -> [Data] {
+        let request = try Wire.decode(ReferenceRequest.self, from: body.first)
+        guard let bytes = try store.referenceBlob(sha256: request.sha256) else {
+            throw ProtocolError(.notFound, "no reference file with SHA-256 \(request.sha256)")
+        }
+        return [
+            Wire.encode(Reply.success(FileInfo(name: request.sha256, sha256: request.sha256, size: bytes.count))), bytes,
+        ]
+    }
+}

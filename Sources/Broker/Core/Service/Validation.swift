@@ -1,0 +1,62 @@
+import Foundation
+import PumasiShared
+
+/// Checks on what clients send, each failing with a message that names the field and the rule.
+enum Validation {
+    static func spec(_ spec: inout ChallengeSpec, now: Millis) throws(ProtocolError) {
+        let title = spec.title.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...200).contains(title.count) else { throw bad("spec.title must be 1-200 characters") }
+        spec.title = title
+        guard spec.description.utf8.count <= 100_000 else { throw bad("spec.description is over 100,000 bytes") }
+        guard spec.deadline > now else {
+            throw bad("spec.deadline \(WallClock.iso(spec.deadline)) is not in the future")
+        }
+        guard spec.award.amount >= 0 else { throw bad("spec.award.amount must not be negative") }
+        let currency = spec.award.currency
+        guard (3...10).contains(currency.count), currency.allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber) })
+        else { throw bad("spec.award.currency must be an uppercase code such as USD or EUR") }
+        if let problem = spec.scorer.validate() { throw bad("spec.scorer: \(problem)") }
+        if let builtin = spec.scorer.builtin {
+            guard let direction = BuiltinScorers.direction(of: builtin) else {
+                throw bad(
+                    "spec.scorer.builtin \"\(builtin)\" is not a built-in scorer; known: "
+                        + BuiltinScorers.names.joined(separator: ", "))
+            }
+            spec.direction = spec.direction ?? direction
+        }
+        spec.direction = spec.direction ?? .maximize
+        let limit = spec.timeLimitSeconds ?? ChallengeSpec.defaultTimeLimitSeconds
+        guard limit > 0, limit <= ChallengeSpec.maxTimeLimitSeconds else {
+            throw bad("spec.timeLimitSeconds must be more than 0 and at most \(Int(ChallengeSpec.maxTimeLimitSeconds))")
+        }
+        spec.timeLimitSeconds = limit
+        var seen = Set<String>()
+        for file in spec.files ?? [] {
+            try fileName(file.name, what: "spec.files name")
+            guard seen.insert("\(file.role.rawValue)/\(file.name)").inserted else {
+                throw bad("spec.files lists \(file.role.rawValue) file \"\(file.name)\" twice")
+            }
+        }
+    }
+
+    static func solver(_ name: String) throws(ProtocolError) {
+        guard (1...64).contains(name.count), name.allSatisfy({ !$0.isWhitespace || $0 == " " }),
+            name.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) })
+        else { throw bad("solver must be 1-64 printable characters") }
+    }
+
+    /// A plain file name: no path separators, not `.` or `..`, no control characters, at most 255 bytes.
+    static func fileName(_ name: String, what: String) throws(ProtocolError) {
+        guard (1...255).contains(name.utf8.count), name != ".", name != "..", !name.contains("/"),
+            name.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) })
+        else { throw bad("\(what) \"\(name.prefix(64))\" must be a plain file name (no '/', not '.' or '..')") }
+    }
+
+    static func clientId(_ id: String) throws(ProtocolError) {
+        guard (1...128).contains(id.utf8.count), id.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 }) else {
+            throw bad("clientId must be 1-128 printable ASCII characters")
+        }
+    }
+
+    private static func bad(_ message: String) -> ProtocolError { ProtocolError(.badRequest, message) }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import PumasiShared
+
+extension Store {
+    /// The best scored submission of a challenge; equal scores go to the earliest submission.
+    func bestSubmission(_ challenge: ChallengeRecord) throws -> (submission: String, solver: String, score: Double)? {
+        let order = challenge.direction == .maximize ? "DESC" : "ASC"
+        return try db.queryOne(
+            """
+            SELECT s.id, s.solver, sc.score FROM scores sc JOIN submissions s ON s.id = sc.submission_id
+            WHERE sc.challenge_id = ? ORDER BY sc.score \(order), s.received_at ASC, s.id ASC LIMIT 1
+            """, [.text(challenge.id)]
+        ).map { ($0.string(0) ?? "", $0.string(1) ?? "", $0.double(2) ?? 0) }
+    }
+
+    /// Appends an award to the ledger (append-only: triggers refuse updates and deletes).
+    func insertAward(_ award: AwardInfo) throws {
+        try db.run(
+            """
+            INSERT INTO awards (challenge_id, submission_id, solver, amount, currency, score, policy, awarded_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(award.challenge), .text(award.submission), .text(award.solver), .text("\(award.amount)"),
+                .text(award.currency), .real(award.score), .text(award.policy), .integer(award.awardedAt),
+            ])
+    }
+
+    func award(challenge: String) throws -> AwardInfo? {
+        try db.queryOne(
+            """
+            SELECT challenge_id, submission_id, solver, amount, currency, score, policy, awarded_at FROM awards
+            WHERE challenge_id = ? ORDER BY id LIMIT 1
+            """, [.text(challenge)]
+        ).map {
+            AwardInfo(
+                challenge: $0.string(0) ?? "", submission: $0.string(1) ?? "", solver: $0.string(2) ?? "",
+                amount: Decimal(string: $0.string(3) ?? "0") ?? 0, currency: $0.string(4) ?? "",
+                score: $0.double(5) ?? 0, policy: $0.string(6) ?? "", awardedAt: $0.int(7) ?? 0)
+        }
+    }
+}

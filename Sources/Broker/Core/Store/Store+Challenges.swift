@@ -1,0 +1,159 @@
+import Foundation
+import PumasiShared
+
+/// A challenge row with what the broker needs to run it.
+struct ChallengeRecord {
+    var id: String
+    var title: String
+    var description: String
+    var state: ChallengeState
+    var deadline: Millis
+    var award: AwardSpec
+    var direction: Direction
+    var scorer: ScorerSpec
+    var service: String
+    var timeLimitSeconds: Double
+    var closingAnnounced: Bool
+    var createdAt: Millis
+    var closedAt: Millis?
+}
+
+extension Store {
+    private static let challengeColumns = """
+        id, title, description, state, deadline, award_amount, award_currency, direction, scorer_json, service,
+        time_limit, closing_announced, created_at, closed_at
+        """
+
+    private static func challenge(_ row: SQLiteRow) -> ChallengeRecord {
+        let scorer = (try? JSONDecoder().decode(ScorerSpec.self, from: row.data(8) ?? Data())) ?? ScorerSpec()
+        return ChallengeRecord(
+            id: row.string(0) ?? "", title: row.string(1) ?? "", description: row.string(2) ?? "",
+            state: ChallengeState(rawValue: row.string(3) ?? "") ?? .closed, deadline: row.int(4) ?? 0,
+            award: AwardSpec(amount: Decimal(string: row.string(5) ?? "0") ?? 0, currency: row.string(6) ?? ""),
+            direction: Direction(rawValue: row.string(7) ?? "") ?? .maximize, scorer: scorer,
+            service: row.string(9) ?? "", timeLimitSeconds: row.double(10) ?? 60, closingAnnounced: row.int(11) == 1,
+            createdAt: row.int(12) ?? 0, closedAt: row.int(13))
+    }
+
+    /// Stores a new challenge with its files (file bytes stored once per content address).
+    func insertChallenge(id: String, spec: ChallengeSpec, files: [(entry: FileEntry, bytes: Data)], now: Millis)
+        throws
+    {
+        try db.run(
+            """
+            INSERT INTO challenges (id, title, description, state, deadline, award_amount, award_currency, direction,
+                scorer_json, service, time_limit, spec_json, created_at)
+            VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(id), .text(spec.title), .text(spec.description), .integer(spec.deadline),
+                .text("\(spec.award.amount)"), .text(spec.award.currency),
+                .text((spec.direction ?? .maximize).rawValue),
+                .text(String(decoding: Wire.encode(spec.scorer), as: UTF8.self)), .text(spec.scorer.service),
+                .real(spec.timeLimitSeconds ?? ChallengeSpec.defaultTimeLimitSeconds),
+                .text(String(decoding: Wire.encode(spec), as: UTF8.self)), .integer(now),
+            ])
+        for (position, file) in files.enumerated() {
+            let sha = file.entry.sha256 ?? SHA256.hex(file.bytes)
+            try db.run(
+                "INSERT OR IGNORE INTO blobs (sha256, size, content) VALUES (?, ?, ?)",
+                [.text(sha), .integer(Int64(file.bytes.count)), .blob(file.bytes)])
+            try db.run(
+                "INSERT INTO challenge_files (challenge_id, name, role, sha256, position) VALUES (?, ?, ?, ?, ?)",
+                [.text(id), .text(file.entry.name), .text(file.entry.role.rawValue), .text(sha), .integer(Int64(position))])
+        }
+    }
+
+    func challenge(_ id: String) throws -> ChallengeRecord? {
+        try db.queryOne("SELECT \(Store.challengeColumns) FROM challenges WHERE id = ?", [.text(id)]).map(Store.challenge)
+    }
+
+    func challenges(state: ChallengeState?) throws -> [ChallengeRecord] {
+        if let state {
+            return try db.query(
+                "SELECT \(Store.challengeColumns) FROM challenges WHERE state = ? ORDER BY deadline, id",
+                [.text(state.rawValue)]
+            ).map(Store.challenge)
+        }
+        return try db.query("SELECT \(Store.challengeColumns) FROM challenges ORDER BY created_at, id").map(Store.challenge)
+    }
+
+    /// What clients see of a challenge: public files only.
+    func challengeInfo(_ record: ChallengeRecord) throws -> ChallengeInfo {
+        let files = try self.files(challenge: record.id, role: .public)
+        let count = try db.queryOne("SELECT COUNT(*) FROM submissions WHERE challenge_id = ?", [.text(record.id)])?.int(0)
+        return ChallengeInfo(
+            id: record.id, title: record.title, description: record.description, state: record.state,
+            deadline: record.deadline, award: record.award, direction: record.direction, scorer: record.scorer.display,
+            timeLimitSeconds: record.timeLimitSeconds, files: files, submissions: Int(count ?? 0),
+            createdAt: record.createdAt, closedAt: record.closedAt, winner: try award(challenge: record.id))
+    }
+
+    func files(challenge: String, role: FileRole) throws -> [FileEntry] {
+        try db.query(
+            """
+            SELECT f.name, f.sha256, b.size FROM challenge_files f JOIN blobs b ON b.sha256 = f.sha256
+            WHERE f.challenge_id = ? AND f.role = ? ORDER BY f.position
+            """, [.text(challenge), .text(role.rawValue)]
+        ).map { FileEntry(name: $0.string(0) ?? "", role: role, sha256: $0.string(1), size: Int($0.int(2) ?? 0)) }
+    }
+
+    /// A public file's bytes.
+    func publicFile(challenge: String, name: String) throws -> (FileInfo, Data)? {
+        guard
+            let row = try db.queryOne(
+                """
+                SELECT b.sha256, b.size, b.content FROM challenge_files f JOIN blobs b ON b.sha256 = f.sha256
+                WHERE f.challenge_id = ? AND f.role = 'public' AND f.name = ?
+                """, [.text(challenge), .text(name)])
+        else { return nil }
+        return (FileInfo(name: name, sha256: row.string(0) ?? "", size: Int(row.int(1) ?? 0)), row.data(2) ?? Data())
+    }
+
+    /// A reference file's bytes by content address; only blobs that are some challenge's reference data.
+    func referenceBlob(sha256: String) throws -> Data? {
+        try db.queryOne(
+            """
+            SELECT b.content FROM blobs b WHERE b.sha256 = ?
+            AND EXISTS (SELECT 1 FROM challenge_files f WHERE f.sha256 = b.sha256 AND f.role = 'reference')
+            """, [.text(sha256)]
+        )?.data(0)
+    }
+
+    func setState(challenge: String, _ state: ChallengeState, closedAt: Millis? = nil) throws {
+        if let closedAt {
+            try db.run(
+                "UPDATE challenges SET state = ?, closed_at = ? WHERE id = ?",
+                [.text(state.rawValue), .integer(closedAt), .text(challenge)])
+        } else {
+            try db.run("UPDATE challenges SET state = ? WHERE id = ?", [.text(state.rawValue), .text(challenge)])
+        }
+    }
+
+    func markClosingAnnounced(challenge: String) throws {
+        try db.run("UPDATE challenges SET closing_announced = 1 WHERE id = ?", [.text(challenge)])
+    }
+
+    /// The earliest deadline of any open challenge.
+    func nextDeadline() throws -> Millis? {
+        try db.queryOne("SELECT MIN(deadline) FROM challenges WHERE state = 'open'")?.int(0)
+    }
+
+    /// The earliest moment an open challenge's closing notice falls due.
+    func nextClosingNotice(window: Millis) throws -> Millis? {
+        try db.queryOne(
+            "SELECT MIN(deadline) - ? FROM challenges WHERE state = 'open' AND closing_announced = 0",
+            [.integer(window)]
+        )?.int(0)
+    }
+
+    /// Closed challenges with no job still queued or leased: ready for the award decision.
+    func closedAndDrained() throws -> [ChallengeRecord] {
+        try db.query(
+            """
+            SELECT \(Store.challengeColumns) FROM challenges c WHERE c.state = 'closed'
+            AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.challenge_id = c.id AND j.state IN ('queued', 'leased'))
+            """
+        ).map(Store.challenge)
+    }
+}

@@ -1,0 +1,25 @@
+import Foundation
+import PumasiShared
+
+extension Store {
+    /// Appends an announcement to the event log and returns it with its sequence number, which is the
+    /// event's row id: rising by one, and never reused across restarts.
+    func appendEvent(_ announcement: Announcement, principal: String?) throws -> Announcement {
+        let next = (try db.queryOne("SELECT COALESCE(MAX(seq), 0) + 1 FROM events")?.int(0)) ?? 1
+        var numbered = announcement
+        numbered.seq = next
+        try db.run(
+            "INSERT INTO events (seq, at, topic, challenge_id, principal, body_json) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                .integer(next), .integer(numbered.at), .text(numbered.topic.rawValue), .text(numbered.challenge),
+                principal.map(SQLiteValue.text) ?? .null, .text(String(decoding: Wire.encode(numbered), as: UTF8.self)),
+            ])
+        return numbered
+    }
+
+    /// Events after `seq`, oldest first.
+    func events(after seq: Int64, limit: Int) throws -> [Announcement] {
+        try db.query("SELECT body_json FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(seq), .integer(Int64(limit))])
+            .compactMap { $0.data(0).flatMap { try? JSONDecoder().decode(Announcement.self, from: $0) } }
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import PumasiShared
+
+/// The broker's durable state: one SQLite file in WAL mode, owned by the broker's loop thread.
+///
+/// Writes happen inside `transaction`, which the broker opens once per poll-loop pass (group commit);
+/// nothing is acknowledged to a peer before that transaction has committed.
+public final class Store {
+    let db: SQLiteConnection
+    public let path: String
+
+    /// Opens or creates `data-dir/pumasi.sqlite3` and migrates it to the current schema.
+    public init(directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = (directory as NSString).appendingPathComponent("pumasi.sqlite3")
+        db = try SQLiteConnection(path: path)
+        try db.execute("PRAGMA journal_mode=WAL")
+        // synchronous=FULL in WAL mode: a commit is on disk (fsync of the WAL) before it returns,
+        // so an acknowledgement sent after COMMIT survives power loss as well as a crash.
+        try db.execute("PRAGMA synchronous=FULL")
+        try db.execute("PRAGMA foreign_keys=ON")
+        try Schema.migrate(db)
+    }
+
+    /// Runs `body` in one write transaction.
+    public func transaction<T>(_ body: () throws -> T) throws -> T { try db.transaction(body) }
+
+    public func integrityCheck() throws -> String { try db.integrityCheck() }
+    public var schemaVersion: Int { get throws { try db.userVersion } }
+}
+
+extension Store {
+    /// Runs `body` inside a savepoint of the open transaction: undone alone if it throws.
+    func savepoint<T>(_ body: () throws -> T) throws -> T {
+        try db.execute("SAVEPOINT request")
+        do {
+            let value = try body()
+            try db.execute("RELEASE request")
+            return value
+        } catch {
+            try? db.execute("ROLLBACK TO request")
+            try? db.execute("RELEASE request")
+            throw error
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+/// What the broker publishes on PUB, as three frames: topic, sequence number (decimal), JSON body.
+/// Subscribers filter by topic prefix; sequence numbers rise by one per announcement and survive restarts.
+public struct Announcement: Codable, Sendable, Equatable {
+    public enum Topic: String, Codable, Sendable, CaseIterable {
+        case opened = "challenge.opened"
+        case closing = "challenge.closing"
+        case closed = "challenge.closed"
+        case scored = "submission.scored"
+        case failed = "submission.failed"
+        case awarded = "challenge.awarded"
+        case unawarded = "challenge.unawarded"
+    }
+
+    public var topic: Topic
+    public var seq: Int64
+    public var at: Millis
+    public var challenge: String
+    public var title: String
+    public var deadline: Millis?
+    public var submission: String?
+    public var solver: String?
+    public var score: Double?
+    public var rank: Int?
+    public var amount: Decimal?
+    public var currency: String?
+    public var message: String?
+
+    public init(topic: Topic, seq: Int64 = 0, at: Millis, challenge: String, title: String) {
+        self.topic = topic
+        self.seq = seq
+        self.at = at
+        self.challenge = challenge
+        self.title = title
+    }
+
+    public var frames: [Data] { [Data(topic.rawValue.utf8), Data(String(seq).utf8), Wire.encode(self)] }
+
+    /// Parses the three frames of a published announcement.
+    public static func parse(_ frames: [Data]) -> Announcement? {
+        guard frames.count == 3 else { return nil }
+        return try? JSONDecoder().decode(Announcement.self, from: frames[2])
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+
+/// Whether higher or lower scores rank first.
+public enum Direction: String, Codable, Sendable, CaseIterable {
+    case maximize, minimize
+
+    /// Whether `a` ranks strictly ahead of `b`.
+    public func isBetter(_ a: Double, than b: Double) -> Bool { self == .maximize ? a > b : a < b }
+}
+
+/// The prize: an amount in a currency. Amounts are decimal, never binary floating point.
+public struct AwardSpec: Codable, Sendable, Equatable {
+    public var amount: Decimal
+    public var currency: String
+
+    public init(amount: Decimal, currency: String) {
+        self.amount = amount
+        self.currency = currency
+    }
+
+    public var display: String { "\(amount) \(currency)" }
+}
+
+/// Which scorer scores a challenge: one built into every evaluator, or a plugin executable that evaluators
+/// which host it register for by name.
+public struct ScorerSpec: Codable, Sendable, Equatable {
+    public var builtin: String?
+    public var plugin: String?
+    public var options: [String: String]?
+
+    public init(builtin: String? = nil, plugin: String? = nil, options: [String: String]? = nil) {
+        self.builtin = builtin
+        self.plugin = plugin
+        self.options = options
+    }
+
+    /// The MDP service evaluators register for to run this scorer.
+    public var service: String {
+        if let plugin { return Service.plugin(plugin) }
+        return Service.builtinScorers
+    }
+
+    public var display: String { plugin.map { "plugin \($0)" } ?? "builtin \(builtin ?? "?")" }
+
+    /// Checks the shape (the builtin names themselves are checked by the caller that knows them).
+    public func validate() -> String? {
+        switch (builtin, plugin) {
+        case (nil, nil), (.some, .some): return "scorer must name exactly one of \"builtin\" or \"plugin\""
+        case (nil, .some(let name)):
+            let allowed = name.utf8.allSatisfy { c in
+                (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f
+            }
+            return allowed && (1...64).contains(name.utf8.count)
+                ? nil : "plugin name must be 1-64 characters of a-z, 0-9, '-' and '_'"
+        default: return nil
+        }
+    }
+}
+
+/// A challenge file's role: public files go to anyone; reference files reach evaluators only.
+public enum FileRole: String, Codable, Sendable {
+    case `public`, reference
+}
+
+/// A file attached to a challenge, content-addressed by SHA-256.
+public struct FileEntry: Codable, Sendable, Equatable {
+    public var name: String
+    public var role: FileRole
+    public var sha256: String?
+    public var size: Int?
+
+    public init(name: String, role: FileRole, sha256: String? = nil, size: Int? = nil) {
+        self.name = name
+        self.role = role
+        self.sha256 = sha256
+        self.size = size
+    }
+}
+
+/// What a seeker posts. On the wire the deadline is in milliseconds since the epoch; `files` lists the
+/// raw frames that follow the JSON frame, in order.
+public struct ChallengeSpec: Codable, Sendable, Equatable {
+    public var title: String
+    public var description: String
+    public var deadline: Millis
+    public var award: AwardSpec
+    public var direction: Direction?
+    public var scorer: ScorerSpec
+    public var timeLimitSeconds: Double?
+    public var files: [FileEntry]?
+
+    public init(
+        title: String, description: String, deadline: Millis, award: AwardSpec, direction: Direction? = nil,
+        scorer: ScorerSpec, timeLimitSeconds: Double? = nil, files: [FileEntry]? = nil
+    ) {
+        self.title = title
+        self.description = description
+        self.deadline = deadline
+        self.award = award
+        self.direction = direction
+        self.scorer = scorer
+        self.timeLimitSeconds = timeLimitSeconds
+        self.files = files
+    }
+
+    public static let defaultTimeLimitSeconds = 60.0
+    public static let maxTimeLimitSeconds = 3600.0
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// `pumasi.challenge.post`: the spec, then one frame per entry of `spec.files`.
+public struct PostRequest: Codable, Sendable {
+    public var v = wireVersion
+    public var spec: ChallengeSpec
+    public init(spec: ChallengeSpec) { self.spec = spec }
+}
+
+/// Requests that name one challenge: show, close.
+public struct ChallengeRequest: Codable, Sendable {
+    public var v = wireVersion
+    public var challenge: String
+    public init(challenge: String) { self.challenge = challenge }
+}
+
+/// `pumasi.challenge.list`: optionally only challenges in one state.
+public struct ListRequest: Codable, Sendable {
+    public var v = wireVersion
+    public var state: ChallengeState?
+    public init(state: ChallengeState? = nil) { self.state = state }
+}
+
+/// `pumasi.challenge.file`: one public file of a challenge.
+public struct FileRequest: Codable, Sendable {
+    public var v = wireVersion
+    public var challenge: String
+    public var name: String
+    public init(challenge: String, name: String) {
+        self.challenge = challenge
+        self.name = name
+    }
+}
+
+/// `pumasi.submit`: the JSON frame, then exactly one frame with the solution's bytes.
+/// `clientId`, when given, makes the submission idempotent: a retry with the same id returns the first receipt.
+public struct SubmitRequest: Codable, Sendable {
+    public var v = wireVersion
+    public var challenge: String
+    public var solver: String
+    public var filename: String
+    public var clientId: String?
+    public init(challenge: String, solver: String, filename: String, clientId: String? = nil) {
+        self.challenge = challenge
+        self.solver = solver
+        self.filename = filename
+        self.clientId = clientId
+    }
+}
+
+/// `pumasi.submission.status`.
+public struct SubmissionRequest: Codable, Sendable {
+    public var v = wireVersion
+    public var submission: String
+    public init(submission: String) { self.submission = submission }
+}
+
+/// `pumasi.leaderboard`.
+public struct LeaderboardRequest: Codable, Sendable {
+    public var v = wireVersion
+    public var challenge: String
+    public var limit: Int?
+    public init(challenge: String, limit: Int? = nil) {
+        self.challenge = challenge
+        self.limit = limit
+    }
+}
+
+/// `pumasi.reference`: an evaluator fetches one reference file by content address.
+public struct ReferenceRequest: Codable, Sendable {
+    public var v = wireVersion
+    public var sha256: String
+    public init(sha256: String) { self.sha256 = sha256 }
+}

@@ -1,0 +1,197 @@
+import Foundation
+
+/// Where a challenge is in its life.
+public enum ChallengeState: String, Codable, Sendable, CaseIterable {
+    /// Taking submissions until the deadline.
+    case open
+    /// Past its deadline or closed early: no more submissions; scoring drains.
+    case closed
+    /// Scoring drained and the award decided and recorded.
+    case awarded
+    /// Scoring drained with no scored submission: closed without award.
+    case unawarded
+}
+
+/// A challenge as clients see it.
+public struct ChallengeInfo: Codable, Sendable, Equatable {
+    public var id: String
+    public var title: String
+    public var description: String
+    public var state: ChallengeState
+    public var deadline: Millis
+    public var award: AwardSpec
+    public var direction: Direction
+    public var scorer: String
+    public var timeLimitSeconds: Double
+    /// Public files only.
+    public var files: [FileEntry]
+    public var submissions: Int
+    public var createdAt: Millis
+    public var closedAt: Millis?
+    public var winner: AwardInfo?
+
+    public init(id: String, title: String, description: String, state: ChallengeState, deadline: Millis, award: AwardSpec, direction: Direction, scorer: String, timeLimitSeconds: Double, files: [FileEntry], submissions: Int, createdAt: Millis, closedAt: Millis? = nil, winner: AwardInfo? = nil) {
+        self.id = id
+        self.title = title
+        self.description = description
+        self.state = state
+        self.deadline = deadline
+        self.award = award
+        self.direction = direction
+        self.scorer = scorer
+        self.timeLimitSeconds = timeLimitSeconds
+        self.files = files
+        self.submissions = submissions
+        self.createdAt = createdAt
+        self.closedAt = closedAt
+        self.winner = winner
+    }
+}
+
+/// What a solver gets back once a submission is durably stored.
+public struct Receipt: Codable, Sendable, Equatable {
+    public var submission: String
+    public var challenge: String
+    public var sha256: String
+    public var size: Int
+    public var receivedAt: Millis
+    /// True when this answers a retry of an earlier request with the same client id.
+    public var duplicate: Bool
+
+    public init(submission: String, challenge: String, sha256: String, size: Int, receivedAt: Millis, duplicate: Bool) {
+        self.submission = submission
+        self.challenge = challenge
+        self.sha256 = sha256
+        self.size = size
+        self.receivedAt = receivedAt
+        self.duplicate = duplicate
+    }
+}
+
+/// Where a submission is.
+public enum SubmissionState: String, Codable, Sendable {
+    /// Stored; waiting for a free evaluator.
+    case queued
+    /// Leased to an evaluator that is scoring it.
+    case scoring
+    case scored
+    /// Could not be scored; `error` says why.
+    case failed
+}
+
+public struct SubmissionInfo: Codable, Sendable, Equatable {
+    public var submission: String
+    public var challenge: String
+    public var solver: String
+    public var filename: String
+    public var sha256: String
+    public var size: Int
+    public var receivedAt: Millis
+    public var state: SubmissionState
+    public var attempts: Int
+    public var score: Double?
+    public var metrics: [String: Double]?
+    public var message: String?
+    public var error: String?
+    public var log: String?
+    public var scoredAt: Millis?
+
+    public init(submission: String, challenge: String, solver: String, filename: String, sha256: String, size: Int, receivedAt: Millis, state: SubmissionState, attempts: Int, score: Double? = nil, metrics: [String: Double]? = nil, message: String? = nil, error: String? = nil, log: String? = nil, scoredAt: Millis? = nil) {
+        self.submission = submission
+        self.challenge = challenge
+        self.solver = solver
+        self.filename = filename
+        self.sha256 = sha256
+        self.size = size
+        self.receivedAt = receivedAt
+        self.state = state
+        self.attempts = attempts
+        self.score = score
+        self.metrics = metrics
+        self.message = message
+        self.error = error
+        self.log = log
+        self.scoredAt = scoredAt
+    }
+}
+
+public struct LeaderboardEntry: Codable, Sendable, Equatable {
+    public var rank: Int
+    public var solver: String
+    public var submission: String
+    public var score: Double
+    public var submittedAt: Millis
+    public var entries: Int
+
+    public init(rank: Int, solver: String, submission: String, score: Double, submittedAt: Millis, entries: Int) {
+        self.rank = rank
+        self.solver = solver
+        self.submission = submission
+        self.score = score
+        self.submittedAt = submittedAt
+        self.entries = entries
+    }
+}
+
+/// The broker computes leaderboards: each solver's best scored submission, best first, ties to the earliest.
+public struct Leaderboard: Codable, Sendable, Equatable {
+    public var challenge: String
+    public var title: String
+    public var state: ChallengeState
+    public var direction: Direction
+    public var entries: [LeaderboardEntry]
+    /// Submissions not yet scored, and ones that failed to score.
+    public var pending: Int
+    public var failed: Int
+
+    public init(challenge: String, title: String, state: ChallengeState, direction: Direction, entries: [LeaderboardEntry], pending: Int, failed: Int) {
+        self.challenge = challenge
+        self.title = title
+        self.state = state
+        self.direction = direction
+        self.entries = entries
+        self.pending = pending
+        self.failed = failed
+    }
+}
+
+/// A recorded award.
+public struct AwardInfo: Codable, Sendable, Equatable {
+    public var challenge: String
+    public var submission: String
+    public var solver: String
+    public var amount: Decimal
+    public var currency: String
+    public var score: Double
+    public var policy: String
+    public var awardedAt: Millis
+
+    public init(challenge: String, submission: String, solver: String, amount: Decimal, currency: String, score: Double, policy: String, awardedAt: Millis) {
+        self.challenge = challenge
+        self.submission = submission
+        self.solver = solver
+        self.amount = amount
+        self.currency = currency
+        self.score = score
+        self.policy = policy
+        self.awardedAt = awardedAt
+    }
+}
+
+/// A challenge file with its bytes in the next frame.
+public struct FileInfo: Codable, Sendable, Equatable {
+    public var name: String
+    public var sha256: String
+    public var size: Int
+
+    public init(name: String, sha256: String, size: Int) {
+        self.name = name
+        self.sha256 = sha256
+        self.size = size
+    }
+}
+
+/// `mmi.service` answers with a bare status, not JSON.
+public enum MMIStatus: String, Sendable {
+    case found = "200", notFound = "404", notImplemented = "501"
+}

@@ -1,0 +1,18 @@
+/// Names of the services the broker implements itself (MDP client framing) and of scorer services.
+public enum Service {
+    public static let post = "pumasi.challenge.post"
+    public static let list = "pumasi.challenge.list"
+    public static let show = "pumasi.challenge.show"
+    public static let file = "pumasi.challenge.file"
+    public static let close = "pumasi.challenge.close"
+    public static let submit = "pumasi.submit"
+    public static let status = "pumasi.submission.status"
+    public static let leaderboard = "pumasi.leaderboard"
+    public static let reference = "pumasi.reference"
+    /// 8/MMI: is a worker registered for the service named in the body?
+    public static let mmiService = "mmi.service"
+
+    /// Scorer services evaluators register for with READY.
+    public static let builtinScorers = "pumasi.builtin"
+    public static func plugin(_ name: String) -> String { "pumasi.plugin.\(name)" }
+}

@@ -1,0 +1,96 @@
+import Foundation
+
+/// The version of every JSON body on the wire.
+public let wireVersion = 1
+
+/// A request's or a reply's first body frame is JSON; any further frames carry raw file bytes.
+public enum Wire {
+    public static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    public static func encode<T: Encodable>(_ value: T) -> Data {
+        // Encoding our own model types cannot fail: they hold only strings, numbers and containers of them.
+        (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+
+    /// Decodes a request body, checking the version first so that a wrong version is named as such.
+    public static func decode<T: Decodable>(_ type: T.Type, from frame: Data?) throws(ProtocolError) -> T {
+        guard let frame, !frame.isEmpty else { throw ProtocolError(.badRequest, "missing JSON body frame") }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: frame)
+        } catch {
+            throw ProtocolError(.badRequest, "body is not valid JSON (\(frame.count) bytes)")
+        }
+        guard let dictionary = object as? [String: Any] else {
+            throw ProtocolError(.badRequest, "body must be a JSON object")
+        }
+        guard let version = dictionary["v"] as? Int else {
+            throw ProtocolError(.badVersion, "body has no protocol version \"v\"; this broker speaks v\(wireVersion)")
+        }
+        guard version == wireVersion else {
+            throw ProtocolError(.badVersion, "protocol version \(version) is not supported; this broker speaks v\(wireVersion)")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: frame)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw ProtocolError(.badRequest, "missing field \"\(path(context.codingPath + [key]))\"")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw ProtocolError(.badRequest, "field \"\(path(context.codingPath))\" has the wrong type")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw ProtocolError(.badRequest, "field \"\(path(context.codingPath))\" is null")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw ProtocolError(.badRequest, "field \"\(path(context.codingPath))\": \(context.debugDescription)")
+        } catch {
+            throw ProtocolError(.badRequest, "body does not match the request: \(error)")
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+}
+
+/// An error returned to a client: a stable code plus a message that names the problem.
+public struct ProtocolError: Error, Codable, Equatable, CustomStringConvertible, Sendable {
+    public enum Code: String, Codable, Sendable {
+        case badRequest = "bad_request"
+        case badVersion = "bad_version"
+        case unknownService = "unknown_service"
+        case notFound = "not_found"
+        case conflict = "conflict"
+        case closed = "closed"
+        case tooLarge = "too_large"
+        case unavailable = "unavailable"
+        case `internal` = "internal"
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(message) [\(code.rawValue)]" }
+}
+
+/// The JSON frame of every reply: `{"v":1,"ok":true,"result":…}` or `{"v":1,"ok":false,"error":…}`.
+public struct Reply<Result: Codable>: Codable {
+    public var v: Int = wireVersion
+    public var ok: Bool
+    public var result: Result?
+    public var error: ProtocolError?
+
+    public static func success(_ result: Result) -> Reply { Reply(ok: true, result: result, error: nil) }
+    public static func failure(_ error: ProtocolError) -> Reply { Reply(ok: false, result: nil, error: error) }
+}
+
+/// An empty result.
+public struct Empty: Codable, Sendable, Equatable {
+    public init() {}
+}

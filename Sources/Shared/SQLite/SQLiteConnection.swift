@@ -1,0 +1,114 @@
+internal import CSQLite
+import Foundation
+
+/// A value bound to or read from an SQLite statement.
+public enum SQLiteValue: Sendable, Equatable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob(Data)
+}
+
+/// One SQLite database connection. It owns the handle and closes it in `deinit`, after finalizing
+/// its cached statements.
+///
+/// Thread rule: a connection belongs to one thread; create it on the thread that uses it.
+public final class SQLiteConnection {
+    let handle: OpaquePointer
+    private var cache: [String: SQLiteStatement] = [:]
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path`.
+    public init(path: String) throws(SQLiteError) {
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let db { sqlite3_close_v2(db) }
+            throw SQLiteError(code: rc, operation: "open(\(path))", message: message)
+        }
+        self.handle = db
+        self.path = path
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, 5_000)
+    }
+
+    deinit {
+        cache.removeAll()  // finalizes every statement before the connection closes
+        sqlite3_close_v2(handle)
+    }
+
+    func error(_ code: Int32, _ operation: String) -> SQLiteError {
+        SQLiteError(code: code, operation: operation, message: String(cString: sqlite3_errmsg(handle)))
+    }
+
+    /// Runs one or more statements with no parameters and no results (schema, pragmas).
+    public func execute(_ sql: String) throws(SQLiteError) {
+        let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw error(rc, "execute") }
+    }
+
+    /// A prepared statement for `sql`, cached for the life of the connection.
+    public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        if let statement = cache[sql] {
+            statement.reset()
+            return statement
+        }
+        let statement = try SQLiteStatement(connection: self, sql: sql)
+        cache[sql] = statement
+        return statement
+    }
+
+    /// Runs a statement that returns no rows.
+    public func run(_ sql: String, _ values: [SQLiteValue] = []) throws(SQLiteError) {
+        let statement = try prepare(sql)
+        try statement.bind(values)
+        while try statement.step() {}
+    }
+
+    /// Runs a query and returns every row.
+    public func query(_ sql: String, _ values: [SQLiteValue] = []) throws(SQLiteError) -> [SQLiteRow] {
+        let statement = try prepare(sql)
+        try statement.bind(values)
+        var rows: [SQLiteRow] = []
+        while try statement.step() { rows.append(statement.row()) }
+        return rows
+    }
+
+    /// The first row of a query, if any.
+    public func queryOne(_ sql: String, _ values: [SQLiteValue] = []) throws(SQLiteError) -> SQLiteRow? {
+        let statement = try prepare(sql)
+        try statement.bind(values)
+        let row = try statement.step() ? statement.row() : nil
+        statement.reset()
+        return row
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    public var userVersion: Int {
+        get throws(SQLiteError) { Int(try queryOne("PRAGMA user_version")?.int(0) ?? 0) }
+    }
+
+    /// Result of `PRAGMA integrity_check`: "ok" when the file is sound.
+    public func integrityCheck() throws(SQLiteError) -> String {
+        try query("PRAGMA integrity_check").compactMap { $0.string(0) }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,116 @@
+internal import CSQLite
+import Foundation
+
+private let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// A prepared statement, owned by one connection's cache and finalized in `deinit`.
+public final class SQLiteStatement {
+    private let handle: OpaquePointer
+    private unowned let connection: SQLiteConnection
+
+    init(connection: SQLiteConnection, sql: String) throws(SQLiteError) {
+        var statement: OpaquePointer?
+        let rc = sqlite3_prepare_v3(connection.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard rc == SQLITE_OK, let statement else { throw connection.error(rc, "prepare") }
+        self.handle = statement
+        self.connection = connection
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    func bind(_ values: [SQLiteValue]) throws(SQLiteError) {
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let rc: Int32
+            switch value {
+            case .null: rc = sqlite3_bind_null(handle, index)
+            case .integer(let v): rc = sqlite3_bind_int64(handle, index, v)
+            case .real(let v): rc = sqlite3_bind_double(handle, index, v)
+            case .text(let v): rc = sqlite3_bind_text(handle, index, v, -1, SQLITE_TRANSIENT)
+            case .blob(let v):
+                rc = v.withUnsafeBytes { bytes in
+                    // A zero-length blob still needs a non-null pointer to be stored as a blob, not NULL.
+                    if bytes.count == 0 { return sqlite3_bind_zeroblob(handle, index, 0) }
+                    return sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), SQLITE_TRANSIENT)
+                }
+            }
+            guard rc == SQLITE_OK else { throw connection.error(rc, "bind") }
+        }
+    }
+
+    /// Advances one row. - Returns: true while a row is available.
+    func step() throws(SQLiteError) -> Bool {
+        let rc = sqlite3_step(handle)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE:
+            sqlite3_reset(handle)
+            return false
+        default:
+            let error = connection.error(rc, "step")
+            sqlite3_reset(handle)
+            throw error
+        }
+    }
+
+    func row() -> SQLiteRow {
+        let count = sqlite3_column_count(handle)
+        var values: [SQLiteValue] = []
+        values.reserveCapacity(Int(count))
+        for column in 0..<count {
+            switch sqlite3_column_type(handle, column) {
+            case SQLITE_INTEGER: values.append(.integer(sqlite3_column_int64(handle, column)))
+            case SQLITE_FLOAT: values.append(.real(sqlite3_column_double(handle, column)))
+            case SQLITE_TEXT: values.append(.text(String(cString: sqlite3_column_text(handle, column))))
+            case SQLITE_BLOB:
+                let size = Int(sqlite3_column_bytes(handle, column))
+                if size > 0, let bytes = sqlite3_column_blob(handle, column) {
+                    values.append(.blob(Data(bytes: bytes, count: size)))
+                } else {
+                    values.append(.blob(Data()))
+                }
+            default: values.append(.null)
+            }
+        }
+        return SQLiteRow(values: values)
+    }
+}
+
+/// One result row, read by column index.
+public struct SQLiteRow: Sendable {
+    public let values: [SQLiteValue]
+
+    public func int(_ column: Int) -> Int64? {
+        switch values[column] {
+        case .integer(let v): v
+        case .real(let v): Int64(v)
+        default: nil
+        }
+    }
+
+    public func double(_ column: Int) -> Double? {
+        switch values[column] {
+        case .integer(let v): Double(v)
+        case .real(let v): v
+        default: nil
+        }
+    }
+
+    public func string(_ column: Int) -> String? {
+        if case .text(let v) = values[column] { return v }
+        return nil
+    }
+
+    public func data(_ column: Int) -> Data? {
+        switch values[column] {
+        case .blob(let v): v
+        case .text(let v): Data(v.utf8)
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// Milliseconds since the Unix epoch: the one time unit on the wire and in the store.
+public typealias Millis = Int64
+
+public enum WallClock {
+    public static func now() -> Millis {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Millis(ts.tv_sec) * 1000 + Millis(ts.tv_nsec) / 1_000_000
+    }
+
+    /// A monotonic reading in nanoseconds, for timeouts and measurements.
+    public static func monotonicNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// ISO 8601 in UTC, e.g. `2026-11-23T10:00:00Z`.
+    public static func iso(_ millis: Millis) -> String {
+        var seconds = time_t(millis / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+            parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
+
+    /// Parses `2026-11-23T10:00:00Z` (or with fractional seconds / an offset), or a relative `+90s`, `+15m`,
+    /// `+2h`, `+3d` from `now`.
+    public static func parse(_ text: String, now: Millis = WallClock.now()) -> Millis? {
+        if text.hasPrefix("+"), let unit = text.last, let amount = Int64(text.dropFirst().dropLast()), amount >= 0 {
+            let scale: Int64? = switch unit {
+            case "s": 1000
+            case "m": 60_000
+            case "h": 3_600_000
+            case "d": 86_400_000
+            default: nil
+            }
+            return scale.map { now + amount * $0 }
+        }
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return Millis(date.timeIntervalSince1970 * 1000) }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return Millis((date.timeIntervalSince1970 * 1000).rounded()) }
+        return nil
+    }
+}

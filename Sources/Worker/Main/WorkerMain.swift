@@ -1,0 +1,1 @@
+@main struct WorkerMain { static func main() {} }
