@@ -61,6 +61,8 @@ extension Broker {
             if let info = try store.submissionInfo(job.submission) { announcement.solver = info.solver }
             try publish(announcement, principal: peerName(identity))
             logger.debug("scored", ["job.id": "\(job.id)", "submission.id": job.submission, "score": "\(score)"])
+        } else if let failure = result.error, failure.isInfrastructure {
+            try retryOrFail(job, reason: "\(failure.code): \(failure.message)", now: now)
         } else {
             let reason =
                 result.ok

@@ -7,7 +7,7 @@ import PumasiShared
 /// commits, and only then sends the replies, job requests and announcements that pass produced — so every
 /// acknowledgement follows a durable commit.
 ///
-/// Thread rule: create and run a broker on one thread; other threads stop it through `BrokerControl`.
+/// Thread rule: create and run a broker on one thread; other threads stop it through `stopSignal`.
 public final class Broker {
     let config: BrokerConfig
     let logger: Logger
@@ -17,7 +17,8 @@ public final class Broker {
     private let control: ZMQSocket
     public let routerEndpoint: String
     public let publishEndpoint: String
-    public let controlHandle: BrokerControl
+    /// Fire it from any thread to stop the broker after its current pass.
+    public let stopSignal: ZMQStopSignal
 
     var dispatcher = Dispatcher()
     /// What this pass will send once its transaction has committed.
@@ -43,15 +44,14 @@ public final class Broker {
         try publisher.setOption(.sendHighWaterMark, 100_000)
         try publisher.bind(config.publishEndpoint)
         publishEndpoint = try publisher.lastEndpoint
-        control = try ZMQSocket(context, .pull)
-        let controlEndpoint = "inproc://pumasi-broker-control-\(UUID().uuidString)"
-        try control.bind(controlEndpoint)
-        controlHandle = BrokerControl(context: context, endpoint: controlEndpoint)
+        stopSignal = ZMQStopSignal(context: context)
+        control = try stopSignal.makeReceiver()
 
         let now = config.clock()
         for job in try store.transaction({ try store.recoverPendingJobs(now: now) }) {
             dispatcher.enqueue(job: job.id, service: job.service)
         }
+        try writeEndpointsFile()
         logger.info(
             "broker started",
             [
@@ -60,12 +60,12 @@ public final class Broker {
             ])
     }
 
-    /// Runs until a stop is requested through `controlHandle`.
+    /// Runs until `stopSignal` fires.
     public func run() throws {
         var poller = ZMQPoller([router, control])
         while !stopping {
             let ready = try poller.poll(timeoutMilliseconds: pollTimeout())
-            if ready[1] { drainControl() }
+            if ready[1], stopSignal.received(on: control) { stopping = true }
             try pass(readable: ready[0])
         }
         shutdown()
@@ -94,12 +94,6 @@ public final class Broker {
         if let lease = try? store.nextLeaseExpiry() { due = min(due, lease) }
         if !orphanedJobs.isEmpty { return 0 }
         return Int(max(0, min(due - now, config.heartbeatInterval)))
-    }
-
-    private func drainControl() {
-        while let message = try? control.receive(dontWait: true) {
-            if message.frames.first == Data("STOP".utf8) { stopping = true }
-        }
     }
 
     private func runTimers(now: Millis) throws {
@@ -141,6 +135,14 @@ public final class Broker {
         outbox.append((publisher, numbered.frames))
     }
 
+    /// Writes `broker.json` (endpoints and pid) into the data directory, so that scripts and tests can find a
+    /// broker that bound `tcp://host:*`.
+    private func writeEndpointsFile() throws {
+        let info = ["router": routerEndpoint, "pub": publishEndpoint, "pid": String(getpid())]
+        let path = (config.dataDirectory as NSString).appendingPathComponent("broker.json")
+        try Wire.encode(info).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
     private func shutdown() {
         for identity in dispatcher.evaluators.keys {
             _ = try? router.send([identity] + MDP.worker(.disconnect), dontWait: true)
@@ -149,17 +151,4 @@ public final class Broker {
     }
 
     func peerName(_ identity: Data) -> String { identity.map { String(format: "%02x", $0) }.joined() }
-}
-
-/// Stops a running broker from any thread.
-public struct BrokerControl: Sendable {
-    let context: ZMQContext
-    let endpoint: String
-
-    /// Asks the broker's loop to finish its pass and stop. Safe to call from any thread, or more than once.
-    public func stop() {
-        guard let socket = try? ZMQSocket(context, .push, linger: 1_000) else { return }
-        try? socket.connect(endpoint)
-        _ = try? socket.send(strings: ["STOP"])
-    }
 }

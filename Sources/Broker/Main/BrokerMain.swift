@@ -1,1 +1,9 @@
-@main struct BrokerMain { static func main() {} }
+import Foundation
+import PumasiBroker
+
+@main
+struct BrokerMain {
+    static func main() {
+        exit(BrokerCLI.main(Array(CommandLine.arguments.dropFirst())))
+    }
+}

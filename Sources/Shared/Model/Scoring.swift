@@ -46,6 +46,15 @@ public struct ScoringResult: Codable, Sendable, Equatable {
     public struct Failure: Codable, Sendable, Equatable {
         public var code: String
         public var message: String
+
+        /// Codes that mean the evaluator, not the submission, could not do the job: the broker retries
+        /// elsewhere, and the failure never counts against the solver.
+        public static let infrastructureCodes: Set<String> = [
+            "reference_unavailable", "plugin_missing", "evaluator_error", "bad_job",
+        ]
+
+        public var isInfrastructure: Bool { Self.infrastructureCodes.contains(code) }
+
         public init(code: String, message: String) {
             self.code = code
             self.message = message

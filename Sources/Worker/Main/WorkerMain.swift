@@ -1,1 +1,9 @@
-@main struct WorkerMain { static func main() {} }
+import Foundation
+import PumasiWorker
+
+@main
+struct WorkerMain {
+    static func main() {
+        exit(PumasiCLI.main(Array(CommandLine.arguments.dropFirst())))
+    }
+}

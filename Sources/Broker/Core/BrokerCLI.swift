@@ -1,0 +1,81 @@
+import Foundation
+import PumasiShared
+
+/// The `pumasi-broker` command line: options, signals, and the run.
+public enum BrokerCLI {
+    public static let version = "0.1.0"
+
+    static let spec = CommandSpec(
+        name: "pumasi-broker", abstract: "Run the Pumasi broker: challenges, submissions, scoring jobs, leaderboards, awards.",
+        discussion: """
+            Clients and evaluators speak 7/MDP to the ROUTER endpoint; announcements go out on the PUB endpoint.
+            The defaults bind loopback only. Stops gracefully on SIGTERM or SIGINT.
+            """,
+        options: [
+            .init("data-dir", short: "d", value: "directory", help: "Where the SQLite store lives. Default: $PUMASI_DATA or ./pumasi-data."),
+            .init("router", value: "endpoint", help: "ROUTER endpoint. Default: tcp://127.0.0.1:5555."),
+            .init("pub", value: "endpoint", help: "PUB endpoint. Default: tcp://127.0.0.1:5556."),
+            .init("heartbeat-ms", value: "ms", help: "MDP heartbeat interval. Default: 2500."),
+            .init("max-message-mb", value: "megabytes", help: "Largest inbound message. Default: 64."),
+            .init("lease-margin-ms", value: "ms", help: "Added to a challenge's time limit to make a job's lease. Default: 30000."),
+            .init("closing-notice-ms", value: "ms", help: "How long before a deadline to announce it. Default: 3600000."),
+            .init("log-level", value: "level", help: "trace, debug, info, notice, warning, error. Default: info."),
+            .init("version", help: "Show the version."),
+        ])
+
+    /// Runs the broker with the command line (without the program name); returns the exit code.
+    public static func main(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> Int32
+    {
+        let console = FileHandle.standardError
+        let parsed: ParsedArguments
+        do {
+            parsed = try spec.parse(arguments)
+        } catch {
+            console.write(Data((error.description + "\n").utf8))
+            return 64
+        }
+        if parsed.helpRequested {
+            FileHandle.standardOutput.write(Data(spec.help.utf8))
+            return 0
+        }
+        if parsed.flag("version") {
+            FileHandle.standardOutput.write(Data("\(version)\n".utf8))
+            return 0
+        }
+        do {
+            let config = try configuration(parsed, environment: environment)
+            let level = parsed.value("log-level").flatMap(LogLevel.init(name:)) ?? .info
+            let broker = try Broker(config: config, logger: Logger(label: "broker", level: level))
+            let stop = broker.stopSignal
+            let signals = TerminationSignals { _ in stop.fire() }
+            try broker.run()
+            withExtendedLifetime(signals) {}
+            return 0
+        } catch let error as UsageError {
+            console.write(Data((error.description + "\n").utf8))
+            return 64
+        } catch {
+            console.write(Data("Error: \(error)\n".utf8))
+            return 1
+        }
+    }
+
+    static func configuration(_ a: ParsedArguments, environment: [String: String]) throws -> BrokerConfig {
+        var config = BrokerConfig(dataDirectory: a.value("data-dir") ?? environment["PUMASI_DATA"] ?? "pumasi-data")
+        if let router = a.value("router") { config.routerEndpoint = router }
+        if let pub = a.value("pub") { config.publishEndpoint = pub }
+        func milliseconds(_ name: String, minimum: Millis) throws -> Millis? {
+            guard let text = a.value(name) else { return nil }
+            guard let value = Millis(text), value >= minimum else {
+                throw UsageError("--\(name) must be a whole number of at least \(minimum)", usage: spec.usage)
+            }
+            return value
+        }
+        if let value = try milliseconds("heartbeat-ms", minimum: 10) { config.heartbeatInterval = value }
+        if let value = try milliseconds("lease-margin-ms", minimum: 0) { config.leaseMargin = value }
+        if let value = try milliseconds("closing-notice-ms", minimum: 0) { config.closingNotice = value }
+        if let value = try milliseconds("max-message-mb", minimum: 1) { config.maxMessageBytes = Int(value) << 20 }
+        return config
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import PumasiShared
+
+/// A failure a command reports to its user: `Error: <message>` on stderr, exit 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+protocol Command {
+    static var spec: CommandSpec { get }
+    static func run(_ context: CommandContext) throws -> Int32
+}
+
+/// The `pumasi` command: argument parsing, dispatch, and exit codes (0 ok, 1 failure, 64 usage).
+public enum PumasiCLI {
+    public static let version = "0.1.0"
+
+    static var commands: [any Command.Type] {[
+        PostCommand.self, CloseCommand.self, ListCommand.self, ShowCommand.self, DownloadCommand.self,
+        SubmitCommand.self, StatusCommand.self, LeaderboardCommand.self, EvaluateCommand.self, RelayCommand.self,
+    ]}
+
+    static var spec: CommandSpec {
+        CommandSpec(
+            name: "pumasi", abstract: "Post challenges, submit solutions, and run evaluators and relays for a Pumasi broker.",
+            discussion: """
+                Seekers: post, close.  Solvers: list, show, download, submit, status, leaderboard.
+                Long-running workers: evaluate (scores submissions), relay (shows announcements, forwards requests).
+                """,
+            options: [.init("version", help: "Show the version.")],
+            subcommands: commands.map { ($0.spec.name.replacingOccurrences(of: "pumasi ", with: ""), $0.spec.abstract) }
+                + [("help", "Show help for a subcommand.")])
+    }
+
+    /// Runs the command line (without the program name) and returns the exit code.
+    public static func main(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> Int32
+    {
+        let console = Console()
+        guard let first = arguments.first else {
+            console.out(spec.help)
+            return 0
+        }
+        switch first {
+        case "-h", "--help":
+            console.out(spec.help)
+            return 0
+        case "--version", "version":
+            console.out(version)
+            return 0
+        case "help":
+            guard arguments.count > 1 else {
+                console.out(spec.help)
+                return 0
+            }
+            guard let command = command(named: arguments[1]) else {
+                return usageError(UsageError("unknown subcommand '\(arguments[1])'", usage: spec.usage), console)
+            }
+            console.out(command.spec.help)
+            return 0
+        default:
+            break
+        }
+        guard let command = command(named: first) else {
+            return usageError(UsageError("unknown subcommand '\(first)'", usage: spec.usage), console)
+        }
+        do {
+            let parsed = try command.spec.parse(Array(arguments.dropFirst()))
+            if parsed.helpRequested {
+                console.out(command.spec.help)
+                return 0
+            }
+            return try command.run(CommandContext(arguments: parsed, console: console, environment: environment))
+        } catch let error as UsageError {
+            return usageError(error, console)
+        } catch {
+            console.err("Error: \(error)")
+            return 1
+        }
+    }
+
+    private static func command(named name: String) -> (any Command.Type)? {
+        commands.first { $0.spec.name == "pumasi \(name)" }
+    }
+
+    private static func usageError(_ error: UsageError, _ console: Console) -> Int32 {
+        console.err(error.description)
+        return 64
+    }
+}

@@ -1,0 +1,242 @@
+import Foundation
+import PumasiShared
+
+enum ListCommand: Command {
+    static let spec = CommandSpec(
+        name: "pumasi list", abstract: "List challenges (open ones unless --state says otherwise).",
+        options: CommandContext.clientOptions + [
+            .init("state", value: "state", help: "open, closed, awarded, unawarded, or all. Default: open.")
+        ])
+
+    static func run(_ context: CommandContext) throws -> Int32 {
+        let stateText = context.arguments.value("state") ?? "open"
+        var state: ChallengeState?
+        if stateText != "all" {
+            guard let parsed = ChallengeState(rawValue: stateText) else {
+                throw UsageError("--state must be open, closed, awarded, unawarded or all", usage: spec.usage)
+            }
+            state = parsed
+        }
+        let (challenges, _) = try context.client().call(Service.list, ListRequest(state: state), as: [ChallengeInfo].self)
+        if context.json {
+            context.console.json(challenges)
+            return 0
+        }
+        guard !challenges.isEmpty else {
+            context.console.out("No \(stateText == "all" ? "" : stateText + " ")challenges.")
+            return 0
+        }
+        var table = Table(headers: ["ID", "TITLE", "STATE", "DEADLINE", "AWARD", "SUBMISSIONS"])
+        for c in challenges {
+            table.rows.append([
+                c.id, String(c.title.prefix(40)), c.state.rawValue, WallClock.iso(c.deadline), c.award.display,
+                String(c.submissions),
+            ])
+        }
+        context.console.out(table.rendered)
+        return 0
+    }
+}
+
+enum ShowCommand: Command {
+    static let spec = CommandSpec(
+        name: "pumasi show", abstract: "Show a challenge: description, rules, award, public files.",
+        arguments: [.init("challenge", help: "The challenge id (ch_…).")],
+        options: CommandContext.clientOptions)
+
+    static func run(_ context: CommandContext) throws -> Int32 {
+        let request = ChallengeRequest(challenge: context.arguments[argument: "challenge"] ?? "")
+        let (c, _) = try context.client().call(Service.show, request, as: ChallengeInfo.self)
+        if context.json {
+            context.console.json(c)
+            return 0
+        }
+        var text = """
+            \(c.title)  [\(c.id), \(c.state.rawValue)]
+
+            \(c.description)
+
+              award         \(c.award.display)
+              deadline      \(WallClock.iso(c.deadline))
+              scorer        \(c.scorer) (\(c.direction == .maximize ? "higher is better" : "lower is better"))
+              time limit    \(Format.score(c.timeLimitSeconds)) s per submission
+              submissions   \(c.submissions)
+            """
+        if let winner = c.winner {
+            text += "\n  winner        \(winner.solver) with \(Format.score(winner.score)) (\(winner.submission))"
+        }
+        if !c.files.isEmpty {
+            text += "\n\nPublic files (pumasi download \(c.id)):"
+            for file in c.files { text += "\n  \(file.name)  \(file.size ?? 0) bytes  sha256 \(Format.short(file.sha256 ?? ""))" }
+        }
+        context.console.out(text)
+        return 0
+    }
+}
+
+enum DownloadCommand: Command {
+    static let spec = CommandSpec(
+        name: "pumasi download", abstract: "Download a challenge's public files.",
+        arguments: [.init("challenge", help: "The challenge id (ch_…).")],
+        options: CommandContext.clientOptions + [
+            .init("output", short: "o", value: "directory", help: "Where to write the files. Default: the current directory."),
+            .init("file", value: "name", help: "Only this file.", repeats: true),
+        ])
+
+    static func run(_ context: CommandContext) throws -> Int32 {
+        let id = context.arguments[argument: "challenge"] ?? ""
+        let client = try context.client()
+        let (challenge, _) = try client.call(Service.show, ChallengeRequest(challenge: id), as: ChallengeInfo.self)
+        let wanted = context.arguments.all("file")
+        let names = wanted.isEmpty ? challenge.files.map(\.name) : wanted
+        let directory = context.arguments.value("output") ?? FileManager.default.currentDirectoryPath
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var written: [FileInfo] = []
+        for name in names {
+            let (info, frames) = try client.call(Service.file, FileRequest(challenge: id, name: name), as: FileInfo.self)
+            guard let bytes = frames.first, SHA256.hex(bytes) == info.sha256 else {
+                throw CommandFailure("\(name) arrived damaged (SHA-256 mismatch); try again")
+            }
+            let path = (directory as NSString).appendingPathComponent(info.name)
+            try bytes.write(to: URL(fileURLWithPath: path))
+            written.append(info)
+            if !context.json { context.console.out("\(path)  \(info.size) bytes  sha256 \(Format.short(info.sha256))") }
+        }
+        if context.json { context.console.json(written) }
+        return 0
+    }
+}
+
+enum SubmitCommand: Command {
+    static let spec = CommandSpec(
+        name: "pumasi submit", abstract: "Submit a solution file to a challenge.",
+        discussion: """
+            The broker acknowledges only after the submission is durably stored. Each submission carries a
+            client id, so a retry after a lost reply returns the first receipt instead of submitting twice.
+            """,
+        arguments: [
+            .init("challenge", help: "The challenge id (ch_…)."), .init("file", help: "The solution file."),
+        ],
+        options: CommandContext.clientOptions + [
+            .init("solver", short: "s", value: "name", help: "Your solver name. Default: $PUMASI_SOLVER or $USER."),
+            .init("client-id", value: "id", help: "Idempotency key. Default: a new random id."),
+            .init("wait", short: "w", help: "Wait until the submission is scored and show the result."),
+        ])
+
+    static func run(_ context: CommandContext) throws -> Int32 {
+        let challenge = context.arguments[argument: "challenge"] ?? ""
+        let path = context.arguments[argument: "file"] ?? ""
+        guard let bytes = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read \(path)") }
+        guard let solver = context.arguments.value("solver") ?? context.environment["PUMASI_SOLVER"]
+            ?? context.environment["USER"]
+        else { throw UsageError("name yourself with --solver <name> or $PUMASI_SOLVER", usage: spec.usage) }
+        let request = SubmitRequest(
+            challenge: challenge, solver: solver, filename: (path as NSString).lastPathComponent,
+            clientId: context.arguments.value("client-id") ?? UUID().uuidString.lowercased())
+        let client = try context.client()
+        let (receipt, _) = try client.call(Service.submit, request, files: [bytes], as: Receipt.self, attempts: 3)
+        if context.arguments.flag("wait") {
+            let info = try StatusCommand.waitForResult(receipt.submission, client: client, seconds: 600)
+            if context.json { context.console.json(info) } else { StatusCommand.print(info, context.console) }
+            return info.state == .scored ? 0 : 1
+        }
+        if context.json {
+            context.console.json(receipt)
+        } else {
+            context.console.out(
+                """
+                Submitted \(receipt.submission) to \(receipt.challenge)\(receipt.duplicate ? " (already received earlier)" : "")
+                  \(receipt.size) bytes, sha256 \(receipt.sha256)
+                  Follow it with: pumasi status \(receipt.submission)
+                """)
+        }
+        return 0
+    }
+}
+
+enum StatusCommand: Command {
+    static let spec = CommandSpec(
+        name: "pumasi status", abstract: "Show where a submission is: queued, scoring, scored or failed (and why).",
+        arguments: [.init("submission", help: "The submission id (sub_…).")],
+        options: CommandContext.clientOptions + [.init("wait", short: "w", help: "Wait until it is scored or failed.")])
+
+    static func run(_ context: CommandContext) throws -> Int32 {
+        let id = context.arguments[argument: "submission"] ?? ""
+        let client = try context.client()
+        let info: SubmissionInfo
+        if context.arguments.flag("wait") {
+            info = try waitForResult(id, client: client, seconds: 600)
+        } else {
+            (info, _) = try client.call(Service.status, SubmissionRequest(submission: id), as: SubmissionInfo.self)
+        }
+        if context.json { context.console.json(info) } else { print(info, context.console) }
+        return 0
+    }
+
+    static func waitForResult(_ id: String, client: BrokerClient, seconds: Double) throws -> SubmissionInfo {
+        let deadline = WallClock.monotonicNanos() + UInt64(seconds * 1e9)
+        var pause: UInt32 = 20_000
+        while true {
+            let (info, _) = try client.call(Service.status, SubmissionRequest(submission: id), as: SubmissionInfo.self)
+            if info.state == .scored || info.state == .failed || WallClock.monotonicNanos() > deadline { return info }
+            usleep(pause)
+            pause = min(pause * 2, 500_000)
+        }
+    }
+
+    static func print(_ info: SubmissionInfo, _ console: Console) {
+        var text = """
+            \(info.submission)  \(info.state.rawValue)
+              challenge   \(info.challenge)
+              solver      \(info.solver)
+              file        \(info.filename) (\(info.size) bytes, sha256 \(Format.short(info.sha256)))
+              received    \(WallClock.iso(info.receivedAt))
+            """
+        if let score = info.score { text += "\n  score       \(Format.score(score))" }
+        if let metrics = info.metrics, !metrics.isEmpty {
+            text += "\n  metrics     " + metrics.keys.sorted().map { "\($0)=\(Format.score(metrics[$0]))" }.joined(separator: " ")
+        }
+        if let message = info.message { text += "\n  message     \(message)" }
+        if let error = info.error { text += "\n  error       \(error)" }
+        if info.attempts > 1 { text += "\n  attempts    \(info.attempts)" }
+        console.out(text)
+    }
+}
+
+enum LeaderboardCommand: Command {
+    static let spec = CommandSpec(
+        name: "pumasi leaderboard", abstract: "Show a challenge's leaderboard: each solver's best score.",
+        arguments: [.init("challenge", help: "The challenge id (ch_…).")],
+        options: CommandContext.clientOptions + [.init("limit", short: "n", value: "count", help: "Show the top N only.")])
+
+    static func run(_ context: CommandContext) throws -> Int32 {
+        var limit: Int?
+        if let text = context.arguments.value("limit") {
+            guard let value = Int(text), value > 0 else { throw UsageError("--limit must be a positive number", usage: spec.usage) }
+            limit = value
+        }
+        let request = LeaderboardRequest(challenge: context.arguments[argument: "challenge"] ?? "", limit: limit)
+        let (board, _) = try context.client().call(Service.leaderboard, request, as: Leaderboard.self)
+        if context.json {
+            context.console.json(board)
+            return 0
+        }
+        var text = "\(board.title)  [\(board.challenge), \(board.state.rawValue)]  "
+        text += board.direction == .maximize ? "higher is better\n" : "lower is better\n"
+        if board.entries.isEmpty {
+            text += "No scored submissions yet."
+        } else {
+            var table = Table(headers: ["RANK", "SOLVER", "SCORE", "ENTRIES", "SUBMISSION", "SUBMITTED"])
+            for e in board.entries {
+                table.rows.append([
+                    String(e.rank), e.solver, Format.score(e.score), String(e.entries), e.submission,
+                    WallClock.iso(e.submittedAt),
+                ])
+            }
+            text += table.rendered
+        }
+        if board.pending > 0 || board.failed > 0 { text += "\n\(board.pending) pending, \(board.failed) failed to score" }
+        context.console.out(text)
+        return 0
+    }
+}

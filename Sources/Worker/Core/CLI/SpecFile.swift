@@ -1,0 +1,74 @@
+import Foundation
+import PumasiShared
+
+/// A challenge spec as a seeker writes it: JSON with a readable deadline and file paths relative to the spec.
+///
+/// ```json
+/// {"title": "…", "description": "…", "deadline": "2026-12-31T00:00:00Z" or "+2h",
+///  "award": {"amount": 5000, "currency": "USD"}, "direction": "maximize",
+///  "scorer": {"builtin": "csv-accuracy", "options": {"id": "id", "target": "label"}} or {"plugin": "name"},
+///  "timeLimitSeconds": 30,
+///  "files": [{"path": "data/train.csv", "role": "public"}, {"path": "truth.csv", "name": "truth.csv", "role": "reference"}]}
+/// ```
+struct SpecFile {
+    var spec: ChallengeSpec
+    var fileBytes: [Data]
+
+    private struct Raw: Decodable {
+        struct File: Decodable {
+            var path: String
+            var name: String?
+            var role: FileRole
+        }
+
+        var title: String
+        var description: String
+        var deadline: String
+        var award: AwardSpec
+        var direction: Direction?
+        var scorer: ScorerSpec
+        var timeLimitSeconds: Double?
+        var files: [File]?
+    }
+
+    static func load(_ path: String, now: Millis = WallClock.now()) throws -> SpecFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CommandFailure("cannot read spec file \(path)")
+        }
+        let raw: Raw
+        do {
+            raw = try JSONDecoder().decode(Raw.self, from: data)
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw CommandFailure("\(path): missing field \"\(key.stringValue)\"")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw CommandFailure("\(path): field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+        } catch let DecodingError.dataCorrupted(context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw CommandFailure("\(path): \(field.isEmpty ? "not valid JSON" : "field \"\(field)\" is invalid")")
+        } catch {
+            throw CommandFailure("\(path): \(error)")
+        }
+        guard let deadline = WallClock.parse(raw.deadline, now: now) else {
+            throw CommandFailure("\(path): deadline \"\(raw.deadline)\" is not ISO 8601 (2026-12-31T00:00:00Z) or relative (+2h)")
+        }
+        if let builtin = raw.scorer.builtin, let problem = BuiltinScorer.validate(name: builtin, options: raw.scorer.options ?? [:]) {
+            throw CommandFailure("\(path): scorer: \(problem)")
+        }
+        let base = (path as NSString).deletingLastPathComponent
+        var entries: [FileEntry] = []
+        var bytes: [Data] = []
+        for file in raw.files ?? [] {
+            let full = file.path.hasPrefix("/") ? file.path : (base as NSString).appendingPathComponent(file.path)
+            guard let content = FileManager.default.contents(atPath: full) else {
+                throw CommandFailure("\(path): cannot read file \(file.path)")
+            }
+            let name = file.name ?? (file.path as NSString).lastPathComponent
+            entries.append(FileEntry(name: name, role: file.role, sha256: SHA256.hex(content), size: content.count))
+            bytes.append(content)
+        }
+        let spec = ChallengeSpec(
+            title: raw.title, description: raw.description, deadline: deadline, award: raw.award,
+            direction: raw.direction, scorer: raw.scorer, timeLimitSeconds: raw.timeLimitSeconds, files: entries)
+        return SpecFile(spec: spec, fileBytes: bytes)
+    }
+}

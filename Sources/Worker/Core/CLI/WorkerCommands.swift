@@ -1,0 +1,120 @@
+import Foundation
+import PumasiShared
+
+enum EvaluateCommand: Command {
+    static let spec = CommandSpec(
+        name: "pumasi evaluate", abstract: "Run an evaluator: score submissions with built-in scorers and plugins.",
+        discussion: """
+            A plugin is any executable: it is run as `<plugin> <submission-file> <reference-dir>` and prints one
+            JSON object such as {"score": 0.93}. See docs/plugins.md. Stops gracefully on SIGTERM or SIGINT.
+            """,
+        options: [
+            .init("broker", short: "b", value: "endpoint", help: "Broker ROUTER endpoint. Default: $PUMASI_BROKER or \(CommandContext.defaultBroker)."),
+            .init("plugin", short: "p", value: "name=path", help: "Host a plugin scorer under a name.", repeats: true),
+            .init("no-builtins", help: "Do not serve the built-in scorers."),
+            .init("slots", value: "count", help: "Jobs scored at once per scorer. Default: 1."),
+            .init("cache", value: "directory", help: "Reference data cache. Default: $TMPDIR/pumasi-cache."),
+            .init("memory-mb", value: "megabytes", help: "Address-space limit for plugins. Default: 1024."),
+            .init("heartbeat-ms", value: "ms", help: "MDP heartbeat interval. Default: 2500."),
+            .init("log-level", value: "level", help: "trace, debug, info, notice, warning, error. Default: info."),
+        ])
+
+    static func run(_ context: CommandContext) throws -> Int32 {
+        let a = context.arguments
+        var config = EvaluatorConfig(
+            brokerEndpoint: context.broker,
+            cacheDirectory: a.value("cache") ?? NSTemporaryDirectory() + "pumasi-cache")
+        for entry in a.all("plugin") {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, ScorerSpec(plugin: parts[0]).validate() == nil else {
+                throw UsageError("--plugin takes name=path with a name of a-z, 0-9, '-' and '_'", usage: spec.usage)
+            }
+            let path = (parts[1] as NSString).expandingTildeInPath
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw CommandFailure("plugin \(parts[0]): \(path) is not an executable file")
+            }
+            config.plugins[parts[0]] = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        }
+        config.builtins = !a.flag("no-builtins")
+        if let slots = a.value("slots") {
+            guard let n = Int(slots), (1...64).contains(n) else { throw UsageError("--slots must be 1-64", usage: spec.usage) }
+            config.slots = n
+        }
+        if let mb = a.value("memory-mb") {
+            guard let n = Int(mb), n >= 16 else { throw UsageError("--memory-mb must be at least 16", usage: spec.usage) }
+            config.limits.memoryBytes = n << 20
+        }
+        if let ms = a.value("heartbeat-ms") {
+            guard let n = Millis(ms), n >= 10 else { throw UsageError("--heartbeat-ms must be at least 10", usage: spec.usage) }
+            config.heartbeatInterval = n
+        }
+        guard !config.services.isEmpty else { throw UsageError("nothing to serve: add --plugin or drop --no-builtins", usage: spec.usage) }
+        let logger = context.logger("evaluator")
+        let evaluator = try Evaluator(config: config, logger: logger)
+        let signals = TerminationSignals { _ in evaluator.stop() }
+        logger.info("evaluator starting", ["broker": config.brokerEndpoint, "services": config.services.joined(separator: ",")])
+        evaluator.run()
+        withExtendedLifetime(signals) {}
+        return 0
+    }
+}
+
+enum RelayCommand: Command {
+    static let spec = CommandSpec(
+        name: "pumasi relay", abstract: "Show announcements as they arrive and forward local requests to the broker.",
+        discussion: "Point clients at the relay with --broker <listen endpoint>. Stops on SIGTERM or SIGINT.",
+        options: [
+            .init("broker", short: "b", value: "endpoint", help: "Broker ROUTER endpoint. Default: $PUMASI_BROKER or \(CommandContext.defaultBroker)."),
+            .init("pub", value: "endpoint", help: "Broker PUB endpoint. Default: $PUMASI_PUB or \(CommandContext.defaultPublish)."),
+            .init("listen", value: "endpoint", help: "Where local clients reach this relay. Default: tcp://127.0.0.1:5557."),
+            .init("topic", value: "prefix", help: "Only announcements whose topic starts with this.", repeats: true),
+            .init("json", help: "Print each announcement as one JSON line."),
+            .init("log-level", value: "level", help: "trace, debug, info, notice, warning, error. Default: info."),
+        ])
+
+    static func run(_ context: CommandContext) throws -> Int32 {
+        let a = context.arguments
+        var config = RelayConfig(
+            brokerEndpoint: context.broker,
+            publishEndpoint: a.value("pub") ?? context.environment["PUMASI_PUB"] ?? CommandContext.defaultPublish)
+        if let listen = a.value("listen") { config.listenEndpoint = listen }
+        if !a.all("topic").isEmpty { config.topics = a.all("topic") }
+        let console = context.console
+        let json = context.json
+        let relay = try Relay(config: config, logger: context.logger("relay")) { announcement, missed in
+            if let missed {
+                console.err("warning: missed announcements \(missed.lowerBound)-\(missed.upperBound)")
+            }
+            if json {
+                console.out(String(decoding: Wire.encode(announcement), as: UTF8.self))
+            } else {
+                console.out(describe(announcement))
+            }
+        }
+        let signals = TerminationSignals { _ in relay.stop() }
+        try relay.run()
+        withExtendedLifetime(signals) {}
+        return 0
+    }
+
+    /// One line per announcement, for people.
+    static func describe(_ a: Announcement) -> String {
+        let head = "#\(a.seq) \(WallClock.iso(a.at)) \(a.topic.rawValue) \(a.challenge) \"\(a.title)\""
+        switch a.topic {
+        case .opened:
+            return head + " award \(a.amount.map { "\($0)" } ?? "?") \(a.currency ?? "") deadline \(a.deadline.map(WallClock.iso) ?? "?")"
+        case .closing:
+            return head + " closes at \(a.deadline.map(WallClock.iso) ?? "?")"
+        case .closed:
+            return head + " (\(a.message ?? "closed"))"
+        case .scored:
+            return head + " \(a.submission ?? "") by \(a.solver ?? "?") scored \(Format.score(a.score))"
+        case .failed:
+            return head + " \(a.submission ?? "") failed: \(a.message ?? "")"
+        case .awarded:
+            return head + " awarded \(a.amount.map { "\($0)" } ?? "?") \(a.currency ?? "") to \(a.solver ?? "?") for \(a.submission ?? "") (score \(Format.score(a.score)))"
+        case .unawarded:
+            return head + " closed without award (\(a.message ?? ""))"
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import PumasiShared
+
+/// A one-shot client of the broker's own services: MDP client framing over a DEALER socket, with a timeout
+/// and, for idempotent requests, retries on a fresh socket (the Lazy Pirate pattern).
+///
+/// Thread rule: one client per thread.
+public final class BrokerClient {
+    public let endpoint: String
+    public var timeoutSeconds: Double
+    private let context: ZMQContext
+    private var socket: ZMQSocket?
+
+    public init(endpoint: String, timeoutSeconds: Double = 10, context: ZMQContext? = nil) throws {
+        self.endpoint = endpoint
+        self.timeoutSeconds = timeoutSeconds
+        self.context = try context ?? ZMQContext()
+    }
+
+    private func connected() throws(ZMQError) -> ZMQSocket {
+        if let socket { return socket }
+        let socket = try ZMQSocket(context, .dealer)
+        try socket.connect(endpoint)
+        self.socket = socket
+        return socket
+    }
+
+    /// Sends one request and waits for its reply frames.
+    /// - Parameter attempts: how many times to try; more than one only for requests that are safe to repeat.
+    public func request(service: String, body: [Data], attempts: Int = 1) throws(ClientError) -> [Data] {
+        for _ in 0..<max(1, attempts) {
+            do {
+                let socket = try connected()
+                try socket.send(MDP.clientRequest(service: service, body: body))
+                var poller = ZMQPoller([socket])
+                let deadline = WallClock.monotonicNanos() + UInt64(timeoutSeconds * 1e9)
+                while true {
+                    let now = WallClock.monotonicNanos()
+                    guard now < deadline else { break }
+                    let ready = try poller.poll(timeoutMilliseconds: Int((deadline - now) / 1_000_000) + 1)
+                    guard ready[0], let reply = try socket.receive(dontWait: true) else { continue }
+                    let frames = reply.frames
+                    guard frames.count >= 3, frames[0].isEmpty, frames[1] == MDP.clientHeader else {
+                        throw ClientError.invalidReply("not an MDP client reply (\(frames.count) frames)")
+                    }
+                    let replyService = String(decoding: frames[2], as: UTF8.self)
+                    if replyService == "pumasi.error" {
+                        throw ClientError.server(Self.error(in: frames.dropFirst(3).first))
+                    }
+                    // A reply to an earlier attempt that timed out on this socket cannot arrive: each retry
+                    // uses a new socket. Anything for another service is a broker fault.
+                    guard replyService == service else {
+                        throw ClientError.invalidReply("reply for \(replyService), expected \(service)")
+                    }
+                    return Array(frames.dropFirst(3))
+                }
+            } catch let error as ClientError {
+                throw error
+            } catch let error as ZMQError {
+                throw ClientError.transport(error)
+            } catch {
+                throw ClientError.invalidReply("\(error)")
+            }
+            socket = nil  // abandon the socket: a late reply must not be read as the answer to the next request
+        }
+        throw ClientError.timeout(endpoint: endpoint, seconds: timeoutSeconds)
+    }
+
+    /// Sends a JSON request (plus raw frames) and decodes the JSON result; returns the extra reply frames too.
+    public func call<Request: Encodable, Result: Codable>(
+        _ service: String, _ request: Request, files: [Data] = [], as: Result.Type, attempts: Int = 1
+    ) throws(ClientError) -> (Result, [Data]) {
+        let frames = try self.request(service: service, body: [Wire.encode(request)] + files, attempts: attempts)
+        guard let first = frames.first else { throw ClientError.invalidReply("empty reply") }
+        let reply: Reply<Result>
+        do {
+            reply = try JSONDecoder().decode(Reply<Result>.self, from: first)
+        } catch {
+            throw ClientError.invalidReply("reply is not the expected JSON: \(error)")
+        }
+        if let error = reply.error { throw ClientError.server(error) }
+        guard reply.ok, let result = reply.result else { throw ClientError.invalidReply("reply has no result") }
+        return (result, Array(frames.dropFirst()))
+    }
+
+    private static func error(in frame: Data?) -> ProtocolError {
+        guard let frame, let reply = try? JSONDecoder().decode(Reply<Empty>.self, from: frame), let error = reply.error
+        else { return ProtocolError(.internal, "the broker reported an error without details") }
+        return error
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import PumasiShared
+
+/// One MDP worker connection for one scorer service, with its own runner thread.
+///
+/// The slot's thread owns the DEALER to the broker and keeps heartbeating while the runner thread scores;
+/// the two talk over an inproc PAIR. After losing the broker (no traffic for `heartbeatLiveness` intervals,
+/// or a DISCONNECT) the slot reconnects on a new socket with exponential back-off and sends READY again.
+final class EvaluatorSlot {
+    private let config: EvaluatorConfig
+    private let service: String
+    private let context: ZMQContext
+    private let stop: ZMQStopSignal
+    private let logger: Logger
+    private let onReady: @Sendable () -> Void
+
+    init(
+        config: EvaluatorConfig, service: String, context: ZMQContext, stop: ZMQStopSignal, logger: Logger,
+        onReady: @escaping @Sendable () -> Void
+    ) {
+        self.config = config
+        self.service = service
+        self.context = context
+        self.stop = stop
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    /// Runs on the calling thread until the stop signal fires.
+    func run() throws {
+        let control = try stop.makeReceiver()
+        let pair = try ZMQSocket(context, .pair)
+        let pairEndpoint = "inproc://pumasi-slot-\(UUID().uuidString)"
+        try pair.bind(pairEndpoint)
+        let runnerDone = DispatchSemaphore(value: 0)
+        let runner = Thread { [config, logger, context] in
+            Self.runnerLoop(config: config, context: context, endpoint: pairEndpoint, logger: logger)
+            runnerDone.signal()
+        }
+        runner.name = "pumasi-runner"
+        runner.start()
+        defer {
+            _ = try? pair.send(strings: ["STOP"])
+            runnerDone.wait()
+        }
+
+        var backoff = config.reconnectInitial
+        var busy = false
+        var signalledReady = false
+        while true {
+            let dealer = try ZMQSocket(context, .dealer)
+            try dealer.connect(config.brokerEndpoint)
+            try dealer.send(MDP.worker(.ready, [Data(service.utf8)]))
+            if !signalledReady {
+                signalledReady = true
+                onReady()
+            }
+            logger.info("connected", ["broker": config.brokerEndpoint, "service": service])
+            var poller = ZMQPoller([dealer, pair, control])
+            var lastHeard = config.clock()
+            var nextHeartbeat = lastHeard + config.heartbeatInterval
+            var stopRequested = false
+            var lost = false
+            while !lost {
+                let now = config.clock()
+                let ready = try poller.poll(timeoutMilliseconds: Int(max(0, nextHeartbeat - now)))
+                if ready[2], stop.received(on: control) { stopRequested = true }
+                if ready[0] {
+                    while let message = try dealer.receive(dontWait: true) {
+                        lastHeard = config.clock()
+                        backoff = config.reconnectInitial
+                        switch Self.command(message.frames) {
+                        case .request?:
+                            // frames: "" MDPW01 0x02 address "" body…
+                            let frames = message.frames
+                            guard frames.count >= 7, !busy else {
+                                logger.warning("unexpected or malformed REQUEST ignored", ["busy": "\(busy)"])
+                                continue
+                            }
+                            busy = true
+                            try pair.send([frames[3]] + frames[5...])
+                        case .disconnect?:
+                            logger.info("broker asked to reconnect", ["service": service])
+                            lost = true
+                        case .heartbeat?:
+                            break
+                        default:
+                            logger.warning("unexpected message from broker ignored", ["frames": "\(message.frames.count)"])
+                        }
+                    }
+                }
+                if ready[1], let result = try pair.receive(dontWait: true), result.frames.count == 2 {
+                    busy = false
+                    try dealer.send(MDP.workerReply(clientAddress: result.frames[0], body: [result.frames[1]]))
+                }
+                if stopRequested && !busy {
+                    _ = try? dealer.send(MDP.worker(.disconnect), dontWait: true)
+                    logger.info("stopped", ["service": service])
+                    return
+                }
+                let after = config.clock()
+                if after >= nextHeartbeat {
+                    try dealer.send(MDP.worker(.heartbeat), dontWait: true)
+                    nextHeartbeat = after + config.heartbeatInterval
+                }
+                if after - lastHeard > config.heartbeatInterval * Millis(config.heartbeatLiveness) {
+                    logger.warning("broker silent; reconnecting", ["service": service, "backoff.ms": "\(backoff)"])
+                    lost = true
+                }
+            }
+            // Wait out the back-off, still answering a stop; a job in progress finishes first and its late
+            // reply is dropped (the broker has requeued it).
+            let resume = config.clock() + backoff
+            backoff = min(backoff * 2, config.reconnectMax)
+            var waitPoller = ZMQPoller([pair, control])
+            while config.clock() < resume || busy {
+                let ready = try waitPoller.poll(timeoutMilliseconds: Int(max(1, resume - config.clock())))
+                if ready[1], stop.received(on: control) {
+                    stopRequested = true
+                }
+                if ready[0], try pair.receive(dontWait: true) != nil { busy = false }
+                if stopRequested && !busy { return }
+            }
+        }
+    }
+
+    private static func command(_ frames: [Data]) -> MDP.WorkerCommand? {
+        guard frames.count >= 3, frames[0].isEmpty, frames[1] == MDP.workerHeader, frames[2].count == 1 else {
+            return nil
+        }
+        return MDP.WorkerCommand(rawValue: frames[2][frames[2].startIndex])
+    }
+
+    /// The runner thread: receives `[address, job, submission]`, scores, answers `[address, result]`.
+    private static func runnerLoop(config: EvaluatorConfig, context: ZMQContext, endpoint: String, logger: Logger) {
+        do {
+            let pair = try ZMQSocket(context, .pair)
+            try pair.connect(endpoint)
+            let runner = try JobRunner(config: config, logger: logger)
+            while true {
+                let frames = try pair.receiveFrames()
+                if frames.count == 1 { return }  // STOP
+                guard frames.count == 3 else {
+                    let result = ScoringResult(
+                        ok: false, error: .init(code: "bad_job", message: "job must carry exactly one submission frame"))
+                    try pair.send([frames[0], Wire.encode(result)])
+                    continue
+                }
+                let result = runner.run(jobFrame: frames[1], submission: frames[2])
+                try pair.send([frames[0], Wire.encode(result)])
+            }
+        } catch {
+            logger.error("runner stopped", ["error": "\(error)"])
+        }
+    }
+}

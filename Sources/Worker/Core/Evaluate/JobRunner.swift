@@ -1,0 +1,81 @@
+import Foundation
+import PumasiShared
+
+/// Scores one job: fetches reference data through the cache, runs a built-in scorer or a plugin in a private
+/// working directory, and turns the outcome into the REPLY body.
+///
+/// Thread rule: one runner per slot thread.
+final class JobRunner {
+    private let config: EvaluatorConfig
+    private let cache: ReferenceCache
+    private let logger: Logger
+
+    init(config: EvaluatorConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        cache = try ReferenceCache(
+            directory: config.cacheDirectory, client: BrokerClient(endpoint: config.brokerEndpoint, timeoutSeconds: 30))
+    }
+
+    func run(jobFrame: Data, submission: Data) -> ScoringResult {
+        let job: ScoringJob
+        do {
+            job = try JSONDecoder().decode(ScoringJob.self, from: jobFrame)
+        } catch {
+            return failure(ScoringFailure(code: "bad_job", message: "job body is not a Pumasi scoring job", log: ""))
+        }
+        do {
+            let outcome = try score(job, submission: submission)
+            return ScoringResult(
+                ok: true, score: outcome.score, metrics: outcome.metrics.isEmpty ? nil : outcome.metrics,
+                message: outcome.message, log: outcome.log.isEmpty ? nil : outcome.log)
+        } catch {
+            logger.info("job failed", ["job.id": "\(job.job)", "code": error.code, "reason": error.message])
+            return failure(error)
+        }
+    }
+
+    private func failure(_ error: ScoringFailure) -> ScoringResult {
+        ScoringResult(
+            ok: false, error: ScoringResult.Failure(code: error.code, message: error.message),
+            log: error.log.isEmpty ? nil : error.log)
+    }
+
+    private func score(_ job: ScoringJob, submission: Data) throws(ScoringFailure) -> ScoreOutcome {
+        if let name = job.scorer.builtin {
+            let reference = try cache.contents(job.reference)
+            return try BuiltinScorer.score(
+                name: name, options: job.scorer.options ?? [:], submission: submission, reference: reference)
+        }
+        guard let name = job.scorer.plugin, let executable = config.plugins[name] else {
+            throw ScoringFailure(
+                code: "plugin_missing", message: "this evaluator does not host scorer \(job.scorer.display)", log: "")
+        }
+        let work = NSTemporaryDirectory() + "pumasi-job-\(job.job)-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let referenceDirectory = (work as NSString).appendingPathComponent("reference")
+        let submissionDirectory = (work as NSString).appendingPathComponent("submission")
+        let workDirectory = (work as NSString).appendingPathComponent("work")
+        try cache.materialize(job.reference, in: referenceDirectory)
+        let submissionFile = (submissionDirectory as NSString).appendingPathComponent(safeName(job.filename))
+        do {
+            try FileManager.default.createDirectory(atPath: submissionDirectory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
+            try submission.write(to: URL(fileURLWithPath: submissionFile))
+        } catch {
+            throw ScoringFailure(code: "evaluator_error", message: "could not prepare the working directory", log: "")
+        }
+        var limits = config.limits
+        limits.wallSeconds = job.timeLimitSeconds
+        limits.cpuSeconds = max(1, Int(job.timeLimitSeconds.rounded(.up)))
+        return try PluginRunner(executable: executable, limits: limits).run(
+            submissionFile: submissionFile, referenceDirectory: referenceDirectory, workDirectory: workDirectory,
+            extraEnvironment: ["PUMASI_CHALLENGE": job.challenge, "PUMASI_SUBMISSION": job.submission])
+    }
+
+    /// The broker already refuses unsafe names; this keeps a hostile job from escaping the directory anyway.
+    private func safeName(_ name: String) -> String {
+        let cleaned = name.replacingOccurrences(of: "/", with: "_")
+        return cleaned.isEmpty || cleaned == "." || cleaned == ".." ? "submission" : cleaned
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import PumasiShared
+
+/// Reference data on disk, by SHA-256, fetched from the broker once and verified. Files are written to a
+/// temporary name and renamed, so a reader never sees a partial file; several slots may share the directory.
+///
+/// Thread rule: one cache per slot thread (it holds that thread's broker client).
+final class ReferenceCache {
+    let directory: String
+    private let client: BrokerClient
+    /// Recently used files in memory, for built-in scorers that read them whole on every job.
+    private var memory: [String: Data] = [:]
+    private var memoryBytes = 0
+    private let memoryLimit = 256 << 20
+
+    init(directory: String, client: BrokerClient) throws {
+        self.directory = directory
+        self.client = client
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    func path(_ sha256: String) -> String { (directory as NSString).appendingPathComponent(sha256) }
+
+    /// Makes sure every file is on disk, fetching what is missing.
+    func ensure(_ files: [FileEntry]) throws(ScoringFailure) {
+        for file in files {
+            guard let sha = file.sha256, sha.count == 64, sha.allSatisfy(\.isHexDigit) else {
+                throw ScoringFailure(code: "bad_job", message: "reference file \(file.name) has no valid SHA-256", log: "")
+            }
+            if FileManager.default.fileExists(atPath: path(sha)) { continue }
+            let bytes: Data
+            do {
+                (_, bytes) = try fetch(sha)
+            } catch {
+                throw ScoringFailure(
+                    code: "reference_unavailable", message: "could not fetch reference \(file.name): \(error)", log: "")
+            }
+            guard SHA256.hex(bytes) == sha else {
+                throw ScoringFailure(
+                    code: "reference_unavailable", message: "reference \(file.name) arrived with the wrong SHA-256",
+                    log: "")
+            }
+            let temporary = path(sha) + ".part-\(UUID().uuidString)"
+            do {
+                try bytes.write(to: URL(fileURLWithPath: temporary))
+                if rename(temporary, path(sha)) != 0 { throw CocoaError(.fileWriteUnknown) }
+            } catch {
+                try? FileManager.default.removeItem(atPath: temporary)
+                throw ScoringFailure(
+                    code: "evaluator_error", message: "could not write the reference cache in \(directory)", log: "")
+            }
+        }
+    }
+
+    private func fetch(_ sha: String) throws(ClientError) -> (FileInfo, Data) {
+        let (info, frames) = try client.call(
+            Service.reference, ReferenceRequest(sha256: sha), as: FileInfo.self, attempts: 3)
+        guard let bytes = frames.first else { throw ClientError.invalidReply("reference reply has no file frame") }
+        return (info, bytes)
+    }
+
+    /// The bytes of every file, by name.
+    func contents(_ files: [FileEntry]) throws(ScoringFailure) -> [String: Data] {
+        try ensure(files)
+        var result: [String: Data] = [:]
+        for file in files {
+            guard let sha = file.sha256 else { continue }
+            if let bytes = memory[sha] {
+                result[file.name] = bytes
+                continue
+            }
+            guard let bytes = FileManager.default.contents(atPath: path(sha)) else {
+                throw ScoringFailure(code: "evaluator_error", message: "reference cache lost \(file.name)", log: "")
+            }
+            if bytes.count < memoryLimit / 4 {
+                if memoryBytes + bytes.count > memoryLimit {
+                    memory.removeAll()
+                    memoryBytes = 0
+                }
+                memory[sha] = bytes
+                memoryBytes += bytes.count
+            }
+            result[file.name] = bytes
+        }
+        return result
+    }
+
+    /// Lays the files out under `directory` by their names (hard links to the cache where possible).
+    func materialize(_ files: [FileEntry], in target: String) throws(ScoringFailure) {
+        try ensure(files)
+        do {
+            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            for file in files {
+                guard let sha = file.sha256 else { continue }
+                let destination = (target as NSString).appendingPathComponent(file.name)
+                if link(path(sha), destination) != 0 {
+                    try FileManager.default.copyItem(atPath: path(sha), toPath: destination)
+                }
+            }
+        } catch {
+            throw ScoringFailure(code: "evaluator_error", message: "could not lay out reference data: \(error)", log: "")
+        }
+    }
+}

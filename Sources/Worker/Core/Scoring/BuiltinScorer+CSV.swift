@@ -1,0 +1,148 @@
+import Foundation
+
+extension BuiltinScorer {
+    /// What a CSV scorer computes over the rows joined by id.
+    enum CSVMetric: String, Sendable {
+        case accuracy
+        case rmse
+        case mae
+    }
+
+    /// One row of a CSV file reduced to its id and target value.
+    private struct KeyedValue {
+        var id: String
+        var value: String
+        var line: Int
+    }
+
+    /// `csv-accuracy`, `csv-rmse`, `csv-mae`: joins the submission's rows to the reference's by the `id` column
+    /// (default: the reference's first column) and compares the `target` column (default: its second column).
+    ///
+    /// Every reference id must appear exactly once in the submission, and no other id may.
+    static func scoreCSV(
+        _ metric: CSVMetric, options: [String: String], submission: Data, reference: Data
+    ) throws(ScoringFailure) -> ScoreOutcome {
+        let referenceTable = try table(reference, as: .reference)
+        guard !referenceTable.rows.isEmpty else {
+            throw .badReference("the reference CSV has a header but no data rows")
+        }
+        let header = referenceTable.header
+        let idName = options["id"]?.trimmingCharacters(in: .whitespaces) ?? header[0]
+        guard let targetName = options["target"]?.trimmingCharacters(in: .whitespaces) ?? header.dropFirst().first
+        else {
+            throw .badReference(
+                "the reference CSV has a single column \(ScoringText.quoted(header[0])); it needs an id column and "
+                    + "a target column")
+        }
+        guard idName != targetName else {
+            throw .badOptions("the id and target columns are both \(ScoringText.quoted(idName)); set option id or target")
+        }
+        let expected = try keyedValues(referenceTable, id: idName, target: targetName, as: .reference)
+        let submissionTable = try table(submission, as: .submission)
+        let submitted = try keyedValues(submissionTable, id: idName, target: targetName, as: .submission)
+
+        var referenceLines: [String: Int] = [:]
+        for row in expected {
+            if let earlier = referenceLines[row.id] {
+                throw .badReference(
+                    "id \(ScoringText.quoted(row.id)) appears twice in the reference (lines \(earlier) and \(row.line))")
+            }
+            referenceLines[row.id] = row.line
+        }
+        var byID: [String: KeyedValue] = [:]
+        for row in submitted {
+            if let earlier = byID[row.id] {
+                throw .badSubmission(
+                    "id \(ScoringText.quoted(row.id)) appears more than once (lines \(earlier.line) and \(row.line))")
+            }
+            byID[row.id] = row
+        }
+        let missing = expected.filter { byID[$0.id] == nil }.map(\.id)
+        guard missing.isEmpty else {
+            throw .badSubmission(
+                "the submission is missing \(missing.count) of \(expected.count) ids: \(ScoringText.list(missing))")
+        }
+        let extra = submitted.filter { referenceLines[$0.id] == nil }
+        guard extra.isEmpty else {
+            let plural = extra.count == 1 ? "id that is" : "ids that are"
+            throw .badSubmission(
+                "the submission has \(extra.count) \(plural) not in the reference: "
+                    + "\(ScoringText.list(extra.map(\.id))) (first on line \(extra[0].line))")
+        }
+        let pairs = expected.compactMap { row in byID[row.id].map { (expected: row, actual: $0) } }
+        switch metric {
+        case .accuracy:
+            let correct = pairs.filter {
+                $0.actual.value.trimmingCharacters(in: .whitespaces) == $0.expected.value.trimmingCharacters(in: .whitespaces)
+            }.count
+            let accuracy = Double(correct) / Double(pairs.count)
+            return ScoreOutcome(
+                score: accuracy, metrics: ["accuracy": accuracy],
+                message: "\(correct) of \(pairs.count) rows correct")
+        case .rmse, .mae:
+            var sum = 0.0
+            for pair in pairs {
+                let wanted = try number(pair.expected, column: targetName, as: .reference)
+                let given = try number(pair.actual, column: targetName, as: .submission)
+                let error = abs(given - wanted)
+                sum += metric == .rmse ? error * error : error
+            }
+            let mean = sum / Double(pairs.count)
+            let value = metric == .rmse ? mean.squareRoot() : mean
+            guard value.isFinite else {
+                throw .badSubmission("the \(metric.rawValue) overflows: the submitted values are too large")
+            }
+            return ScoreOutcome(
+                score: value, metrics: [metric.rawValue: value],
+                message: "\(metric.rawValue.uppercased()) \(ScoringText.format(value)) over \(pairs.count) rows")
+        }
+    }
+
+    /// Decodes and parses a CSV file, blaming `role` for any problem.
+    private static func table(_ data: Data, as role: DataRole) throws(ScoringFailure) -> CSVTable {
+        let text = try ScoringText.decode(data, as: role)
+        do {
+            return try CSVTable.parse(text)
+        } catch {
+            throw role.failure("the \(role.noun) is not valid CSV: \(error)")
+        }
+    }
+
+    /// The id and target value of every row, ids trimmed.
+    /// - Throws: a failure for `role` naming a missing or duplicated column.
+    private static func keyedValues(
+        _ table: CSVTable, id: String, target: String, as role: DataRole
+    ) throws(ScoringFailure) -> [KeyedValue] {
+        let idColumn = try column(id, in: table, as: role)
+        let targetColumn = try column(target, in: table, as: role)
+        return table.rows.map { row in
+            KeyedValue(
+                id: row.fields[idColumn].trimmingCharacters(in: .whitespaces), value: row.fields[targetColumn],
+                line: row.line)
+        }
+    }
+
+    private static func column(_ name: String, in table: CSVTable, as role: DataRole) throws(ScoringFailure) -> Int {
+        let found: Int?
+        do {
+            found = try table.column(named: name)
+        } catch {
+            throw role.failure("the \(role.noun) CSV is ambiguous: \(error)")
+        }
+        guard let found else {
+            throw role.failure(
+                "the \(role.noun) CSV has no column \(ScoringText.quoted(name)) (its columns are "
+                    + "\(ScoringText.list(table.header, limit: 20)))")
+        }
+        return found
+    }
+
+    private static func number(_ row: KeyedValue, column: String, as role: DataRole) throws(ScoringFailure) -> Double {
+        guard let value = ScoringText.decimal(row.value.trimmingCharacters(in: .whitespaces)) else {
+            throw role.failure(
+                "\(role.noun) row with id \(ScoringText.quoted(row.id)) (line \(row.line)): \(column) value "
+                    + "\(ScoringText.quoted(row.value)) is not a number")
+        }
+        return value
+    }
+}

@@ -1,0 +1,256 @@
+import Foundation
+
+/// A JSON value, parsed by a small strict parser that reports where the text goes wrong.
+///
+/// It also accepts the bare tokens `NaN`, `Infinity` and `-Infinity` (which Python's `json.dumps` writes) so a
+/// plugin's non-finite score can be named as such rather than reported as a syntax error.
+enum JSONValue: Sendable, Equatable {
+    case object([String: JSONValue])
+    case array([JSONValue])
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case null
+
+    /// Why text is not JSON: what was expected and the 1-based line and column where.
+    struct ParseError: Error, CustomStringConvertible {
+        var problem: String
+        var line: Int
+        var column: Int
+
+        var description: String { "\(problem) at line \(line), column \(column)" }
+    }
+
+    /// What kind of value this is, for messages: "an object", "a string", ...
+    var kind: String {
+        switch self {
+        case .object: "an object"
+        case .array: "an array"
+        case .string: "a string"
+        case .number: "a number"
+        case .bool: "a boolean"
+        case .null: "null"
+        }
+    }
+
+    /// Parses `bytes` as exactly one JSON value, with optional surrounding whitespace.
+    /// - Throws: `ParseError` naming the first problem and its position.
+    static func parse(_ bytes: [UInt8]) throws(ParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes)
+        return try parser.parseDocument()
+    }
+}
+
+/// A recursive-descent JSON parser over UTF-8 bytes, depth-limited so hostile input cannot overflow the stack.
+private struct JSONParser {
+    static let maximumDepth = 64
+
+    let bytes: [UInt8]
+    var index = 0
+    var depth = 0
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    mutating func parseDocument() throws(JSONValue.ParseError) -> JSONValue {
+        skipWhitespace()
+        let value = try parseValue()
+        skipWhitespace()
+        guard index == bytes.count else { throw error("unexpected text after the JSON value") }
+        return value
+    }
+
+    private mutating func parseValue() throws(JSONValue.ParseError) -> JSONValue {
+        guard let byte = peek() else { throw error("unexpected end of input, expected a value") }
+        switch byte {
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): return try parseLiteral("true", .bool(true))
+        case UInt8(ascii: "f"): return try parseLiteral("false", .bool(false))
+        case UInt8(ascii: "n"): return try parseLiteral("null", .null)
+        case UInt8(ascii: "N"): return try parseLiteral("NaN", .number(.nan))
+        case UInt8(ascii: "I"): return try parseLiteral("Infinity", .number(.infinity))
+        case UInt8(ascii: "-") where matches("-Infinity"): return try parseLiteral("-Infinity", .number(-.infinity))
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+        default: throw error("unexpected character \(describe(byte)), expected a value")
+        }
+    }
+
+    private mutating func parseObject() throws(JSONValue.ParseError) -> JSONValue {
+        try enter()
+        index += 1
+        var members: [String: JSONValue] = [:]
+        skipWhitespace()
+        if peek() == UInt8(ascii: "}") {
+            index += 1
+            depth -= 1
+            return .object(members)
+        }
+        while true {
+            skipWhitespace()
+            guard peek() == UInt8(ascii: "\"") else { throw error("expected a quoted member name") }
+            let key = try parseString()
+            skipWhitespace()
+            guard peek() == UInt8(ascii: ":") else { throw error("expected ':' after member name") }
+            index += 1
+            skipWhitespace()
+            members[key] = try parseValue()
+            skipWhitespace()
+            switch peek() {
+            case UInt8(ascii: ","):
+                index += 1
+            case UInt8(ascii: "}"):
+                index += 1
+                depth -= 1
+                return .object(members)
+            default:
+                throw error("expected ',' or '}' in object")
+            }
+        }
+    }
+
+    private mutating func parseArray() throws(JSONValue.ParseError) -> JSONValue {
+        try enter()
+        index += 1
+        var elements: [JSONValue] = []
+        skipWhitespace()
+        if peek() == UInt8(ascii: "]") {
+            index += 1
+            depth -= 1
+            return .array(elements)
+        }
+        while true {
+            skipWhitespace()
+            elements.append(try parseValue())
+            skipWhitespace()
+            switch peek() {
+            case UInt8(ascii: ","):
+                index += 1
+            case UInt8(ascii: "]"):
+                index += 1
+                depth -= 1
+                return .array(elements)
+            default:
+                throw error("expected ',' or ']' in array")
+            }
+        }
+    }
+
+    private mutating func parseString() throws(JSONValue.ParseError) -> String {
+        index += 1
+        var utf8: [UInt8] = []
+        while true {
+            guard let byte = peek() else { throw error("unterminated string") }
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return String(decoding: utf8, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard let escape = peek() else { throw error("unterminated string") }
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escape)
+                case UInt8(ascii: "b"): utf8.append(0x08)
+                case UInt8(ascii: "f"): utf8.append(0x0C)
+                case UInt8(ascii: "n"): utf8.append(0x0A)
+                case UInt8(ascii: "r"): utf8.append(0x0D)
+                case UInt8(ascii: "t"): utf8.append(0x09)
+                case UInt8(ascii: "u"): utf8.append(contentsOf: try parseUnicodeEscape())
+                default:
+                    index -= 1
+                    throw error("invalid escape \\\(describe(escape)) in string")
+                }
+            case 0x00..<0x20:
+                index -= 1
+                throw error("unescaped control character in string")
+            default:
+                utf8.append(byte)
+            }
+        }
+    }
+
+    /// Parses the hex digits after `\u` (and a low surrogate's `\uXXXX` if needed) into UTF-8 bytes.
+    private mutating func parseUnicodeEscape() throws(JSONValue.ParseError) -> [UInt8] {
+        var scalar = try parseHex4()
+        if (0xD800..<0xDC00).contains(scalar), matches("\\u") {
+            index += 2
+            let low = try parseHex4()
+            if (0xDC00..<0xE000).contains(low) {
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            }
+        }
+        return Array(String(Unicode.Scalar(scalar).map(Character.init) ?? "\u{FFFD}").utf8)
+    }
+
+    private mutating func parseHex4() throws(JSONValue.ParseError) -> UInt32 {
+        guard index + 4 <= bytes.count,
+            let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
+        else {
+            throw error("invalid \\u escape in string")
+        }
+        index += 4
+        return value
+    }
+
+    private mutating func parseNumber() throws(JSONValue.ParseError) -> JSONValue {
+        let start = index
+        if peek() == UInt8(ascii: "-") { index += 1 }
+        guard consumeDigits() > 0 else { throw error("invalid number") }
+        if peek() == UInt8(ascii: ".") {
+            index += 1
+            guard consumeDigits() > 0 else { throw error("invalid number: expected digits after '.'") }
+        }
+        if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
+            index += 1
+            if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { index += 1 }
+            guard consumeDigits() > 0 else { throw error("invalid number: expected digits in the exponent") }
+        }
+        guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else {
+            index = start
+            throw error("invalid number")
+        }
+        return .number(value)
+    }
+
+    private mutating func parseLiteral(_ word: String, _ value: JSONValue) throws(JSONValue.ParseError) -> JSONValue {
+        guard matches(word) else { throw error("unexpected text, expected a value") }
+        index += word.utf8.count
+        return value
+    }
+
+    private mutating func consumeDigits() -> Int {
+        let start = index
+        while let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { index += 1 }
+        return index - start
+    }
+
+    private mutating func enter() throws(JSONValue.ParseError) {
+        depth += 1
+        guard depth <= Self.maximumDepth else { throw error("nested deeper than \(Self.maximumDepth) levels") }
+    }
+
+    private mutating func skipWhitespace() {
+        while let byte = peek(), byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { index += 1 }
+    }
+
+    private func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    private func matches(_ word: String) -> Bool {
+        bytes[index...].starts(with: word.utf8)
+    }
+
+    private func describe(_ byte: UInt8) -> String {
+        byte >= 0x20 && byte < 0x7F ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16))"
+    }
+
+    /// An error at the current position.
+    private func error(_ problem: String) -> JSONValue.ParseError {
+        let consumed = bytes[..<min(index, bytes.count)]
+        let line = consumed.filter { $0 == 0x0A }.count + 1
+        let lineStart = consumed.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+        let column = bytes[lineStart..<min(index, bytes.count)].filter { $0 & 0xC0 != 0x80 }.count + 1
+        return JSONValue.ParseError(problem: problem, line: line, column: column)
+    }
+}

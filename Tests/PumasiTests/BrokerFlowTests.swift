@@ -1,0 +1,281 @@
+import Foundation
+import PumasiShared
+import Testing
+@testable import PumasiBroker
+@testable import PumasiWorker
+
+/// Collects announcements from a broker's PUB endpoint on the calling thread.
+final class AnnouncementListener {
+    private let socket: ZMQSocket
+    private(set) var received: [Announcement] = []
+
+    init(_ endpoint: String) throws {
+        socket = try ZMQSocket(ZMQContext(), .sub)
+        try socket.setOption(.subscribe, "")
+        try socket.connect(endpoint)
+    }
+
+    /// Waits until an announcement matching `predicate` has arrived, up to `seconds`.
+    func wait(seconds: Double = 20, for predicate: (Announcement) -> Bool) throws -> Announcement? {
+        if let found = received.first(where: predicate) { return found }
+        var poller = ZMQPoller([socket])
+        let deadline = WallClock.monotonicNanos() + UInt64(seconds * 1e9)
+        while WallClock.monotonicNanos() < deadline {
+            guard try poller.poll(timeoutMilliseconds: 50)[0] else { continue }
+            while let message = try socket.receive(dontWait: true) {
+                guard let announcement = Announcement.parse(message.frames) else { continue }
+                received.append(announcement)
+                if predicate(announcement) { return announcement }
+            }
+        }
+        return nil
+    }
+}
+
+@Suite("Broker flow over real sockets", .timeLimit(.minutes(2)))
+struct BrokerFlowTests {
+    @Test func postSubmitScoreLeaderboardCloseAward() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try BrokerHarness(directory: dir.file("broker"))
+        defer { broker.shutdown() }
+        let listener = try AnnouncementListener(broker.pub)
+        let evaluators = try (0..<2).map { _ in try EvaluatorHarness(broker: broker.router, cache: dir.file("cache")) }
+        defer { evaluators.forEach { $0.shutdown() } }
+        let client = try client(broker)
+
+        let (spec, files) = sampleSpec()
+        let challenge = try post(client, spec, files)
+        #expect(challenge.state == .open)
+        #expect(challenge.files.map(\.name) == ["question.txt"])
+        #expect(challenge.direction == .maximize)
+
+        let wrong = try submit(client, challenge.id, "bob", "41")
+        let right = try submit(client, challenge.id, "ada", " 42\n")
+        let late = try submit(client, challenge.id, "cy", "42")
+        #expect(right.sha256 == SHA256.hex(Data(" 42\n".utf8)))
+        #expect(try settled(client, wrong.submission).score == 0)
+        #expect(try settled(client, right.submission).score == 1)
+        #expect(try settled(client, late.submission).state == .scored)
+
+        let (board, _) = try client.call(Service.leaderboard, LeaderboardRequest(challenge: challenge.id), as: Leaderboard.self)
+        #expect(board.entries.map(\.solver) == ["ada", "cy", "bob"])
+        #expect(board.pending == 0)
+
+        let (closed, _) = try client.call(Service.close, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self)
+        #expect(closed.state == .closed)
+        let awarded = try #require(try listener.wait { $0.topic == .awarded && $0.challenge == challenge.id })
+        #expect(awarded.solver == "ada")
+        #expect(awarded.submission == right.submission)
+        #expect(awarded.amount == 1000)
+
+        let (final, _) = try client.call(Service.show, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self)
+        #expect(final.state == .awarded)
+        #expect(final.winner?.solver == "ada")
+        let topics = listener.received.map(\.topic)
+        #expect(topics.contains(.scored))
+        #expect(topics.contains(.closed))
+        let seqs = listener.received.map(\.seq)
+        #expect(seqs == seqs.sorted())
+
+        // Nothing more is taken once closed.
+        let error = try #require(throws: ClientError.self) { try submit(client, challenge.id, "dan", "42") }
+        guard case .server(let refusal) = error else { Issue.record("\(error)"); return }
+        #expect(refusal.code == .closed)
+    }
+
+    @Test func theDeadlineClosesAChallengeAndAnUnscoredOneEndsWithoutAward() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try BrokerHarness(directory: dir.file("broker"))
+        defer { broker.shutdown() }
+        let listener = try AnnouncementListener(broker.pub)
+        let client = try client(broker)
+        let (spec, files) = sampleSpec(deadlineIn: 1_500)
+        let challenge = try post(client, spec, files)
+        let closed = try #require(try listener.wait { $0.topic == .closed && $0.challenge == challenge.id })
+        #expect(closed.message == "deadline passed")
+        #expect(try listener.wait { $0.topic == .unawarded && $0.challenge == challenge.id } != nil)
+        #expect(throws: ClientError.self) { try submit(client, challenge.id, "ada", "42") }
+    }
+
+    @Test func aPluginScoresSubmissionsAndItsFailuresReachTheSolver() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let plugin = try dir.write(
+            "length.sh",
+            """
+            #!/bin/sh
+            # Score: how close the submission's length is to the number in reference/target.txt.
+            case "$(cat "$1")" in crash*) echo "boom" >&2; exit 3;; esac
+            want=$(cat "$2/target.txt")
+            have=$(wc -c < "$1")
+            echo "{\\"score\\": $(( want - have < 0 ? have - want : want - have )), \\"message\\": \\"length $have\\"}"
+            """, executable: true)
+        let broker = try BrokerHarness(directory: dir.file("broker"))
+        defer { broker.shutdown() }
+        let evaluator = try EvaluatorHarness(
+            broker: broker.router, cache: dir.file("cache"), plugins: ["length": plugin], configure: { $0.builtins = false })
+        defer { evaluator.shutdown() }
+        let client = try client(broker)
+        var (spec, _) = sampleSpec(scorer: ScorerSpec(plugin: "length"))
+        spec.direction = .minimize
+        spec.files = [FileEntry(name: "target.txt", role: .reference)]
+        let challenge = try post(client, spec, [Data("10".utf8)])
+        let good = try settled(client, try submit(client, challenge.id, "ada", "1234567").submission)
+        #expect(good.state == .scored)
+        #expect(good.score == 3)
+        #expect(good.message == "length 7")
+        let bad = try settled(client, try submit(client, challenge.id, "bob", "crash please").submission)
+        #expect(bad.state == .failed)
+        #expect(bad.error?.contains("plugin_exit") == true)
+        #expect(bad.log?.contains("boom") == true)
+    }
+
+    @Test func aJobWhoseEvaluatorVanishesIsRequeuedToAnother() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try BrokerHarness(directory: dir.file("broker")) { $0.heartbeatInterval = 100 }
+        defer { broker.shutdown() }
+        // A raw MDP worker that takes the job and then goes silent.
+        let context = try ZMQContext()
+        let silent = try ZMQSocket(context, .dealer)
+        try silent.connect(broker.router)
+        try silent.send(MDP.worker(.ready, [Data(Service.builtinScorers.utf8)]))
+        let client = try client(broker)
+        let (spec, files) = sampleSpec()
+        let challenge = try post(client, spec, files)
+        let receipt = try submit(client, challenge.id, "ada", "42")
+        var request: [Data] = []
+        _ = try eventually {
+            guard let message = try silent.receive(dontWait: true) else { return false }
+            if message.frames.count > 2, message.frames[2] == Data([MDP.WorkerCommand.request.rawValue]) { request = message.frames }
+            return !request.isEmpty
+        }
+        let job = try JSONDecoder().decode(ScoringJob.self, from: request[5])
+        #expect(job.submission == receipt.submission)
+        #expect(request[6] == Data("42".utf8))
+        // A real evaluator joins; the silent one's lease must move to it once the broker gives up on the silent peer.
+        let evaluator = try EvaluatorHarness(broker: broker.router, cache: dir.file("cache")) { $0.heartbeatInterval = 100 }
+        defer { evaluator.shutdown() }
+        let info = try settled(client, receipt.submission)
+        #expect(info.state == .scored)
+        #expect(info.attempts == 2)
+        // The vanished worker's late reply for the old lease changes nothing.
+        let stale = ScoringResult(ok: true, score: -5)
+        try silent.send(MDP.workerReply(clientAddress: job.address, body: [Wire.encode(stale)]))
+        _ = try eventually(seconds: 1) { try silent.receive(dontWait: true) != nil }
+        #expect(try status(client, receipt.submission).score == 1)
+    }
+
+    @Test func submissionsWithTheSameClientIdAreStoredOnce() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try BrokerHarness(directory: dir.file("broker"))
+        defer { broker.shutdown() }
+        let client = try client(broker)
+        let (spec, files) = sampleSpec()
+        let challenge = try post(client, spec, files)
+        let first = try submit(client, challenge.id, "ada", "42", clientId: "retry-1")
+        let second = try submit(client, challenge.id, "ada", "42", clientId: "retry-1")
+        #expect(!first.duplicate)
+        #expect(second.duplicate)
+        #expect(second.submission == first.submission)
+        let (info, _) = try client.call(Service.show, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self)
+        #expect(info.submissions == 1)
+    }
+
+    @Test func badInputGetsAClearErrorAndTheBrokerKeepsServing() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try BrokerHarness(directory: dir.file("broker")) { $0.maxMessageBytes = 1 << 20 }
+        defer { broker.shutdown() }
+        let client = try client(broker)
+        let (spec, files) = sampleSpec()
+        let challenge = try post(client, spec, files)
+
+        func refusal(_ service: String, _ body: [Data]) throws -> ProtocolError {
+            let frames: [Data]
+            do {
+                frames = try client.request(service: service, body: body)
+            } catch ClientError.server(let error) {
+                return error
+            }
+            let reply = try JSONDecoder().decode(Reply<Empty>.self, from: try #require(frames.first))
+            return try #require(reply.error)
+        }
+        let submitBody = { (challenge: String) in Wire.encode(SubmitRequest(challenge: challenge, solver: "ada", filename: "a.txt")) }
+        let cases: [(String, [Data], ProtocolError.Code, String)] = [
+            ("pumasi.nothing", [], .unknownService, "unknown service"),
+            (Service.submit, [], .badRequest, "missing JSON body"),
+            (Service.submit, [Data("{oops".utf8)], .badRequest, "not valid JSON"),
+            (Service.submit, [Data(#"{"v":9}"#.utf8)], .badVersion, "version 9"),
+            (Service.submit, [submitBody(challenge.id)], .badRequest, "exactly one file frame"),
+            (Service.submit, [submitBody(challenge.id), Data()], .badRequest, "empty"),
+            (Service.submit, [submitBody("ch_0000000000000000"), Data("1".utf8)], .notFound, "no challenge"),
+            (Service.submit, [submitBody("../../etc"), Data("1".utf8)], .notFound, "no challenge"),
+            (Service.status, [Wire.encode(SubmissionRequest(submission: "sub_zzzzzzzzzzzzzzzz"))], .notFound, "no submission"),
+            (Service.leaderboard, [Wire.encode(LeaderboardRequest(challenge: "nope"))], .notFound, "no challenge"),
+            (Service.file, [Wire.encode(FileRequest(challenge: challenge.id, name: "answer.txt"))], .notFound, "no public file"),
+            (Service.reference, [Wire.encode(ReferenceRequest(sha256: "00"))], .notFound, "no reference file"),
+            (
+                Service.submit,
+                [Wire.encode(SubmitRequest(challenge: challenge.id, solver: "ada", filename: "../x")), Data("1".utf8)],
+                .badRequest, "plain file name"
+            ),
+        ]
+        for (service, body, code, message) in cases {
+            let error = try refusal(service, body)
+            #expect(error.code == code, "\(service): \(error)")
+            #expect(error.message.contains(message), "\(service): \(error.message)")
+        }
+        var badSpec = spec
+        badSpec.deadline = 1
+        #expect(try refusal(Service.post, [Wire.encode(PostRequest(spec: badSpec))] + files).message.contains("not in the future"))
+        badSpec = spec
+        badSpec.scorer = ScorerSpec(builtin: "magic")
+        #expect(try refusal(Service.post, [Wire.encode(PostRequest(spec: badSpec))] + files).message.contains("not a built-in scorer"))
+        #expect(try refusal(Service.post, [Wire.encode(PostRequest(spec: spec))]).message.contains("2 files but 0 file frames"))
+
+        // Raw garbage straight onto the ROUTER: not MDP at all.
+        let context = try ZMQContext()
+        let raw = try ZMQSocket(context, .dealer)
+        try raw.connect(broker.router)
+        try raw.send([Data("garbage".utf8)])
+        let reply = try raw.receiveFrames()
+        #expect(reply.count == 4)
+        #expect(String(decoding: reply[3], as: UTF8.self).contains("first frame must be empty"))
+        // An oversized message is refused by libzmq before it is buffered; the broker lives on.
+        let big = try ZMQSocket(context, .dealer)
+        try big.connect(broker.router)
+        try big.send(MDP.clientRequest(service: Service.submit, body: [submitBody(challenge.id), Data(count: 2 << 20)]))
+        // mmi.service answers 404 with no evaluator and 501 for unknown mmi services.
+        #expect(try client.request(service: Service.mmiService, body: [Data(Service.builtinScorers.utf8)]) == [Data("404".utf8)])
+        #expect(try client.request(service: "mmi.nothing", body: []) == [Data("501".utf8)])
+        // Still serving, and nothing stored was harmed.
+        #expect(try submit(client, challenge.id, "ada", "42").challenge == challenge.id)
+        let (listed, _) = try client.call(Service.list, ListRequest(), as: [ChallengeInfo].self)
+        #expect(listed.map(\.id) == [challenge.id])
+        #expect(listed[0].submissions == 1)
+        broker.shutdown()
+        #expect(try Store(directory: dir.file("broker")).integrityCheck() == "ok")
+    }
+
+    @Test func queuedJobsSurviveABrokerRestart() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let receipt: Receipt
+        do {
+            let broker = try BrokerHarness(directory: dir.file("broker"))
+            let client = try client(broker)
+            let (spec, files) = sampleSpec()
+            receipt = try submit(client, try post(client, spec, files).id, "ada", "42")
+            broker.shutdown()
+        }
+        let broker = try BrokerHarness(directory: dir.file("broker"))
+        defer { broker.shutdown() }
+        let evaluator = try EvaluatorHarness(broker: broker.router, cache: dir.file("cache"))
+        defer { evaluator.shutdown() }
+        #expect(try settled(try client(broker), receipt.submission).score == 1)
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import PumasiShared
+import Testing
+
+@Suite("MDP codec and wire bodies")
+struct ProtocolTests {
+    private func frames(_ parts: [Any]) -> ArraySlice<Data> {
+        ArraySlice(parts.map { part -> Data in
+            if let text = part as? String { return Data(text.utf8) }
+            if let byte = part as? UInt8 { return Data([byte]) }
+            return part as! Data
+        })
+    }
+
+    @Test func parsesEveryWorkerCommandAndClientRequests() throws {
+        #expect(try MDP.parse(frames(["", "MDPW01", UInt8(1), "pumasi.builtin"])) == .workerReady(service: "pumasi.builtin"))
+        #expect(try MDP.parse(frames(["", "MDPW01", UInt8(4)])) == .workerHeartbeat)
+        #expect(try MDP.parse(frames(["", "MDPW01", UInt8(5)])) == .workerDisconnect)
+        #expect(
+            try MDP.parse(frames(["", "MDPW01", UInt8(3), "job:1:1", "", "{}"]))
+                == .workerReply(clientAddress: Data("job:1:1".utf8), body: [Data("{}".utf8)]))
+        #expect(
+            try MDP.parse(frames(["", "MDPC01", "echo", "a", "b"]))
+                == .clientRequest(service: "echo", body: [Data("a".utf8), Data("b".utf8)]))
+    }
+
+    @Test func buildsWhatItParses() throws {
+        let request = MDP.clientRequest(service: "pumasi.submit", body: [Data("{}".utf8), Data([0, 1])])
+        #expect(try MDP.parse(ArraySlice(request)) == .clientRequest(service: "pumasi.submit", body: [Data("{}".utf8), Data([0, 1])]))
+        let reply = MDP.workerReply(clientAddress: Data("job:9:2".utf8), body: [Data("x".utf8)])
+        #expect(try MDP.parse(ArraySlice(reply)) == .workerReply(clientAddress: Data("job:9:2".utf8), body: [Data("x".utf8)]))
+    }
+
+    @Test(arguments: [
+        ([] as [String], "empty message"),
+        (["x"], "first frame must be empty"),
+        ([""], "missing protocol header"),
+        (["", "MDPC02", "svc"], "unknown protocol header \"MDPC02\""),
+        (["", "MDPC01"], "no service frame"),
+        (["", "MDPC01", ""], "service name"),
+        (["", "MDPW01"], "worker command"),
+        (["", "MDPW01", "\u{9}"], "worker command"),
+        (["", "MDPW01", "\u{1}"], "READY must carry exactly one service"),
+        (["", "MDPW01", "\u{3}", "job"], "REPLY must carry a client address"),
+        (["", "MDPW01", "\u{2}", "a", ""], "REQUEST is sent by the broker"),
+        (["", "MDPW01", "\u{4}", "extra"], "HEARTBEAT takes no frames"),
+    ])
+    func rejectsMalformedMessagesWithANamedReason(parts: [String], reason: String) {
+        do {
+            _ = try MDP.parse(ArraySlice(parts.map { Data($0.utf8) }))
+            Issue.record("accepted \(parts)")
+        } catch {
+            #expect(error.description.contains(reason), "\(error.description)")
+        }
+    }
+
+    @Test func wireBodiesCheckVersionAndShape() throws {
+        let ok = try Wire.decode(SubmissionRequest.self, from: Data(#"{"v":1,"submission":"sub_x"}"#.utf8))
+        #expect(ok.submission == "sub_x")
+        let cases: [(String, ProtocolError.Code, String)] = [
+            ("", .badRequest, "missing JSON body"),
+            ("not json", .badRequest, "not valid JSON"),
+            ("[1,2]", .badRequest, "must be a JSON object"),
+            (#"{"submission":"x"}"#, .badVersion, "no protocol version"),
+            (#"{"v":2,"submission":"x"}"#, .badVersion, "version 2 is not supported"),
+            (#"{"v":1}"#, .badRequest, "missing field \"submission\""),
+            (#"{"v":1,"submission":5}"#, .badRequest, "\"submission\" has the wrong type"),
+        ]
+        for (text, code, message) in cases {
+            let error = try #require(throws: ProtocolError.self) {
+                try Wire.decode(SubmissionRequest.self, from: text.isEmpty ? nil : Data(text.utf8))
+            }
+            #expect(error.code == code, "\(text)")
+            #expect(error.message.contains(message), "\(text): \(error.message)")
+        }
+    }
+
+    @Test func invalidUTF8BodiesAreRefused() {
+        #expect(throws: ProtocolError.self) { try Wire.decode(SubmissionRequest.self, from: Data([0x7b, 0xff, 0xfe, 0x7d])) }
+    }
+
+    @Test func jobAddressesRoundTripAndRejectJunk() {
+        let job = ScoringJob(
+            job: 12, attempt: 3, challenge: "ch_x", submission: "sub_y", filename: "f", sha256: "", scorer: ScorerSpec(builtin: "exact"),
+            reference: [], timeLimitSeconds: 1)
+        #expect(ScoringJob.parseAddress(job.address)! == (12, 3))
+        #expect(ScoringJob.parseAddress(Data("job:x:1".utf8)) == nil)
+        #expect(ScoringJob.parseAddress(Data("whatever".utf8)) == nil)
+    }
+
+    @Test func announcementsTravelAsTopicSequenceBody() throws {
+        var announcement = Announcement(topic: .awarded, seq: 7, at: 1_000, challenge: "ch_a", title: "T")
+        announcement.amount = Decimal(string: "1234.50")
+        let frames = announcement.frames
+        #expect(frames[0] == Data("challenge.awarded".utf8))
+        #expect(frames[1] == Data("7".utf8))
+        #expect(Announcement.parse(frames) == announcement)
+        #expect(Announcement.parse([Data("x".utf8)]) == nil)
+    }
+
+    @Test func scorerSpecsNameExactlyOneScorer() {
+        #expect(ScorerSpec(builtin: "exact").validate() == nil)
+        #expect(ScorerSpec(plugin: "word-count_2").validate() == nil)
+        #expect(ScorerSpec().validate() != nil)
+        #expect(ScorerSpec(builtin: "exact", plugin: "x").validate() != nil)
+        #expect(ScorerSpec(plugin: "../evil").validate() != nil)
+        #expect(ScorerSpec(plugin: "x").service == "pumasi.plugin.x")
+        #expect(ScorerSpec(builtin: "exact").service == Service.builtinScorers)
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import PumasiShared
+@testable import PumasiBroker
+@testable import PumasiWorker
+
+/// A fresh directory under the system temp directory, removed by `remove()`.
+struct TempDirectory {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "pumasi-test-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    @discardableResult
+    func write(_ name: String, _ text: String, executable: Bool = false) throws -> String {
+        let target = file(name)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: target))
+        if executable { chmod(target, 0o755) }
+        return target
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A real broker on loopback ephemeral ports, running its loop on its own thread.
+final class BrokerHarness: @unchecked Sendable {
+    // @unchecked Sendable: the endpoints are written once before `init` returns; the broker itself is touched
+    // only by its own thread.
+    let directory: String
+    private(set) var router = ""
+    private(set) var pub = ""
+    private var stop: ZMQStopSignal?
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(directory: String, configure: (inout BrokerConfig) -> Void = { _ in }) throws {
+        self.directory = directory
+        var config = BrokerConfig(dataDirectory: directory)
+        config.routerEndpoint = "tcp://127.0.0.1:*"
+        config.publishEndpoint = "tcp://127.0.0.1:*"
+        configure(&config)
+        let started = DispatchSemaphore(value: 0)
+        let box = ResultBox()
+        let frozen = config
+        let thread = Thread { [finished] in
+            do {
+                let broker = try Broker(config: frozen, logger: Logger(label: "test-broker", level: .warning))
+                box.set(.success((broker.routerEndpoint, broker.publishEndpoint, broker.stopSignal)))
+                started.signal()
+                try broker.run()
+            } catch {
+                box.set(.failure(error))
+                started.signal()
+            }
+            finished.signal()
+        }
+        thread.start()
+        started.wait()
+        let (router, pub, stop) = try box.get()
+        self.router = router
+        self.pub = pub
+        self.stop = stop
+    }
+
+    /// Stops the broker and waits for its thread to finish.
+    func shutdown() {
+        guard let stop else { return }
+        self.stop = nil
+        stop.fire()
+        finished.wait()
+    }
+
+    private final class ResultBox: @unchecked Sendable {
+        // @unchecked Sendable: written once by the broker thread before the semaphore is signalled.
+        private var value: Result<(String, String, ZMQStopSignal), any Error>?
+        func set(_ value: Result<(String, String, ZMQStopSignal), any Error>) { self.value = value }
+        func get() throws -> (String, String, ZMQStopSignal) { try value!.get() }
+    }
+}
+
+/// A real evaluator connected to a broker, on its own threads.
+final class EvaluatorHarness: Sendable {
+    let evaluator: Evaluator
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(broker: String, cache: String, plugins: [String: String] = [:], configure: (inout EvaluatorConfig) -> Void = { _ in }) throws {
+        var config = EvaluatorConfig(brokerEndpoint: broker, cacheDirectory: cache)
+        config.plugins = plugins
+        configure(&config)
+        evaluator = try Evaluator(config: config, logger: Logger(label: "test-evaluator", level: .warning))
+        let ready = DispatchSemaphore(value: 0)
+        let thread = Thread { [evaluator, finished] in
+            evaluator.run(onReady: { ready.signal() })
+            finished.signal()
+        }
+        thread.start()
+        ready.wait()
+    }
+
+    func shutdown() {
+        evaluator.stop()
+        finished.wait()
+    }
+}
+
+/// A test client that speaks to the broker.
+func client(_ harness: BrokerHarness, timeout: Double = 10) throws -> BrokerClient {
+    try BrokerClient(endpoint: harness.router, timeoutSeconds: timeout)
+}
+
+/// Polls `condition` every 10 ms until it holds or `seconds` pass. Returns whether it held.
+func eventually(seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = WallClock.monotonicNanos() + UInt64(seconds * 1e9)
+    while WallClock.monotonicNanos() < deadline {
+        if try condition() { return true }
+        usleep(10_000)
+    }
+    return try condition()
+}
+
+/// A challenge spec scored by a built-in scorer, with one reference file and one public file.
+func sampleSpec(
+    scorer: ScorerSpec = ScorerSpec(builtin: "exact"), deadlineIn: Millis = 3_600_000, reference: String = "42",
+    title: String = "The answer"
+) -> (ChallengeSpec, [Data]) {
+    let files = [
+        FileEntry(name: "question.txt", role: .public), FileEntry(name: "answer.txt", role: .reference),
+    ]
+    let spec = ChallengeSpec(
+        title: title, description: "What is the answer?", deadline: WallClock.now() + deadlineIn,
+        award: AwardSpec(amount: 1000, currency: "USD"), scorer: scorer, timeLimitSeconds: 10, files: files)
+    return (spec, [Data("What is six times seven?".utf8), Data(reference.utf8)])
+}
+
+/// Posts a challenge and returns it.
+func post(_ client: BrokerClient, _ spec: ChallengeSpec, _ files: [Data]) throws -> ChallengeInfo {
+    try client.call(Service.post, PostRequest(spec: spec), files: files, as: ChallengeInfo.self).0
+}
+
+func submit(_ client: BrokerClient, _ challenge: String, _ solver: String, _ text: String, clientId: String? = nil) throws
+    -> Receipt
+{
+    try client.call(
+        Service.submit, SubmitRequest(challenge: challenge, solver: solver, filename: "answer.txt", clientId: clientId),
+        files: [Data(text.utf8)], as: Receipt.self
+    ).0
+}
+
+func status(_ client: BrokerClient, _ submission: String) throws -> SubmissionInfo {
+    try client.call(Service.status, SubmissionRequest(submission: submission), as: SubmissionInfo.self).0
+}
+
+/// Waits until a submission is scored or failed.
+func settled(_ client: BrokerClient, _ submission: String, seconds: Double = 20) throws -> SubmissionInfo {
+    var info = try status(client, submission)
+    _ = try eventually(seconds: seconds) {
+        info = try status(client, submission)
+        return info.state == .scored || info.state == .failed
+    }
+    return info
+}

@@ -1,0 +1,114 @@
+import Foundation
+import PumasiShared
+import Testing
+
+@Suite("ZeroMQ wrapper over loopback", .timeLimit(.minutes(1)))
+struct ZeroMQTests {
+    @Test func routerAndDealerCarryMultipartMessagesWithEmptyAndBinaryFrames() throws {
+        let context = try ZMQContext()
+        let router = try ZMQSocket(context, .router)
+        try router.bind("tcp://127.0.0.1:*")
+        let endpoint = try router.lastEndpoint
+        #expect(endpoint.hasPrefix("tcp://127.0.0.1:"))
+        #expect(!endpoint.hasSuffix(":*"))
+        let dealer = try ZMQSocket(context, .dealer)
+        try dealer.setOption(.routingId, Data("dealer-1".utf8))
+        try dealer.connect(endpoint)
+        let binary = Data((0..<256).map { UInt8($0) })
+        try dealer.send([Data(), Data("hello".utf8), binary])
+        let received = try #require(try router.receive())
+        #expect(received.frames == [Data("dealer-1".utf8), Data(), Data("hello".utf8), binary])
+        try router.send([Data("dealer-1".utf8), Data("back".utf8)])
+        #expect(try dealer.receiveFrames() == [Data("back".utf8)])
+    }
+
+    @Test func nonBlockingReceiveOnAnEmptySocketReturnsNil() throws {
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context, .dealer)
+        try socket.bind("tcp://127.0.0.1:*")
+        #expect(try socket.receive(dontWait: true) == nil)
+    }
+
+    @Test func routerMandatoryReportsAnUnknownPeer() throws {
+        let context = try ZMQContext()
+        let router = try ZMQSocket(context, .router)
+        try router.setOption(.routerMandatory, 1)
+        try router.bind("tcp://127.0.0.1:*")
+        let error = try #require(throws: ZMQError.self) { try router.send([Data("nobody".utf8), Data("x".utf8)]) }
+        #expect(error.isHostUnreachable)
+    }
+
+    @Test func badEndpointsFailWithANamedError() throws {
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context, .dealer)
+        let error = try #require(throws: ZMQError.self) { try socket.connect("nonsense://where") }
+        #expect(error.description.contains("connect(nonsense://where)"))
+        #expect(error.code != 0)
+    }
+
+    @Test func publisherReachesSubscribersByTopicPrefix() throws {
+        let context = try ZMQContext()
+        let pub = try ZMQSocket(context, .pub)
+        try pub.bind("tcp://127.0.0.1:*")
+        let sub = try ZMQSocket(context, .sub)
+        try sub.setOption(.subscribe, "challenge.")
+        try sub.connect(try pub.lastEndpoint)
+        // The slow-joiner window: keep publishing until the subscription has reached the publisher.
+        var poller = ZMQPoller([sub])
+        var got: ZMQMessage?
+        for _ in 0..<200 where got == nil {
+            try pub.send(strings: ["submission.scored", "ignored"])
+            try pub.send(strings: ["challenge.opened", "wanted"])
+            if try poller.poll(timeoutMilliseconds: 10)[0] { got = try sub.receive(dontWait: true) }
+        }
+        let message = try #require(got)
+        #expect(message.frames == [Data("challenge.opened".utf8), Data("wanted".utf8)])
+    }
+
+    @Test func pollerTimesOutWhenNothingArrives() throws {
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context, .pull)
+        try socket.bind("tcp://127.0.0.1:*")
+        var poller = ZMQPoller([socket])
+        let start = WallClock.monotonicNanos()
+        #expect(try poller.poll(timeoutMilliseconds: 20) == [false])
+        #expect(WallClock.monotonicNanos() - start >= 15_000_000)
+    }
+
+    @Test func oversizedMessagesAreRefusedAndTheSocketKeepsWorking() throws {
+        let context = try ZMQContext()
+        let router = try ZMQSocket(context, .router)
+        try router.setMaxMessageSize(1_000)
+        try router.bind("tcp://127.0.0.1:*")
+        let endpoint = try router.lastEndpoint
+        let big = try ZMQSocket(context, .dealer)
+        try big.connect(endpoint)
+        try big.send([Data(count: 10_000)])
+        let small = try ZMQSocket(context, .dealer)
+        try small.setOption(.routingId, Data("small".utf8))
+        try small.connect(endpoint)
+        try small.send([Data("ok".utf8)])
+        let message = try #require(try router.receive())
+        #expect(message.frames == [Data("small".utf8), Data("ok".utf8)])
+        var poller = ZMQPoller([router])
+        #expect(try poller.poll(timeoutMilliseconds: 100) == [false])
+    }
+
+    @Test func stopSignalWakesAPoller() throws {
+        let context = try ZMQContext()
+        let stop = ZMQStopSignal(context: context)
+        let receiver = try stop.makeReceiver()
+        DispatchQueue.global().async { stop.fire() }
+        var poller = ZMQPoller([receiver])
+        #expect(try poller.poll(timeoutMilliseconds: 5_000) == [true])
+        #expect(stop.received(on: receiver))
+    }
+
+    @Test func curveKeypairsAreZ85Text() throws {
+        #expect(ZMQContext.has("curve"))
+        let pair = try CurveKeyPair.generate()
+        #expect(pair.publicKey.utf8.count == 40)
+        #expect(pair.secretKey.utf8.count == 40)
+        #expect(pair.publicKey != pair.secretKey)
+    }
+}
