@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .executable(name: "pumasi-broker", targets: ["PumasiBrokerMain"]),
         .executable(name: "pumasi", targets: ["PumasiWorkerMain"]),
+        .executable(name: "pumasi-bench", targets: ["PumasiBench"]),
         .library(name: "PumasiShared", targets: ["PumasiShared"]),
     ],
     targets: [
@@ -16,6 +17,7 @@ let package = Package(
         .executableTarget(name: "PumasiBrokerMain", dependencies: ["PumasiBroker"], path: "Sources/Broker/Main"),
         .target(name: "PumasiWorker", dependencies: ["PumasiShared"], path: "Sources/Worker/Core"),
         .executableTarget(name: "PumasiWorkerMain", dependencies: ["PumasiWorker"], path: "Sources/Worker/Main"),
+        .executableTarget(name: "PumasiBench", dependencies: ["PumasiBroker", "PumasiWorker"], path: "Sources/Broker/Bench"),
         .testTarget(
             name: "PumasiTests",
             dependencies: ["PumasiShared", "PumasiBroker", "PumasiWorker", "PumasiBrokerMain", "PumasiWorkerMain"],

@@ -73,8 +73,8 @@ public struct PluginRunner: Sendable {
         return try interpret(outcome)
     }
 
-    /// The `sh -c` script: enter the working directory (`$1`), set the limits, then replace the shell with the
-    /// plugin (`$0`) and its two arguments. The CPU hard limit is one second above the soft one so the plugin
+    /// The `sh -c` script: enter the working directory (`$1`; dropping the `PWD`/`OLDPWD` that `cd` exports), set
+    /// the limits, then replace the shell with the plugin (`$0`) and its two arguments. The CPU hard limit is one second above the soft one so the plugin
     /// first gets SIGXCPU, which names the cause, before SIGKILL. Limits are capped at the worker's own hard limits.
     func limitScript() -> String {
         let cpuHardCap = SystemCalls.hardLimit(RLIMIT_CPU).map { Int(clamping: $0) } ?? Int.max
@@ -83,7 +83,7 @@ public struct PluginRunner: Sendable {
         let kilobytes = min(max(1, limits.memoryBytes / 1024), Self.cap(RLIMIT_AS, unit: 1024))
         let blocks = min(max(0, limits.fileSizeBytes / 512 + (limits.fileSizeBytes % 512 == 0 ? 0 : 1)),
             Self.cap(RLIMIT_FSIZE, unit: 512))
-        return "cd -- \"$1\" || exit 126; shift; "
+        return "cd -- \"$1\" || exit 126; unset PWD OLDPWD; shift; "
             + "ulimit -S -t \(cpuSoft) && ulimit -H -t \(cpuHard) && ulimit -v \(kilobytes) && ulimit -f \(blocks) "
             + "|| exit 126; exec \"$0\" \"$@\""
     }

@@ -1,0 +1,191 @@
+import Foundation
+import PumasiBroker
+import PumasiShared
+import PumasiWorker
+
+/// `pumasi-bench`: drives submissions through a real broker (its own thread, SQLite in a temp directory) and
+/// two real evaluators (built-in `exact` scorer) over loopback TCP, and prints one RESULT line per scenario.
+/// Latency is from sending the submission to receiving its `submission.scored` announcement.
+@main
+struct Bench {
+    static func main() throws {
+        let arguments = CommandLine.arguments.dropFirst()
+        let jobs = arguments.first.flatMap(Int.init) ?? 20_000
+        let serialJobs = arguments.dropFirst().first.flatMap(Int.init) ?? 2_000
+        let directory = NSTemporaryDirectory() + "pumasi-bench-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        let harness = try Harness(directory: directory)
+        defer { harness.stop() }
+        let driver = try Driver(router: harness.router, pub: harness.pub)
+        try driver.warmUp()
+        try report("pipelined", driver.run(jobs: jobs, window: 200))
+        try report("serial", driver.run(jobs: serialJobs, window: 1))
+    }
+
+    static func report(_ name: String, _ result: (seconds: Double, latencies: [Double])) {
+        let sorted = result.latencies.sorted()
+        func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+        print(
+            String(
+                format: "RESULT name=%@ jobs=%d seconds=%.3f jobs_per_s=%.0f p50_ms=%.3f p99_ms=%.3f", name, sorted.count,
+                result.seconds, Double(sorted.count) / result.seconds, percentile(0.50), percentile(0.99)))
+    }
+}
+
+/// The broker and two evaluators, in this process.
+final class Harness {
+    let router: String
+    let pub: String
+    private let stopBroker: ZMQStopSignal
+    private let brokerDone = DispatchSemaphore(value: 0)
+    private let evaluators: [Evaluator]
+    private let evaluatorsDone = DispatchGroup()
+
+    init(directory: String) throws {
+        var config = BrokerConfig(dataDirectory: directory)
+        config.routerEndpoint = "tcp://127.0.0.1:*"
+        config.publishEndpoint = "tcp://127.0.0.1:*"
+        let ready = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var endpoints: (String, String, ZMQStopSignal)?
+        nonisolated(unsafe) var failure: (any Error)?
+        let frozen = config
+        let done = brokerDone
+        Thread {
+            do {
+                let broker = try Broker(config: frozen, logger: Logger(label: "bench-broker", level: .warning))
+                endpoints = (broker.routerEndpoint, broker.publishEndpoint, broker.stopSignal)
+                ready.signal()
+                try broker.run()
+            } catch {
+                failure = error
+                ready.signal()
+            }
+            done.signal()
+        }.start()
+        ready.wait()
+        if let failure { throw failure }
+        guard let (router, pub, stop) = endpoints else { throw CocoaError(.featureUnsupported) }
+        self.router = router
+        self.pub = pub
+        stopBroker = stop
+        evaluators = try (1...2).map { n in
+            try Evaluator(
+                config: EvaluatorConfig(brokerEndpoint: router, cacheDirectory: directory + "/cache-\(n)"),
+                logger: Logger(label: "bench-evaluator", level: .warning))
+        }
+        for evaluator in evaluators {
+            let started = DispatchSemaphore(value: 0)
+            evaluatorsDone.enter()
+            let group = evaluatorsDone
+            Thread {
+                evaluator.run(onReady: { started.signal() })
+                group.leave()
+            }.start()
+            started.wait()
+        }
+    }
+
+    func stop() {
+        evaluators.forEach { $0.stop() }
+        evaluatorsDone.wait()
+        stopBroker.fire()
+        brokerDone.wait()
+    }
+}
+
+/// One pipelining client and one announcement subscriber.
+final class Driver {
+    private let client: ZMQSocket
+    private let subscriber: ZMQSocket
+    private var challenge = ""
+
+    init(router: String, pub: String) throws {
+        let context = try ZMQContext()
+        client = try ZMQSocket(context, .dealer)
+        try client.setOption(.sendHighWaterMark, 0)
+        try client.setOption(.receiveHighWaterMark, 0)
+        try client.connect(router)
+        subscriber = try ZMQSocket(context, .sub)
+        try subscriber.setOption(.receiveHighWaterMark, 0)
+        try subscriber.setOption(.subscribe, "submission.")
+        try subscriber.connect(pub)
+    }
+
+    private func call(_ service: String, _ body: [Data]) throws -> Data {
+        try client.send(MDP.clientRequest(service: service, body: body))
+        let frames = try client.receiveFrames()
+        return frames.count > 3 ? frames[3] : Data()
+    }
+
+    /// Posts the challenge and waits until a scored announcement arrives, so the subscription is live.
+    func warmUp() throws {
+        let spec = ChallengeSpec(
+            title: "Benchmark", description: "bench", deadline: WallClock.now() + 86_400_000,
+            award: AwardSpec(amount: 1, currency: "USD"), scorer: ScorerSpec(builtin: "exact"), timeLimitSeconds: 10,
+            files: [FileEntry(name: "answer.txt", role: .reference)])
+        let reply = try JSONDecoder().decode(
+            Reply<ChallengeInfo>.self, from: call(Service.post, [Wire.encode(PostRequest(spec: spec)), Data("42".utf8)]))
+        guard let info = reply.result else { throw CocoaError(.featureUnsupported) }
+        challenge = info.id
+        var poller = ZMQPoller([subscriber])
+        for _ in 0..<500 {
+            _ = try submit(Data("warm".utf8))
+            if try poller.poll(timeoutMilliseconds: 20)[0] {
+                while try subscriber.receive(dontWait: true) != nil {}
+                break
+            }
+        }
+        usleep(200_000)
+        while try subscriber.receive(dontWait: true) != nil {}
+        while try client.receive(dontWait: true) != nil {}
+    }
+
+    private func submit(_ bytes: Data) throws -> Bool {
+        let request = SubmitRequest(challenge: challenge, solver: "bench", filename: "a.txt")
+        return try client.send(MDP.clientRequest(service: Service.submit, body: [Wire.encode(request), bytes]))
+    }
+
+    /// Submits `jobs` with at most `window` unacknowledged, and waits for every score.
+    func run(jobs: Int, window: Int) throws -> (seconds: Double, latencies: [Double]) {
+        var sentAt: [UInt64] = []
+        sentAt.reserveCapacity(jobs)
+        var idBySend: [String: Int] = [:]
+        var scoredAt: [String: UInt64] = [:]
+        var acknowledged = 0
+        var poller = ZMQPoller([client, subscriber])
+        let start = WallClock.monotonicNanos()
+        let limit = start + 600 * 1_000_000_000
+        while (acknowledged < jobs || scoredAt.count < jobs) && WallClock.monotonicNanos() < limit {
+            while sentAt.count < jobs && sentAt.count - scoredAt.count < window {
+                sentAt.append(WallClock.monotonicNanos())
+                _ = try submit(Data("42".utf8))
+            }
+            let ready = try poller.poll(timeoutMilliseconds: 1_000)
+            if ready[0] {
+                while let reply = try client.receive(dontWait: true) {
+                    guard reply.frames.count > 3,
+                        let receipt = try? JSONDecoder().decode(Reply<Receipt>.self, from: reply.frames[3]).result
+                    else { continue }
+                    idBySend[receipt.submission] = acknowledged
+                    acknowledged += 1
+                }
+            }
+            if ready[1] {
+                while let message = try subscriber.receive(dontWait: true) {
+                    guard let announcement = Announcement.parse(message.frames), let id = announcement.submission else {
+                        continue
+                    }
+                    scoredAt[id] = WallClock.monotonicNanos()
+                }
+            }
+        }
+        let seconds = Double(WallClock.monotonicNanos() - start) / 1e9
+        var latencies: [Double] = []
+        for (id, at) in scoredAt {
+            guard let index = idBySend[id] else { continue }
+            latencies.append(Double(at - sentAt[index]) / 1e6)
+        }
+        return (seconds, latencies)
+    }
+}
