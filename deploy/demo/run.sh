@@ -24,7 +24,7 @@ run() { printf '$ %s\n' "$*" | sed "s|$bin/||g"; "$@"; }
 
 step "starting a broker (data in $work/broker)"
 "$bin/pumasi-broker" --data-dir "$work/broker" --router 'tcp://127.0.0.1:*' --pub 'tcp://127.0.0.1:*' \
-    --log-level warning 2>"$work/broker.log" &
+    --closing-notice-ms 600000 --log-level warning 2>"$work/broker.log" &
 pids+=($!)
 pumasi_wait_for_broker "$work/broker"
 echo "broker: requests on $router, announcements on $pub"
@@ -37,8 +37,9 @@ for n in 1 2; do
     pids+=($!)
 done
 
-step "starting a relay: it prints every announcement as it arrives"
-"$bin/pumasi" relay --pub "$pub" --listen 'tcp://127.0.0.1:0' --log-level warning \
+step "starting a relay: it prints every announcement as it arrives, and forwards local requests"
+relay="ipc://$work/relay.ipc"
+"$bin/pumasi" relay --pub "$pub" --listen "$relay" --log-level warning \
     > >(sed -u 's/^/    relay | /') 2>"$work/relay.log" &
 pids+=($!)
 sleep 1  # the relay's subscription must reach the broker before the first announcement (PUB/SUB slow joiner)
@@ -54,12 +55,12 @@ run "$bin/pumasi" list
 run "$bin/pumasi" show "$pumps"
 run "$bin/pumasi" download "$pumps" -o "$work/downloads"
 
-step "solvers submit (ada, grace and linus; one broken route)"
+step "solvers submit (ada, grace and linus; one broken route; grace goes through the relay)"
 run "$bin/pumasi" submit "$route" "$here/solutions/route-ada.txt" --solver ada
 run "$bin/pumasi" submit "$route" "$here/solutions/route-grace.txt" --solver grace
 broken=$("$bin/pumasi" submit "$route" "$here/solutions/route-broken.txt" --solver linus --json |
     sed -nE 's/.*"submission" : "([^"]+)".*/\1/p')
-run "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-grace.csv" --solver grace
+run "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-grace.csv" --solver grace --broker "$relay"
 run "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-ada.csv" --solver ada --wait
 run "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-linus.csv" --solver linus --wait
 run "$bin/pumasi" status "$broken" --wait
