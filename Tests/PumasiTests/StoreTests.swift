@@ -95,10 +95,9 @@ struct StoreTests {
                     let (receipt, job) = try store.insertSubmission(
                         id: Identifier.make(prefix: "sub"), challenge: challenge, solver: solver, clientId: nil,
                         filename: "f", bytes: Data("x".utf8), now: at)
-                    let record = JobRecord(
-                        id: job, submission: receipt.submission, challenge: challenge.id, service: "s", state: "leased",
-                        attempts: 1, worker: nil)
-                    try store.recordScore(job: record, result: ScoringResult(ok: true, score: score), score: score, now: at)
+                    try store.recordScore(
+                        job: job, submission: receipt.submission, challenge: challenge.id,
+                        result: ScoringResult(ok: true, score: score), score: score, now: at)
                 }
             }
             let board = try store.leaderboard(challenge, limit: nil)
@@ -125,13 +124,15 @@ struct StoreTests {
                 id: Identifier.make(prefix: "sub"), challenge: challenge, solver: "ada", clientId: nil, filename: "f",
                 bytes: Data("x".utf8), now: 1)
         }
-        let record = JobRecord(
-            id: job, submission: receipt.submission, challenge: challenge.id, service: "s", state: "leased", attempts: 1,
-            worker: nil)
-        try store.transaction { try store.recordScore(job: record, result: ScoringResult(ok: true), score: 1, now: 2) }
-        #expect(throws: SQLiteError.self) {
-            try store.transaction { try store.recordScore(job: record, result: ScoringResult(ok: true), score: 99, now: 3) }
+        func score(_ value: Double) throws {
+            try store.transaction {
+                try store.recordScore(
+                    job: job, submission: receipt.submission, challenge: challenge.id, result: ScoringResult(ok: true),
+                    score: value, now: 2)
+            }
         }
+        try score(1)
+        #expect(throws: SQLiteError.self) { try score(99) }
         #expect(try store.submissionInfo(receipt.submission)?.score == 1)
     }
 

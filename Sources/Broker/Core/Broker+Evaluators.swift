@@ -38,78 +38,78 @@ extension Broker {
     /// Records an evaluator's result if it answers the lease that evaluator holds; anything else is ignored,
     /// so a late or duplicate reply never overwrites a recorded score.
     private func handleResult(from identity: Data, address: Data, body: [Data], now: Millis) throws {
-        guard let lease = ScoringJob.parseAddress(address), dispatcher.evaluators[identity]?.job == lease.job,
-            let job = try store.job(lease.job), job.state == "leased", job.attempts == lease.attempt,
-            job.worker == peerName(identity)
+        guard let answered = ScoringJob.parseAddress(address), let lease = dispatcher.leases[answered.job],
+            lease.evaluator == identity, lease.attempt == answered.attempt
         else {
             logger.warning(
                 "reply answers no current lease; ignored",
                 ["peer": peerName(identity), "address": String(decoding: address.prefix(64), as: UTF8.self)])
             return
         }
+        dispatcher.endLease(lease.job)
         guard let frame = body.first, let result = try? JSONDecoder().decode(ScoringResult.self, from: frame) else {
-            logger.warning("evaluator sent an unreadable result", ["peer": peerName(identity), "job.id": "\(job.id)"])
-            return try retryOrFail(job, reason: "evaluator sent an unreadable result", now: now)
+            logger.warning("evaluator sent an unreadable result", ["peer": peerName(identity), "job.id": "\(lease.job)"])
+            return try retryOrFail(lease, reason: "evaluator sent an unreadable result", now: now)
         }
-        let challenge = try store.challenge(job.challenge)
+        let title = liveChallenges[lease.challenge]?.title ?? ""
         if result.ok, let score = result.score, score.isFinite {
-            try store.recordScore(job: job, result: result, score: score, now: now)
-            var announcement = Announcement(
-                topic: .scored, at: now, challenge: job.challenge, title: challenge?.title ?? "")
-            announcement.submission = job.submission
+            try store.recordScore(
+                job: lease.job, submission: lease.submission, challenge: lease.challenge, result: result, score: score,
+                now: now)
+            var announcement = Announcement(topic: .scored, at: now, challenge: lease.challenge, title: title)
+            announcement.submission = lease.submission
+            announcement.solver = lease.solver
             announcement.score = score
-            if let info = try store.submissionInfo(job.submission) { announcement.solver = info.solver }
-            try publish(announcement, principal: peerName(identity))
-            logger.debug("scored", ["job.id": "\(job.id)", "submission.id": job.submission, "score": "\(score)"])
+            try publish(announcement)
         } else if let failure = result.error, failure.isInfrastructure {
-            try retryOrFail(job, reason: "\(failure.code): \(failure.message)", now: now)
+            return try retryOrFail(lease, reason: "\(failure.code): \(failure.message)", now: now)
         } else {
             let reason =
                 result.ok
                 ? "evaluator returned no finite score"
                 : "\(result.error?.code ?? "failed"): \(result.error?.message ?? "no reason given")"
-            try store.fail(job: job.id, error: reason, log: result.log, now: now)
-            var announcement = Announcement(
-                topic: .failed, at: now, challenge: job.challenge, title: challenge?.title ?? "")
-            announcement.submission = job.submission
+            try store.fail(job: lease.job, error: reason, log: result.log, now: now)
+            var announcement = Announcement(topic: .failed, at: now, challenge: lease.challenge, title: title)
+            announcement.submission = lease.submission
+            announcement.solver = lease.solver
             announcement.message = reason
-            try publish(announcement, principal: peerName(identity))
-            logger.info("scoring failed", ["job.id": "\(job.id)", "submission.id": job.submission, "reason": reason])
+            try publish(announcement)
+            logger.info("scoring failed", ["job.id": "\(lease.job)", "submission.id": lease.submission, "reason": reason])
         }
+        jobEnded(challenge: lease.challenge)
     }
 
     /// Requeues a job whose evaluator let it down, or ends it as failed for infrastructure reasons after
     /// `maxAttempts`; that failure is never the solver's.
-    func retryOrFail(_ job: JobRecord, reason: String, now: Millis) throws {
-        if job.attempts >= config.maxAttempts {
-            let message = "infrastructure: \(reason) (after \(job.attempts) attempts)"
-            try store.fail(job: job.id, error: message, log: nil, now: now)
-            let challenge = try store.challenge(job.challenge)
+    func retryOrFail(_ lease: Lease, reason: String, now: Millis) throws {
+        if lease.attempt >= config.maxAttempts {
+            let message = "infrastructure: \(reason) (after \(lease.attempt) attempts)"
+            try store.fail(job: lease.job, error: message, log: nil, now: now)
             var announcement = Announcement(
-                topic: .failed, at: now, challenge: job.challenge, title: challenge?.title ?? "")
-            announcement.submission = job.submission
+                topic: .failed, at: now, challenge: lease.challenge, title: liveChallenges[lease.challenge]?.title ?? "")
+            announcement.submission = lease.submission
+            announcement.solver = lease.solver
             announcement.message = message
             try publish(announcement)
-            logger.warning("job failed for infrastructure reasons", ["job.id": "\(job.id)", "reason": reason])
+            jobEnded(challenge: lease.challenge)
+            logger.warning("job failed for infrastructure reasons", ["job.id": "\(lease.job)", "reason": reason])
         } else {
-            try store.requeue(job: job.id, now: now)
-            dispatcher.enqueue(job: job.id, service: job.service)
-            logger.info("job requeued", ["job.id": "\(job.id)", "reason": reason])
+            try store.requeue(job: lease.job, now: now)
+            dispatcher.enqueue(job: lease.job, service: lease.service)
+            logger.info("job requeued", ["job.id": "\(lease.job)", "reason": reason])
         }
     }
 
     /// Forgets an evaluator and hands its job back.
     func dropEvaluator(_ identity: Data, now: Millis) throws {
-        guard let jobID = dispatcher.remove(identity), let job = try store.job(jobID), job.state == "leased" else {
-            return
-        }
-        try retryOrFail(job, reason: "evaluator lost", now: now)
+        guard let lease = dispatcher.remove(identity) else { return }
+        try retryOrFail(lease, reason: "evaluator lost", now: now)
     }
 
     /// A send to an evaluator failed after the pass committed: drop it, and requeue its job next pass.
     func evaluatorUnreachable(_ identity: Data) {
         guard dispatcher.evaluators[identity] != nil else { return }
-        if let job = dispatcher.remove(identity) { orphanedJobs.append(job) }
+        if let lease = dispatcher.remove(identity) { orphanedLeases.append(lease) }
     }
 
     func heartbeatEvaluators(now: Millis) {
@@ -121,32 +121,40 @@ extension Broker {
             logger.warning("evaluator silent; dropped", ["peer": peerName(identity)])
             try dropEvaluator(identity, now: now)
         }
-        let orphans = orphanedJobs
-        orphanedJobs.removeAll()
-        for jobID in orphans {
-            if let job = try store.job(jobID), job.state == "leased" {
-                try retryOrFail(job, reason: "evaluator unreachable", now: now)
-            }
-        }
+        let orphans = orphanedLeases
+        orphanedLeases.removeAll()
+        for lease in orphans { try retryOrFail(lease, reason: "evaluator unreachable", now: now) }
     }
 
     /// A lease that outlived its challenge's time limit plus margin goes back to the queue. The evaluator
     /// stays busy until it answers; its late answer is then ignored.
     func expireLeases(now: Millis) throws {
-        for job in try store.expiredLeases(now: now) {
-            try retryOrFail(job, reason: "lease expired", now: now)
+        for lease in dispatcher.expiredLeases(now: now) {
+            dispatcher.endLease(lease.job)
+            try retryOrFail(lease, reason: "lease expired", now: now)
         }
     }
 
     /// Leases queued jobs to idle evaluators; the REQUEST leaves after the pass commits.
     func dispatch(now: Millis) throws {
         while let (jobID, identity) = dispatcher.nextAssignment() {
-            guard let (job, bytes) = try store.lease(job: jobID, worker: peerName(identity), margin: config.leaseMargin, now: now)
+            guard let granted = try store.lease(job: jobID, worker: peerName(identity), margin: config.leaseMargin, now: now),
+                let challenge = try liveChallenge(granted.challenge)
             else {
-                dispatcher.unassign(identity)
+                dispatcher.release(identity)
                 continue
             }
-            send(to: identity, MDP.workerRequest(clientAddress: job.address, body: [Wire.encode(job), bytes]))
+            let expires = now + Millis(challenge.timeLimitSeconds * 1000) + config.leaseMargin
+            let job = ScoringJob(
+                job: jobID, attempt: granted.attempt, challenge: challenge.id, submission: granted.submission,
+                filename: granted.filename, sha256: granted.sha256, scorer: challenge.scorer,
+                reference: try referenceFiles(challenge.id), timeLimitSeconds: challenge.timeLimitSeconds)
+            dispatcher.grant(
+                Lease(
+                    job: jobID, attempt: granted.attempt, evaluator: identity, expires: expires,
+                    submission: granted.submission, challenge: challenge.id, solver: granted.solver,
+                    service: challenge.service))
+            send(to: identity, MDP.workerRequest(clientAddress: job.address, body: [Wire.encode(job), granted.content]))
         }
     }
 }

@@ -19,6 +19,7 @@ extension Broker {
             return
         }
         let now = config.clock()
+        let sendsBefore = outbox.count
         do {
             try store.savepoint {
                 if case .clientRequest(let service, let body) = inbound {
@@ -29,6 +30,8 @@ extension Broker {
                 }
             }
         } catch {
+            // The savepoint undid the request's writes: drop what it meant to send, announcements included.
+            outbox.removeSubrange(sendsBefore...)
             logger.error("request failed", ["peer": peerName(identity), "error": "\(error)"])
             if case .clientRequest(let service, _) = inbound {
                 let failure = ProtocolError(.internal, "the broker could not complete the request: \(error)")

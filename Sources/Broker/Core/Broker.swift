@@ -23,8 +23,14 @@ public final class Broker {
     var dispatcher = Dispatcher()
     /// What this pass will send once its transaction has committed.
     var outbox: [(socket: ZMQSocket, frames: [Data])] = []
-    /// Jobs whose evaluator vanished after the pass that leased them committed.
-    var orphanedJobs: [Int64] = []
+    /// Leases whose evaluator vanished after the pass that granted them committed.
+    var orphanedLeases: [Lease] = []
+    /// Open and closed-but-unsettled challenges, mirrored from the store so the loop's timers need no query.
+    var liveChallenges: [String: ChallengeRecord] = [:]
+    /// Reference files per challenge (they never change once posted).
+    var referenceCache: [String: [FileEntry]] = [:]
+    /// Closed challenges that may have finished scoring: checked for settlement at the end of the pass.
+    var settleCandidates: Set<String> = []
     private var nextHeartbeat: Millis = 0
     private var stopping = false
 
@@ -51,6 +57,10 @@ public final class Broker {
         for job in try store.transaction({ try store.recoverPendingJobs(now: now) }) {
             dispatcher.enqueue(job: job.id, service: job.service)
         }
+        for record in try store.liveChallenges() {
+            liveChallenges[record.id] = record
+            if record.state == .closed { settleCandidates.insert(record.id) }
+        }
         try writeEndpointsFile()
         logger.info(
             "broker started",
@@ -72,27 +82,37 @@ public final class Broker {
     }
 
     /// One loop pass: a batch of messages and the due timers in one transaction, then the sends.
+    ///
+    /// If the transaction cannot commit (disk full, I/O error) nothing of the pass is sent and the error ends
+    /// the loop: the in-memory state may no longer match the store, and a restart rebuilds it from the store.
     func pass(readable: Bool) throws {
-        try store.transaction {
-            if readable {
-                for _ in 0..<config.batchLimit {
-                    guard let message = try router.receive(dontWait: true) else { break }
-                    handle(message)
+        do {
+            try store.transaction {
+                if readable {
+                    for _ in 0..<config.batchLimit {
+                        guard let message = try router.receive(dontWait: true) else { break }
+                        handle(message)
+                    }
                 }
+                try runTimers(now: config.clock())
+                try dispatch(now: config.clock())
             }
-            try runTimers(now: config.clock())
-            try dispatch(now: config.clock())
+        } catch {
+            outbox.removeAll()
+            logger.critical("store transaction failed; stopping so a restart can recover", ["error": "\(error)"])
+            throw error
         }
         flushOutbox()
     }
 
     private func pollTimeout() -> Int {
+        if !orphanedLeases.isEmpty || !settleCandidates.isEmpty { return 0 }
         let now = config.clock()
         var due = nextHeartbeat
-        if let deadline = try? store.nextDeadline() { due = min(due, deadline) }
-        if let notice = try? store.nextClosingNotice(window: config.closingNotice) { due = min(due, notice) }
-        if let lease = try? store.nextLeaseExpiry() { due = min(due, lease) }
-        if !orphanedJobs.isEmpty { return 0 }
+        for record in liveChallenges.values where record.state == .open {
+            due = min(due, record.closingAnnounced ? record.deadline : record.deadline - config.closingNotice)
+        }
+        if let lease = dispatcher.nextLeaseExpiry { due = min(due, lease) }
         return Int(max(0, min(due - now, config.heartbeatInterval)))
     }
 
@@ -107,6 +127,24 @@ public final class Broker {
         try settleClosedChallenges(now: now)
     }
 
+    /// A challenge that is open or still scoring, from the mirror (or the store, for one posted by this pass).
+    func liveChallenge(_ id: String) throws -> ChallengeRecord? {
+        if let record = liveChallenges[id] { return record }
+        return try store.challenge(id)
+    }
+
+    func referenceFiles(_ challenge: String) throws -> [FileEntry] {
+        if let files = referenceCache[challenge] { return files }
+        let files = try store.files(challenge: challenge, role: .reference)
+        referenceCache[challenge] = files
+        return files
+    }
+
+    /// A job of `challenge` reached a terminal state: if the challenge is closed it may now be settled.
+    func jobEnded(challenge: String) {
+        if liveChallenges[challenge]?.state == .closed { settleCandidates.insert(challenge) }
+    }
+
     /// Sends what the committed pass produced. A peer that vanished meanwhile is not an error for the broker.
     func flushOutbox() {
         let pending = outbox
@@ -115,12 +153,12 @@ public final class Broker {
             do {
                 if try !socket.send(frames, dontWait: true) {
                     logger.warning("peer at its high-water mark; message dropped", ["peer": peerName(frames[0])])
-                    evaluatorUnreachable(frames[0])
+                    if socket === router { evaluatorUnreachable(frames[0]) }
                 }
             } catch {
                 if error.isHostUnreachable {
                     logger.debug("peer gone before its reply", ["peer": peerName(frames[0])])
-                    evaluatorUnreachable(frames[0])
+                    if socket === router { evaluatorUnreachable(frames[0]) }
                 } else {
                     logger.error("send failed", ["error": "\(error)"])
                 }

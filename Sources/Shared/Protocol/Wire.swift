@@ -16,9 +16,17 @@ public enum Wire {
         (try? encoder.encode(value)) ?? Data("{}".utf8)
     }
 
-    /// Decodes a request body, checking the version first so that a wrong version is named as such.
+    /// Decodes a request body. The common case costs one parse; when it fails, the body is examined again
+    /// to name the problem: not JSON, not an object, a missing or wrong version, or the field at fault.
     public static func decode<T: Decodable>(_ type: T.Type, from frame: Data?) throws(ProtocolError) -> T {
         guard let frame, !frame.isEmpty else { throw ProtocolError(.badRequest, "missing JSON body frame") }
+        if let envelope = try? JSONDecoder().decode(Versioned<T>.self, from: frame) {
+            guard envelope.v == wireVersion else {
+                throw ProtocolError(
+                    .badVersion, "protocol version \(envelope.v) is not supported; this broker speaks v\(wireVersion)")
+            }
+            return envelope.body
+        }
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: frame)
@@ -46,6 +54,19 @@ public enum Wire {
             throw ProtocolError(.badRequest, "field \"\(path(context.codingPath))\": \(context.debugDescription)")
         } catch {
             throw ProtocolError(.badRequest, "body does not match the request: \(error)")
+        }
+    }
+
+    /// Decodes the version and the body in one pass.
+    private struct Versioned<T: Decodable>: Decodable {
+        var v: Int
+        var body: T
+
+        private enum Key: String, CodingKey { case v }
+
+        init(from decoder: any Decoder) throws {
+            v = try decoder.container(keyedBy: Key.self).decode(Int.self, forKey: .v)
+            body = try T(from: decoder)
         }
     }
 

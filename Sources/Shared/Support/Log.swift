@@ -40,6 +40,7 @@ public struct Logger: Sendable {
     public func notice(_ m: String, _ md: KeyValuePairs<String, String> = [:]) { log(.notice, m, md) }
     public func warning(_ m: String, _ md: KeyValuePairs<String, String> = [:]) { log(.warning, m, md) }
     public func error(_ m: String, _ md: KeyValuePairs<String, String> = [:]) { log(.error, m, md) }
+    public func critical(_ m: String, _ md: KeyValuePairs<String, String> = [:]) { log(.critical, m, md) }
 
     private static func timestamp() -> String {
         var tv = timeval()

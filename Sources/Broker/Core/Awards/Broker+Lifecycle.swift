@@ -4,11 +4,12 @@ import PumasiShared
 extension Broker {
     /// Closes open challenges whose deadline has passed, and announces deadlines drawing near.
     func applyDeadlines(now: Millis) throws {
-        for record in try store.challenges(state: .open) {
+        for record in liveChallenges.values where record.state == .open {
             if record.deadline <= now {
                 try closeChallenge(record, now: now, reason: "deadline passed")
             } else if !record.closingAnnounced, record.deadline - config.closingNotice <= now {
                 try store.markClosingAnnounced(challenge: record.id)
+                liveChallenges[record.id]?.closingAnnounced = true
                 var announcement = Announcement(topic: .closing, at: now, challenge: record.id, title: record.title)
                 announcement.deadline = record.deadline
                 try publish(announcement)
@@ -19,6 +20,11 @@ extension Broker {
     /// Stops a challenge taking submissions; its award is decided once its scoring has drained.
     func closeChallenge(_ record: ChallengeRecord, now: Millis, reason: String) throws {
         try store.setState(challenge: record.id, .closed, closedAt: now)
+        var closed = record
+        closed.state = .closed
+        closed.closedAt = now
+        liveChallenges[record.id] = closed
+        settleCandidates.insert(record.id)
         var announcement = Announcement(topic: .closed, at: now, challenge: record.id, title: record.title)
         announcement.deadline = record.deadline
         announcement.message = reason
@@ -28,7 +34,14 @@ extension Broker {
 
     /// Decides the award of every closed challenge whose scoring has drained.
     func settleClosedChallenges(now: Millis) throws {
-        for record in try store.closedAndDrained() {
+        let candidates = settleCandidates
+        settleCandidates.removeAll()
+        for id in candidates {
+            guard let record = liveChallenges[id], record.state == .closed,
+                try store.pendingJobCount(challenge: id) == 0
+            else { continue }
+            liveChallenges[id] = nil
+            referenceCache[id] = nil
             if let award = try AwardPolicy.winnerTakesAll.decide(record, store: store, now: now) {
                 try store.insertAward(award)
                 try store.setState(challenge: record.id, .awarded)

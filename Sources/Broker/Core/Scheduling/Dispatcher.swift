@@ -1,8 +1,21 @@
 import Foundation
 import PumasiShared
 
-/// The evaluators the broker knows, the jobs waiting per service, and who holds which lease.
-/// Plain in-memory state owned by the broker's loop; the store is the truth about jobs.
+/// A job leased to one evaluator: the lease is the (job, attempt) pair, answered only by that evaluator.
+struct Lease {
+    var job: Int64
+    var attempt: Int
+    var evaluator: Data
+    var expires: Millis
+    var submission: String
+    var challenge: String
+    var solver: String
+    var service: String
+}
+
+/// The evaluators the broker knows, the jobs waiting per service, and the leases in flight. Plain
+/// in-memory state owned by the broker's loop; the store is the truth about jobs, and this is rebuilt from
+/// it on start (every lease of a previous run is void and its job requeued).
 struct Dispatcher {
     struct Evaluator {
         var identity: Data
@@ -12,6 +25,7 @@ struct Dispatcher {
     }
 
     private(set) var evaluators: [Data: Evaluator] = [:]
+    private(set) var leases: [Int64: Lease] = [:]
     private var idle: [String: [Data]] = [:]
     private var queues: [String: JobQueue] = [:]
 
@@ -20,18 +34,20 @@ struct Dispatcher {
         idle[service, default: []].append(identity)
     }
 
-    /// Forgets an evaluator. - Returns: the job it was holding, if any.
-    mutating func remove(_ identity: Data) -> Int64? {
+    /// Forgets an evaluator. - Returns: the lease it was holding, if any (now ended).
+    mutating func remove(_ identity: Data) -> Lease? {
         guard let evaluator = evaluators.removeValue(forKey: identity) else { return nil }
         idle[evaluator.service]?.removeAll { $0 == identity }
-        return evaluator.job
+        guard let job = evaluator.job, let lease = leases[job], lease.evaluator == identity else { return nil }
+        leases[job] = nil
+        return lease
     }
 
     mutating func touch(_ identity: Data, expiresAt: Millis) {
         evaluators[identity]?.expiresAt = expiresAt
     }
 
-    /// The evaluator finished (or abandoned) its job and can take another.
+    /// The evaluator answered (or abandoned) its job and can take another.
     mutating func release(_ identity: Data) {
         guard var evaluator = evaluators[identity], evaluator.job != nil else { return }
         evaluator.job = nil
@@ -43,7 +59,7 @@ struct Dispatcher {
 
     mutating func enqueue(job: Int64, service: String) { queues[service, default: JobQueue()].push(job) }
 
-    /// Pairs queued jobs with idle evaluators of the same service, oldest job and longest-idle evaluator first.
+    /// Pairs the oldest queued job with the longest-idle evaluator of the same service.
     mutating func nextAssignment() -> (job: Int64, evaluator: Data)? {
         for (service, waiting) in idle where !waiting.isEmpty {
             guard var queue = queues[service], let job = queue.pop() else { continue }
@@ -56,11 +72,20 @@ struct Dispatcher {
         return nil
     }
 
-    /// Gives a job back to its evaluator's record when the lease could not be granted after all.
-    mutating func unassign(_ identity: Data) { release(identity) }
+    /// Records the lease the store granted for an assignment.
+    mutating func grant(_ lease: Lease) { leases[lease.job] = lease }
+
+    /// Ends a lease (answered, expired, or lost). The evaluator stays busy until it answers or goes.
+    @discardableResult
+    mutating func endLease(_ job: Int64) -> Lease? { leases.removeValue(forKey: job) }
 
     /// Evaluators that have been silent past their expiry.
     func expired(now: Millis) -> [Data] { evaluators.values.filter { $0.expiresAt <= now }.map(\.identity) }
+
+    /// Leases past their expiry.
+    func expiredLeases(now: Millis) -> [Lease] { leases.values.filter { $0.expires <= now } }
+
+    var nextLeaseExpiry: Millis? { leases.values.lazy.map(\.expires).min() }
 
     var queuedCount: Int { queues.values.reduce(0) { $0 + $1.count } }
 }

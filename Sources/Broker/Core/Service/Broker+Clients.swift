@@ -69,7 +69,7 @@ extension Broker {
             throw ProtocolError(.badRequest, "a submission carries exactly one file frame after the JSON; got \(body.count - 1)")
         }
         guard !body[1].isEmpty else { throw ProtocolError(.badRequest, "the submitted file is empty") }
-        let record = try challenge(request.challenge)
+        let record = try liveChallenges[request.challenge] ?? challenge(request.challenge)
         guard record.state == .open, now < record.deadline else {
             throw ProtocolError(.closed, "challenge \(record.id) closed at \(WallClock.iso(record.closedAt ?? record.deadline))")
         }
@@ -99,6 +99,7 @@ extension Broker {
         let id = Identifier.make(prefix: "ch")
         try store.insertChallenge(id: id, spec: spec, files: files, now: now)
         guard let record = try store.challenge(id) else { throw ProtocolError(.internal, "challenge vanished") }
+        liveChallenges[id] = record
         var announcement = Announcement(topic: .opened, at: now, challenge: id, title: spec.title)
         announcement.deadline = spec.deadline
         announcement.amount = spec.award.amount

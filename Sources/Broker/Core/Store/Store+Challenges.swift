@@ -134,26 +134,9 @@ extension Store {
         try db.run("UPDATE challenges SET closing_announced = 1 WHERE id = ?", [.text(challenge)])
     }
 
-    /// The earliest deadline of any open challenge.
-    func nextDeadline() throws -> Millis? {
-        try db.queryOne("SELECT MIN(deadline) FROM challenges WHERE state = 'open'")?.int(0)
-    }
-
-    /// The earliest moment an open challenge's closing notice falls due.
-    func nextClosingNotice(window: Millis) throws -> Millis? {
-        try db.queryOne(
-            "SELECT MIN(deadline) - ? FROM challenges WHERE state = 'open' AND closing_announced = 0",
-            [.integer(window)]
-        )?.int(0)
-    }
-
-    /// Closed challenges with no job still queued or leased: ready for the award decision.
-    func closedAndDrained() throws -> [ChallengeRecord] {
-        try db.query(
-            """
-            SELECT \(Store.challengeColumns) FROM challenges c WHERE c.state = 'closed'
-            AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.challenge_id = c.id AND j.state IN ('queued', 'leased'))
-            """
-        ).map(Store.challenge)
+    /// Challenges still running: open, or closed with scoring draining.
+    func liveChallenges() throws -> [ChallengeRecord] {
+        try db.query("SELECT \(Store.challengeColumns) FROM challenges WHERE state IN ('open', 'closed')")
+            .map(Store.challenge)
     }
 }

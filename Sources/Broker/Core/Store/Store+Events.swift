@@ -5,7 +5,8 @@ extension Store {
     /// Appends an announcement to the event log and returns it with its sequence number, which is the
     /// event's row id: rising by one, and never reused across restarts.
     func appendEvent(_ announcement: Announcement, principal: String?) throws -> Announcement {
-        let next = (try db.queryOne("SELECT COALESCE(MAX(seq), 0) + 1 FROM events")?.int(0)) ?? 1
+        if nextSeq == 0 { try reloadSequence() }
+        let next = nextSeq
         var numbered = announcement
         numbered.seq = next
         try db.run(
@@ -14,7 +15,13 @@ extension Store {
                 .integer(next), .integer(numbered.at), .text(numbered.topic.rawValue), .text(numbered.challenge),
                 principal.map(SQLiteValue.text) ?? .null, .text(String(decoding: Wire.encode(numbered), as: UTF8.self)),
             ])
+        nextSeq = next + 1
         return numbered
+    }
+
+    /// Re-reads the next sequence number from the log: on first use, and after a rollback undid events.
+    func reloadSequence() throws {
+        nextSeq = (try db.queryOne("SELECT COALESCE(MAX(seq), 0) + 1 FROM events")?.int(0)) ?? 1
     }
 
     /// Events after `seq`, oldest first.

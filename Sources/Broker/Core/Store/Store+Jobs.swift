@@ -1,15 +1,15 @@
 import Foundation
 import PumasiShared
 
-/// A scoring job's row.
-struct JobRecord {
-    var id: Int64
-    var submission: String
+/// What the store hands out when it leases a job.
+struct GrantedJob {
+    var attempt: Int
     var challenge: String
-    var service: String
-    var state: String
-    var attempts: Int
-    var worker: String?
+    var submission: String
+    var solver: String
+    var filename: String
+    var sha256: String
+    var content: Data
 }
 
 extension Store {
@@ -24,21 +24,8 @@ extension Store {
         }
     }
 
-    func job(_ id: Int64) throws -> JobRecord? {
-        try db.queryOne(
-            "SELECT id, submission_id, challenge_id, service, state, attempts, worker FROM jobs WHERE id = ?",
-            [.integer(id)]
-        ).map {
-            JobRecord(
-                id: $0.int(0) ?? 0, submission: $0.string(1) ?? "", challenge: $0.string(2) ?? "",
-                service: $0.string(3) ?? "", state: $0.string(4) ?? "", attempts: Int($0.int(5) ?? 0),
-                worker: $0.string(6))
-        }
-    }
-
-    /// Leases a queued job to `worker` until its challenge's time limit plus `margin` from `now`, and returns
-    /// what the evaluator needs.
-    func lease(job id: Int64, worker: String, margin: Millis, now: Millis) throws -> (ScoringJob, Data)? {
+    /// Leases a queued job to `worker` until its challenge's time limit plus `margin` from `now`.
+    func lease(job id: Int64, worker: String, margin: Millis, now: Millis) throws -> GrantedJob? {
         try db.run(
             """
             UPDATE jobs SET state = 'leased', attempts = attempts + 1, worker = ?, updated_at = ?,
@@ -48,18 +35,14 @@ extension Store {
         guard db.changes == 1,
             let row = try db.queryOne(
                 """
-                SELECT j.attempts, s.challenge_id, s.id, s.filename, s.sha256, s.content, c.scorer_json, c.time_limit
-                FROM jobs j JOIN submissions s ON s.id = j.submission_id JOIN challenges c ON c.id = s.challenge_id
-                WHERE j.id = ?
+                SELECT j.attempts, s.challenge_id, s.id, s.solver, s.filename, s.sha256, s.content
+                FROM jobs j JOIN submissions s ON s.id = j.submission_id WHERE j.id = ?
                 """, [.integer(id)])
         else { return nil }
-        let challenge = row.string(1) ?? ""
-        let scorer = try JSONDecoder().decode(ScorerSpec.self, from: row.data(6) ?? Data())
-        let job = ScoringJob(
-            job: id, attempt: Int(row.int(0) ?? 0), challenge: challenge, submission: row.string(2) ?? "",
-            filename: row.string(3) ?? "", sha256: row.string(4) ?? "", scorer: scorer,
-            reference: try files(challenge: challenge, role: .reference), timeLimitSeconds: row.double(7) ?? 60)
-        return (job, row.data(5) ?? Data())
+        return GrantedJob(
+            attempt: Int(row.int(0) ?? 0), challenge: row.string(1) ?? "", submission: row.string(2) ?? "",
+            solver: row.string(3) ?? "", filename: row.string(4) ?? "", sha256: row.string(5) ?? "",
+            content: row.data(6) ?? Data())
     }
 
     /// Puts a leased job back in the queue (its evaluator vanished or its lease ran out).
@@ -73,7 +56,9 @@ extension Store {
 
     /// Records a score for a leased job. The score row is keyed by submission, so a second write for the same
     /// submission is refused: a recorded score is never overwritten.
-    func recordScore(job: JobRecord, result: ScoringResult, score: Double, now: Millis) throws {
+    func recordScore(job: Int64, submission: String, challenge: String, result: ScoringResult, score: Double, now: Millis)
+        throws
+    {
         let metrics = result.metrics.map { String(decoding: Wire.encode($0), as: UTF8.self) }
         try db.run(
             """
@@ -81,13 +66,13 @@ extension Store {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                .text(job.submission), .text(job.challenge), .integer(job.id), .real(score),
+                .text(submission), .text(challenge), .integer(job), .real(score),
                 metrics.map(SQLiteValue.text) ?? .null, result.message.map(SQLiteValue.text) ?? .null,
                 result.log.map(SQLiteValue.text) ?? .null, .integer(now),
             ])
         try db.run(
             "UPDATE jobs SET state = 'done', lease_expires = NULL, updated_at = ? WHERE id = ?",
-            [.integer(now), .integer(job.id)])
+            [.integer(now), .integer(job)])
     }
 
     /// Ends a job as failed, with the reason and the captured log.
@@ -97,22 +82,11 @@ extension Store {
             [.text(error), log.map(SQLiteValue.text) ?? .null, .integer(now), .integer(id)])
     }
 
-    /// Leased jobs whose lease ran out by `now`.
-    func expiredLeases(now: Millis) throws -> [JobRecord] {
-        try db.query(
-            """
-            SELECT id, submission_id, challenge_id, service, state, attempts, worker FROM jobs
-            WHERE state = 'leased' AND lease_expires <= ?
-            """, [.integer(now)]
-        ).map {
-            JobRecord(
-                id: $0.int(0) ?? 0, submission: $0.string(1) ?? "", challenge: $0.string(2) ?? "",
-                service: $0.string(3) ?? "", state: $0.string(4) ?? "", attempts: Int($0.int(5) ?? 0),
-                worker: $0.string(6))
-        }
-    }
-
-    func nextLeaseExpiry() throws -> Millis? {
-        try db.queryOne("SELECT MIN(lease_expires) FROM jobs WHERE state = 'leased'")?.int(0)
+    /// Jobs of a challenge still queued or leased.
+    func pendingJobCount(challenge: String) throws -> Int {
+        Int(
+            try db.queryOne(
+                "SELECT COUNT(*) FROM jobs WHERE challenge_id = ? AND state IN ('queued', 'leased')", [.text(challenge)]
+            )?.int(0) ?? 0)
     }
 }

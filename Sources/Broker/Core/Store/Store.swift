@@ -8,6 +8,8 @@ import PumasiShared
 public final class Store {
     let db: SQLiteConnection
     public let path: String
+    /// The next announcement's sequence number; 0 until first read from the log.
+    var nextSeq: Int64 = 0
 
     /// Opens or creates `data-dir/pumasi.sqlite3` and migrates it to the current schema.
     public init(directory: String) throws {
@@ -23,7 +25,14 @@ public final class Store {
     }
 
     /// Runs `body` in one write transaction.
-    public func transaction<T>(_ body: () throws -> T) throws -> T { try db.transaction(body) }
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try db.transaction(body)
+        } catch {
+            nextSeq = 0
+            throw error
+        }
+    }
 
     public func integrityCheck() throws -> String { try db.integrityCheck() }
     public var schemaVersion: Int { get throws { try db.userVersion } }
@@ -40,6 +49,7 @@ extension Store {
         } catch {
             try? db.execute("ROLLBACK TO request")
             try? db.execute("RELEASE request")
+            nextSeq = 0
             throw error
         }
     }
