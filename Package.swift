@@ -14,9 +14,9 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "PumasiShared", dependencies: ["CZeroMQ", "CSQLite"], path: "Sources/Shared"),
         .target(name: "PumasiBroker", dependencies: ["PumasiShared"], path: "Sources/Broker/Core"),
-        .executableTarget(name: "PumasiBrokerMain", dependencies: ["PumasiBroker"], path: "Sources/Broker/Main"),
+        .executableTarget(name: "PumasiBrokerMain", dependencies: ["PumasiBroker", "PumasiShared"], path: "Sources/Broker/Main"),
         .target(name: "PumasiWorker", dependencies: ["PumasiShared"], path: "Sources/Worker/Core"),
-        .executableTarget(name: "PumasiWorkerMain", dependencies: ["PumasiWorker"], path: "Sources/Worker/Main"),
+        .executableTarget(name: "PumasiWorkerMain", dependencies: ["PumasiWorker", "PumasiShared"], path: "Sources/Worker/Main"),
         .executableTarget(name: "PumasiBench", dependencies: ["PumasiBroker", "PumasiWorker"], path: "Sources/Broker/Bench"),
         .testTarget(
             name: "PumasiTests",

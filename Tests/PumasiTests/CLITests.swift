@@ -3,7 +3,7 @@ import PumasiShared
 import Testing
 
 /// How a command-line process ended.
-enum Termination: Equatable, CustomStringConvertible {
+enum CLITermination: Equatable, CustomStringConvertible {
     case exit(Int32)
     case signal(Int32)
 
@@ -17,7 +17,7 @@ enum Termination: Equatable, CustomStringConvertible {
 
 /// What one run of a built executable printed, and how it ended.
 struct CLIResult: CustomStringConvertible {
-    var termination: Termination
+    var termination: CLITermination
     var stdout: String
     var stderr: String
 
@@ -27,7 +27,7 @@ struct CLIResult: CustomStringConvertible {
 /// A built executable (`pumasi`, `pumasi-broker`) running as a real subprocess, after swift-argument-parser's
 /// `AssertExecuteCommand`. Its stdout and stderr go to files, so a chatty child never blocks on a full pipe
 /// and a long-running one can be read while it runs. Stopped by its pid only; killed on deinit if still running.
-final class Spawned {
+final class CLIProcess {
     let name: String
     let process = Process()
     private let stdoutPath: String
@@ -90,7 +90,7 @@ final class Spawned {
         _ = eventually(seconds: seconds) { !process.isRunning }
         guard !process.isRunning else { return nil }
         let status = process.terminationStatus
-        let termination: Termination = process.terminationReason == .exit ? .exit(status) : .signal(status)
+        let termination: CLITermination = process.terminationReason == .exit ? .exit(status) : .signal(status)
         return CLIResult(termination: termination, stdout: stdout, stderr: stderr)
     }
 
@@ -117,30 +117,14 @@ final class Spawned {
     }
 }
 
-/// Runs a built executable to completion (bounded: killed after `seconds`).
-@discardableResult
-func run(_ tool: String, _ arguments: [String], in directory: String? = nil, seconds: Double = 30) throws -> CLIResult {
-    let spawned = try Spawned(tool, arguments, in: directory)
-    if let result = spawned.waitForExit(seconds: seconds) { return result }
-    let result = spawned.terminate(seconds: 2)
-    Issue.record("\(spawned.name) did not finish within \(seconds) s: \(result)")
-    return result
-}
-
-func pumasi(_ arguments: String..., in directory: String? = nil) throws -> CLIResult {
-    try run("pumasi", arguments, in: directory)
-}
-
 /// A `pumasi-broker` subprocess on ephemeral loopback ports, found through the `broker.json` it writes.
-struct BrokerProcess {
-    let spawned: Spawned
+struct CLIBroker {
+    let spawned: CLIProcess
     let router: String
     let pub: String
 
     init(dataDirectory: String) throws {
-        spawned = try Spawned(
-            "pumasi-broker",
-            ["--data-dir", dataDirectory, "--router", "tcp://127.0.0.1:*", "--pub", "tcp://127.0.0.1:*", "--log-level", "warning"])
+        let spawned = try CLIProcess("pumasi-broker", Self.arguments(dataDirectory: dataDirectory))
         let file = (dataDirectory as NSString).appendingPathComponent("broker.json")
         var endpoints: [String: String] = [:]
         _ = eventually(seconds: 10) {
@@ -150,30 +134,29 @@ struct BrokerProcess {
         }
         guard let router = endpoints["router"], let pub = endpoints["pub"] else {
             let result = spawned.terminate()
-            throw CommandLineTestFailure("pumasi-broker wrote no endpoints to \(file) within 10 s: \(result)")
+            throw CLITestFailure("pumasi-broker wrote no endpoints to \(file) within 10 s: \(result)")
         }
+        self.spawned = spawned
         self.router = router
         self.pub = pub
     }
-}
 
-/// Starts a long-running `pumasi` subcommand and waits (≤10 s) until its stderr shows `ready`.
-func startWorker(_ arguments: [String], ready: String) throws -> Spawned {
-    let worker = try Spawned("pumasi", arguments)
-    guard worker.wait(until: { _, stderr in stderr.contains(ready) }) else {
-        let result = worker.terminate()
-        throw CommandLineTestFailure("\(worker.name) did not log \"\(ready)\" within 10 s: \(result)")
+    /// Loopback ephemeral ports, warnings only.
+    static func arguments(dataDirectory: String) -> [String] {
+        [
+            "--data-dir", dataDirectory, "--router", "tcp://127.0.0.1:*", "--pub", "tcp://127.0.0.1:*",
+            "--log-level", "warning",
+        ]
     }
-    return worker
 }
 
-struct CommandLineTestFailure: Error, CustomStringConvertible {
+struct CLITestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
 
 /// A challenge on disk as a seeker writes it: a spec, a public file, and a reference CSV scored by csv-accuracy.
-struct ChallengeFiles {
+struct CLIChallengeFiles {
     static let publicText = "id,feature\n1,whiskers\n2,bark\n3,purr\n4,wings\n5,fetch\n6,meow\n7,beak\n8,wag\n"
     static let truth = "id,label\n1,cat\n2,dog\n3,cat\n4,bird\n5,dog\n6,cat\n7,bird\n8,dog\n"
     /// 6 of 8 right (rows 4 and 8 wrong): accuracy 0.75.
@@ -200,22 +183,6 @@ struct ChallengeFiles {
     }
 }
 
-func decode<T: Decodable>(_ type: T.Type, _ result: CLIResult, sourceLocation: SourceLocation = #_sourceLocation) throws -> T {
-    do {
-        return try JSONDecoder().decode(type, from: Data(result.stdout.utf8))
-    } catch {
-        Issue.record("stdout is not \(type) JSON: \(error)\n\(result)", sourceLocation: sourceLocation)
-        throw error
-    }
-}
-
-/// The word after `prefix` in `text`, up to whitespace or `:`.
-func word(after prefix: String, in text: String) -> String? {
-    guard let range = text.range(of: prefix) else { return nil }
-    let rest = text[range.upperBound...]
-    return String(rest.prefix { !$0.isWhitespace && $0 != ":" })
-}
-
 @Suite("Command line: the built executables", .timeLimit(.minutes(2)))
 struct CLITests {
     // MARK: Help and version
@@ -233,7 +200,9 @@ struct CLITests {
         #expect(top.stdout.hasPrefix("OVERVIEW: "))
         #expect(top.stdout.contains("USAGE: pumasi <subcommand>"))
         #expect(top.stdout.contains("SUBCOMMANDS:"))
-        for name in ["post", "close", "list", "show", "download", "submit", "status", "leaderboard", "evaluate", "relay"] {
+        for name in [
+            "post", "close", "list", "show", "download", "submit", "status", "leaderboard", "evaluate", "relay",
+        ] {
             #expect(top.stdout.contains("\n  \(name) "), "subcommand \(name) missing from --help")
         }
         let viaHelp = try pumasi("help", "submit")
@@ -245,10 +214,10 @@ struct CLITests {
     }
 
     @Test func versionIsPrinted() throws {
-        let pumasi = try pumasi("--version")
-        #expect(pumasi.termination == .exit(0))
-        #expect(pumasi.stdout == "0.1.0\n")
-        #expect(pumasi.stderr.isEmpty)
+        let client = try pumasi("--version")
+        #expect(client.termination == .exit(0))
+        #expect(client.stdout == "0.1.0\n")
+        #expect(client.stderr.isEmpty)
         let broker = try run("pumasi-broker", ["--version"])
         #expect(broker.termination == .exit(0))
         #expect(broker.stdout == "0.1.0\n")
@@ -297,6 +266,55 @@ struct CLITests {
         #expect(result.stderr.split(separator: "\n").contains { $0.hasPrefix("Usage: pumasi-broker") }, "\(result)")
     }
 
+    /// Whole stderr, compared exactly as swift-argument-parser's `AssertExecuteCommand` does: the usage line and
+    /// the help hint name the command that was misused (`See 'math add --help' …` in its MathExampleTests).
+    @Test func usageErrorsReadExactlyLikeArgumentParsers() throws {
+        let cases: [(tool: String, arguments: [String], stderr: String)] = [
+            (
+                "pumasi", ["frobnicate"],
+                """
+                Error: unknown subcommand 'frobnicate'
+                Usage: pumasi <subcommand> [<options>]
+                  See 'pumasi --help' for more information.
+
+                """
+            ),
+            (
+                "pumasi", ["list", "--bogus"],
+                """
+                Error: unknown option '--bogus'
+                Usage: pumasi list [<options>]
+                  See 'pumasi list --help' for more information.
+
+                """
+            ),
+            (
+                "pumasi", ["submit", "ch_x"],
+                """
+                Error: missing expected argument '<file>'
+                Usage: pumasi submit [<options>] <challenge> <file>
+                  See 'pumasi submit --help' for more information.
+
+                """
+            ),
+            (
+                "pumasi-broker", ["--heartbeat-ms", "nope"],
+                """
+                Error: --heartbeat-ms must be a whole number of at least 10
+                Usage: pumasi-broker [<options>]
+                  See 'pumasi-broker --help' for more information.
+
+                """
+            ),
+        ]
+        for (tool, arguments, stderr) in cases {
+            let result = try run(tool, arguments)
+            #expect(result.termination == .exit(64), "\(tool) \(arguments): \(result)")
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr == stderr, "\(tool) \(arguments)")
+        }
+    }
+
     // MARK: Failures: exit 1 with `Error: …`
 
     @Test func noBrokerListeningIsAFailureNotAHang() throws {
@@ -309,7 +327,7 @@ struct CLITests {
     @Test func unknownIdsFromALiveBrokerAreFailures() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let broker = try BrokerProcess(dataDirectory: dir.file("broker"))
+        let broker = try CLIBroker(dataDirectory: dir.file("broker"))
         defer { broker.spawned.stopGracefully() }
 
         let status = try pumasi("status", "sub_zzzzzzzzzzzzzzzz", "--broker", broker.router)
@@ -340,13 +358,13 @@ struct CLITests {
         #expect(missing.stderr.hasPrefix("Error: "), "\(missing)")
         #expect(missing.stderr.contains("missing.json"), "\(missing)")
 
-        _ = try ChallengeFiles(in: dir, deadline: "soon")
+        _ = try CLIChallengeFiles(in: dir, deadline: "soon")
         let soon = try run("pumasi", ["post", "spec.json"] + nowhere, in: dir.path)
         #expect(soon.termination == .exit(1), "\(soon)")
         #expect(soon.stderr.hasPrefix("Error: spec.json: "), "\(soon)")
         #expect(soon.stderr.contains("deadline \"soon\""), "\(soon)")
 
-        _ = try ChallengeFiles(in: dir, scorer: #"{"builtin": "csv-accuracy", "options": {"colour": "red"}}"#)
+        _ = try CLIChallengeFiles(in: dir, scorer: #"{"builtin": "csv-accuracy", "options": {"colour": "red"}}"#)
         let option = try run("pumasi", ["post", "spec.json"] + nowhere, in: dir.path)
         #expect(option.termination == .exit(1), "\(option)")
         #expect(option.stderr.hasPrefix("Error: spec.json: "), "\(option)")
@@ -365,21 +383,47 @@ struct CLITests {
         #expect(solution.stderr.contains("nothing.csv"), "\(solution)")
     }
 
+    // MARK: Graceful shutdown
+
+    /// `broker.json` is how scripts find a broker and know it is up, so from the moment it exists a SIGTERM must
+    /// mean a graceful stop (exit 0): neither death by the signal nor a SIGTERM that is lost. The window is short,
+    /// so a few brokers are tried, each stopped as soon as its file appears.
+    @Test func aBrokerStopsGracefullyFromTheMomentItsEndpointsFileExists() throws {
+        for attempt in 1...5 {
+            let dir = try TempDirectory()
+            defer { dir.remove() }
+            let broker = try CLIProcess("pumasi-broker", CLIBroker.arguments(dataDirectory: dir.path))
+            // Polls much faster than `eventually` so the SIGTERM lands right after the file appears.
+            let deadline = WallClock.monotonicNanos() + 10_000_000_000
+            while !FileManager.default.fileExists(atPath: dir.file("broker.json")), broker.process.isRunning,
+                WallClock.monotonicNanos() < deadline
+            {
+                usleep(200)
+            }
+            try #require(FileManager.default.fileExists(atPath: dir.file("broker.json")), "\(broker.stderr)")
+            let result = broker.terminate(seconds: 5)
+            guard result.termination == .exit(0) else {
+                Issue.record("broker \(attempt), SIGTERM just after broker.json appeared: \(result)")
+                return
+            }
+        }
+    }
+
     // MARK: A whole challenge through the command line
 
     @Test func aChallengeGoesFromPostToAwardThroughTheCommandLine() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let broker = try BrokerProcess(dataDirectory: dir.file("broker"))
+        let broker = try CLIBroker(dataDirectory: dir.file("broker"))
         defer { broker.spawned.stopGracefully() }
         let evaluator = try startWorker(
             ["evaluate", "--broker", broker.router, "--cache", dir.file("cache")], ready: "evaluator starting")
         defer { evaluator.stopGracefully() }
         let b = ["--broker", broker.router]
 
-        let files = try ChallengeFiles(in: dir)
-        try dir.write("ada.csv", ChallengeFiles.good)
-        try dir.write("bob.csv", ChallengeFiles.worse)
+        let files = try CLIChallengeFiles(in: dir)
+        try dir.write("ada.csv", CLIChallengeFiles.good)
+        try dir.write("bob.csv", CLIChallengeFiles.worse)
 
         let posted = try run("pumasi", ["post", files.spec] + b)
         #expect(posted.termination == .exit(0), "\(posted)")
@@ -387,7 +431,7 @@ struct CLITests {
         #expect(posted.stdout.contains("csv-accuracy, maximize"), "\(posted)")
 
         let listed = try decode([ChallengeInfo].self, try run("pumasi", ["list", "--json"] + b))
-        let challenge = try #require(listed.first { "Posted \($0.id): " == posted.stdout.prefix("Posted \($0.id): ".count) })
+        let challenge = try #require(listed.first { posted.stdout.hasPrefix("Posted \($0.id): ") }, "\(listed)")
         let id = challenge.id
         #expect(challenge.title == "Pet sounds")
         #expect(challenge.state == .open)
@@ -404,7 +448,8 @@ struct CLITests {
 
         let downloaded = try run("pumasi", ["download", id, "-o", dir.file("dl")] + b)
         #expect(downloaded.termination == .exit(0), "\(downloaded)")
-        #expect(FileManager.default.contents(atPath: dir.file("dl/train.csv")) == Data(ChallengeFiles.publicText.utf8))
+        #expect(
+            FileManager.default.contents(atPath: dir.file("dl/train.csv")) == Data(CLIChallengeFiles.publicText.utf8))
         #expect(!FileManager.default.fileExists(atPath: dir.file("dl/truth.csv")))
 
         let ada = try run("pumasi", ["submit", id, dir.file("ada.csv"), "--solver", "ada", "--wait", "--json"] + b)
@@ -441,10 +486,13 @@ struct CLITests {
         #expect(human.termination == .exit(0), "\(human)")
         let lines = human.stdout.split(separator: "\n").map(String.init)
         let header = try #require(lines.firstIndex { $0.hasPrefix("RANK ") }, "no RANK header: \(human)")
-        #expect(lines.count == header + 3, "\(human)")
-        #expect(lines.dropFirst(header + 1).first?.hasPrefix("1 ") == true && lines[header + 1].contains(" ada "), "\(human)")
-        #expect(lines.dropFirst(header + 2).first?.contains(" bob ") == true, "\(human)")
-        #expect(lines.dropFirst(header + 1).first?.contains(" 0.75 ") == true, "\(human)")
+        try #require(lines.count == header + 3, "a header and two rows: \(human)")
+        #expect(
+            lines[header + 1].hasPrefix("1 ") && lines[header + 1].contains(" ada ")
+                && lines[header + 1].contains(" 0.75 "))
+        #expect(
+            lines[header + 2].hasPrefix("2 ") && lines[header + 2].contains(" bob ")
+                && lines[header + 2].contains(" 0.375 "))
 
         let closed = try run("pumasi", ["close", id] + b)
         #expect(closed.termination == .exit(0), "\(closed)")
@@ -479,7 +527,7 @@ struct CLITests {
     @Test func aRelayShowsAnnouncementsAndForwardsSubmissions() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let broker = try BrokerProcess(dataDirectory: dir.file("broker"))
+        let broker = try CLIBroker(dataDirectory: dir.file("broker"))
         defer { broker.spawned.stopGracefully() }
         let evaluator = try startWorker(
             ["evaluate", "--broker", broker.router, "--cache", dir.file("cache")], ready: "evaluator starting")
@@ -493,17 +541,19 @@ struct CLITests {
         #expect(listen.hasPrefix("tcp://127.0.0.1:") && !listen.hasSuffix("*"), "\(listen)")
 
         // PUB/SUB drops what is published before the subscription lands: post until the relay shows one.
-        let files = try ChallengeFiles(in: dir, title: "Relayed")
-        try dir.write("cy.csv", ChallengeFiles.perfect)
+        let files = try CLIChallengeFiles(in: dir, title: "Relayed")
+        try dir.write("cy.csv", CLIChallengeFiles.perfect)
         var id: String?
         let deadline = WallClock.monotonicNanos() + 10_000_000_000
         for _ in 0..<10 where id == nil && WallClock.monotonicNanos() < deadline {
-            let posted = try decode(ChallengeInfo.self, try pumasi("post", files.spec, "--json", "--broker", broker.router))
+            let posted = try decode(
+                ChallengeInfo.self, try pumasi("post", files.spec, "--json", "--broker", broker.router))
             if relay.wait(seconds: 1, until: { stdout, _ in stdout.contains("challenge.opened \(posted.id) ") }) {
                 id = posted.id
             }
         }
-        let challenge = try #require(id, "the relay showed no challenge.opened within 10 s: \(relay.stdout)\n\(relay.stderr)")
+        let challenge = try #require(
+            id, "the relay showed no challenge.opened within 10 s: \(relay.stdout)\n\(relay.stderr)")
         #expect(relay.stdout.contains("challenge.opened \(challenge) \"Relayed\" award 500 USD deadline "))
 
         let submitted = try pumasi("submit", challenge, dir.file("cy.csv"), "--broker", listen, "--solver", "cy")
@@ -525,5 +575,51 @@ struct CLITests {
         let stopped = relay.terminate()
         #expect(stopped.termination == .exit(0), "relay after SIGTERM: \(stopped)")
         #expect(stopped.stderr.contains("relay stopped"), "\(stopped)")
+    }
+}
+
+extension CLITests {
+    /// Runs a built executable to completion (bounded: killed after `seconds`).
+    @discardableResult
+    private func run(_ tool: String, _ arguments: [String], in directory: String? = nil, seconds: Double = 30) throws
+        -> CLIResult
+    {
+        let spawned = try CLIProcess(tool, arguments, in: directory)
+        if let result = spawned.waitForExit(seconds: seconds) { return result }
+        let result = spawned.terminate(seconds: 2)
+        Issue.record("\(spawned.name) did not finish within \(seconds) s: \(result)")
+        return result
+    }
+
+    private func pumasi(_ arguments: String..., in directory: String? = nil) throws -> CLIResult {
+        try run("pumasi", arguments, in: directory)
+    }
+
+    /// Starts a long-running `pumasi` subcommand and waits (≤10 s) until its stderr shows `ready`.
+    private func startWorker(_ arguments: [String], ready: String) throws -> CLIProcess {
+        let worker = try CLIProcess("pumasi", arguments)
+        guard worker.wait(until: { _, stderr in stderr.contains(ready) }) else {
+            let result = worker.terminate()
+            throw CLITestFailure("\(worker.name) did not log \"\(ready)\" within 10 s: \(result)")
+        }
+        return worker
+    }
+
+    private func decode<T: Decodable>(
+        _ type: T.Type, _ result: CLIResult, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(result.stdout.utf8))
+        } catch {
+            Issue.record("stdout is not \(type) JSON: \(error)\n\(result)", sourceLocation: sourceLocation)
+            throw error
+        }
+    }
+
+    /// The word after `prefix` in `text`, up to whitespace.
+    private func word(after prefix: String, in text: String) -> String? {
+        guard let range = text.range(of: prefix) else { return nil }
+        let rest = text[range.upperBound...]
+        return String(rest.prefix { !$0.isWhitespace })
     }
 }

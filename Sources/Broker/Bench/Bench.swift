@@ -12,10 +12,11 @@ struct Bench {
         let arguments = CommandLine.arguments.dropFirst()
         let jobs = arguments.first.flatMap(Int.init) ?? 20_000
         let serialJobs = arguments.dropFirst().first.flatMap(Int.init) ?? 2_000
+        let slots = arguments.dropFirst(2).first.flatMap(Int.init) ?? 16
         let directory = NSTemporaryDirectory() + "pumasi-bench-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        let harness = try Harness(directory: directory)
+        let harness = try Harness(directory: directory, slots: slots)
         defer { harness.stop() }
         let driver = try Driver(router: harness.router, pub: harness.pub)
         try driver.warmUp()
@@ -42,7 +43,7 @@ final class Harness {
     private let evaluators: [Evaluator]
     private let evaluatorsDone = DispatchGroup()
 
-    init(directory: String) throws {
+    init(directory: String, slots: Int) throws {
         var config = BrokerConfig(dataDirectory: directory)
         config.routerEndpoint = "tcp://127.0.0.1:*"
         config.publishEndpoint = "tcp://127.0.0.1:*"
@@ -70,9 +71,9 @@ final class Harness {
         self.pub = pub
         stopBroker = stop
         evaluators = try (1...2).map { n in
-            try Evaluator(
-                config: EvaluatorConfig(brokerEndpoint: router, cacheDirectory: directory + "/cache-\(n)"),
-                logger: Logger(label: "bench-evaluator", level: .warning))
+            var config = EvaluatorConfig(brokerEndpoint: router, cacheDirectory: directory + "/cache-\(n)")
+            config.slots = slots
+            return try Evaluator(config: config, logger: Logger(label: "bench-evaluator", level: .warning))
         }
         for evaluator in evaluators {
             let started = DispatchSemaphore(value: 0)

@@ -24,9 +24,10 @@ public enum BrokerCLI {
         ])
 
     /// Runs the broker with the command line (without the program name); returns the exit code.
-    public static func main(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment)
-        -> Int32
-    {
+    public static func main(
+        _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+        signals: TerminationSignals
+    ) -> Int32 {
         let console = FileHandle.standardError
         let parsed: ParsedArguments
         do {
@@ -48,9 +49,8 @@ public enum BrokerCLI {
             let level = parsed.value("log-level").flatMap(LogLevel.init(name:)) ?? .info
             let broker = try Broker(config: config, logger: Logger(label: "broker", level: level))
             let stop = broker.stopSignal
-            let signals = TerminationSignals { _ in stop.fire() }
+            signals.onTerminate { _ in stop.fire() }
             try broker.run()
-            withExtendedLifetime(signals) {}
             return 0
         } catch let error as UsageError {
             console.write(Data((error.description + "\n").utf8))

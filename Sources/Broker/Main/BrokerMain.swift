@@ -1,9 +1,12 @@
 import Foundation
 import PumasiBroker
+import PumasiShared
 
 @main
 struct BrokerMain {
     static func main() {
-        exit(BrokerCLI.main(Array(CommandLine.arguments.dropFirst())))
+        // First, before any thread starts: SIGTERM and SIGINT must never take the default action.
+        let signals = TerminationSignals()
+        exit(BrokerCLI.main(Array(CommandLine.arguments.dropFirst()), signals: signals))
     }
 }

@@ -8,7 +8,10 @@ public struct UsageError: Error, CustomStringConvertible, Sendable {
         self.usage = usage
     }
 
-    public var description: String { "Error: \(message)\nUsage: \(usage)\n  See '\(usage.split(separator: " ").first ?? "") --help' for more information." }
+    public var description: String {
+        let command = usage.split(separator: " ").prefix { !$0.hasPrefix("[") && !$0.hasPrefix("<") }
+        return "Error: \(message)\nUsage: \(usage)\n  See '\(command.joined(separator: " ")) --help' for more information."
+    }
 }
 
 /// The parsed command line of one command.

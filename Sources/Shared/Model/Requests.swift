@@ -72,3 +72,15 @@ public struct ReferenceRequest: Codable, Sendable {
     public var sha256: String
     public init(sha256: String) { self.sha256 = sha256 }
 }
+
+/// `pumasi.events`: announcements with a sequence number above `after`, oldest first, at most `limit`
+/// (0 asks only for the latest sequence number).
+public struct EventsRequest: Codable, Sendable {
+    public var v = wireVersion
+    public var after: Int64
+    public var limit: Int?
+    public init(after: Int64, limit: Int? = nil) {
+        self.after = after
+        self.limit = limit
+    }
+}

@@ -195,3 +195,17 @@ public struct FileInfo: Codable, Sendable, Equatable {
 public enum MMIStatus: String, Sendable {
     case found = "200", notFound = "404", notImplemented = "501"
 }
+
+
+/// The answer to `pumasi.events`: the events asked for and the log's latest sequence number.
+public struct EventLog: Codable, Sendable, Equatable {
+    public var events: [Announcement]
+    public var last: Int64
+
+    public init(events: [Announcement], last: Int64) {
+        self.events = events
+        self.last = last
+    }
+
+    public static let maxBatch = 1_000
+}

@@ -9,6 +9,10 @@ public enum Service {
     public static let status = "pumasi.submission.status"
     public static let leaderboard = "pumasi.leaderboard"
     public static let reference = "pumasi.reference"
+    /// The announcement log: events after a sequence number, and the latest number (the Clone pattern's snapshot).
+    public static let events = "pumasi.events"
+    /// Served by a relay itself: what its outbox holds.
+    public static let relayOutbox = "pumasi.relay.outbox"
     /// 8/MMI: is a worker registered for the service named in the body?
     public static let mmiService = "mmi.service"
 

@@ -26,6 +26,11 @@ extension Broker {
                 return try reply(store.leaderboard(challenge(request.challenge), limit: request.limit))
             case Service.close: return try reply(close(body, now: now))
             case Service.reference: return try referenceFile(body)
+            case Service.events:
+                let request = try Wire.decode(EventsRequest.self, from: body.first)
+                let limit = max(0, min(request.limit ?? EventLog.maxBatch, EventLog.maxBatch))
+                let events = limit == 0 ? [] : try store.events(after: request.after, limit: limit)
+                return reply(EventLog(events: events, last: try store.lastSeq()))
             case Service.mmiService:
                 let name = String(decoding: body.first ?? Data(), as: UTF8.self)
                 return [Data((dispatcher.isServed(name) ? MMIStatus.found : .notFound).rawValue.utf8)]

@@ -24,6 +24,9 @@ extension Store {
         nextSeq = (try db.queryOne("SELECT COALESCE(MAX(seq), 0) + 1 FROM events")?.int(0)) ?? 1
     }
 
+    /// The latest sequence number in the log (0 when empty).
+    func lastSeq() throws -> Int64 { try db.queryOne("SELECT COALESCE(MAX(seq), 0) FROM events")?.int(0) ?? 0 }
+
     /// Events after `seq`, oldest first.
     func events(after seq: Int64, limit: Int) throws -> [Announcement] {
         try db.query("SELECT body_json FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(seq), .integer(Int64(limit))])

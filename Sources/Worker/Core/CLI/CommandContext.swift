@@ -6,6 +6,10 @@ struct CommandContext {
     let arguments: ParsedArguments
     let console: Console
     let environment: [String: String]
+    /// The command's usage line, for usage errors found after parsing.
+    let usage: String
+    /// SIGTERM and SIGINT, blocked since the start of `main`; long-running commands set a handler.
+    let signals: TerminationSignals
 
     static let defaultBroker = "tcp://127.0.0.1:5555"
     static let defaultPublish = "tcp://127.0.0.1:5556"
@@ -22,7 +26,7 @@ struct CommandContext {
     func timeout() throws(UsageError) -> Double {
         guard let text = arguments.value("timeout") else { return 10 }
         guard let value = Double(text), value > 0, value <= 3600 else {
-            throw UsageError("--timeout must be a number of seconds between 0 and 3600", usage: "pumasi --timeout <seconds>")
+            throw UsageError("--timeout must be a number of seconds between 0 and 3600", usage: usage)
         }
         return value
     }

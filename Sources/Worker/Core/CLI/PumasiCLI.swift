@@ -9,7 +9,13 @@ struct CommandFailure: Error, CustomStringConvertible {
 
 protocol Command {
     static var spec: CommandSpec { get }
+    /// Long-running commands stop gracefully on SIGTERM/SIGINT; one-shot commands just exit.
+    static var longRunning: Bool { get }
     static func run(_ context: CommandContext) throws -> Int32
+}
+
+extension Command {
+    static var longRunning: Bool { false }
 }
 
 /// The `pumasi` command: argument parsing, dispatch, and exit codes (0 ok, 1 failure, 64 usage).
@@ -34,9 +40,10 @@ public enum PumasiCLI {
     }
 
     /// Runs the command line (without the program name) and returns the exit code.
-    public static func main(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment)
-        -> Int32
-    {
+    public static func main(
+        _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+        signals: TerminationSignals
+    ) -> Int32 {
         let console = Console()
         guard let first = arguments.first else {
             console.out(spec.help)
@@ -71,7 +78,11 @@ public enum PumasiCLI {
                 console.out(command.spec.help)
                 return 0
             }
-            return try command.run(CommandContext(arguments: parsed, console: console, environment: environment))
+            if !command.longRunning { signals.onTerminate { exit(128 + $0) } }
+            let context = CommandContext(
+                arguments: parsed, console: console, environment: environment, usage: command.spec.usage,
+                signals: signals)
+            return try command.run(context)
         } catch let error as UsageError {
             return usageError(error, console)
         } catch {

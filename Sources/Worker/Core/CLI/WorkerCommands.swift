@@ -2,6 +2,7 @@ import Foundation
 import PumasiShared
 
 enum EvaluateCommand: Command {
+    static let longRunning = true
     static let spec = CommandSpec(
         name: "pumasi evaluate", abstract: "Run an evaluator: score submissions with built-in scorers and plugins.",
         discussion: """
@@ -51,15 +52,15 @@ enum EvaluateCommand: Command {
         guard !config.services.isEmpty else { throw UsageError("nothing to serve: add --plugin or drop --no-builtins", usage: spec.usage) }
         let logger = context.logger("evaluator")
         let evaluator = try Evaluator(config: config, logger: logger)
-        let signals = TerminationSignals { _ in evaluator.stop() }
+        context.signals.onTerminate { _ in evaluator.stop() }
         logger.info("evaluator starting", ["broker": config.brokerEndpoint, "services": config.services.joined(separator: ",")])
         evaluator.run()
-        withExtendedLifetime(signals) {}
         return 0
     }
 }
 
 enum RelayCommand: Command {
+    static let longRunning = true
     static let spec = CommandSpec(
         name: "pumasi relay", abstract: "Show announcements as they arrive and forward local requests to the broker.",
         discussion: "Point clients at the relay with --broker <listen endpoint>. Stops on SIGTERM or SIGINT.",
@@ -91,9 +92,8 @@ enum RelayCommand: Command {
                 console.out(describe(announcement))
             }
         }
-        let signals = TerminationSignals { _ in relay.stop() }
+        context.signals.onTerminate { _ in relay.stop() }
         try relay.run()
-        withExtendedLifetime(signals) {}
         return 0
     }
 
