@@ -30,7 +30,7 @@ start() {
             --plugin "tour-length=$here/demo/plugins/tour-length" 2>>"$dir/logs/evaluator-$n.log" &
         echo "evaluator-$n $!" >>"$pids"
     done
-    "$bin/pumasi" relay --broker "$router" --pub "$pub" --listen "ipc://$dir/relay.ipc" \
+    "$bin/pumasi" relay --broker "$router" --pub "$pub" --listen "ipc://$dir/relay.ipc" --outbox "$dir/relay-outbox.sqlite3" \
         >>"$dir/logs/relay.out" 2>>"$dir/logs/relay.log" &
     echo "relay $!" >>"$pids"
     echo "broker   $router (announcements $pub)"

@@ -534,7 +534,10 @@ struct CLITests {
         defer { evaluator.stopGracefully() }
         // The relay binds an ephemeral port and logs the endpoint it got (ZMQ_LAST_ENDPOINT).
         let relay = try startWorker(
-            ["relay", "--broker", broker.router, "--pub", broker.pub, "--listen", "tcp://127.0.0.1:*"],
+            [
+                "relay", "--broker", broker.router, "--pub", broker.pub, "--listen", "tcp://127.0.0.1:*",
+                "--outbox", dir.file("outbox.sqlite3"),
+            ],
             ready: "relay started")
         defer { relay.stopGracefully() }
         let listen = try #require(word(after: "listen=", in: relay.stderr), "\(relay.stderr)")

@@ -39,10 +39,12 @@ done
 
 step "starting a relay: it prints every announcement as it arrives, and forwards local requests"
 relay="ipc://$work/relay.ipc"
-"$bin/pumasi" relay --pub "$pub" --listen "$relay" --log-level warning \
+"$bin/pumasi" relay --pub "$pub" --listen "$relay" --outbox "$work/relay-outbox.sqlite3" --log-level warning \
     > >(sed -u 's/^/    relay | /') 2>"$work/relay.log" &
 pids+=($!)
-sleep 1  # the relay's subscription must reach the broker before the first announcement (PUB/SUB slow joiner)
+# Give the relay's subscription a moment to reach the broker, so the first announcements show live and in
+# order; any it misses (the PUB/SUB slow joiner) it would recover from the broker's log a little later.
+sleep 1
 
 step "seekers post two challenges"
 run "$bin/pumasi" post "$here/route/challenge.json"

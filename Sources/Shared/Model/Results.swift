@@ -57,14 +57,21 @@ public struct Receipt: Codable, Sendable, Equatable {
     public var receivedAt: Millis
     /// True when this answers a retry of an earlier request with the same client id.
     public var duplicate: Bool
+    /// Set by a relay that could not reach the broker: the submission waits in the relay's outbox, on disk,
+    /// and `submission` is `pending:<client id>` until it is delivered.
+    public var queued: Bool?
 
-    public init(submission: String, challenge: String, sha256: String, size: Int, receivedAt: Millis, duplicate: Bool) {
+    public init(
+        submission: String, challenge: String, sha256: String, size: Int, receivedAt: Millis, duplicate: Bool,
+        queued: Bool? = nil
+    ) {
         self.submission = submission
         self.challenge = challenge
         self.sha256 = sha256
         self.size = size
         self.receivedAt = receivedAt
         self.duplicate = duplicate
+        self.queued = queued
     }
 }
 
@@ -208,4 +215,44 @@ public struct EventLog: Codable, Sendable, Equatable {
     }
 
     public static let maxBatch = 1_000
+}
+
+
+/// One submission held by a relay's outbox.
+public struct OutboxEntry: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
+        /// Waiting for the broker.
+        case pending
+        /// The broker stored it; `submission` is its id.
+        case delivered
+        /// The broker refused it; `error` says why.
+        case refused
+    }
+
+    public var clientId: String
+    public var challenge: String
+    public var solver: String
+    public var filename: String
+    public var size: Int
+    public var sha256: String
+    public var queuedAt: Millis
+    public var state: State
+    public var submission: String?
+    public var error: String?
+
+    public init(
+        clientId: String, challenge: String, solver: String, filename: String, size: Int, sha256: String,
+        queuedAt: Millis, state: State, submission: String? = nil, error: String? = nil
+    ) {
+        self.clientId = clientId
+        self.challenge = challenge
+        self.solver = solver
+        self.filename = filename
+        self.size = size
+        self.sha256 = sha256
+        self.queuedAt = queuedAt
+        self.state = state
+        self.submission = submission
+        self.error = error
+    }
 }

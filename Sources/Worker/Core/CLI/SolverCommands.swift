@@ -135,6 +135,19 @@ enum SubmitCommand: Command {
             clientId: context.arguments.value("client-id") ?? UUID().uuidString.lowercased())
         let client = try context.client()
         let (receipt, _) = try client.call(Service.submit, request, files: [bytes], as: Receipt.self, attempts: 3)
+        if receipt.queued == true {
+            if context.json {
+                context.console.json(receipt)
+            } else {
+                context.console.out(
+                    """
+                    Queued in the relay's outbox: the broker is unreachable right now.
+                      It is kept on disk and delivered, once, when the broker is back (pumasi outbox lists it).
+                      \(receipt.size) bytes, sha256 \(receipt.sha256), client id \(request.clientId ?? "")
+                    """)
+            }
+            return 0
+        }
         if context.arguments.flag("wait") {
             let info = try StatusCommand.waitForResult(receipt.submission, client: client, seconds: 600)
             if context.json { context.console.json(info) } else { StatusCommand.print(info, context.console) }

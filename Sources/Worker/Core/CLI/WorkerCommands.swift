@@ -63,11 +63,16 @@ enum RelayCommand: Command {
     static let longRunning = true
     static let spec = CommandSpec(
         name: "pumasi relay", abstract: "Show announcements as they arrive and forward local requests to the broker.",
-        discussion: "Point clients at the relay with --broker <listen endpoint>. Stops on SIGTERM or SIGINT.",
+        discussion: """
+            Point clients at the relay with --broker <listen endpoint>. Submissions made through the relay are
+            kept on disk in its outbox and delivered, exactly once, when the broker is reachable ('pumasi outbox'
+            lists them). Missed announcements are recovered from the broker's log. Stops on SIGTERM or SIGINT.
+            """,
         options: [
             .init("broker", short: "b", value: "endpoint", help: "Broker ROUTER endpoint. Default: $PUMASI_BROKER or \(CommandContext.defaultBroker)."),
             .init("pub", value: "endpoint", help: "Broker PUB endpoint. Default: $PUMASI_PUB or \(CommandContext.defaultPublish)."),
             .init("listen", value: "endpoint", help: "Where local clients reach this relay. Default: tcp://127.0.0.1:5557."),
+            .init("outbox", value: "path", help: "The outbox file. Default: $XDG_DATA_HOME/pumasi/relay-outbox.sqlite3."),
             .init("topic", value: "prefix", help: "Only announcements whose topic starts with this.", repeats: true),
             .init("json", help: "Print each announcement as one JSON line."),
             .init("log-level", value: "level", help: "trace, debug, info, notice, warning, error. Default: info."),
@@ -75,21 +80,21 @@ enum RelayCommand: Command {
 
     static func run(_ context: CommandContext) throws -> Int32 {
         let a = context.arguments
+        let dataHome = context.environment["XDG_DATA_HOME"]
+            ?? ((context.environment["HOME"] ?? NSTemporaryDirectory()) as NSString).appendingPathComponent(".local/share")
         var config = RelayConfig(
             brokerEndpoint: context.broker,
-            publishEndpoint: a.value("pub") ?? context.environment["PUMASI_PUB"] ?? CommandContext.defaultPublish)
+            publishEndpoint: a.value("pub") ?? context.environment["PUMASI_PUB"] ?? CommandContext.defaultPublish,
+            outboxPath: a.value("outbox") ?? (dataHome as NSString).appendingPathComponent("pumasi/relay-outbox.sqlite3"))
         if let listen = a.value("listen") { config.listenEndpoint = listen }
         if !a.all("topic").isEmpty { config.topics = a.all("topic") }
         let console = context.console
         let json = context.json
-        let relay = try Relay(config: config, logger: context.logger("relay")) { announcement, missed in
-            if let missed {
-                console.err("warning: missed announcements \(missed.lowerBound)-\(missed.upperBound)")
-            }
+        let relay = try Relay(config: config, logger: context.logger("relay")) { announcement, recovered in
             if json {
                 console.out(String(decoding: Wire.encode(announcement), as: UTF8.self))
             } else {
-                console.out(describe(announcement))
+                console.out(describe(announcement) + (recovered ? "  (recovered)" : ""))
             }
         }
         context.signals.onTerminate { _ in relay.stop() }
@@ -116,5 +121,33 @@ enum RelayCommand: Command {
         case .unawarded:
             return head + " closed without award (\(a.message ?? ""))"
         }
+    }
+}
+
+enum OutboxCommand: Command {
+    static let spec = CommandSpec(
+        name: "pumasi outbox", abstract: "List the submissions a relay holds: pending, delivered, or refused.",
+        discussion: "Ask the relay itself: --broker <the relay's listen endpoint>.",
+        options: CommandContext.clientOptions)
+
+    static func run(_ context: CommandContext) throws -> Int32 {
+        let (entries, _) = try context.client().call(Service.relayOutbox, Empty(), as: [OutboxEntry].self)
+        if context.json {
+            context.console.json(entries)
+            return 0
+        }
+        guard !entries.isEmpty else {
+            context.console.out("The outbox is empty.")
+            return 0
+        }
+        var table = Table(headers: ["STATE", "CHALLENGE", "SOLVER", "FILE", "QUEUED", "SUBMISSION / REASON"])
+        for e in entries {
+            table.rows.append([
+                e.state.rawValue, e.challenge, e.solver, e.filename, WallClock.iso(e.queuedAt),
+                e.submission ?? e.error ?? "-",
+            ])
+        }
+        context.console.out(table.rendered)
+        return 0
     }
 }

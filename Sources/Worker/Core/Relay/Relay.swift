@@ -7,18 +7,31 @@ public struct RelayConfig: Sendable {
     public var publishEndpoint: String
     /// Where this relay takes requests from local clients (`pumasi submit --broker <this>`).
     public var listenEndpoint = "tcp://127.0.0.1:5557"
-    public var timeoutSeconds = 10.0
+    /// The durable outbox for submissions made through this relay.
+    public var outboxPath: String
+    public var timeoutSeconds = 5.0
+    /// How often to retry the outbox and to check the announcement log for a missed tail.
+    public var syncInterval: Millis = 2_000
     /// Announcement topic prefixes to show; "" is all.
     public var topics = [""]
 
-    public init(brokerEndpoint: String, publishEndpoint: String) {
+    public init(brokerEndpoint: String, publishEndpoint: String, outboxPath: String) {
         self.brokerEndpoint = brokerEndpoint
         self.publishEndpoint = publishEndpoint
+        self.outboxPath = outboxPath
     }
 }
 
-/// `pumasi relay`: the human-facing worker. It shows every announcement as it arrives, noting any gap in
-/// the sequence numbers, and forwards the requests local clients make through it to the broker, one at a time.
+/// `pumasi relay`: the human-facing worker.
+///
+/// - Announcements: shown as they arrive, without gaps (the Clone pattern). The relay subscribes first, then
+///   learns the broker's latest sequence number; an announcement that skips numbers (PUB drops past its
+///   high-water mark and during the slow-joiner window, and nothing reaches a subscriber while the broker
+///   restarts) makes it fetch the missing ones from the broker's log, and a periodic check catches a missed
+///   tail. A log that went backwards (a new broker) resets the count.
+/// - Requests from local clients are forwarded to the broker one at a time. Submissions go through the
+///   durable outbox first: if the broker is away the client gets a `queued` receipt, and the relay keeps
+///   delivering, in order and with the client id, until the broker has them.
 ///
 /// Thread rule: create and run on one thread; `stop()` from any thread.
 public final class Relay: Sendable {
@@ -26,11 +39,10 @@ public final class Relay: Sendable {
     private let logger: Logger
     private let context: ZMQContext
     private let stopSignal: ZMQStopSignal
-    private let show: @Sendable (Announcement, _ missed: ClosedRange<Int64>?) -> Void
+    private let show: @Sendable (Announcement, _ recovered: Bool) -> Void
 
     public init(
-        config: RelayConfig, logger: Logger,
-        show: @escaping @Sendable (Announcement, _ missed: ClosedRange<Int64>?) -> Void
+        config: RelayConfig, logger: Logger, show: @escaping @Sendable (Announcement, _ recovered: Bool) -> Void
     ) throws {
         self.config = config
         self.logger = logger
@@ -45,20 +57,26 @@ public final class Relay: Sendable {
     public func run(onReady: @Sendable (String) -> Void = { _ in }) throws {
         let control = try stopSignal.makeReceiver()
         let subscriber = try ZMQSocket(context, .sub)
+        try subscriber.setOption(.receiveHighWaterMark, 100_000)
         for topic in config.topics { try subscriber.setOption(.subscribe, topic) }
         try subscriber.connect(config.publishEndpoint)
         let frontend = try ZMQSocket(context, .router)
         try frontend.setOption(.routerMandatory, 1)
         try frontend.bind(config.listenEndpoint)
         let listening = try frontend.lastEndpoint
-        let client = try BrokerClient(endpoint: config.brokerEndpoint, timeoutSeconds: config.timeoutSeconds, context: context)
-        logger.info("relay started", ["broker": config.brokerEndpoint, "pub": config.publishEndpoint, "listen": listening])
+        var state = try State(
+            client: BrokerClient(endpoint: config.brokerEndpoint, timeoutSeconds: config.timeoutSeconds, context: context),
+            outbox: RelayOutbox(path: config.outboxPath))
+        logger.info(
+            "relay started",
+            ["broker": config.brokerEndpoint, "pub": config.publishEndpoint, "listen": listening, "outbox": config.outboxPath])
+        synchronise(&state)
         onReady(listening)
 
-        var lastSeq: Int64?
         var poller = ZMQPoller([subscriber, frontend, control])
+        var nextSync = WallClock.now() + config.syncInterval
         while true {
-            let ready = try poller.poll(timeoutMilliseconds: -1)
+            let ready = try poller.poll(timeoutMilliseconds: Int(max(0, nextSync - WallClock.now())))
             if ready[2], stopSignal.received(on: control) {
                 logger.info("relay stopped")
                 return
@@ -69,44 +87,159 @@ public final class Relay: Sendable {
                         logger.warning("unreadable announcement ignored", ["frames": "\(message.frames.count)"])
                         continue
                     }
-                    var missed: ClosedRange<Int64>?
-                    if let last = lastSeq, announcement.seq > last + 1 { missed = (last + 1)...(announcement.seq - 1) }
-                    lastSeq = max(lastSeq ?? 0, announcement.seq)
-                    show(announcement, missed)
+                    receive(announcement, &state)
                 }
             }
             if ready[1] {
                 while let message = try frontend.receive(dontWait: true) {
-                    forward(message.frames, from: frontend, through: client)
+                    let reply = forward(message.frames, &state)
+                    _ = try? frontend.send(reply, dontWait: true)
                 }
+            }
+            if WallClock.now() >= nextSync {
+                synchronise(&state)
+                nextSync = WallClock.now() + config.syncInterval
             }
         }
     }
 
-    /// Passes one client request to the broker and its reply back; a client gets a clear error if the broker
-    /// does not answer.
-    private func forward(_ frames: [Data], from frontend: ZMQSocket, through client: BrokerClient) {
-        guard let identity = frames.first else { return }
-        let replyFrames: [Data]
+    private struct State {
+        var client: BrokerClient
+        var outbox: RelayOutbox
+        var lastSeq: Int64?
+    }
+
+    // MARK: Announcements
+
+    private func receive(_ announcement: Announcement, _ state: inout State) {
+        guard let last = state.lastSeq else {
+            state.lastSeq = announcement.seq
+            return show(announcement, false)
+        }
+        if announcement.seq <= last { return }  // already shown (recovered from the log)
+        if announcement.seq > last + 1 {
+            logger.warning("missed announcements; recovering from the broker's log", ["from": "\(last + 1)", "to": "\(announcement.seq - 1)"])
+            recover(after: last, through: announcement.seq - 1, &state)
+        }
+        if announcement.seq > (state.lastSeq ?? 0) {
+            state.lastSeq = announcement.seq
+            show(announcement, false)
+        }
+    }
+
+    /// Shows logged announcements after `after` (up to `through`, if given) that this relay has not shown.
+    private func recover(after: Int64, through: Int64?, _ state: inout State) {
+        var cursor = after
+        for _ in 0..<100 {
+            guard let log = try? state.client.call(
+                Service.events, EventsRequest(after: cursor, limit: EventLog.maxBatch), as: EventLog.self
+            ).0 else { return }
+            for event in log.events where through.map({ event.seq <= $0 }) ?? true {
+                show(event, true)
+                state.lastSeq = max(state.lastSeq ?? 0, event.seq)
+            }
+            guard let last = log.events.last?.seq, last < (through ?? log.last) else { return }
+            cursor = last
+        }
+    }
+
+    /// The periodic check: delivers the outbox, then compares the broker's latest sequence number with ours.
+    /// Both use a short timeout, so that a missing broker holds up local clients as little as possible.
+    private func synchronise(_ state: inout State) {
+        state.client.timeoutSeconds = min(1, config.timeoutSeconds)
+        defer { state.client.timeoutSeconds = config.timeoutSeconds }
+        guard deliverPending(&state),
+            let log = try? state.client.call(Service.events, EventsRequest(after: 0, limit: 0), as: EventLog.self).0
+        else { return }
+        guard let last = state.lastSeq else {
+            state.lastSeq = log.last
+            return
+        }
+        if log.last < last {
+            logger.warning("the broker's announcement log restarted; following the new one", ["last": "\(log.last)"])
+            state.lastSeq = log.last
+        } else if log.last > last {
+            recover(after: last, through: nil, &state)
+        }
+    }
+
+    // MARK: Requests
+
+    /// Answers one client request: submissions through the outbox, everything else passed to the broker.
+    private func forward(_ frames: [Data], _ state: inout State) -> [Data] {
+        guard let identity = frames.first else { return [] }
         var service = "pumasi.error"
+        let body: [Data]
         do {
-            guard case .clientRequest(let name, let body) = try MDP.parse(frames.dropFirst()) else {
+            guard case .clientRequest(let name, let requestBody) = try MDP.parse(frames.dropFirst()) else {
                 throw ProtocolError(.badRequest, "a relay forwards MDP client requests only")
             }
             service = name
-            replyFrames = try client.request(service: name, body: body)
+            switch name {
+            case Service.submit: body = try submit(requestBody, &state)
+            case Service.relayOutbox: body = [Wire.encode(Reply.success(try state.outbox.all()))]
+            default: body = try state.client.request(service: name, body: requestBody)
+            }
         } catch let error as ClientError {
             let failure: ProtocolError =
                 switch error {
                 case .server(let error): error
                 default: ProtocolError(.unavailable, "relay could not reach the broker: \(error)")
                 }
-            replyFrames = [Wire.encode(Reply<Empty>.failure(failure))]
+            body = [Wire.encode(Reply<Empty>.failure(failure))]
         } catch let error as ProtocolError {
-            replyFrames = [Wire.encode(Reply<Empty>.failure(error))]
+            body = [Wire.encode(Reply<Empty>.failure(error))]
         } catch {
-            replyFrames = [Wire.encode(Reply<Empty>.failure(ProtocolError(.badRequest, "invalid message: \(error)")))]
+            body = [Wire.encode(Reply<Empty>.failure(ProtocolError(.internal, "relay failed: \(error)")))]
         }
-        _ = try? frontend.send([identity] + MDP.clientReply(service: service, body: replyFrames), dontWait: true)
+        return [identity] + MDP.clientReply(service: service, body: body)
+    }
+
+    /// Commits the submission to the outbox, then tries the broker once. The client learns which happened.
+    private func submit(_ body: [Data], _ state: inout State) throws -> [Data] {
+        var request = try Wire.decode(SubmitRequest.self, from: body.first)
+        guard body.count == 2 else {
+            throw ProtocolError(.badRequest, "a submission carries exactly one file frame after the JSON; got \(body.count - 1)")
+        }
+        let clientId = request.clientId ?? UUID().uuidString.lowercased()
+        request.clientId = clientId
+        // A retry of something already delivered goes to the broker too: it answers from its own record.
+        let entry = try state.outbox.add(request, clientId: clientId, content: body[1], now: WallClock.now())
+        do {
+            let (receipt, _) = try state.client.call(
+                Service.submit, request, files: [body[1]], as: Receipt.self)
+            try state.outbox.delivered(entry, submission: receipt.submission)
+            return [Wire.encode(Reply.success(receipt))]
+        } catch ClientError.server(let error) {
+            try state.outbox.refused(entry, error: error.message)
+            throw error
+        } catch {
+            logger.warning("broker unreachable; submission kept in the outbox", ["client.id": clientId])
+            let receipt = Receipt(
+                submission: "pending:\(clientId)", challenge: entry.challenge, sha256: entry.sha256, size: entry.size,
+                receivedAt: entry.queuedAt, duplicate: false, queued: true)
+            return [Wire.encode(Reply.success(receipt))]
+        }
+    }
+
+    /// Delivers pending submissions in order; stops at the first that cannot reach the broker.
+    /// - Returns: false when the broker did not answer.
+    private func deliverPending(_ state: inout State) -> Bool {
+        guard let pending = try? state.outbox.pending(), !pending.isEmpty else { return true }
+        for (entry, content) in pending {
+            let request = SubmitRequest(
+                challenge: entry.challenge, solver: entry.solver, filename: entry.filename, clientId: entry.clientId)
+            do {
+                let (receipt, _) = try state.client.call(Service.submit, request, files: [content], as: Receipt.self)
+                try state.outbox.delivered(entry, submission: receipt.submission)
+                logger.info("outbox delivered", ["client.id": entry.clientId, "submission.id": receipt.submission])
+            } catch ClientError.server(let error) {
+                try? state.outbox.refused(entry, error: error.message)
+                logger.warning("outbox submission refused", ["client.id": entry.clientId, "reason": error.message])
+            } catch {
+                return false
+            }
+        }
+        return true
     }
 }

@@ -1,0 +1,103 @@
+import Foundation
+import PumasiShared
+
+/// A relay's durable outbox: every submission made through the relay is written here (and committed)
+/// before the relay answers, then delivered to the broker with its client id, so a broker that is away
+/// loses nothing and a redelivery is stored once.
+///
+/// Thread rule: owned by the relay's loop thread.
+final class RelayOutbox {
+    private let db: SQLiteConnection
+
+    init(path: String) throws {
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        db = try SQLiteConnection(path: path)
+        try db.execute("PRAGMA journal_mode=WAL")
+        try db.execute("PRAGMA synchronous=FULL")
+        if try db.userVersion == 0 {
+            try db.transaction {
+                try db.execute(
+                    """
+                    CREATE TABLE outbox (
+                        id INTEGER PRIMARY KEY,
+                        client_id TEXT NOT NULL,
+                        challenge TEXT NOT NULL,
+                        solver TEXT NOT NULL,
+                        filename TEXT NOT NULL,
+                        content BLOB NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        queued_at INTEGER NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'refused')),
+                        submission TEXT,
+                        error TEXT,
+                        UNIQUE (solver, client_id)
+                    );
+                    PRAGMA user_version = 1;
+                    """)
+            }
+        }
+    }
+
+    /// Stores a submission unless this solver's client id is already here. - Returns: the entry as stored.
+    func add(_ request: SubmitRequest, clientId: String, content: Data, now: Millis) throws -> OutboxEntry {
+        if let existing = try entry(solver: request.solver, clientId: clientId) { return existing }
+        try db.transaction {
+            try db.run(
+                """
+                INSERT INTO outbox (client_id, challenge, solver, filename, content, sha256, queued_at, state)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')
+                """,
+                [
+                    .text(clientId), .text(request.challenge), .text(request.solver), .text(request.filename),
+                    .blob(content), .text(SHA256.hex(content)), .integer(now),
+                ])
+        }
+        return try entry(solver: request.solver, clientId: clientId)!
+    }
+
+    func entry(solver: String, clientId: String) throws -> OutboxEntry? {
+        try db.queryOne(
+            "SELECT \(Self.columns) FROM outbox WHERE solver = ? AND client_id = ?", [.text(solver), .text(clientId)]
+        ).map(Self.entry)
+    }
+
+    /// Pending submissions, oldest first, with their bytes.
+    func pending() throws -> [(entry: OutboxEntry, content: Data)] {
+        try db.query("SELECT \(Self.columns), content FROM outbox WHERE state = 'pending' ORDER BY id").map {
+            (Self.entry($0), $0.data(10) ?? Data())
+        }
+    }
+
+    func all(limit: Int = 1_000) throws -> [OutboxEntry] {
+        try db.query("SELECT \(Self.columns) FROM outbox ORDER BY id DESC LIMIT ?", [.integer(Int64(limit))])
+            .map(Self.entry)
+    }
+
+    func delivered(_ entry: OutboxEntry, submission: String) throws {
+        try db.transaction {
+            try db.run(
+                "UPDATE outbox SET state = 'delivered', submission = ? WHERE solver = ? AND client_id = ?",
+                [.text(submission), .text(entry.solver), .text(entry.clientId)])
+        }
+    }
+
+    func refused(_ entry: OutboxEntry, error: String) throws {
+        try db.transaction {
+            try db.run(
+                "UPDATE outbox SET state = 'refused', error = ? WHERE solver = ? AND client_id = ?",
+                [.text(error), .text(entry.solver), .text(entry.clientId)])
+        }
+    }
+
+    private static let columns =
+        "client_id, challenge, solver, filename, length(content), sha256, queued_at, state, submission, error"
+
+    private static func entry(_ row: SQLiteRow) -> OutboxEntry {
+        OutboxEntry(
+            clientId: row.string(0) ?? "", challenge: row.string(1) ?? "", solver: row.string(2) ?? "",
+            filename: row.string(3) ?? "", size: Int(row.int(4) ?? 0), sha256: row.string(5) ?? "",
+            queuedAt: row.int(6) ?? 0, state: OutboxEntry.State(rawValue: row.string(7) ?? "") ?? .pending,
+            submission: row.string(8), error: row.string(9))
+    }
+}

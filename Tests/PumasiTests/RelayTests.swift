@@ -1,0 +1,155 @@
+import Foundation
+import PumasiShared
+import Testing
+@testable import PumasiWorker
+
+/// A relay on its own thread, recording what it shows.
+final class RelayHarness: @unchecked Sendable {
+    // @unchecked Sendable: `shown` is only touched under `lock`; `listen` is written once before init returns.
+    let relay: Relay
+    private(set) var listen = ""
+    private let lock = NSLock()
+    private var shown: [(seq: Int64, recovered: Bool)] = []
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(broker: String, pub: String, outbox: String, syncInterval: Millis) throws {
+        var config = RelayConfig(brokerEndpoint: broker, publishEndpoint: pub, outboxPath: outbox)
+        config.listenEndpoint = "tcp://127.0.0.1:*"
+        config.syncInterval = syncInterval
+        config.timeoutSeconds = 1
+        let box = Box()
+        relay = try Relay(config: config, logger: Logger(label: "test-relay", level: .error)) { announcement, recovered in
+            box.append(announcement.seq, recovered)
+        }
+        box.owner = nil
+        let ready = DispatchSemaphore(value: 0)
+        let endpoint = Box()
+        Thread { [relay, finished] in
+            do {
+                try relay.run(onReady: { endpoint.text = $0; ready.signal() })
+            } catch {
+                ready.signal()
+            }
+            finished.signal()
+        }.start()
+        ready.wait()
+        listen = endpoint.text
+        box.owner = self
+        self.box = box
+    }
+
+    private var box: Box?
+
+    var seen: [(seq: Int64, recovered: Bool)] { box?.snapshot() ?? [] }
+
+    func shutdown() {
+        relay.stop()
+        finished.wait()
+    }
+
+    private final class Box: @unchecked Sendable {
+        // @unchecked Sendable: every field is read and written under `lock`.
+        private let lock = NSLock()
+        private var items: [(Int64, Bool)] = []
+        private var _text = ""
+        weak var owner: RelayHarness?
+        var text: String {
+            get { lock.withLock { _text } }
+            set { lock.withLock { _text = newValue } }
+        }
+        func append(_ seq: Int64, _ recovered: Bool) { lock.withLock { items.append((seq, recovered)) } }
+        func snapshot() -> [(seq: Int64, recovered: Bool)] { lock.withLock { items.map { (seq: $0.0, recovered: $0.1) } } }
+    }
+}
+
+@Suite("Relay: announcements without gaps, a durable outbox", .timeLimit(.minutes(2)))
+struct RelayTests {
+    @Test func aGapInSequenceNumbersIsFilledFromTheBrokersLog() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try BrokerHarness(directory: dir.file("broker")) { $0.closingNotice = 0 }
+        defer { broker.shutdown() }
+        // The relay listens to a publisher this test controls, so it misses everything the broker publishes.
+        let context = try ZMQContext()
+        let fake = try ZMQSocket(context, .pub)
+        try fake.bind("tcp://127.0.0.1:*")
+        let relay = try RelayHarness(
+            broker: broker.router, pub: try fake.lastEndpoint, outbox: dir.file("outbox.sqlite3"), syncInterval: 600_000)
+        defer { relay.shutdown() }
+        let client = try client(broker)
+        for n in 1...3 {
+            let (spec, files) = sampleSpec(title: "Challenge \(n)")
+            _ = try post(client, spec, files)
+        }
+        // Announcement 3 arrives live; 1 and 2 never did.
+        let log = try client.call(Service.events, EventsRequest(after: 0), as: EventLog.self).0
+        #expect(log.events.map(\.seq) == [1, 2, 3])
+        #expect(log.last == 3)
+        #expect(try eventually {
+            try fake.send(log.events[2].frames)
+            return relay.seen.count >= 3
+        })
+        let seen = relay.seen
+        #expect(seen.map(\.seq) == [1, 2, 3])
+        #expect(seen.map(\.recovered) == [true, true, false])
+    }
+
+    @Test func aMissedTailIsFoundByThePeriodicCheck() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try BrokerHarness(directory: dir.file("broker")) { $0.closingNotice = 0 }
+        defer { broker.shutdown() }
+        let context = try ZMQContext()
+        let silent = try ZMQSocket(context, .pub)
+        try silent.bind("tcp://127.0.0.1:*")
+        let relay = try RelayHarness(
+            broker: broker.router, pub: try silent.lastEndpoint, outbox: dir.file("outbox.sqlite3"), syncInterval: 100)
+        defer { relay.shutdown() }
+        let client = try client(broker)
+        let (spec, files) = sampleSpec()
+        _ = try post(client, spec, files)
+        #expect(try eventually { relay.seen.count == 1 })
+        #expect(relay.seen.first?.seq == 1)
+        #expect(relay.seen.first?.recovered == true)
+    }
+
+    @Test func submissionsMadeWhileTheBrokerIsAwayAreDeliveredOnceWhenItReturns() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        var broker = try BrokerHarness(directory: dir.file("broker"))
+        let router = broker.router
+        let pub = broker.pub
+        let (spec, files) = sampleSpec()
+        let challenge = try post(try client(broker), spec, files)
+        broker.shutdown()
+
+        let relay = try RelayHarness(broker: router, pub: pub, outbox: dir.file("outbox.sqlite3"), syncInterval: 200)
+        defer { relay.shutdown() }
+        let viaRelay = try BrokerClient(endpoint: relay.listen, timeoutSeconds: 10)
+        let queued = try submit(viaRelay, challenge.id, "ada", "42", clientId: "offline-1")
+        #expect(queued.queued == true)
+        #expect(queued.submission == "pending:offline-1")
+        let pending = try viaRelay.call(Service.relayOutbox, Empty(), as: [OutboxEntry].self).0
+        #expect(pending.map(\.state) == [.pending])
+
+        // The broker comes back on the same endpoints, with the same store.
+        broker = try BrokerHarness(directory: dir.file("broker")) {
+            $0.routerEndpoint = router
+            $0.publishEndpoint = pub
+        }
+        defer { broker.shutdown() }
+        var entries: [OutboxEntry] = []
+        #expect(try eventually {
+            entries = try viaRelay.call(Service.relayOutbox, Empty(), as: [OutboxEntry].self).0
+            return entries.first?.state == .delivered
+        })
+        let delivered = try #require(entries.first?.submission)
+        #expect(delivered.hasPrefix("sub_"))
+        // A retry of the same submission through the relay is answered from the broker's record.
+        let again = try submit(viaRelay, challenge.id, "ada", "42", clientId: "offline-1")
+        #expect(again.submission == delivered)
+        #expect(again.duplicate)
+        let direct = try client(broker)
+        #expect(try direct.call(Service.show, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self).0.submissions == 1)
+    }
+}
