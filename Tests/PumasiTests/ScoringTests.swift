@@ -54,7 +54,8 @@ extension ScoringTests {
 
         @Test func validation() throws {
             #expect(BuiltinScorer.validate(name: "exact", options: [:]) == nil)
-            #expect(BuiltinScorer.validate(name: "csv-rmse", options: ["id": "k", "target": "y", "reference": "a"]) == nil)
+            #expect(
+                BuiltinScorer.validate(name: "csv-rmse", options: ["id": "k", "target": "y", "reference": "a"]) == nil)
             let unknown = try #require(BuiltinScorer.validate(name: "fuzzy", options: [:]))
             #expect(unknown.contains("\"fuzzy\""))
             let option = try #require(BuiltinScorer.validate(name: "exact", options: ["tolerance": "1"]))
@@ -109,7 +110,8 @@ extension ScoringTests {
         // MARK: exact
 
         @Test func exactMatchesAfterTrimmingAndCRLF() throws {
-            let outcome = try ScoringTests.builtin("exact", "  line one\r\nline two \r\n\r\n", reference: "line one\nline two\n")
+            let outcome = try ScoringTests.builtin(
+                "exact", "  line one\r\nline two \r\n\r\n", reference: "line one\nline two\n")
             #expect(outcome == ScoreOutcome(score: 1, metrics: ["exact": 1], message: "the answer matches", log: ""))
             let wrong = try ScoringTests.builtin("exact", "line one\nline 2", reference: "line one\nline two")
             #expect(wrong.score == 0)
@@ -117,9 +119,12 @@ extension ScoringTests {
         }
 
         @Test func exactCaseSensitivity() throws {
-            #expect(try ScoringTests.builtin("exact", "PARIS", reference: "Paris").score == 0)
-            #expect(try ScoringTests.builtin("exact", "PARIS", reference: "Paris", options: ["case-sensitive": "true"]).score == 0)
-            #expect(try ScoringTests.builtin("exact", "PARIS", reference: "Paris", options: ["case-sensitive": "false"]).score == 1)
+            func score(_ options: [String: String]) throws -> Double {
+                try ScoringTests.builtin("exact", "PARIS", reference: "Paris", options: options).score
+            }
+            #expect(try score([:]) == 0)
+            #expect(try score(["case-sensitive": "true"]) == 0)
+            #expect(try score(["case-sensitive": "false"]) == 1)
         }
 
         @Test func exactRejectsEmptyBinaryAndInvalidUTF8() throws {
@@ -129,7 +134,8 @@ extension ScoringTests {
             let binary = try #require(ScoringTests.builtinFailure("exact", Data([0x34, 0x00, 0x32]), reference: "42"))
             #expect(binary.code == "bad_submission")
             #expect(binary.message.contains("NUL byte at offset 1"))
-            let invalid = try #require(ScoringTests.builtinFailure("exact", Data([0x34, 0x32, 0xFF, 0xFE]), reference: "42"))
+            let invalid = try #require(
+                ScoringTests.builtinFailure("exact", Data([0x34, 0x32, 0xFF, 0xFE]), reference: "42"))
             #expect(invalid.code == "bad_submission")
             #expect(invalid.message.contains("UTF-8") && invalid.message.contains("0xFF at offset 2"))
             let noReference = try #require(ScoringTests.builtinFailure("exact", "42", reference: "  "))
@@ -151,6 +157,11 @@ extension ScoringTests {
             #expect(outcome.score == 0.75)
             #expect(outcome.metrics == ["within_tolerance": 0.75])
             #expect(outcome.message == "3 of 4 values within tolerance")
+        }
+
+        @Test func numericToleranceAcceptsDecimalForms() throws {
+            let outcome = try ScoringTests.builtin("numeric-tolerance", "+1 .5 3. -2e1 1E+2", reference: "1 0.5 3 -20 100")
+            #expect(outcome.score == 1)
         }
 
         @Test func numericToleranceOptions() throws {
@@ -233,7 +244,8 @@ extension ScoringTests {
 
         @Test func csvDuplicateID() throws {
             let failure = try #require(
-                ScoringTests.builtinFailure("csv-accuracy", "id,label\n1,cat\n2,dog\n2,cow\n3,x\n4,y\n", reference: Self.labels))
+                ScoringTests.builtinFailure(
+                    "csv-accuracy", "id,label\n1,cat\n2,dog\n2,cow\n3,x\n4,y\n", reference: Self.labels))
             #expect(failure.code == "bad_submission")
             #expect(failure.message.contains("\"2\""))
             #expect(failure.message.contains("lines 3 and 4"))
@@ -282,7 +294,8 @@ extension ScoringTests {
         }
 
         @Test func csvEmptyReference() throws {
-            let headerOnly = try #require(ScoringTests.builtinFailure("csv-accuracy", "id,label\n", reference: "id,label\n"))
+            let headerOnly = try #require(
+                ScoringTests.builtinFailure("csv-accuracy", "id,label\n", reference: "id,label\n"))
             #expect(headerOnly.code == "bad_reference")
             let empty = try #require(ScoringTests.builtinFailure("csv-accuracy", "id,label\n", reference: ""))
             #expect(empty.code == "bad_reference")
@@ -305,7 +318,8 @@ extension ScoringTests {
             #expect(fields.message.contains("line 3") && fields.message.contains("3 fields"))
             let empty = try #require(ScoringTests.builtinFailure("csv-accuracy", "", reference: Self.labels))
             #expect(empty.code == "bad_submission")
-            let binary = try #require(ScoringTests.builtinFailure("csv-rmse", Data([0xC3, 0x28]), reference: Self.labels))
+            let binary = try #require(
+                ScoringTests.builtinFailure("csv-rmse", Data([0xC3, 0x28]), reference: Self.labels))
             #expect(binary.code == "bad_submission")
         }
 
@@ -330,7 +344,8 @@ extension ScoringTests {
                     let bytes = (0..<length).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] }
                     let reference = scorer.hasPrefix("csv") ? Self.labels : "1 2 3"
                     _ = ScoringTests.builtinFailure(scorer, Data(bytes), reference: reference)
-                    _ = ScoringTests.builtinFailure(scorer, Data(reference.utf8), reference: String(decoding: bytes, as: UTF8.self))
+                    _ = ScoringTests.builtinFailure(
+                        scorer, Data(reference.utf8), reference: String(decoding: bytes, as: UTF8.self))
                 }
             }
         }

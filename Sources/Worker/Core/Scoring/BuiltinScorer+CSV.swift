@@ -35,7 +35,8 @@ extension BuiltinScorer {
                     + "a target column")
         }
         guard idName != targetName else {
-            throw .badOptions("the id and target columns are both \(ScoringText.quoted(idName)); set option id or target")
+            throw .badOptions(
+                "the id and target columns are both \(ScoringText.quoted(idName)); set option id or target")
         }
         let expected = try keyedValues(referenceTable, id: idName, target: targetName, as: .reference)
         let submissionTable = try table(submission, as: .submission)
@@ -44,8 +45,8 @@ extension BuiltinScorer {
         var referenceLines: [String: Int] = [:]
         for row in expected {
             if let earlier = referenceLines[row.id] {
-                throw .badReference(
-                    "id \(ScoringText.quoted(row.id)) appears twice in the reference (lines \(earlier) and \(row.line))")
+                let id = ScoringText.quoted(row.id)
+                throw .badReference("id \(id) appears twice in the reference (lines \(earlier) and \(row.line))")
             }
             referenceLines[row.id] = row.line
         }
@@ -73,7 +74,8 @@ extension BuiltinScorer {
         switch metric {
         case .accuracy:
             let correct = pairs.filter {
-                $0.actual.value.trimmingCharacters(in: .whitespaces) == $0.expected.value.trimmingCharacters(in: .whitespaces)
+                $0.actual.value.trimmingCharacters(in: .whitespaces)
+                    == $0.expected.value.trimmingCharacters(in: .whitespaces)
             }.count
             let accuracy = Double(correct) / Double(pairs.count)
             return ScoreOutcome(

@@ -62,7 +62,8 @@ struct CSVTable: Sendable {
         let wanted = name.trimmingCharacters(in: .whitespaces)
         let matches = header.indices.filter { header[$0] == wanted }
         if matches.count > 1 {
-            throw ParseError(line: 1, column: nil, problem: "the header names column \(ScoringText.quoted(wanted)) twice")
+            throw ParseError(
+                line: 1, column: nil, problem: "the header names column \(ScoringText.quoted(wanted)) twice")
         }
         return matches.first
     }

@@ -27,4 +27,3 @@ struct OwnedDescriptor: ~Copyable {
         }
     }
 }
-

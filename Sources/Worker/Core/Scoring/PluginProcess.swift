@@ -17,7 +17,6 @@ struct PluginProcess {
         var stderr: OutputCapture
         /// User plus system CPU time the program used.
         var cpuSeconds: Double
-        var elapsedSeconds: Double
     }
 
     /// How long to keep reading after the program ended, for output still in flight.
@@ -29,7 +28,8 @@ struct PluginProcess {
 
     /// Spawns `path` with `arguments` (argv[1...]) and exactly `environment` ("NAME=value"), stdin from /dev/null,
     /// stdout and stderr captured up to `outputBytes` each, and waits for it.
-    /// - Throws: `SystemCalls.Failure` if the process could not be started.
+    /// - Throws: `SystemCalls.Failure` if the process could not be started or watched (it is killed and reaped
+    ///   first in the second case).
     static func run(
         path: String, arguments: [String], environment: [String], wallSeconds: Double, outputBytes: Int
     ) throws(SystemCalls.Failure) -> Outcome {
@@ -92,6 +92,12 @@ struct PluginProcess {
             if errRead.isOpen { fds.append(pollfd(fd: errRead.raw, events: Int16(POLLIN), revents: 0)) }
             let milliseconds = Int32(clamping: (max(wait, 0) + 999_999) / 1_000_000)
             let ready = poll(&fds, nfds_t(fds.count), milliseconds)
+            if ready == -1, errno != EINTR {
+                let failure = SystemCalls.Failure(operation: "poll", code: errno)
+                killGroup(pid)
+                if !gone { _ = reap(pid) }
+                throw failure
+            }
             guard ready > 0 else {
                 // A timeout, or EINTR: either way the loop re-checks the clock and the process.
                 idleWait = min(idleWait * 2, maximumIdleWait)
@@ -114,14 +120,14 @@ struct PluginProcess {
         if !gone {
             (termination, cpuSeconds) = reap(pid)
         }
-        let elapsed = Double(SystemCalls.monotonicNanoseconds() - start) / 1e9
         return Outcome(
-            termination: termination, timedOut: timedOut, stdout: stdout, stderr: stderr, cpuSeconds: cpuSeconds,
-            elapsedSeconds: elapsed)
+            termination: termination, timedOut: timedOut, stdout: stdout, stderr: stderr, cpuSeconds: cpuSeconds)
     }
 
     /// Starts the process in its own process group (group id = its pid) with default signal handling and an
-    /// empty signal mask, stdin on /dev/null, stdout and stderr on the given descriptors, nothing else open.
+    /// empty signal mask, stdin on /dev/null, stdout and stderr on the given descriptors, and every other
+    /// descriptor closed (where the C library has `posix_spawn_file_actions_addclosefrom_np`; ours are all
+    /// close-on-exec anyway).
     private static func spawn(
         path: String, arguments: [String], environment: [String], stdout: Int32, stderr: Int32
     ) throws(SystemCalls.Failure) -> pid_t {
@@ -132,7 +138,8 @@ struct PluginProcess {
         try check("posix_spawnattr_init", posix_spawnattr_init(&attributes))
         defer { posix_spawnattr_destroy(&attributes) }
 
-        try check("posix_spawn_file_actions_addopen", posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0))
+        try check(
+            "posix_spawn_file_actions_addopen", posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0))
         try check("posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, stdout, 1))
         try check("posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, stderr, 2))
         SystemCalls.addCloseFrom(&actions, lowest: 3)
@@ -171,7 +178,9 @@ struct PluginProcess {
         _ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
     ) -> R? {
         var pointers = strings.map { strdup($0) }
-        defer { pointers.forEach { free($0) } }
+        defer {
+            for pointer in pointers { free(pointer) }
+        }
         guard !pointers.contains(where: { $0 == nil }) else { return nil }
         pointers.append(nil)
         return pointers.withUnsafeBufferPointer { buffer in buffer.baseAddress.map(body) }

@@ -62,26 +62,51 @@ public struct PluginRunner: Sendable {
             throw Self.startFailure("a path or environment value contains a NUL byte: \(ScoringText.quoted(bad))")
         }
 
-        let outcome: PluginProcess.Outcome
-        do {
-            outcome = try PluginProcess.run(
-                path: "/bin/sh", arguments: arguments, environment: environment, wallSeconds: limits.wallSeconds,
-                outputBytes: limits.outputBytes)
-        } catch {
-            throw Self.startFailure("could not start plugin \(program): \(error)")
+        var attempt = 1
+        while true {
+            let outcome: PluginProcess.Outcome
+            do {
+                outcome = try PluginProcess.run(
+                    path: "/bin/sh", arguments: arguments, environment: environment, wallSeconds: limits.wallSeconds,
+                    outputBytes: limits.outputBytes)
+            } catch {
+                throw Self.startFailure("could not run plugin \(program): \(error)")
+            }
+            if attempt < Self.busyAttempts, Self.wasTextFileBusy(outcome) {
+                _ = poll(nil, 0, Int32(20 * attempt))
+                attempt += 1
+                continue
+            }
+            return try interpret(outcome)
         }
-        return try interpret(outcome)
+    }
+
+    /// How many times to try a plugin whose file was momentarily "busy".
+    static let busyAttempts = 4
+
+    /// Whether the shell could not exec the plugin because the file was open for writing (ETXTBSY).
+    ///
+    /// This is transient when the executable was written just before: any process spawned meanwhile, by any
+    /// thread, briefly holds a copy of the writer's descriptor until it execs. The shell then exits 126.
+    private static func wasTextFileBusy(_ outcome: PluginProcess.Outcome) -> Bool {
+        guard outcome.termination == .exited(126), !outcome.timedOut, outcome.stdout.totalBytes == 0 else {
+            return false
+        }
+        return String(decoding: outcome.stderr.head, as: UTF8.self).contains("Text file busy")
     }
 
     /// The `sh -c` script: enter the working directory (`$1`; dropping the `PWD`/`OLDPWD` that `cd` exports), set
-    /// the limits, then replace the shell with the plugin (`$0`) and its two arguments. The CPU hard limit is one second above the soft one so the plugin
-    /// first gets SIGXCPU, which names the cause, before SIGKILL. Limits are capped at the worker's own hard limits.
+    /// the limits, then replace the shell with the plugin (`$0`) and its two arguments. The CPU hard limit is one
+    /// second above the soft one so the plugin first gets SIGXCPU, which names the cause, before SIGKILL. Limits
+    /// are capped at the worker's own hard limits.
     func limitScript() -> String {
         let cpuHardCap = SystemCalls.hardLimit(RLIMIT_CPU).map { Int(clamping: $0) } ?? Int.max
-        let cpuHard = min(max(1, limits.cpuSeconds) + 1, cpuHardCap)
-        let cpuSoft = min(max(1, limits.cpuSeconds), cpuHard)
+        let cpuSeconds = min(max(1, limits.cpuSeconds), 1 << 40)
+        let cpuHard = min(cpuSeconds + 1, cpuHardCap)
+        let cpuSoft = min(cpuSeconds, cpuHard)
         let kilobytes = min(max(1, limits.memoryBytes / 1024), Self.cap(RLIMIT_AS, unit: 1024))
-        let blocks = min(max(0, limits.fileSizeBytes / 512 + (limits.fileSizeBytes % 512 == 0 ? 0 : 1)),
+        let blocks = min(
+            max(0, limits.fileSizeBytes / 512 + (limits.fileSizeBytes % 512 == 0 ? 0 : 1)),
             Self.cap(RLIMIT_FSIZE, unit: 512))
         return "cd -- \"$1\" || exit 126; unset PWD OLDPWD; shift; "
             + "ulimit -S -t \(cpuSoft) && ulimit -H -t \(cpuHard) && ulimit -v \(kilobytes) && ulimit -f \(blocks) "
@@ -109,9 +134,9 @@ public struct PluginRunner: Sendable {
                 ScoringFailure.pluginExit,
                 "plugin exited with status \(status)\(stderrNote)\(memoryHint(stderr: stderrEnd))")
         case .signaled(let signal):
+            let name = PluginTermination.signalName(signal)
             throw failure(
-                ScoringFailure.pluginCrashed,
-                "plugin was killed by \(PluginTermination.signalName(signal))\(cause(of: signal, outcome))\(stderrNote)")
+                ScoringFailure.pluginCrashed, "plugin was killed by \(name)\(cause(of: signal, outcome))\(stderrNote)")
         case .unknown(let reason):
             throw failure(ScoringFailure.pluginExit, "plugin ended but \(reason)\(stderrNote)")
         }
@@ -204,6 +229,7 @@ public struct PluginRunner: Sendable {
     }
 
     private static func mebibytes(_ bytes: Int) -> String {
-        bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
+        if bytes > 0, bytes % (1 << 30) == 0 { return "\(bytes >> 30) GiB" }
+        return bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
     }
 }

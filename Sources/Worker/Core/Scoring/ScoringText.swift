@@ -64,10 +64,16 @@ enum ScoringText {
         func isDigit(_ byte: UInt8?) -> Bool { byte.map { $0 >= 0x30 && $0 <= 0x39 } ?? false }
 
         if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { advance() }
-        while isDigit(peek()) { advance(); digits += 1 }
+        while isDigit(peek()) {
+            advance()
+            digits += 1
+        }
         if peek() == UInt8(ascii: ".") {
             advance()
-            while isDigit(peek()) { advance(); digits += 1 }
+            while isDigit(peek()) {
+                advance()
+                digits += 1
+            }
         }
         guard digits > 0 else { return nil }
         if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
