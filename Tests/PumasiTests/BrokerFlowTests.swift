@@ -177,6 +177,10 @@ struct BrokerFlowTests {
         let (spec, files) = sampleSpec()
         let challenge = try post(client, spec, files)
         let first = try submit(client, challenge.id, "ada", "42", clientId: "retry-1")
+        // No evaluator is connected: the status says so rather than looking stuck.
+        let waiting = try status(client, first.submission)
+        #expect(waiting.state == .queued)
+        #expect(waiting.note == "waiting: no evaluator serving pumasi.builtin is connected")
         let second = try submit(client, challenge.id, "ada", "42", clientId: "retry-1")
         #expect(!first.duplicate)
         #expect(second.duplicate)

@@ -102,8 +102,10 @@ public struct SubmissionInfo: Codable, Sendable, Equatable {
     public var error: String?
     public var log: String?
     public var scoredAt: Millis?
+    /// Why it is where it is, while it waits: so that nothing looks stuck without a reason.
+    public var note: String?
 
-    public init(submission: String, challenge: String, solver: String, filename: String, sha256: String, size: Int, receivedAt: Millis, state: SubmissionState, attempts: Int, score: Double? = nil, metrics: [String: Double]? = nil, message: String? = nil, error: String? = nil, log: String? = nil, scoredAt: Millis? = nil) {
+    public init(submission: String, challenge: String, solver: String, filename: String, sha256: String, size: Int, receivedAt: Millis, state: SubmissionState, attempts: Int, score: Double? = nil, metrics: [String: Double]? = nil, message: String? = nil, error: String? = nil, log: String? = nil, scoredAt: Millis? = nil, note: String? = nil) {
         self.submission = submission
         self.challenge = challenge
         self.solver = solver
@@ -119,6 +121,7 @@ public struct SubmissionInfo: Codable, Sendable, Equatable {
         self.error = error
         self.log = log
         self.scoredAt = scoredAt
+        self.note = note
     }
 }
 

@@ -18,8 +18,9 @@ extension Broker {
             case Service.status:
                 let request = try Wire.decode(SubmissionRequest.self, from: body.first)
                 guard Identifier.isWellFormed(request.submission, prefix: "sub"),
-                    let info = try store.submissionInfo(request.submission)
+                    var info = try store.submissionInfo(request.submission)
                 else { throw ProtocolError(.notFound, "no submission \(request.submission)") }
+                info.note = try note(for: info)
                 return reply(info)
             case Service.leaderboard:
                 let request = try Wire.decode(LeaderboardRequest.self, from: body.first)
@@ -44,6 +45,22 @@ extension Broker {
     }
 
     private func reply<T: Codable>(_ result: T) -> [Data] { [Wire.encode(Reply.success(result))] }
+
+    /// Says why a submission is still waiting.
+    private func note(for info: SubmissionInfo) throws -> String? {
+        switch info.state {
+        case .queued:
+            guard let service = try liveChallenge(info.challenge)?.service else { return nil }
+            let retry = info.attempts > 0 ? " (attempt \(info.attempts + 1) of \(config.maxAttempts))" : ""
+            return dispatcher.isServed(service)
+                ? "waiting for a free evaluator\(retry)"
+                : "waiting: no evaluator serving \(service) is connected\(retry)"
+        case .scoring:
+            return "being scored (attempt \(info.attempts) of \(config.maxAttempts))"
+        case .scored, .failed:
+            return nil
+        }
+    }
 
     func challenge(_ id: String) throws -> ChallengeRecord {
         guard Identifier.isWellFormed(id, prefix: "ch"), let record = try store.challenge(id) else {

@@ -212,6 +212,7 @@ enum StatusCommand: Command {
         if let message = info.message { text += "\n  message     \(message)" }
         if let error = info.error { text += "\n  error       \(error)" }
         if info.attempts > 1 { text += "\n  attempts    \(info.attempts)" }
+        if let note = info.note { text += "\n  note        \(note)" }
         console.out(text)
     }
 }
