@@ -282,4 +282,34 @@ struct BrokerFlowTests {
         defer { evaluator.shutdown() }
         #expect(try settled(try client(broker), receipt.submission).score == 1)
     }
+
+    @Test func anEvaluatorAskedToStopFinishesItsJobFirst() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let started = dir.file("started")
+        let plugin = try dir.write(
+            "slow.sh",
+            """
+            #!/bin/sh
+            touch "\(started)"
+            sleep 1
+            echo '{"score": 7}'
+            """, executable: true)
+        let broker = try BrokerHarness(directory: dir.file("broker"))
+        defer { broker.shutdown() }
+        let evaluator = try EvaluatorHarness(
+            broker: broker.router, cache: dir.file("cache"), plugins: ["slow": plugin], configure: { $0.builtins = false })
+        let client = try client(broker)
+        var spec = sampleSpec(scorer: ScorerSpec(plugin: "slow")).0
+        spec.files = [FileEntry(name: "target.txt", role: .reference)]
+        let challenge = try post(client, spec, [Data("x".utf8)])
+        let receipt = try submit(client, challenge.id, "ada", "anything")
+        #expect(try eventually { FileManager.default.fileExists(atPath: started) })
+        evaluator.shutdown()  // returns once the slot has answered its job and said DISCONNECT
+        // No evaluator is left: only the stopped one's answer can have scored it.
+        let info = try settled(client, receipt.submission, seconds: 5)
+        #expect(info.state == .scored)
+        #expect(info.score == 7)
+        #expect(info.attempts == 1)
+    }
 }
