@@ -312,4 +312,33 @@ struct BrokerFlowTests {
         #expect(info.score == 7)
         #expect(info.attempts == 1)
     }
+
+    @Test func aBrokerAskedToStopWaitsForTheJobsInFlight() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let started = dir.file("started")
+        let plugin = try dir.write(
+            "slow.sh",
+            """
+            #!/bin/sh
+            touch "\(started)"
+            sleep 1
+            echo '{"score": 3}'
+            """, executable: true)
+        let broker = try BrokerHarness(directory: dir.file("broker"))
+        let evaluator = try EvaluatorHarness(
+            broker: broker.router, cache: dir.file("cache"), plugins: ["slow": plugin], configure: { $0.builtins = false })
+        defer { evaluator.shutdown() }
+        let client = try client(broker)
+        var spec = sampleSpec(scorer: ScorerSpec(plugin: "slow")).0
+        spec.files = [FileEntry(name: "target.txt", role: .reference)]
+        let challenge = try post(client, spec, [Data("x".utf8)])
+        let receipt = try submit(client, challenge.id, "ada", "anything")
+        #expect(try eventually { FileManager.default.fileExists(atPath: started) })
+        broker.shutdown()  // returns when the broker's loop has ended
+        let store = try Store(directory: dir.file("broker"))
+        let info = try #require(try store.submissionInfo(receipt.submission))
+        #expect(info.state == .scored)
+        #expect(info.score == 3)
+    }
 }

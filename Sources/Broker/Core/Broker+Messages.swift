@@ -23,7 +23,10 @@ extension Broker {
         do {
             try store.savepoint {
                 if case .clientRequest(let service, let body) = inbound {
-                    let reply = try handleClient(service: service, body: body, now: now)
+                    let reply =
+                        drainingSince == nil
+                        ? try handleClient(service: service, body: body, now: now)
+                        : [Wire.encode(Reply<Empty>.failure(ProtocolError(.unavailable, "the broker is shutting down")))]
                     send(to: identity, MDP.clientReply(service: service, body: reply))
                 } else {
                     try handleWorker(identity, inbound, now: now)

@@ -32,7 +32,9 @@ public final class Broker {
     /// Closed challenges that may have finished scoring: checked for settlement at the end of the pass.
     var settleCandidates: Set<String> = []
     private var nextHeartbeat: Millis = 0
-    private var stopping = false
+    /// Set once a stop is asked for: from then on no new work is taken, and the loop ends when the leases in
+    /// flight have been answered or `drainTimeout` has passed.
+    private(set) var drainingSince: Millis?
 
     public init(config: BrokerConfig, logger: Logger, context: ZMQContext? = nil) throws {
         self.config = config
@@ -73,10 +75,18 @@ public final class Broker {
     /// Runs until `stopSignal` fires.
     public func run() throws {
         var poller = ZMQPoller([router, control])
-        while !stopping {
+        while true {
             let ready = try poller.poll(timeoutMilliseconds: pollTimeout())
-            if ready[1], stopSignal.received(on: control) { stopping = true }
+            if ready[1], stopSignal.received(on: control), drainingSince == nil {
+                drainingSince = config.clock()
+                logger.info("stopping: taking no new work", ["leases": "\(dispatcher.leases.count)"])
+            }
             try pass(readable: ready[0])
+            if let since = drainingSince,
+                dispatcher.leases.isEmpty || config.clock() - since >= config.drainTimeout
+            {
+                break
+            }
         }
         shutdown()
     }
@@ -95,7 +105,7 @@ public final class Broker {
                     }
                 }
                 try runTimers(now: config.clock())
-                try dispatch(now: config.clock())
+                if drainingSince == nil { try dispatch(now: config.clock()) }
             }
         } catch {
             outbox.removeAll()
@@ -107,6 +117,7 @@ public final class Broker {
 
     private func pollTimeout() -> Int {
         if !orphanedLeases.isEmpty || !settleCandidates.isEmpty { return 0 }
+        if drainingSince != nil { return 20 }
         let now = config.clock()
         var due = nextHeartbeat
         for record in liveChallenges.values where record.state == .open {
@@ -181,6 +192,7 @@ public final class Broker {
         try Wire.encode(info).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
+    /// Tells every evaluator to go. Leases still unanswered stay in the store and are requeued on restart.
     private func shutdown() {
         for identity in dispatcher.evaluators.keys {
             _ = try? router.send([identity] + MDP.worker(.disconnect), dontWait: true)

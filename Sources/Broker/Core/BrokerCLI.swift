@@ -19,6 +19,7 @@ public enum BrokerCLI {
             .init("max-message-mb", value: "megabytes", help: "Largest inbound message. Default: 64."),
             .init("lease-margin-ms", value: "ms", help: "Added to a challenge's time limit to make a job's lease. Default: 30000."),
             .init("closing-notice-ms", value: "ms", help: "How long before a deadline to announce it. Default: 3600000."),
+            .init("drain-ms", value: "ms", help: "On SIGTERM, how long to wait for jobs in flight. Default: 5000."),
             .init("log-level", value: "level", help: "trace, debug, info, notice, warning, error. Default: info."),
             .init("version", help: "Show the version."),
         ])
@@ -75,6 +76,7 @@ public enum BrokerCLI {
         if let value = try milliseconds("heartbeat-ms", minimum: 10) { config.heartbeatInterval = value }
         if let value = try milliseconds("lease-margin-ms", minimum: 0) { config.leaseMargin = value }
         if let value = try milliseconds("closing-notice-ms", minimum: 0) { config.closingNotice = value }
+        if let value = try milliseconds("drain-ms", minimum: 0) { config.drainTimeout = value }
         if let value = try milliseconds("max-message-mb", minimum: 1) { config.maxMessageBytes = Int(value) << 20 }
         return config
     }

@@ -19,6 +19,8 @@ public struct BrokerConfig: Sendable {
     public var maxAttempts = 3
     /// How long before a deadline `challenge.closing` is announced.
     public var closingNotice: Millis = 3_600_000
+    /// On SIGTERM, how long to wait for leases in flight to be answered before exiting.
+    public var drainTimeout: Millis = 5_000
     /// The most messages handled in one poll-loop pass, that is in one transaction.
     public var batchLimit = 1_024
     /// The wall clock, injectable for tests.
