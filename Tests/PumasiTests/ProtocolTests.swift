@@ -107,4 +107,34 @@ struct ProtocolTests {
         #expect(ScorerSpec(plugin: "x").service == "pumasi.plugin.x")
         #expect(ScorerSpec(builtin: "exact").service == Service.builtinScorers)
     }
+
+    @Test func handWrittenJSONDecodesToTheSameValues() throws {
+        let awkward = "quote \" backslash \\ newline \n tab \t bell \u{7} café 🦜"
+        var announcement = Announcement(topic: .awarded, seq: 41, at: 1_795_428_000_123, challenge: "ch_x", title: awkward)
+        announcement.deadline = 5
+        announcement.submission = "sub_y"
+        announcement.solver = awkward
+        announcement.score = 0.1 + 0.2
+        announcement.rank = 1
+        announcement.amount = Decimal(string: "12345.67")
+        announcement.currency = "EUR"
+        #expect(try JSONDecoder().decode(Announcement.self, from: announcement.json) == announcement)
+        let bare = Announcement(topic: .opened, at: 1, challenge: "c", title: "")
+        #expect(try JSONDecoder().decode(Announcement.self, from: bare.json) == bare)
+
+        let receipt = Receipt(submission: "sub_a", challenge: "ch_b", sha256: "ff", size: 3, receivedAt: 9, duplicate: true)
+        let reply = try JSONDecoder().decode(Reply<Receipt>.self, from: receipt.replyJSON)
+        #expect(reply.ok && reply.v == wireVersion)
+        #expect(reply.result == receipt)
+
+        for scorer in [
+            ScorerSpec(builtin: "csv-accuracy", options: ["id": "pump", "target": awkward]), ScorerSpec(plugin: "p"),
+        ] {
+            let job = ScoringJob(
+                job: 7, attempt: 2, challenge: "ch_c", submission: "sub_d", filename: awkward, sha256: "00",
+                scorer: scorer, reference: [FileEntry(name: "a \"b\".csv", role: .reference, sha256: "11", size: 12)],
+                timeLimitSeconds: 2.5)
+            #expect(try JSONDecoder().decode(ScoringJob.self, from: job.json) == job)
+        }
+    }
 }

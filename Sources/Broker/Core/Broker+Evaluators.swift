@@ -154,7 +154,7 @@ extension Broker {
                     job: jobID, attempt: granted.attempt, evaluator: identity, expires: expires,
                     submission: granted.submission, challenge: challenge.id, solver: granted.solver,
                     service: challenge.service))
-            send(to: identity, MDP.workerRequest(clientAddress: job.address, body: [Wire.encode(job), granted.content]))
+            send(to: identity, MDP.workerRequest(clientAddress: job.address, body: [job.json, granted.content]))
         }
     }
 }

@@ -35,7 +35,7 @@ public struct Announcement: Codable, Sendable, Equatable {
         self.title = title
     }
 
-    public var frames: [Data] { [Data(topic.rawValue.utf8), Data(String(seq).utf8), Wire.encode(self)] }
+    public var frames: [Data] { [Data(topic.rawValue.utf8), Data(String(seq).utf8), json] }
 
     /// Parses the three frames of a published announcement.
     public static func parse(_ frames: [Data]) -> Announcement? {

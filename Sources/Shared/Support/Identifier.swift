@@ -6,8 +6,14 @@ public enum Identifier {
 
     public static func make(prefix: String) -> String {
         var generator = SystemRandomNumberGenerator()
+        var bits = generator.next() as UInt64  // 64 bits, plus 16 more: 16 characters of 5 bits each
+        let more = generator.next() as UInt64
         var text = prefix + "_"
-        for _ in 0..<16 { text.append(alphabet[Int(generator.next() % 32)]) }
+        for index in 0..<16 {
+            if index == 12 { bits = more }
+            text.append(alphabet[Int(bits & 31)])
+            bits >>= 5
+        }
         return text
     }
 

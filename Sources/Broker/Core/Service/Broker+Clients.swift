@@ -14,7 +14,7 @@ extension Broker {
             case Service.show:
                 return try reply(store.challengeInfo(challenge(named: body)))
             case Service.file: return try publicFile(body)
-            case Service.submit: return try reply(submit(body, now: now))
+            case Service.submit: return [try submit(body, now: now).replyJSON]
             case Service.status:
                 let request = try Wire.decode(SubmissionRequest.self, from: body.first)
                 guard Identifier.isWellFormed(request.submission, prefix: "sub"),

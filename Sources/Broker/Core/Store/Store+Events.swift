@@ -13,7 +13,7 @@ extension Store {
             "INSERT INTO events (seq, at, topic, challenge_id, principal, body_json) VALUES (?, ?, ?, ?, ?, ?)",
             [
                 .integer(next), .integer(numbered.at), .text(numbered.topic.rawValue), .text(numbered.challenge),
-                principal.map(SQLiteValue.text) ?? .null, .text(String(decoding: Wire.encode(numbered), as: UTF8.self)),
+                principal.map(SQLiteValue.text) ?? .null, .text(String(decoding: numbered.json, as: UTF8.self)),
             ])
         nextSeq = next + 1
         return numbered

@@ -1,0 +1,169 @@
+import Foundation
+
+/// Writes one JSON object field by field, for the few bodies the broker sends per job (receipts, job requests,
+/// announcements), where Foundation's `JSONEncoder` costs more than everything else the broker does for them.
+/// The output decodes with `JSONDecoder` into the same types (the protocol tests check each one).
+public struct JSONWriter {
+    private var bytes: [UInt8] = [UInt8(ascii: "{")]
+    private var empty = true
+
+    public init() { bytes.reserveCapacity(256) }
+
+    public mutating func string(_ key: String, _ value: String?) {
+        guard let value else { return }
+        name(key)
+        Self.quote(value, into: &bytes)
+    }
+
+    public mutating func int(_ key: String, _ value: Int64?) {
+        guard let value else { return }
+        name(key)
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    /// A finite double (non-finite values are skipped: JSON has no spelling for them).
+    public mutating func double(_ key: String, _ value: Double?) {
+        guard let value, value.isFinite else { return }
+        name(key)
+        bytes.append(contentsOf: "\(value)".utf8)
+    }
+
+    public mutating func decimal(_ key: String, _ value: Decimal?) {
+        guard let value else { return }
+        name(key)
+        bytes.append(contentsOf: "\(value)".utf8)
+    }
+
+    public mutating func bool(_ key: String, _ value: Bool?) {
+        guard let value else { return }
+        name(key)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    /// A nested object or array already written as JSON.
+    public mutating func raw(_ key: String, _ json: Data?) {
+        guard let json else { return }
+        name(key)
+        bytes.append(contentsOf: json)
+    }
+
+    public mutating func object(_ key: String, _ body: (inout JSONWriter) -> Void) {
+        var nested = JSONWriter()
+        body(&nested)
+        raw(key, nested.data)
+    }
+
+    public var data: Data { Data(bytes + [UInt8(ascii: "}")]) }
+
+    /// A JSON array of objects.
+    public static func array<T>(_ items: [T], _ body: (T, inout JSONWriter) -> Void) -> Data {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        for (index, item) in items.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            var writer = JSONWriter()
+            body(item, &writer)
+            out.append(contentsOf: writer.data)
+        }
+        out.append(UInt8(ascii: "]"))
+        return Data(out)
+    }
+
+    private mutating func name(_ key: String) {
+        if !empty { bytes.append(UInt8(ascii: ",")) }
+        empty = false
+        Self.quote(key, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    static func quote(_ text: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0a: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0d: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                out.append(contentsOf: Array("\\u00".utf8))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0f)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+extension Announcement {
+    /// The JSON body frame.
+    public var json: Data {
+        var w = JSONWriter()
+        w.string("topic", topic.rawValue)
+        w.int("seq", seq)
+        w.int("at", at)
+        w.string("challenge", challenge)
+        w.string("title", title)
+        w.int("deadline", deadline)
+        w.string("submission", submission)
+        w.string("solver", solver)
+        w.double("score", score)
+        w.int("rank", rank.map(Int64.init))
+        w.decimal("amount", amount)
+        w.string("currency", currency)
+        w.string("message", message)
+        return w.data
+    }
+}
+
+extension Receipt {
+    /// The whole reply body: `{"v":1,"ok":true,"result":{…}}`.
+    public var replyJSON: Data {
+        var w = JSONWriter()
+        w.int("v", Int64(wireVersion))
+        w.bool("ok", true)
+        w.object("result") {
+            $0.string("submission", submission)
+            $0.string("challenge", challenge)
+            $0.string("sha256", sha256)
+            $0.int("size", Int64(size))
+            $0.int("receivedAt", receivedAt)
+            $0.bool("duplicate", duplicate)
+            $0.bool("queued", queued)
+        }
+        return w.data
+    }
+}
+
+extension ScoringJob {
+    /// The JSON frame of the REQUEST.
+    public var json: Data {
+        var w = JSONWriter()
+        w.int("v", Int64(v))
+        w.int("job", job)
+        w.int("attempt", Int64(attempt))
+        w.string("challenge", challenge)
+        w.string("submission", submission)
+        w.string("filename", filename)
+        w.string("sha256", sha256)
+        w.object("scorer") { s in
+            s.string("builtin", scorer.builtin)
+            s.string("plugin", scorer.plugin)
+            if let options = scorer.options {
+                s.object("options") { o in for key in options.keys.sorted() { o.string(key, options[key]) } }
+            }
+        }
+        w.raw(
+            "reference",
+            JSONWriter.array(reference) { file, f in
+                f.string("name", file.name)
+                f.string("role", file.role.rawValue)
+                f.string("sha256", file.sha256)
+                f.int("size", file.size.map(Int64.init))
+            })
+        w.double("timeLimitSeconds", timeLimitSeconds)
+        return w.data
+    }
+}
