@@ -14,14 +14,20 @@ struct Bench {
         let serialJobs = arguments.dropFirst().first.flatMap(Int.init) ?? 2_000
         let slots = arguments.dropFirst(2).first.flatMap(Int.init) ?? 16
         let directory = NSTemporaryDirectory() + "pumasi-bench-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer {
+            try? FileManager.default.removeItem(atPath: directory)
+            try? FileManager.default.removeItem(atPath: directory + "-sync-normal")
+        }
 
-        let harness = try Harness(directory: directory, slots: slots)
-        defer { harness.stop() }
-        let driver = try Driver(router: harness.router, pub: harness.pub)
-        try driver.warmUp()
-        try report("pipelined", driver.run(jobs: jobs, window: 200))
-        try report("serial", driver.run(jobs: serialJobs, window: 1))
+        for synchronousFull in [true, false] {
+            let suffix = synchronousFull ? "" : "-sync-normal"
+            let harness = try Harness(directory: directory + suffix, slots: slots, synchronousFull: synchronousFull)
+            defer { harness.stop() }
+            let driver = try Driver(router: harness.router, pub: harness.pub)
+            try driver.warmUp()
+            try report("pipelined" + suffix, driver.run(jobs: jobs, window: 200))
+            try report("serial" + suffix, driver.run(jobs: serialJobs, window: 1))
+        }
     }
 
     static func report(_ name: String, _ result: (seconds: Double, latencies: [Double])) {
@@ -43,10 +49,11 @@ final class Harness {
     private let evaluators: [Evaluator]
     private let evaluatorsDone = DispatchGroup()
 
-    init(directory: String, slots: Int) throws {
+    init(directory: String, slots: Int, synchronousFull: Bool) throws {
         var config = BrokerConfig(dataDirectory: directory)
         config.routerEndpoint = "tcp://127.0.0.1:*"
         config.publishEndpoint = "tcp://127.0.0.1:*"
+        config.synchronousFull = synchronousFull
         let ready = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var endpoints: (String, String, ZMQStopSignal)?
         nonisolated(unsafe) var failure: (any Error)?

@@ -40,7 +40,7 @@ public final class Broker {
         self.config = config
         self.logger = logger
         let context = try context ?? ZMQContext()
-        store = try Store(directory: config.dataDirectory)
+        store = try Store(directory: config.dataDirectory, synchronousFull: config.synchronousFull)
         router = try ZMQSocket(context, .router)
         try router.setOption(.routerMandatory, 1)
         try router.setMaxMessageSize(Int64(config.maxMessageBytes))

@@ -19,6 +19,7 @@ public enum BrokerCLI {
             .init("max-message-mb", value: "megabytes", help: "Largest inbound message. Default: 64."),
             .init("lease-margin-ms", value: "ms", help: "Added to a challenge's time limit to make a job's lease. Default: 30000."),
             .init("closing-notice-ms", value: "ms", help: "How long before a deadline to announce it. Default: 3600000."),
+            .init("sync", value: "full|normal", help: "full: commits survive power loss (default); normal: a broker crash only."),
             .init("drain-ms", value: "ms", help: "On SIGTERM, how long to wait for jobs in flight. Default: 5000."),
             .init("log-level", value: "level", help: "trace, debug, info, notice, warning, error. Default: info."),
             .init("version", help: "Show the version."),
@@ -77,6 +78,11 @@ public enum BrokerCLI {
         if let value = try milliseconds("lease-margin-ms", minimum: 0) { config.leaseMargin = value }
         if let value = try milliseconds("closing-notice-ms", minimum: 0) { config.closingNotice = value }
         if let value = try milliseconds("drain-ms", minimum: 0) { config.drainTimeout = value }
+        switch a.value("sync") {
+        case nil, "full": config.synchronousFull = true
+        case "normal": config.synchronousFull = false
+        default: throw UsageError("--sync must be full or normal", usage: spec.usage)
+        }
         if let value = try milliseconds("max-message-mb", minimum: 1) { config.maxMessageBytes = Int(value) << 20 }
         return config
     }

@@ -21,6 +21,9 @@ public struct BrokerConfig: Sendable {
     public var closingNotice: Millis = 3_600_000
     /// On SIGTERM, how long to wait for leases in flight to be answered before exiting.
     public var drainTimeout: Millis = 5_000
+    /// SQLite's `synchronous` setting. `full` (the default) fsyncs the WAL at every commit, so an acknowledged
+    /// submission survives power loss; `normal` survives a crash of the broker (kill -9) but not of the machine.
+    public var synchronousFull = true
     /// The most messages handled in one poll-loop pass, that is in one transaction.
     public var batchLimit = 1_024
     /// The wall clock, injectable for tests.

@@ -12,14 +12,14 @@ public final class Store {
     var nextSeq: Int64 = 0
 
     /// Opens or creates `data-dir/pumasi.sqlite3` and migrates it to the current schema.
-    public init(directory: String) throws {
+    public init(directory: String, synchronousFull: Bool = true) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = (directory as NSString).appendingPathComponent("pumasi.sqlite3")
         db = try SQLiteConnection(path: path)
         try db.execute("PRAGMA journal_mode=WAL")
         // synchronous=FULL in WAL mode: a commit is on disk (fsync of the WAL) before it returns,
         // so an acknowledgement sent after COMMIT survives power loss as well as a crash.
-        try db.execute("PRAGMA synchronous=FULL")
+        try db.execute(synchronousFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")
         try db.execute("PRAGMA foreign_keys=ON")
         try Schema.migrate(db)
     }
