@@ -304,7 +304,7 @@ struct BrokerFlowTests {
         spec.files = [FileEntry(name: "target.txt", role: .reference)]
         let challenge = try post(client, spec, [Data("x".utf8)])
         let receipt = try submit(client, challenge.id, "ada", "anything")
-        #expect(try eventually { FileManager.default.fileExists(atPath: started) })
+        #expect(eventually { FileManager.default.fileExists(atPath: started) })
         evaluator.shutdown()  // returns once the slot has answered its job and said DISCONNECT
         // No evaluator is left: only the stopped one's answer can have scored it.
         let info = try settled(client, receipt.submission, seconds: 5)
@@ -334,7 +334,7 @@ struct BrokerFlowTests {
         spec.files = [FileEntry(name: "target.txt", role: .reference)]
         let challenge = try post(client, spec, [Data("x".utf8)])
         let receipt = try submit(client, challenge.id, "ada", "anything")
-        #expect(try eventually { FileManager.default.fileExists(atPath: started) })
+        #expect(eventually { FileManager.default.fileExists(atPath: started) })
         broker.shutdown()  // returns when the broker's loop has ended
         let store = try Store(directory: dir.file("broker"))
         let info = try #require(try store.submissionInfo(receipt.submission))

@@ -108,7 +108,7 @@ struct RelayTests {
         let client = try client(broker)
         let (spec, files) = sampleSpec()
         _ = try post(client, spec, files)
-        #expect(try eventually { relay.seen.count == 1 })
+        #expect(eventually { relay.seen.count == 1 })
         #expect(relay.seen.first?.seq == 1)
         #expect(relay.seen.first?.recovered == true)
     }

@@ -35,7 +35,7 @@ final class BrokerHarness: @unchecked Sendable {
     private var stop: ZMQStopSignal?
     private let finished = DispatchSemaphore(value: 0)
 
-    init(directory: String, configure: (inout BrokerConfig) -> Void = { _ in }) throws {
+    init(directory: String, logLevel: LogLevel = .warning, configure: (inout BrokerConfig) -> Void = { _ in }) throws {
         self.directory = directory
         var config = BrokerConfig(dataDirectory: directory)
         config.routerEndpoint = "tcp://127.0.0.1:*"
@@ -46,7 +46,7 @@ final class BrokerHarness: @unchecked Sendable {
         let frozen = config
         let thread = Thread { [finished] in
             do {
-                let broker = try Broker(config: frozen, logger: Logger(label: "test-broker", level: .warning))
+                let broker = try Broker(config: frozen, logger: Logger(label: "test-broker", level: logLevel))
                 box.set(.success((broker.routerEndpoint, broker.publishEndpoint, broker.stopSignal)))
                 started.signal()
                 try broker.run()

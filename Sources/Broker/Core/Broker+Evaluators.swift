@@ -23,8 +23,11 @@ extension Broker {
         case .workerReply(let address, let body):
             guard known else { return send(to: identity, MDP.worker(.disconnect)) }
             dispatcher.touch(identity, expiresAt: expiry)
+            let holding = dispatcher.evaluators[identity]?.job
             try handleResult(from: identity, address: address, body: body, now: now)
-            dispatcher.release(identity)
+            // Only an answer to the job it holds (even a late one, after its lease expired) frees an evaluator;
+            // a stray or forged reply must not get it a second job while the first is still running.
+            if let holding, ScoringJob.parseAddress(address)?.job == holding { dispatcher.release(identity) }
         case .workerDisconnect:
             if known {
                 logger.info("evaluator disconnected", ["peer": peerName(identity)])
@@ -82,8 +85,9 @@ extension Broker {
     /// Requeues a job whose evaluator let it down, or ends it as failed for infrastructure reasons after
     /// `maxAttempts`; that failure is never the solver's.
     func retryOrFail(_ lease: Lease, reason: String, now: Millis) throws {
-        if lease.attempt >= config.maxAttempts {
-            let message = "infrastructure: \(reason) (after \(lease.attempt) attempts)"
+        let counted = lease.attempt - lease.restarts
+        if counted >= config.maxAttempts {
+            let message = "infrastructure: \(reason) (after \(counted) attempts)"
             try store.fail(job: lease.job, error: message, log: nil, now: now)
             var announcement = Announcement(
                 topic: .failed, at: now, challenge: lease.challenge, title: liveChallenges[lease.challenge]?.title ?? "")
@@ -151,7 +155,7 @@ extension Broker {
                 reference: try referenceFiles(challenge.id), timeLimitSeconds: challenge.timeLimitSeconds)
             dispatcher.grant(
                 Lease(
-                    job: jobID, attempt: granted.attempt, evaluator: identity, expires: expires,
+                    job: jobID, attempt: granted.attempt, restarts: granted.restarts, evaluator: identity, expires: expires,
                     submission: granted.submission, challenge: challenge.id, solver: granted.solver,
                     service: challenge.service))
             send(to: identity, MDP.workerRequest(clientAddress: job.address, body: [job.json, granted.content]))

@@ -51,6 +51,9 @@ public enum Wire {
         } catch let DecodingError.valueNotFound(_, context) {
             throw ProtocolError(.badRequest, "field \"\(path(context.codingPath))\" is null")
         } catch let DecodingError.dataCorrupted(context) {
+            guard !context.codingPath.isEmpty else {
+                throw ProtocolError(.badRequest, "body holds a value that cannot be read (a number out of range?)")
+            }
             throw ProtocolError(.badRequest, "field \"\(path(context.codingPath))\": \(context.debugDescription)")
         } catch {
             throw ProtocolError(.badRequest, "body does not match the request: \(error)")

@@ -25,8 +25,9 @@ public struct Logger: Sendable {
 
     public func log(_ level: LogLevel, _ message: String, _ metadata: KeyValuePairs<String, String> = [:]) {
         guard level >= self.level else { return }
-        var line = "\(Logger.timestamp()) \(level) \(label): \(message)"
-        for (key, value) in metadata {
+        var line = "\(Logger.timestamp()) \(level) \(label): \(Logger.escaped(message))"
+        for (key, rawValue) in metadata {
+            let value = Logger.escaped(rawValue)
             let quoted = value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) || value.isEmpty
             line += " \(key)=" + (quoted ? "\"\(value.replacingOccurrences(of: "\"", with: "\\\""))\"" : value)
         }
@@ -41,6 +42,27 @@ public struct Logger: Sendable {
     public func warning(_ m: String, _ md: KeyValuePairs<String, String> = [:]) { log(.warning, m, md) }
     public func error(_ m: String, _ md: KeyValuePairs<String, String> = [:]) { log(.error, m, md) }
     public func critical(_ m: String, _ md: KeyValuePairs<String, String> = [:]) { log(.critical, m, md) }
+
+    /// Control characters (C0, DEL, C1) written as escapes, so that text from peers cannot forge log lines or
+    /// drive a terminal.
+    static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where isControl(scalar): out += String(format: "\\u{%02x}", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value)
+    }
 
     private static func timestamp() -> String {
         var tv = timeval()

@@ -5,6 +5,8 @@ import PumasiShared
 struct Lease {
     var job: Int64
     var attempt: Int
+    /// Earlier attempts voided by broker restarts.
+    var restarts: Int
     var evaluator: Data
     var expires: Millis
     var submission: String

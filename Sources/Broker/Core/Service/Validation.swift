@@ -12,6 +12,9 @@ enum Validation {
             throw bad("spec.deadline \(WallClock.iso(spec.deadline)) is not in the future")
         }
         guard spec.award.amount >= 0 else { throw bad("spec.award.amount must not be negative") }
+        guard spec.award.amount <= 1_000_000_000_000, spec.award.amount.exponent >= -4 else {
+            throw bad("spec.award.amount must be at most 1000000000000 with at most 4 decimal places")
+        }
         let currency = spec.award.currency
         guard (3...10).contains(currency.count), currency.allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber) })
         else { throw bad("spec.award.currency must be an uppercase code such as USD or EUR") }

@@ -4,6 +4,8 @@ import PumasiShared
 /// What the store hands out when it leases a job.
 struct GrantedJob {
     var attempt: Int
+    /// Attempts voided by broker restarts, which do not count against the job.
+    var restarts: Int
     var challenge: String
     var submission: String
     var solver: String
@@ -17,7 +19,10 @@ extension Store {
     /// them is gone, so they go back to the queue.
     func recoverPendingJobs(now: Millis) throws -> [(id: Int64, service: String)] {
         try db.run(
-            "UPDATE jobs SET state = 'queued', worker = NULL, lease_expires = NULL, updated_at = ? WHERE state = 'leased'",
+            """
+            UPDATE jobs SET state = 'queued', worker = NULL, lease_expires = NULL, restarts = restarts + 1, updated_at = ?
+            WHERE state = 'leased'
+            """,
             [.integer(now)])
         return try db.query("SELECT id, service FROM jobs WHERE state = 'queued' ORDER BY id").map {
             ($0.int(0) ?? 0, $0.string(1) ?? "")
@@ -35,12 +40,12 @@ extension Store {
         guard db.changes == 1,
             let row = try db.queryOne(
                 """
-                SELECT j.attempts, s.challenge_id, s.id, s.solver, s.filename, s.sha256, s.content
+                SELECT j.attempts, s.challenge_id, s.id, s.solver, s.filename, s.sha256, s.content, j.restarts
                 FROM jobs j JOIN submissions s ON s.id = j.submission_id WHERE j.id = ?
                 """, [.integer(id)])
         else { return nil }
         return GrantedJob(
-            attempt: Int(row.int(0) ?? 0), challenge: row.string(1) ?? "", submission: row.string(2) ?? "",
+            attempt: Int(row.int(0) ?? 0), restarts: Int(row.int(7) ?? 0), challenge: row.string(1) ?? "", submission: row.string(2) ?? "",
             solver: row.string(3) ?? "", filename: row.string(4) ?? "", sha256: row.string(5) ?? "",
             content: row.data(6) ?? Data())
     }

@@ -13,6 +13,8 @@ public final class Evaluator: Sendable {
         self.logger = logger
         let context = try ZMQContext()
         self.context = context
+        try FileManager.default.createDirectory(atPath: config.cacheDirectory, withIntermediateDirectories: true)
+        JobRunner.removeAbandonedWork(in: config.cacheDirectory)
         let count = config.services.count * max(1, config.slots)
         stops = (0..<count).map { _ in ZMQStopSignal(context: context) }
     }

@@ -51,7 +51,7 @@ final class JobRunner {
             throw ScoringFailure(
                 code: "plugin_missing", message: "this evaluator does not host scorer \(job.scorer.display)", log: "")
         }
-        let work = NSTemporaryDirectory() + "pumasi-job-\(job.job)-\(UUID().uuidString)"
+        let work = (Self.workRoot(config) as NSString).appendingPathComponent("job-\(job.job)-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: work) }
         let referenceDirectory = (work as NSString).appendingPathComponent("reference")
         let submissionDirectory = (work as NSString).appendingPathComponent("submission")
@@ -71,6 +71,21 @@ final class JobRunner {
         return try PluginRunner(executable: executable, limits: limits).run(
             submissionFile: submissionFile, referenceDirectory: referenceDirectory, workDirectory: workDirectory,
             extraEnvironment: ["PUMASI_CHALLENGE": job.challenge, "PUMASI_SUBMISSION": job.submission])
+    }
+
+    /// This process's job directories live under `<cache>/work-<pid>/`, so that one left by a killed evaluator
+    /// can be found and removed by the next (`removeAbandonedWork`).
+    static func workRoot(_ config: EvaluatorConfig) -> String {
+        (config.cacheDirectory as NSString).appendingPathComponent("work-\(getpid())")
+    }
+
+    /// Removes the job directories of evaluators that are no longer running.
+    static func removeAbandonedWork(in cacheDirectory: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: cacheDirectory) else { return }
+        for name in names where name.hasPrefix("work-") {
+            guard let pid = pid_t(name.dropFirst(5)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: (cacheDirectory as NSString).appendingPathComponent(name))
+        }
     }
 
     /// The broker already refuses unsafe names; this keeps a hostile job from escaping the directory anyway.
