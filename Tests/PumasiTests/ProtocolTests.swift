@@ -136,5 +136,12 @@ struct ProtocolTests {
                 timeLimitSeconds: 2.5)
             #expect(try JSONDecoder().decode(ScoringJob.self, from: job.json) == job)
         }
+        let results = [
+            ScoringResult(ok: true, score: 0.75, metrics: ["accuracy": 0.75, awkward: 1], message: awkward, log: awkward),
+            ScoringResult(ok: false, error: .init(code: "plugin_exit", message: awkward), log: "x"),
+        ]
+        for result in results {
+            #expect(try JSONDecoder().decode(ScoringResult.self, from: result.json) == result)
+        }
     }
 }

@@ -167,3 +167,25 @@ extension ScoringJob {
         return w.data
     }
 }
+
+extension ScoringResult {
+    /// The JSON body of an evaluator's REPLY.
+    public var json: Data {
+        var w = JSONWriter()
+        w.int("v", Int64(v))
+        w.bool("ok", ok)
+        w.double("score", score)
+        if let metrics {
+            w.object("metrics") { m in for key in metrics.keys.sorted() { m.double(key, metrics[key]) } }
+        }
+        w.string("message", message)
+        if let error {
+            w.object("error") { e in
+                e.string("code", error.code)
+                e.string("message", error.message)
+            }
+        }
+        w.string("log", log)
+        return w.data
+    }
+}

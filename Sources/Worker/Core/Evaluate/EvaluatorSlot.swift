@@ -32,19 +32,24 @@ final class EvaluatorSlot {
         let pair = try ZMQSocket(context, .pair)
         let pairEndpoint = "inproc://pumasi-slot-\(UUID().uuidString)"
         try pair.bind(pairEndpoint)
+        // Built-in scorers run on this thread; plugins on a runner thread, so heartbeats go on meanwhile.
+        let inlineRunner = service == Service.builtinScorers ? try JobRunner(config: config, logger: logger) : nil
         let runnerDone = DispatchSemaphore(value: 0)
-        let runner = Thread { [config, logger, context] in
-            Self.runnerLoop(config: config, context: context, endpoint: pairEndpoint, logger: logger)
-            runnerDone.signal()
+        if inlineRunner == nil {
+            let runner = Thread { [config, logger, context] in
+                Self.runnerLoop(config: config, context: context, endpoint: pairEndpoint, logger: logger)
+                runnerDone.signal()
+            }
+            runner.name = "pumasi-runner"
+            runner.start()
         }
-        runner.name = "pumasi-runner"
-        runner.start()
         defer {
-            _ = try? pair.send(strings: ["STOP"])
-            runnerDone.wait()
+            if inlineRunner == nil {
+                _ = try? pair.send(strings: ["STOP"])
+                runnerDone.wait()
+            }
         }
 
-        let inlineRunner = service == Service.builtinScorers ? try JobRunner(config: config, logger: logger) : nil
         var backoff = config.reconnectInitial
         var busy = false
         var signalledReady = false
@@ -78,11 +83,14 @@ final class EvaluatorSlot {
                                 logger.warning("unexpected or malformed REQUEST ignored", ["busy": "\(busy)"])
                                 continue
                             }
-                            if let inline = inlineRunner, frames.count == 7 {
+                            if let inline = inlineRunner {
                                 // Built-in scorers are quick and bounded by the message size: score here,
                                 // saving two thread hops per job.
-                                let result = inline.run(jobFrame: frames[5], submission: frames[6])
-                                try dealer.send(MDP.workerReply(clientAddress: frames[3], body: [Wire.encode(result)]))
+                                let result =
+                                    frames.count == 7
+                                    ? inline.run(jobFrame: frames[5], submission: frames[6])
+                                    : Self.malformedJob
+                                try dealer.send(MDP.workerReply(clientAddress: frames[3], body: [result.json]))
                                 continue
                             }
                             busy = true
@@ -132,6 +140,9 @@ final class EvaluatorSlot {
         }
     }
 
+    private static let malformedJob = ScoringResult(
+        ok: false, error: .init(code: "bad_job", message: "job must carry exactly one submission frame"))
+
     private static func command(_ frames: [Data]) -> MDP.WorkerCommand? {
         guard frames.count >= 3, frames[0].isEmpty, frames[1] == MDP.workerHeader, frames[2].count == 1 else {
             return nil
@@ -148,14 +159,8 @@ final class EvaluatorSlot {
             while true {
                 let frames = try pair.receiveFrames()
                 if frames.count == 1 { return }  // STOP
-                guard frames.count == 3 else {
-                    let result = ScoringResult(
-                        ok: false, error: .init(code: "bad_job", message: "job must carry exactly one submission frame"))
-                    try pair.send([frames[0], Wire.encode(result)])
-                    continue
-                }
-                let result = runner.run(jobFrame: frames[1], submission: frames[2])
-                try pair.send([frames[0], Wire.encode(result)])
+                let result = frames.count == 3 ? runner.run(jobFrame: frames[1], submission: frames[2]) : malformedJob
+                try pair.send([frames[0], result.json])
             }
         } catch {
             logger.error("runner stopped", ["error": "\(error)"])
