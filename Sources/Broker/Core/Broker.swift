@@ -41,6 +41,7 @@ public final class Broker {
         self.logger = logger
         let context = try context ?? ZMQContext()
         store = try Store(directory: config.dataDirectory, synchronousFull: config.synchronousFull)
+        try store.checkpointInBackground()
         router = try ZMQSocket(context, .router)
         try router.setOption(.routerMandatory, 1)
         try router.setMaxMessageSize(Int64(config.maxMessageBytes))

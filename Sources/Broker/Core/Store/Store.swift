@@ -10,6 +10,7 @@ public final class Store {
     public let path: String
     /// The next announcement's sequence number; 0 until first read from the log.
     var nextSeq: Int64 = 0
+    private var checkpointer: Checkpointer?
 
     /// Opens or creates `data-dir/pumasi.sqlite3` and migrates it to the current schema.
     public init(directory: String, synchronousFull: Bool = true) throws {
@@ -22,6 +23,15 @@ public final class Store {
         try db.execute(synchronousFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")
         try db.execute("PRAGMA foreign_keys=ON")
         try Schema.migrate(db)
+    }
+
+    deinit { checkpointer?.stop() }
+
+    /// Moves WAL checkpoints off the calling thread (the broker's loop) onto a thread of their own.
+    func checkpointInBackground() throws {
+        guard checkpointer == nil else { return }
+        try db.execute("PRAGMA wal_autocheckpoint=0")
+        checkpointer = Checkpointer(path: path)
     }
 
     /// Runs `body` in one write transaction.
