@@ -132,10 +132,15 @@ struct BrokerFlowTests {
         #expect(bad.log?.contains("boom") == true)
     }
 
-    @Test func aJobWhoseEvaluatorVanishesIsRequeuedToAnother() throws {
+    /// A busy evaluator is not judged by its silence (zguide workers send no heartbeats while they work): a hung
+    /// one loses its job when the lease expires.
+    @Test func aJobWhoseEvaluatorHangsIsRequeuedToAnotherWhenItsLeaseExpires() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let broker = try BrokerHarness(directory: dir.file("broker")) { $0.heartbeatInterval = 100 }
+        let broker = try BrokerHarness(directory: dir.file("broker")) {
+            $0.heartbeatInterval = 100
+            $0.leaseMargin = 200
+        }
         defer { broker.shutdown() }
         // A raw MDP worker that takes the job and then goes silent.
         let context = try ZMQContext()
@@ -143,7 +148,8 @@ struct BrokerFlowTests {
         try silent.connect(broker.router)
         try silent.send(MDP.worker(.ready, [Data(Service.builtinScorers.utf8)]))
         let client = try client(broker)
-        let (spec, files) = sampleSpec()
+        var (spec, files) = sampleSpec()
+        spec.timeLimitSeconds = 0.5
         let challenge = try post(client, spec, files)
         let receipt = try submit(client, challenge.id, "ada", "42")
         var request: [Data] = []
@@ -155,17 +161,72 @@ struct BrokerFlowTests {
         let job = try JSONDecoder().decode(ScoringJob.self, from: request[5])
         #expect(job.submission == receipt.submission)
         #expect(request[6] == Data("42".utf8))
-        // A real evaluator joins; the silent one's lease must move to it once the broker gives up on the silent peer.
+        // A real evaluator joins; the silent one's lease moves to it once the lease (0.5 s + 0.2 s) expires.
         let evaluator = try EvaluatorHarness(broker: broker.router, cache: dir.file("cache")) { $0.heartbeatInterval = 100 }
         defer { evaluator.shutdown() }
         let info = try settled(client, receipt.submission)
         #expect(info.state == .scored)
         #expect(info.attempts == 2)
-        // The vanished worker's late reply for the old lease changes nothing.
+        // The hung worker's late reply for the old lease changes nothing.
         let stale = ScoringResult(ok: true, score: -5)
         try silent.send(MDP.workerReply(clientAddress: job.address, body: [Wire.encode(stale)]))
         _ = try eventually(seconds: 1) { try silent.receive(dontWait: true) != nil }
         #expect(try status(client, receipt.submission).score == 1)
+    }
+
+    @Test func aJobWhoseEvaluatorVanishesIsRequeuedAtOnce() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try BrokerHarness(directory: dir.file("broker")) { $0.heartbeatInterval = 100 }
+        defer { broker.shutdown() }
+        let client = try client(broker)
+        let (spec, files) = sampleSpec()  // a 10 s time limit: the lease would hold the job for 40 s
+        let challenge = try post(client, spec, files)
+        let receipt: Receipt
+        do {
+            let context = try ZMQContext()
+            let doomed = try ZMQSocket(context, .dealer)
+            try doomed.connect(broker.router)
+            try doomed.send(MDP.worker(.ready, [Data(Service.builtinScorers.utf8)]))
+            receipt = try submit(client, challenge.id, "ada", "42")
+            #expect(try eventually {
+                guard let message = try doomed.receive(dontWait: true) else { return false }
+                return message.frames.count > 2 && message.frames[2] == Data([MDP.WorkerCommand.request.rawValue])
+            })
+        }  // the socket closes here: the connection is gone, and the broker's next heartbeat to it fails
+        let evaluator = try EvaluatorHarness(broker: broker.router, cache: dir.file("cache")) { $0.heartbeatInterval = 100 }
+        defer { evaluator.shutdown() }
+        let start = WallClock.monotonicNanos()
+        let info = try settled(client, receipt.submission, seconds: 10)
+        #expect(info.state == .scored)
+        #expect(info.attempts == 2)
+        #expect(WallClock.monotonicNanos() - start < 5_000_000_000)
+    }
+
+    @Test func largeFilesTravelInChunks() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try BrokerHarness(directory: dir.file("broker"))
+        defer { broker.shutdown() }
+        let client = try client(broker)
+        var big = Data(count: FileInfo.chunkSize * 2 + 12_345)
+        for index in big.indices { big[index] = UInt8(truncatingIfNeeded: index &* 31) }
+        var (spec, _) = sampleSpec()
+        spec.files = [FileEntry(name: "big.bin", role: .public), FileEntry(name: "answer.txt", role: .reference)]
+        let challenge = try post(client, spec, [big, Data("42".utf8)])
+        let (first, frames) = try client.call(
+            Service.file, FileRequest(challenge: challenge.id, name: "big.bin"), as: FileInfo.self)
+        #expect(first.size == big.count)
+        #expect(frames.first?.count == FileInfo.chunkSize)
+        let (info, bytes) = try client.fetchFile(Service.file) {
+            FileRequest(challenge: challenge.id, name: "big.bin", offset: $0)
+        }
+        #expect(bytes == big)
+        #expect(info.sha256 == SHA256.hex(big))
+        let error = try #require(throws: ClientError.self) {
+            try client.call(Service.file, FileRequest(challenge: challenge.id, name: "big.bin", offset: -1), as: FileInfo.self)
+        }
+        #expect("\(error)".contains("offset"))
     }
 
     @Test func submissionsWithTheSameClientIdAreStoredOnce() throws {
@@ -236,6 +297,9 @@ struct BrokerFlowTests {
         var badSpec = spec
         badSpec.deadline = 1
         #expect(try refusal(Service.post, [Wire.encode(PostRequest(spec: badSpec))] + files).message.contains("not in the future"))
+        badSpec = spec
+        badSpec.title = "Public\u{0} secret suffix"
+        #expect(try refusal(Service.post, [Wire.encode(PostRequest(spec: badSpec))] + files).message.contains("control characters"))
         badSpec = spec
         badSpec.scorer = ScorerSpec(builtin: "magic")
         #expect(try refusal(Service.post, [Wire.encode(PostRequest(spec: badSpec))] + files).message.contains("not a built-in scorer"))

@@ -32,6 +32,17 @@ struct StoreTests {
         #expect(journal == "wal")
     }
 
+    @Test func textWithNULIsStoredWhole() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let db = try SQLiteConnection(path: dir.file("t.sqlite3"))
+        try db.execute("CREATE TABLE t (x TEXT)")
+        let text = "before\u{0}after café"
+        try db.run("INSERT INTO t VALUES (?)", [.text(text)])
+        try db.run("INSERT INTO t VALUES (?)", [.text("")])
+        #expect(try db.query("SELECT x FROM t").map { $0.string(0) } == [text, ""])
+    }
+
     @Test func refusesAFileFromANewerBroker() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
@@ -53,7 +64,7 @@ struct StoreTests {
         #expect(publicFiles.map(\.name) == ["question.txt"])
         let reference = try store.files(challenge: a.id, role: .reference)
         #expect(reference.first?.sha256 == SHA256.hex(Data("42".utf8)))
-        #expect(try store.referenceBlob(sha256: SHA256.hex(Data("42".utf8))) == Data("42".utf8))
+        #expect(try store.referenceBlob(sha256: SHA256.hex(Data("42".utf8)))?.1 == Data("42".utf8))
         // A public file is not served as reference data.
         #expect(try store.referenceBlob(sha256: publicFiles[0].sha256!) == nil)
         #expect(try store.publicFile(challenge: a.id, name: "answer.txt") == nil)

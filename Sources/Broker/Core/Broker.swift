@@ -21,8 +21,11 @@ public final class Broker {
     public let stopSignal: ZMQStopSignal
 
     var dispatcher = Dispatcher()
-    /// What this pass will send once its transaction has committed.
-    var outbox: [(socket: ZMQSocket, frames: [Data])] = []
+    /// What this pass will send once its transaction has committed, and its size in bytes.
+    var outbox: [(socket: ZMQSocket, frames: [Data])] = [] {
+        didSet { if outbox.isEmpty { outboxBytes = 0 } }
+    }
+    private(set) var outboxBytes = 0
     /// Leases whose evaluator vanished after the pass that granted them committed.
     var orphanedLeases: [Lease] = []
     /// Open and closed-but-unsettled challenges, mirrored from the store so the loop's timers need no query.
@@ -45,8 +48,10 @@ public final class Broker {
         router = try ZMQSocket(context, .router)
         try router.setOption(.routerMandatory, 1)
         try router.setMaxMessageSize(Int64(config.maxMessageBytes))
-        try router.setOption(.sendHighWaterMark, 100_000)
-        try router.setOption(.receiveHighWaterMark, 100_000)
+        // Finite, modest high-water marks: a peer that asks and never reads can hold at most this many replies
+        // (each at most a file chunk or an MDP job) in the broker's memory.
+        try router.setOption(.sendHighWaterMark, 1_000)
+        try router.setOption(.receiveHighWaterMark, 1_000)
         try router.bind(config.routerEndpoint)
         routerEndpoint = try router.lastEndpoint
         publisher = try ZMQSocket(context, .pub)
@@ -100,9 +105,13 @@ public final class Broker {
         do {
             try store.transaction {
                 if readable {
-                    for _ in 0..<config.batchLimit {
-                        guard let message = try router.receive(dontWait: true) else { break }
-                        handle(message)
+                    // A pass stops reading once its replies hold 64 MiB: they are sent before the next is read.
+                    var reading = 0
+                    while reading < config.batchLimit, outboxBytes < Self.outboxLimit,
+                        let message = try router.receive(dontWait: true)
+                    {
+                        try handle(message)
+                        reading += 1
                     }
                 }
                 try runTimers(now: config.clock())
@@ -178,7 +187,12 @@ public final class Broker {
         }
     }
 
-    func send(to identity: Data, _ frames: [Data]) { outbox.append((router, [identity] + frames)) }
+    func send(to identity: Data, _ frames: [Data]) {
+        outbox.append((router, [identity] + frames))
+        outboxBytes += frames.reduce(0) { $0 + $1.count }
+    }
+
+    static let outboxLimit = 64 << 20
 
     func publish(_ announcement: Announcement, principal: String? = nil) throws {
         let numbered = try store.appendEvent(announcement, principal: principal)

@@ -26,9 +26,12 @@ public struct FileRequest: Codable, Sendable {
     public var v = wireVersion
     public var challenge: String
     public var name: String
-    public init(challenge: String, name: String) {
+    /// The first byte wanted (default 0); the reply carries at most `FileInfo.chunkSize` bytes from there.
+    public var offset: Int?
+    public init(challenge: String, name: String, offset: Int? = nil) {
         self.challenge = challenge
         self.name = name
+        self.offset = offset
     }
 }
 
@@ -70,7 +73,12 @@ public struct LeaderboardRequest: Codable, Sendable {
 public struct ReferenceRequest: Codable, Sendable {
     public var v = wireVersion
     public var sha256: String
-    public init(sha256: String) { self.sha256 = sha256 }
+    /// The first byte wanted (default 0), as for `FileRequest`.
+    public var offset: Int?
+    public init(sha256: String, offset: Int? = nil) {
+        self.sha256 = sha256
+        self.offset = offset
+    }
 }
 
 /// `pumasi.events`: announcements with a sequence number above `after`, oldest first, at most `limit`

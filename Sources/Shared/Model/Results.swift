@@ -189,16 +189,25 @@ public struct AwardInfo: Codable, Sendable, Equatable {
 }
 
 /// A challenge file with its bytes in the next frame.
+/// The next frame carries the bytes from `offset` on, at most `FileInfo.chunkSize` of them: files are fetched
+/// in chunks, so that no reply is larger than a chunk (a peer that asks and never reads costs the broker at
+/// most its high-water mark times one chunk).
 public struct FileInfo: Codable, Sendable, Equatable {
     public var name: String
     public var sha256: String
+    /// The whole file's size.
     public var size: Int
+    /// Where the chunk in the next frame starts.
+    public var offset: Int?
 
-    public init(name: String, sha256: String, size: Int) {
+    public init(name: String, sha256: String, size: Int, offset: Int? = nil) {
         self.name = name
         self.sha256 = sha256
         self.size = size
+        self.offset = offset
     }
+
+    public static let chunkSize = 256 << 10
 }
 
 /// `mmi.service` answers with a bare status, not JSON.

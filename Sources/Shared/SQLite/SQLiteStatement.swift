@@ -31,7 +31,15 @@ public final class SQLiteStatement {
             case .null: rc = sqlite3_bind_null(handle, index)
             case .integer(let v): rc = sqlite3_bind_int64(handle, index, v)
             case .real(let v): rc = sqlite3_bind_double(handle, index, v)
-            case .text(let v): rc = sqlite3_bind_text(handle, index, v, -1, SQLITE_TRANSIENT)
+            case .text(let v):
+                // The byte length, not -1: text may hold NUL, and must not be cut short at it.
+                var text = v
+                rc = text.withUTF8 { bytes in
+                    bytes.withMemoryRebound(to: CChar.self) { chars in
+                        guard let base = chars.baseAddress else { return sqlite3_bind_text(handle, index, "", 0, nil) }
+                        return sqlite3_bind_text(handle, index, base, Int32(chars.count), SQLITE_TRANSIENT)
+                    }
+                }
             case .blob(let v):
                 rc = v.withUnsafeBytes { bytes in
                     // A zero-length blob still needs a non-null pointer to be stored as a blob, not NULL.
@@ -66,7 +74,13 @@ public final class SQLiteStatement {
             switch sqlite3_column_type(handle, column) {
             case SQLITE_INTEGER: values.append(.integer(sqlite3_column_int64(handle, column)))
             case SQLITE_FLOAT: values.append(.real(sqlite3_column_double(handle, column)))
-            case SQLITE_TEXT: values.append(.text(String(cString: sqlite3_column_text(handle, column))))
+            case SQLITE_TEXT:
+                let size = Int(sqlite3_column_bytes(handle, column))
+                if size > 0, let text = sqlite3_column_text(handle, column) {
+                    values.append(.text(String(decoding: UnsafeBufferPointer(start: text, count: size), as: UTF8.self)))
+                } else {
+                    values.append(.text(""))
+                }
             case SQLITE_BLOB:
                 let size = Int(sqlite3_column_bytes(handle, column))
                 if size > 0, let bytes = sqlite3_column_blob(handle, column) {

@@ -38,7 +38,10 @@ public enum WallClock {
             case "d": 86_400_000
             default: nil
             }
-            return scale.map { now + amount * $0 }
+            guard let scale else { return nil }
+            let (offset, overflow) = amount.multipliedReportingOverflow(by: scale)
+            let (sum, overflowSum) = now.addingReportingOverflow(offset)
+            return overflow || overflowSum ? nil : sum
         }
         let formatter = ISO8601DateFormatter()
         if let date = formatter.date(from: text) { return Millis(date.timeIntervalSince1970 * 1000) }

@@ -81,8 +81,12 @@ struct Dispatcher {
     @discardableResult
     mutating func endLease(_ job: Int64) -> Lease? { leases.removeValue(forKey: job) }
 
-    /// Evaluators that have been silent past their expiry.
-    func expired(now: Millis) -> [Data] { evaluators.values.filter { $0.expiresAt <= now }.map(\.identity) }
+    /// Idle evaluators that have been silent past their expiry. A busy one is not judged by its silence:
+    /// zguide-style workers send no heartbeats while they work. Its lease expiry covers a hung evaluator, and
+    /// a failed heartbeat send (EHOSTUNREACH) covers a vanished one.
+    func expired(now: Millis) -> [Data] {
+        evaluators.values.filter { $0.job == nil && $0.expiresAt <= now }.map(\.identity)
+    }
 
     /// Leases past their expiry.
     func expiredLeases(now: Millis) -> [Lease] { leases.values.filter { $0.expires <= now } }

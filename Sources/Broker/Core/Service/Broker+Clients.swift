@@ -143,7 +143,8 @@ extension Broker {
     private func publicFile(_ body: [Data]) throws -> [Data] {
         let request = try Wire.decode(FileRequest.self, from: body.first)
         let record = try challenge(request.challenge)
-        guard let (info, bytes) = try store.publicFile(challenge: record.id, name: request.name) else {
+        let offset = try Validation.offset(request.offset)
+        guard let (info, bytes) = try store.publicFile(challenge: record.id, name: request.name, offset: offset) else {
             throw ProtocolError(.notFound, "challenge \(record.id) has no public file \"\(request.name)\"")
         }
         return [Wire.encode(Reply.success(info)), bytes]
@@ -151,11 +152,11 @@ extension Broker {
 
     private func referenceFile(_ body: [Data]) throws -> [Data] {
         let request = try Wire.decode(ReferenceRequest.self, from: body.first)
-        guard let bytes = try store.referenceBlob(sha256: request.sha256) else {
+        let offset = try Validation.offset(request.offset)
+        guard let (size, bytes) = try store.referenceBlob(sha256: request.sha256, offset: offset) else {
             throw ProtocolError(.notFound, "no reference file with SHA-256 \(request.sha256)")
         }
-        return [
-            Wire.encode(Reply.success(FileInfo(name: request.sha256, sha256: request.sha256, size: bytes.count))), bytes,
-        ]
+        let info = FileInfo(name: request.sha256, sha256: request.sha256, size: size, offset: offset)
+        return [Wire.encode(Reply.success(info)), bytes]
     }
 }

@@ -5,7 +5,10 @@ import PumasiShared
 enum Validation {
     static func spec(_ spec: inout ChallengeSpec, now: Millis) throws(ProtocolError) {
         let title = spec.title.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...200).contains(title.count) else { throw bad("spec.title must be 1-200 characters") }
+        guard (1...200).contains(title.count),
+            title.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) })
+        else { throw bad("spec.title must be 1-200 characters, none of them control characters") }
+        guard !spec.description.unicodeScalars.contains("\u{0}") else { throw bad("spec.description contains NUL") }
         spec.title = title
         guard spec.description.utf8.count <= 100_000 else { throw bad("spec.description is over 100,000 bytes") }
         guard spec.deadline > now else {
@@ -59,6 +62,12 @@ enum Validation {
         guard (1...128).contains(id.utf8.count), id.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 }) else {
             throw bad("clientId must be 1-128 printable ASCII characters")
         }
+    }
+
+    static func offset(_ offset: Int?) throws(ProtocolError) -> Int {
+        guard let offset else { return 0 }
+        guard offset >= 0, offset <= Int(Int32.max) else { throw bad("offset must be from 0 to 2147483647") }
+        return offset
     }
 
     private static func bad(_ message: String) -> ProtocolError { ProtocolError(.badRequest, message) }

@@ -98,26 +98,29 @@ extension Store {
         ).map { FileEntry(name: $0.string(0) ?? "", role: role, sha256: $0.string(1), size: Int($0.int(2) ?? 0)) }
     }
 
-    /// A public file's bytes.
-    func publicFile(challenge: String, name: String) throws -> (FileInfo, Data)? {
+    /// A chunk of a public file: its description and up to `length` bytes from `offset`.
+    func publicFile(challenge: String, name: String, offset: Int = 0, length: Int = FileInfo.chunkSize) throws
+        -> (FileInfo, Data)?
+    {
         guard
             let row = try db.queryOne(
                 """
-                SELECT b.sha256, b.size, b.content FROM challenge_files f JOIN blobs b ON b.sha256 = f.sha256
+                SELECT b.sha256, b.size, substr(b.content, ?, ?) FROM challenge_files f JOIN blobs b ON b.sha256 = f.sha256
                 WHERE f.challenge_id = ? AND f.role = 'public' AND f.name = ?
-                """, [.text(challenge), .text(name)])
+                """, [.integer(Int64(offset) + 1), .integer(Int64(length)), .text(challenge), .text(name)])
         else { return nil }
-        return (FileInfo(name: name, sha256: row.string(0) ?? "", size: Int(row.int(1) ?? 0)), row.data(2) ?? Data())
+        let info = FileInfo(name: name, sha256: row.string(0) ?? "", size: Int(row.int(1) ?? 0), offset: offset)
+        return (info, row.data(2) ?? Data())
     }
 
-    /// A reference file's bytes by content address; only blobs that are some challenge's reference data.
-    func referenceBlob(sha256: String) throws -> Data? {
+    /// A chunk of a reference file by content address; only blobs that are some challenge's reference data.
+    func referenceBlob(sha256: String, offset: Int = 0, length: Int = FileInfo.chunkSize) throws -> (size: Int, Data)? {
         try db.queryOne(
             """
-            SELECT b.content FROM blobs b WHERE b.sha256 = ?
+            SELECT b.size, substr(b.content, ?, ?) FROM blobs b WHERE b.sha256 = ?
             AND EXISTS (SELECT 1 FROM challenge_files f WHERE f.sha256 = b.sha256 AND f.role = 'reference')
-            """, [.text(sha256)]
-        )?.data(0)
+            """, [.integer(Int64(offset) + 1), .integer(Int64(length)), .text(sha256)]
+        ).map { (Int($0.int(0) ?? 0), $0.data(1) ?? Data()) }
     }
 
     func setState(challenge: String, _ state: ChallengeState, closedAt: Millis? = nil) throws {

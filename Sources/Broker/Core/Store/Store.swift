@@ -45,6 +45,7 @@ public final class Store {
     }
 
     public func integrityCheck() throws -> String { try db.integrityCheck() }
+    var isInTransaction: Bool { db.isInTransaction }
     public var schemaVersion: Int { get throws { try db.userVersion } }
 }
 

@@ -88,4 +88,29 @@ public final class BrokerClient {
         else { return ProtocolError(.internal, "the broker reported an error without details") }
         return error
     }
+
+    /// Fetches a whole file chunk by chunk (`pumasi.challenge.file` or `pumasi.reference`) and checks it
+    /// against its SHA-256.
+    /// - Parameter request: the request for the chunk at an offset.
+    public func fetchFile<Request: Encodable>(_ service: String, request: (Int) -> Request, attempts: Int = 1)
+        throws(ClientError) -> (FileInfo, Data)
+    {
+        var content = Data()
+        var info: FileInfo?
+        repeat {
+            let (chunkInfo, frames) = try call(service, request(content.count), as: FileInfo.self, attempts: attempts)
+            guard let chunk = frames.first, chunkInfo.offset ?? 0 == content.count else {
+                throw ClientError.invalidReply("file chunk missing or out of order")
+            }
+            guard info == nil || info?.size == chunkInfo.size, chunkInfo.size >= content.count + chunk.count,
+                !chunk.isEmpty || chunkInfo.size == content.count
+            else { throw ClientError.invalidReply("file changed size or sent an empty chunk") }
+            info = chunkInfo
+            content.append(chunk)
+        } while content.count < (info?.size ?? 0)
+        guard let info, SHA256.hex(content) == info.sha256 else {
+            throw ClientError.invalidReply("file arrived damaged (SHA-256 mismatch)")
+        }
+        return (info, content)
+    }
 }

@@ -32,22 +32,19 @@ final class EvaluatorSlot {
         let pair = try ZMQSocket(context, .pair)
         let pairEndpoint = "inproc://pumasi-slot-\(UUID().uuidString)"
         try pair.bind(pairEndpoint)
-        // Built-in scorers run on this thread; plugins on a runner thread, so heartbeats go on meanwhile.
+        // Small built-in jobs are scored on this thread (no thread hop); plugins and large jobs on a runner
+        // thread, so that heartbeats go on meanwhile.
         let inlineRunner = service == Service.builtinScorers ? try JobRunner(config: config, logger: logger) : nil
         let runnerDone = DispatchSemaphore(value: 0)
-        if inlineRunner == nil {
-            let runner = Thread { [config, logger, context] in
-                Self.runnerLoop(config: config, context: context, endpoint: pairEndpoint, logger: logger)
-                runnerDone.signal()
-            }
-            runner.name = "pumasi-runner"
-            runner.start()
+        let runner = Thread { [config, logger, context] in
+            Self.runnerLoop(config: config, context: context, endpoint: pairEndpoint, logger: logger)
+            runnerDone.signal()
         }
+        runner.name = "pumasi-runner"
+        runner.start()
         defer {
-            if inlineRunner == nil {
-                _ = try? pair.send(strings: ["STOP"])
-                runnerDone.wait()
-            }
+            _ = try? pair.send(strings: ["STOP"])
+            runnerDone.wait()
         }
 
         var backoff = config.reconnectInitial
@@ -83,13 +80,13 @@ final class EvaluatorSlot {
                                 logger.warning("unexpected or malformed REQUEST ignored", ["busy": "\(busy)"])
                                 continue
                             }
-                            if let inline = inlineRunner {
+                            if let inline = inlineRunner, frames.count == 7, frames[6].count <= Self.inlineLimit,
+                                let job = try? JSONDecoder().decode(ScoringJob.self, from: frames[5]),
+                                inline.hasReferenceCached(job)
+                            {
                                 // Built-in scorers are quick and bounded by the message size: score here,
                                 // saving two thread hops per job.
-                                let result =
-                                    frames.count == 7
-                                    ? inline.run(jobFrame: frames[5], submission: frames[6])
-                                    : Self.malformedJob
+                                let result = inline.run(job, submission: frames[6])
                                 try dealer.send(MDP.workerReply(clientAddress: frames[3], body: [result.json]))
                                 continue
                             }
@@ -139,6 +136,9 @@ final class EvaluatorSlot {
             }
         }
     }
+
+    /// Built-in jobs up to this size, with their reference data cached, are scored inline.
+    private static let inlineLimit = 256 << 10
 
     private static let malformedJob = ScoringResult(
         ok: false, error: .init(code: "bad_job", message: "job must carry exactly one submission frame"))

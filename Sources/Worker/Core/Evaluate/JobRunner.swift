@@ -17,13 +17,19 @@ final class JobRunner {
             directory: config.cacheDirectory, client: BrokerClient(endpoint: config.brokerEndpoint, timeoutSeconds: 30))
     }
 
+    /// Whether every reference file of the job is already on disk (so scoring it needs no fetch).
+    func hasReferenceCached(_ job: ScoringJob) -> Bool {
+        job.reference.allSatisfy { $0.sha256.map { FileManager.default.fileExists(atPath: cache.path($0)) } ?? false }
+    }
+
     func run(jobFrame: Data, submission: Data) -> ScoringResult {
-        let job: ScoringJob
-        do {
-            job = try JSONDecoder().decode(ScoringJob.self, from: jobFrame)
-        } catch {
+        guard let job = try? JSONDecoder().decode(ScoringJob.self, from: jobFrame) else {
             return failure(ScoringFailure(code: "bad_job", message: "job body is not a Pumasi scoring job", log: ""))
         }
+        return run(job, submission: submission)
+    }
+
+    func run(_ job: ScoringJob, submission: Data) -> ScoringResult {
         do {
             let outcome = try score(job, submission: submission)
             return ScoringResult(

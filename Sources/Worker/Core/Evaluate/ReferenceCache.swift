@@ -53,10 +53,7 @@ final class ReferenceCache {
     }
 
     private func fetch(_ sha: String) throws(ClientError) -> (FileInfo, Data) {
-        let (info, frames) = try client.call(
-            Service.reference, ReferenceRequest(sha256: sha), as: FileInfo.self, attempts: 3)
-        guard let bytes = frames.first else { throw ClientError.invalidReply("reference reply has no file frame") }
-        return (info, bytes)
+        try client.fetchFile(Service.reference, request: { ReferenceRequest(sha256: sha, offset: $0) }, attempts: 3)
     }
 
     /// The bytes of every file, by name.

@@ -210,7 +210,7 @@ public final class Relay: Sendable {
                 Service.submit, request, files: [body[1]], as: Receipt.self)
             try state.outbox.delivered(entry, submission: receipt.submission)
             return [Wire.encode(Reply.success(receipt))]
-        } catch ClientError.server(let error) {
+        } catch ClientError.server(let error) where error.isFinal {
             try state.outbox.refused(entry, error: error.message)
             throw error
         } catch {
@@ -233,7 +233,7 @@ public final class Relay: Sendable {
                 let (receipt, _) = try state.client.call(Service.submit, request, files: [content], as: Receipt.self)
                 try state.outbox.delivered(entry, submission: receipt.submission)
                 logger.info("outbox delivered", ["client.id": entry.clientId, "submission.id": receipt.submission])
-            } catch ClientError.server(let error) {
+            } catch ClientError.server(let error) where error.isFinal {
                 try? state.outbox.refused(entry, error: error.message)
                 logger.warning("outbox submission refused", ["client.id": entry.clientId, "reason": error.message])
             } catch {
@@ -242,4 +242,10 @@ public final class Relay: Sendable {
         }
         return true
     }
+}
+
+extension ProtocolError {
+    /// Whether the broker's refusal settles a submission for good. `unavailable` (a draining broker) and
+    /// `internal` (a store failure) do not: the outbox keeps the submission and tries again.
+    var isFinal: Bool { code != .unavailable && code != .internal }
 }

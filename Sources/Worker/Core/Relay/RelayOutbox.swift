@@ -41,7 +41,16 @@ final class RelayOutbox {
 
     /// Stores a submission unless this solver's client id is already here. - Returns: the entry as stored.
     func add(_ request: SubmitRequest, clientId: String, content: Data, now: Millis) throws -> OutboxEntry {
-        if let existing = try entry(solver: request.solver, clientId: clientId) { return existing }
+        if let existing = try entry(solver: request.solver, clientId: clientId) {
+            // A solver retrying something the broker refused asks again: it goes back to pending.
+            guard existing.state == .refused else { return existing }
+            try db.transaction {
+                try db.run(
+                    "UPDATE outbox SET state = 'pending', error = NULL WHERE solver = ? AND client_id = ?",
+                    [.text(request.solver), .text(clientId)])
+            }
+            return try entry(solver: request.solver, clientId: clientId)!
+        }
         try db.transaction {
             try db.run(
                 """
