@@ -389,19 +389,15 @@ extension ScoringTests {
         }
 
         /// The failure a run reports, or nil if it succeeded.
-        func failure(_ executable: String, limits: PluginLimits = PluginLimits()) -> ScoringFailure? {
+        func failure(
+            _ executable: String, limits: PluginLimits = PluginLimits(), environment: [String: String] = [:]
+        ) -> ScoringFailure? {
             do {
-                _ = try run(executable, limits: limits)
+                _ = try run(executable, limits: limits, environment: environment)
                 return nil
             } catch {
                 return error
             }
-        }
-
-        /// The process id a script wrote into the working directory.
-        func pid(_ file: String) throws -> pid_t {
-            let text = try String(contentsOfFile: work + "/" + file, encoding: .utf8)
-            return try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
         }
 
         func remove() {
@@ -420,23 +416,39 @@ extension ScoringTests {
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
-    /// Whether process `pid` is dead: no such process, or a zombie waiting for its new parent (init) to reap it.
-    static func isDead(_ pid: pid_t) -> Bool {
-        if kill(pid, 0) == -1, errno == ESRCH { return true }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
-        // The state follows the command name, which is in parentheses and may itself contain them.
-        guard let close = stat.lastIndex(of: ")") else { return false }
-        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    /// A fresh value for `PUMASI_TEST_MARK`, which every process of a run inherits: it finds what is left of the
+    /// run whatever PID namespace the plugin's own process ids refer to.
+    static func newMark() -> String {
+        "mark-" + UUID().uuidString
     }
 
-    /// Waits up to `timeout` seconds for `pid` to die (SIGKILL is delivered asynchronously).
-    static func waitUntilDead(_ pid: pid_t, timeout: Double = 5) -> Bool {
+    /// Live processes (not zombies, whose environment is gone) with `PUMASI_TEST_MARK=<mark>` in their environment.
+    static func marked(_ mark: String) -> [pid_t] {
+        let needle = Array("PUMASI_TEST_MARK=\(mark)".utf8)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return names.compactMap { pid_t($0) }.filter { pid in
+            let fd = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                guard count > 0 else { break }
+                bytes += chunk[..<count]
+            }
+            return bytes.split(separator: 0).contains { Array($0) == needle }
+        }
+    }
+
+    /// Waits up to `timeout` seconds until no live process carries `mark`; returns those that still do.
+    static func waitUntilNoneMarked(_ mark: String, timeout: Double = 5) -> [pid_t] {
         let start = ContinuousClock.now
         while seconds(since: start) < timeout {
-            if isDead(pid) { return true }
-            _ = poll(nil, 0, 10)
+            if marked(mark).isEmpty { return [] }
+            _ = poll(nil, 0, 20)
         }
-        return isDead(pid)
+        return marked(mark)
     }
 
     @Suite("Plugin runner")
@@ -572,44 +584,44 @@ extension ScoringTests {
         func hangingPluginTimesOutAndIsKilled() throws {
             let sandbox = try Sandbox()
             defer { sandbox.remove() }
-            let plugin = try sandbox.script(
-                "hang.sh", "#!/bin/sh\necho $$ > pid\necho 'about to hang' >&2\nexec sleep 30\n")
+            let plugin = try sandbox.script("hang.sh", "#!/bin/sh\necho 'about to hang' >&2\nexec sleep 30\n")
+            let mark = ScoringTests.newMark()
             let start = ContinuousClock.now
-            let failure = try #require(sandbox.failure(plugin, limits: PluginLimits(wallSeconds: 1)))
+            let failure = try #require(
+                sandbox.failure(plugin, limits: PluginLimits(wallSeconds: 1), environment: ["PUMASI_TEST_MARK": mark]))
             #expect(ScoringTests.seconds(since: start) < 10)
             #expect(failure.code == "plugin_timeout")
             #expect(failure.message.contains("timed out after 1.0 s"))
             #expect(failure.log.contains("about to hang"))
-            let pid = try sandbox.pid("pid")
-            #expect(kill(pid, 0) == -1 && errno == ESRCH)
+            #expect(ScoringTests.waitUntilNoneMarked(mark) == [])
         }
 
         @Test(.timeLimit(.minutes(1)))
         func backgroundChildrenAreKilledWithTheGroup() throws {
             let sandbox = try Sandbox()
             defer { sandbox.remove() }
-            let plugin = try sandbox.script(
-                "fork.sh", "#!/bin/sh\nsleep 30 &\necho $! > child\necho $$ > pid\nwait\n")
+            let plugin = try sandbox.script("fork.sh", "#!/bin/sh\nsleep 30 &\nsleep 31 &\nwait\n")
+            let mark = ScoringTests.newMark()
             let start = ContinuousClock.now
-            let failure = try #require(sandbox.failure(plugin, limits: PluginLimits(wallSeconds: 1)))
+            let failure = try #require(
+                sandbox.failure(plugin, limits: PluginLimits(wallSeconds: 1), environment: ["PUMASI_TEST_MARK": mark]))
             #expect(ScoringTests.seconds(since: start) < 10)
             #expect(failure.code == "plugin_timeout")
-            let pid = try sandbox.pid("pid")
-            #expect(kill(pid, 0) == -1 && errno == ESRCH)
-            #expect(ScoringTests.waitUntilDead(try sandbox.pid("child")))
+            #expect(ScoringTests.waitUntilNoneMarked(mark) == [])
         }
 
         @Test(.timeLimit(.minutes(1)))
         func orphanHoldingStdoutDoesNotDelayAScore() throws {
             let sandbox = try Sandbox()
             defer { sandbox.remove() }
-            let plugin = try sandbox.script(
-                "orphan.sh", "#!/bin/sh\nsleep 30 &\necho $! > child\necho '{\"score\": 4}'\n")
+            let plugin = try sandbox.script("orphan.sh", "#!/bin/sh\nsleep 30 &\necho '{\"score\": 4}'\n")
+            let mark = ScoringTests.newMark()
             let start = ContinuousClock.now
-            let outcome = try sandbox.run(plugin, limits: PluginLimits(wallSeconds: 20))
+            let outcome = try sandbox.run(
+                plugin, limits: PluginLimits(wallSeconds: 20), environment: ["PUMASI_TEST_MARK": mark])
             #expect(ScoringTests.seconds(since: start) < 5)
             #expect(outcome.score == 4)
-            #expect(ScoringTests.waitUntilDead(try sandbox.pid("child")))
+            #expect(ScoringTests.waitUntilNoneMarked(mark) == [])
         }
 
         @Test(.timeLimit(.minutes(1)), .enabled(if: ScoringTests.hasPython))

@@ -8,7 +8,7 @@ extension Store {
         return try db.queryOne(
             """
             SELECT s.id, s.solver, sc.score FROM scores sc JOIN submissions s ON s.id = sc.submission_id
-            WHERE sc.challenge_id = ? ORDER BY sc.score \(order), s.received_at ASC, s.id ASC LIMIT 1
+            WHERE sc.challenge_id = ? ORDER BY sc.score \(order), s.received_at ASC, s.rowid ASC LIMIT 1
             """, [.text(challenge.id)]
         ).map { ($0.string(0) ?? "", $0.string(1) ?? "", $0.double(2) ?? 0) }
     }

@@ -71,7 +71,7 @@ extension Store {
         let rows = try db.query(
             """
             SELECT s.solver, s.id, sc.score, s.received_at FROM scores sc JOIN submissions s ON s.id = sc.submission_id
-            WHERE sc.challenge_id = ? ORDER BY sc.score \(order), s.received_at ASC, s.id ASC
+            WHERE sc.challenge_id = ? ORDER BY sc.score \(order), s.received_at ASC, s.rowid ASC
             """, [.text(challenge.id)])
         var entries: [LeaderboardEntry] = []
         var index: [String: Int] = [:]

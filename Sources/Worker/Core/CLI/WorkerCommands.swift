@@ -16,6 +16,7 @@ enum EvaluateCommand: Command {
             .init("slots", value: "count", help: "Jobs scored at once per scorer. Default: 1."),
             .init("cache", value: "directory", help: "Reference data cache. Default: $TMPDIR/pumasi-cache."),
             .init("memory-mb", value: "megabytes", help: "Address-space limit for plugins. Default: 1024."),
+            .init("max-processes", value: "count", help: "Processes (and threads) a plugin run may have. Default: 256."),
             .init("heartbeat-ms", value: "ms", help: "MDP heartbeat interval. Default: 2500."),
             .init("log-level", value: "level", help: "trace, debug, info, notice, warning, error. Default: info."),
         ])
@@ -45,6 +46,12 @@ enum EvaluateCommand: Command {
             guard let n = Int(mb), n >= 16 else { throw UsageError("--memory-mb must be at least 16", usage: spec.usage) }
             config.limits.memoryBytes = n << 20
         }
+        if let count = a.value("max-processes") {
+            guard let n = Int(count), (1...100_000).contains(n) else {
+                throw UsageError("--max-processes must be 1-100000", usage: spec.usage)
+            }
+            config.limits.processes = n
+        }
         if let ms = a.value("heartbeat-ms") {
             guard let n = Millis(ms), n >= 10 else { throw UsageError("--heartbeat-ms must be at least 10", usage: spec.usage) }
             config.heartbeatInterval = n
@@ -53,7 +60,12 @@ enum EvaluateCommand: Command {
         let logger = context.logger("evaluator")
         let evaluator = try Evaluator(config: config, logger: logger)
         context.signals.onTerminate { _ in evaluator.stop() }
-        logger.info("evaluator starting", ["broker": config.brokerEndpoint, "services": config.services.joined(separator: ",")])
+        logger.info(
+            "evaluator starting",
+            [
+                "broker": config.brokerEndpoint, "services": config.services.joined(separator: ","),
+                "plugin.isolation": config.plugins.isEmpty ? "no plugins" : PluginRunner.isolation.description,
+            ])
         evaluator.run()
         return 0
     }

@@ -6,7 +6,8 @@ import Glibc
 ///
 /// Orphans: the group is killed with SIGKILL when the program exits or times out, so children it left behind
 /// die too. Whoever adopts them (init, or a subreaper) reaps them. A process that leaves the group (`setsid`)
-/// escapes; reading stops at most a few seconds after the program ends even if such a process holds the pipes.
+/// escapes this kill (the PID namespace of `PluginIsolation`, where there is one, catches it); reading stops at
+/// most a few seconds after the program ends even if such a process holds the pipes.
 struct PluginProcess {
     /// What a run produced.
     struct Outcome {

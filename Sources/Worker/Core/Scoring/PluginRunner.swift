@@ -4,17 +4,24 @@ import Glibc
 /// Runs a challenge's scoring plugin on one submission under resource limits and reads its score.
 ///
 /// The plugin is run as `executable <submission-file> <reference-dir>` with stdin on /dev/null, in its own
-/// process group, through `/bin/sh` which sets the limits (`ulimit`) and then `exec`s it. It must print one JSON
-/// object with a numeric `score`, and optionally `metrics` (an object of numbers) and `message` (a string).
+/// process group, through `/bin/sh` which sets the limits (`ulimit`) and then `exec`s it, inside the namespaces and
+/// cgroup that `isolation` provides on this machine. It must print one JSON object with a numeric `score`, and
+/// optionally `metrics` (an object of numbers) and `message` (a string).
 ///
 /// Thread rule: a runner holds only immutable values; any number of threads may call `run` at once.
 public struct PluginRunner: Sendable {
     /// The search path given to plugins, also used to find an `executable` given without a slash.
     static let searchPath = "/usr/local/bin:/usr/bin:/bin"
 
+    /// How plugin runs are contained on this machine: found by trying once per process (the first call takes a
+    /// few tens of milliseconds), then fixed. Its description is meant for the evaluator's start-up log.
+    public static var isolation: PluginIsolation { PluginIsolation.current }
+
     /// The plugin program: a path, or a name looked up in the plugin search path.
     public let executable: String
     public let limits: PluginLimits
+    /// The containment runs get: `PluginRunner.isolation` unless a test asks for another.
+    let sandbox: PluginIsolation
 
     /// Creates a runner.
     /// - Parameters:
@@ -22,8 +29,14 @@ public struct PluginRunner: Sendable {
     ///     `run` is called) or a name found in /usr/local/bin, /usr/bin or /bin.
     ///   - limits: resource limits for each run.
     public init(executable: String, limits: PluginLimits = PluginLimits()) {
+        self.init(executable: executable, limits: limits, isolation: PluginIsolation.current)
+    }
+
+    /// Creates a runner with a given isolation (for tests comparing isolated and plain runs).
+    init(executable: String, limits: PluginLimits, isolation: PluginIsolation) {
         self.executable = executable
         self.limits = limits
+        self.sandbox = isolation
     }
 
     /// Runs the plugin once and reads its score.
@@ -57,8 +70,7 @@ public struct PluginRunner: Sendable {
             throw Self.startFailure("invalid environment variable name \(ScoringText.quoted(bad.key))")
         }
         let environment = variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let arguments = ["-c", limitScript(), program, work, submission, reference]
-        if let bad = (arguments + environment).first(where: { $0.contains("\0") }) {
+        if let bad = ([program, work, submission, reference] + environment).first(where: { $0.contains("\0") }) {
             throw Self.startFailure("a path or environment value contains a NUL byte: \(ScoringText.quoted(bad))")
         }
 
@@ -66,9 +78,8 @@ public struct PluginRunner: Sendable {
         while true {
             let outcome: PluginProcess.Outcome
             do {
-                outcome = try PluginProcess.run(
-                    path: "/bin/sh", arguments: arguments, environment: environment, wallSeconds: limits.wallSeconds,
-                    outputBytes: limits.outputBytes)
+                outcome = try runOnce(
+                    program: program, arguments: [submission, reference], work: work, environment: environment)
             } catch {
                 throw Self.startFailure("could not run plugin \(program): \(error)")
             }
@@ -95,22 +106,21 @@ public struct PluginRunner: Sendable {
         return String(decoding: outcome.stderr.head, as: UTF8.self).contains("Text file busy")
     }
 
-    /// The `sh -c` script: enter the working directory (`$1`; dropping the `PWD`/`OLDPWD` that `cd` exports), set
-    /// the limits, then replace the shell with the plugin (`$0`) and its two arguments. The CPU hard limit is one
-    /// second above the soft one so the plugin first gets SIGXCPU, which names the cause, before SIGKILL. Limits
-    /// are capped at the worker's own hard limits.
-    func limitScript() -> String {
-        let cpuHardCap = SystemCalls.hardLimit(RLIMIT_CPU).map { Int(clamping: $0) } ?? Int.max
-        let cpuSeconds = min(max(1, limits.cpuSeconds), 1 << 40)
-        let cpuHard = min(cpuSeconds + 1, cpuHardCap)
-        let cpuSoft = min(cpuSeconds, cpuHard)
-        let kilobytes = min(max(1, limits.memoryBytes / 1024), Self.cap(RLIMIT_AS, unit: 1024))
-        let blocks = min(
-            max(0, limits.fileSizeBytes / 512 + (limits.fileSizeBytes % 512 == 0 ? 0 : 1)),
-            Self.cap(RLIMIT_FSIZE, unit: 512))
-        return "cd -- \"$1\" || exit 126; unset PWD OLDPWD; shift; "
-            + "ulimit -S -t \(cpuSoft) && ulimit -H -t \(cpuHard) && ulimit -v \(kilobytes) && ulimit -f \(blocks) "
-            + "|| exit 126; exec \"$0\" \"$@\""
+    /// Runs the plugin once through the wrapper shell, in a pids cgroup of its own when the isolation has them
+    /// (a cgroup that cannot be made costs this run its process-count cap, not the submission its score).
+    private func runOnce(
+        program: String, arguments: [String], work: String, environment: [String]
+    ) throws(SystemCalls.Failure) -> PluginProcess.Outcome {
+        let tasks = PluginIsolation.taskBudget(limits)
+        let cgroup = sandbox.cgroupBase.flatMap { PluginCgroup.create(in: $0, maxTasks: tasks) }
+        defer {
+            if let cgroup { PluginCgroup.remove(cgroup) }
+        }
+        let shellArguments = sandbox.shellArguments(
+            program: program, arguments: arguments, work: work, limits: limits, cgroup: cgroup)
+        return try PluginProcess.run(
+            path: "/bin/sh", arguments: shellArguments, environment: environment, wallSeconds: limits.wallSeconds,
+            outputBytes: limits.outputBytes)
     }
 
     /// Turns a finished run into an outcome or a failure.
@@ -132,7 +142,7 @@ public struct PluginRunner: Sendable {
         case .exited(let status):
             throw failure(
                 ScoringFailure.pluginExit,
-                "plugin exited with status \(status)\(stderrNote)\(memoryHint(stderr: stderrEnd))")
+                "plugin exited with status \(status)\(stderrNote)\(limitHint(stderr: stderrEnd))")
         case .signaled(let signal):
             let name = PluginTermination.signalName(signal)
             throw failure(
@@ -150,7 +160,8 @@ public struct PluginRunner: Sendable {
         case SIGKILL where outcome.cpuSeconds >= Double(max(1, limits.cpuSeconds)):
             return ": it reached the CPU time limit of \(max(1, limits.cpuSeconds)) s"
         case SIGXFSZ:
-            return ": it tried to write a file larger than the limit of \(limits.fileSizeBytes) bytes"
+            let limit = Self.mebibytes(limits.fileSizeBytes)
+            return ": it tried to write a file larger than the file-size limit of \(limit)"
         case SIGSEGV, SIGBUS, SIGABRT:
             return " (it may have run out of memory; the limit is \(Self.mebibytes(limits.memoryBytes)))"
         default:
@@ -158,11 +169,21 @@ public struct PluginRunner: Sendable {
         }
     }
 
-    /// A note on the memory limit when stderr suggests an allocation failed.
-    private func memoryHint(stderr: String) -> String {
-        let signs = ["MemoryError", "Cannot allocate memory", "bad_alloc", "out of memory", "Out of memory"]
-        guard signs.contains(where: { stderr.contains($0) }) else { return "" }
-        return " (the memory limit is \(Self.mebibytes(limits.memoryBytes)))"
+    /// A note on the limit concerned when stderr suggests an allocation, a write or a fork failed because of one.
+    private func limitHint(stderr: String) -> String {
+        let memorySigns = ["MemoryError", "Cannot allocate memory", "bad_alloc", "out of memory", "Out of memory"]
+        if memorySigns.contains(where: { stderr.contains($0) }) {
+            return " (the memory limit is \(Self.mebibytes(limits.memoryBytes)))"
+        }
+        // EFBIG's text where the writer survives (Python ignores SIGXFSZ), the shell's report where it does not.
+        if stderr.contains("File too large") || stderr.contains("File size limit exceeded") {
+            return " (the file-size limit is \(Self.mebibytes(limits.fileSizeBytes)) per file)"
+        }
+        let forkSigns = ["Cannot fork", "fork: Resource temporarily unavailable", "can't fork", "BlockingIOError"]
+        if sandbox.processCap != .none, forkSigns.contains(where: { stderr.contains($0) }) {
+            return " (the limit is \(limits.processes) processes)"
+        }
+        return ""
     }
 
     /// The absolute path of the plugin program, checked to exist and be executable.
@@ -207,11 +228,6 @@ public struct PluginRunner: Sendable {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         return info.st_mode & S_IFMT
-    }
-
-    /// The worker's own hard limit for `resource` in `unit`s, or `Int.max` if unlimited.
-    private static func cap(_ resource: __rlimit_resource, unit: UInt64) -> Int {
-        SystemCalls.hardLimit(resource).map { Int(clamping: $0 / unit) } ?? Int.max
     }
 
     /// The plugin's stdout and stderr, each bounded and marked.
