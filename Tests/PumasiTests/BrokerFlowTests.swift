@@ -350,28 +350,11 @@ struct BrokerFlowTests {
     @Test func anEvaluatorAskedToStopFinishesItsJobFirst() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let started = dir.file("started")
-        let plugin = try dir.write(
-            "slow.sh",
-            """
-            #!/bin/sh
-            touch "\(started)"
-            sleep 1
-            echo '{"score": 7}'
-            """, executable: true)
-        let broker = try BrokerHarness(directory: dir.file("broker"))
-        defer { broker.shutdown() }
-        let evaluator = try EvaluatorHarness(
-            broker: broker.router, cache: dir.file("cache"), plugins: ["slow": plugin], configure: { $0.builtins = false })
-        let client = try client(broker)
-        var spec = sampleSpec(scorer: ScorerSpec(plugin: "slow")).0
-        spec.files = [FileEntry(name: "target.txt", role: .reference)]
-        let challenge = try post(client, spec, [Data("x".utf8)])
-        let receipt = try submit(client, challenge.id, "ada", "anything")
-        #expect(eventually { FileManager.default.fileExists(atPath: started) })
-        evaluator.shutdown()  // returns once the slot has answered its job and said DISCONNECT
+        let job = try SlowJob(dir, score: 7)
+        defer { job.broker.shutdown() }
+        job.evaluator.shutdown()  // returns once the slot has answered its job and said DISCONNECT
         // No evaluator is left: only the stopped one's answer can have scored it.
-        let info = try settled(client, receipt.submission, seconds: 5)
+        let info = try settled(job.client, job.receipt.submission, seconds: 5)
         #expect(info.state == .scored)
         #expect(info.score == 7)
         #expect(info.attempts == 1)
@@ -380,6 +363,25 @@ struct BrokerFlowTests {
     @Test func aBrokerAskedToStopWaitsForTheJobsInFlight() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
+        let job = try SlowJob(dir, score: 3)
+        defer { job.evaluator.shutdown() }
+        job.broker.shutdown()  // returns when the broker's loop has ended
+        let store = try Store(directory: dir.file("broker"))
+        let info = try #require(try store.submissionInfo(job.receipt.submission))
+        #expect(info.state == .scored)
+        #expect(info.score == 3)
+    }
+}
+
+/// A broker, one evaluator hosting a plugin that takes a second to score, and one submission whose scoring
+/// has started by the time `init` returns.
+private struct SlowJob {
+    let broker: BrokerHarness
+    let evaluator: EvaluatorHarness
+    let client: BrokerClient
+    let receipt: Receipt
+
+    init(_ dir: TempDirectory, score: Int) throws {
         let started = dir.file("started")
         let plugin = try dir.write(
             "slow.sh",
@@ -387,22 +389,16 @@ struct BrokerFlowTests {
             #!/bin/sh
             touch "\(started)"
             sleep 1
-            echo '{"score": 3}'
+            echo '{"score": \(score)}'
             """, executable: true)
-        let broker = try BrokerHarness(directory: dir.file("broker"))
-        let evaluator = try EvaluatorHarness(
+        broker = try BrokerHarness(directory: dir.file("broker"))
+        evaluator = try EvaluatorHarness(
             broker: broker.router, cache: dir.file("cache"), plugins: ["slow": plugin], configure: { $0.builtins = false })
-        defer { evaluator.shutdown() }
-        let client = try client(broker)
+        client = try BrokerClient(endpoint: broker.router, timeoutSeconds: 10)
         var spec = sampleSpec(scorer: ScorerSpec(plugin: "slow")).0
         spec.files = [FileEntry(name: "target.txt", role: .reference)]
         let challenge = try post(client, spec, [Data("x".utf8)])
-        let receipt = try submit(client, challenge.id, "ada", "anything")
+        receipt = try submit(client, challenge.id, "ada", "anything")
         #expect(eventually { FileManager.default.fileExists(atPath: started) })
-        broker.shutdown()  // returns when the broker's loop has ended
-        let store = try Store(directory: dir.file("broker"))
-        let info = try #require(try store.submissionInfo(receipt.submission))
-        #expect(info.state == .scored)
-        #expect(info.score == 3)
     }
 }
