@@ -120,7 +120,7 @@ public final class ZMQSocket {
             } else {
                 frames.append(Data())
             }
-            if frames.count == 1, let value = zmq_msg_gets(&msg, "User-Id") {
+            if userId == nil, let value = zmq_msg_gets(&msg, "User-Id") {
                 userId = String(cString: value)
             }
             if zmq_msg_more(&msg) == 0 { break }
