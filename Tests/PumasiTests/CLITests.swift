@@ -145,7 +145,7 @@ struct CLIBroker {
     static func arguments(dataDirectory: String) -> [String] {
         [
             "--data-dir", dataDirectory, "--router", "tcp://127.0.0.1:*", "--pub", "tcp://127.0.0.1:*",
-            "--log-level", "warning",
+            "--log-level", "warning", "--insecure",
         ]
     }
 }

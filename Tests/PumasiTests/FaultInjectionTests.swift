@@ -170,7 +170,7 @@ private final class FixedPortBroker {
             "pumasi-broker",
             [
                 "--data-dir", dataDirectory, "--router", router, "--pub", "tcp://127.0.0.1:\(pubPort)",
-                "--heartbeat-ms", "200", "--lease-margin-ms", "1000", "--log-level", "warning",
+                "--heartbeat-ms", "200", "--lease-margin-ms", "1000", "--log-level", "warning", "--insecure",
             ])
         // broker.json survives a kill: the new broker is up when the file names its pid.
         let file = (dataDirectory as NSString).appendingPathComponent("broker.json")

@@ -40,6 +40,7 @@ final class BrokerHarness: @unchecked Sendable {
         var config = BrokerConfig(dataDirectory: directory)
         config.routerEndpoint = "tcp://127.0.0.1:*"
         config.publishEndpoint = "tcp://127.0.0.1:*"
+        config.curve = false  // loopback; SecurityTests and the CLI tests run with CURVE on
         configure(&config)
         let started = DispatchSemaphore(value: 0)
         let box = ResultBox()

@@ -54,6 +54,7 @@ final class Harness {
         config.routerEndpoint = "tcp://127.0.0.1:*"
         config.publishEndpoint = "tcp://127.0.0.1:*"
         config.synchronousFull = synchronousFull
+        config.curve = false
         let ready = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var endpoints: (String, String, ZMQStopSignal)?
         nonisolated(unsafe) var failure: (any Error)?

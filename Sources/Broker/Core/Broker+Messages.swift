@@ -18,6 +18,18 @@ extension Broker {
             send(to: identity, MDP.clientReply(service: "pumasi.error", body: [body]))
             return
         }
+        // Who sent it, from the transport (the user id the ZAP handler gave the connection), never from the body.
+        var sender: Sender?
+        if let principals {
+            guard let userId = message.userId, let who = principals.principal(userId: userId) else {
+                return refuse(identity, inbound, "your key is not (or no longer) registered with this broker")
+            }
+            sender = Sender(name: who.name, role: who.role)
+        }
+        if let sender, let problem = Self.forbidden(inbound, for: sender.role) {
+            logger.warning("request refused", ["peer": peerName(identity), "principal": sender.name, "reason": problem])
+            return refuse(identity, inbound, problem)
+        }
         let now = config.clock()
         let sendsBefore = outbox.count
         // The small in-memory state a client request may change before a write fails, so that a rolled-back
@@ -28,7 +40,7 @@ extension Broker {
                 if case .clientRequest(let service, let body) = inbound {
                     let reply =
                         drainingSince == nil
-                        ? try handleClient(service: service, body: body, now: now)
+                        ? try handleClient(service: service, body: body, sender: sender, now: now)
                         : [Wire.encode(Reply<Empty>.failure(ProtocolError(.unavailable, "the broker is shutting down")))]
                     send(to: identity, MDP.clientReply(service: service, body: reply))
                 } else {
@@ -55,6 +67,45 @@ extension Broker {
                 let failure = ProtocolError(.internal, "the broker could not complete the request: \(error)")
                 send(to: identity, MDP.clientReply(service: service, body: [Wire.encode(Reply<Empty>.failure(failure))]))
             }
+        }
+    }
+}
+
+/// Who sent a request, as the transport says.
+struct Sender {
+    var name: String
+    var role: Role
+}
+
+extension Broker {
+    /// The services each role may use; anything not listed is open to every registered principal.
+    static let servicesByRole: [String: Set<Role>] = [
+        Service.post: [.seeker, .admin],
+        Service.close: [.seeker, .admin],
+        Service.submit: [.solver],
+        Service.reference: [.evaluator],
+    ]
+
+    /// Why `role` may not send this message, or nil if it may.
+    static func forbidden(_ inbound: MDP.Inbound, for role: Role) -> String? {
+        switch inbound {
+        case .clientRequest(let service, _):
+            guard let allowed = servicesByRole[service], !allowed.contains(role) else { return nil }
+            return "\(service) is for \(allowed.map(\.rawValue).sorted().joined(separator: " and ")); you are \(role.rawValue)"
+        case .workerReady, .workerReply, .workerHeartbeat, .workerDisconnect:
+            return role == .evaluator ? nil : "only evaluators may act as MDP workers; you are \(role.rawValue)"
+        }
+    }
+
+    /// Answers a refused message: an error reply to a client, DISCONNECT to a would-be worker.
+    func refuse(_ identity: Data, _ inbound: MDP.Inbound, _ reason: String) {
+        if case .clientRequest(let service, _) = inbound {
+            let body = Wire.encode(Reply<Empty>.failure(ProtocolError(.forbidden, reason)))
+            send(to: identity, MDP.clientReply(service: service, body: [body]))
+        } else if case .workerDisconnect = inbound {
+            return
+        } else {
+            send(to: identity, MDP.worker(.disconnect))
         }
     }
 }

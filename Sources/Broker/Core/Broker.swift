@@ -35,17 +35,34 @@ public final class Broker {
     /// Closed challenges that may have finished scoring: checked for settlement at the end of the pass.
     var settleCandidates: Set<String> = []
     private var nextHeartbeat: Millis = 0
+    /// Authentication, when CURVE is on: the ZAP handler, the principals it consults, the broker's public key.
+    private(set) var zap: ZAPHandler?
+    private(set) var principals: Principals?
+    public let publicKey: String?
+
     /// Set once a stop is asked for: from then on no new work is taken, and the loop ends when the leases in
     /// flight have been answered or `drainTimeout` has passed.
     private(set) var drainingSince: Millis?
 
     public init(config: BrokerConfig, logger: Logger, context: ZMQContext? = nil) throws {
+        try config.validate()
         self.config = config
         self.logger = logger
         let context = try context ?? ZMQContext()
         store = try Store(directory: config.dataDirectory, synchronousFull: config.synchronousFull)
         try store.checkpointInBackground()
+        var serverKeys: CurveKeyPair?
+        if config.curve {
+            let keys = try Self.loadOrCreateKeys(in: config.dataDirectory)
+            let principals = try Principals(store: store, openRegistration: config.openRegistration)
+            // The ZAP handler must be bound before any CURVE server socket.
+            zap = try ZAPHandler(context: context) { publicKey, _ in principals.decide(publicKey: publicKey) }
+            self.principals = principals
+            serverKeys = keys
+        }
+        publicKey = serverKeys?.publicKey
         router = try ZMQSocket(context, .router)
+        if let serverKeys { try router.serveCurve(secretKey: serverKeys.secretKey) }
         try router.setOption(.routerMandatory, 1)
         try router.setMaxMessageSize(Int64(config.maxMessageBytes))
         // Finite, modest high-water marks: a peer that asks and never reads can hold at most this many replies
@@ -55,6 +72,7 @@ public final class Broker {
         try router.bind(config.routerEndpoint)
         routerEndpoint = try router.lastEndpoint
         publisher = try ZMQSocket(context, .pub)
+        if let serverKeys { try publisher.serveCurve(secretKey: serverKeys.secretKey) }
         try publisher.setOption(.sendHighWaterMark, 100_000)
         try publisher.bind(config.publishEndpoint)
         publishEndpoint = try publisher.lastEndpoint
@@ -80,9 +98,10 @@ public final class Broker {
 
     /// Runs until `stopSignal` fires.
     public func run() throws {
-        var poller = ZMQPoller([router, control])
+        var poller = ZMQPoller([router, control] + (zap.map { [$0.socket] } ?? []))
         while true {
             let ready = try poller.poll(timeoutMilliseconds: pollTimeout())
+            if ready.count > 2, ready[2] { try zap?.handlePending() }
             if ready[1], stopSignal.received(on: control), drainingSince == nil {
                 drainingSince = config.clock()
                 logger.info("stopping: taking no new work", ["leases": "\(dispatcher.leases.count)"])
@@ -103,6 +122,7 @@ public final class Broker {
     /// the loop: the in-memory state may no longer match the store, and a restart rebuilds it from the store.
     func pass(readable: Bool) throws {
         do {
+            try principals?.refresh()
             try store.transaction {
                 if readable {
                     // A pass stops reading once its replies hold 64 MiB: they are sent before the next is read.
@@ -202,9 +222,19 @@ public final class Broker {
     /// Writes `broker.json` (endpoints and pid) into the data directory, so that scripts and tests can find a
     /// broker that bound `tcp://host:*`.
     private func writeEndpointsFile() throws {
-        let info = ["router": routerEndpoint, "pub": publishEndpoint, "pid": String(getpid())]
+        var info = ["router": routerEndpoint, "pub": publishEndpoint, "pid": String(getpid())]
+        if let publicKey { info["publicKey"] = publicKey }
         let path = (config.dataDirectory as NSString).appendingPathComponent("broker.json")
         try Wire.encode(info).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    /// The broker's keypair, `<data-dir>/broker.key` (0600) with `broker.key.pub` beside it; made on first start.
+    static func loadOrCreateKeys(in directory: String) throws -> CurveKeyPair {
+        let path = (directory as NSString).appendingPathComponent("broker.key")
+        if FileManager.default.fileExists(atPath: path) { return try CurveKeyFile.readPair(path) }
+        let keys = try CurveKeyPair.generate()
+        try CurveKeyFile.write(keys, to: path)
+        return keys
     }
 
     /// Tells every evaluator to go. Leases still unanswered stay in the store and are requeued on restart.

@@ -9,7 +9,9 @@ public enum BrokerCLI {
         name: "pumasi-broker", abstract: "Run the Pumasi broker: challenges, submissions, scoring jobs, leaderboards, awards.",
         discussion: """
             Clients and evaluators speak 7/MDP to the ROUTER endpoint; announcements go out on the PUB endpoint.
-            The defaults bind loopback only. Stops gracefully on SIGTERM or SIGINT.
+            The defaults bind loopback only. CURVE is on: the broker's key is <data-dir>/broker.key (made on first
+            start; clients need broker.key.pub), and only keys registered with 'pumasi-broker keys add' get in.
+            Stops gracefully on SIGTERM or SIGINT.
             """,
         options: [
             .init("data-dir", short: "d", value: "directory", help: "Where the SQLite store lives. Default: $PUMASI_DATA or ./pumasi-data."),
@@ -19,6 +21,8 @@ public enum BrokerCLI {
             .init("max-message-mb", value: "megabytes", help: "Largest inbound message. Default: 64."),
             .init("lease-margin-ms", value: "ms", help: "Added to a challenge's time limit to make a job's lease. Default: 30000."),
             .init("closing-notice-ms", value: "ms", help: "How long before a deadline to announce it. Default: 3600000."),
+            .init("insecure", help: "No CURVE (no authentication): allowed only with loopback endpoints."),
+            .init("open-registration", help: "Let unknown keys in, as solvers named after their key."),
             .init("sync", value: "full|normal", help: "full: commits survive power loss (default); normal: a broker crash only."),
             .init("drain-ms", value: "ms", help: "On SIGTERM, how long to wait for jobs in flight. Default: 5000."),
             .init("log-level", value: "level", help: "trace, debug, info, notice, warning, error. Default: info."),
@@ -31,6 +35,7 @@ public enum BrokerCLI {
         signals: TerminationSignals
     ) -> Int32 {
         let console = FileHandle.standardError
+        if arguments.first == "keys" { return BrokerKeysCLI.main(Array(arguments.dropFirst()), environment: environment) }
         let parsed: ParsedArguments
         do {
             parsed = try spec.parse(arguments)
@@ -66,6 +71,8 @@ public enum BrokerCLI {
     static func configuration(_ a: ParsedArguments, environment: [String: String]) throws -> BrokerConfig {
         var config = BrokerConfig(dataDirectory: a.value("data-dir") ?? environment["PUMASI_DATA"] ?? "pumasi-data")
         if let router = a.value("router") { config.routerEndpoint = router }
+        config.curve = !a.flag("insecure")
+        config.openRegistration = a.flag("open-registration")
         if let pub = a.value("pub") { config.publishEndpoint = pub }
         func milliseconds(_ name: String, minimum: Millis) throws -> Millis? {
             guard let text = a.value(name) else { return nil }

@@ -8,6 +8,11 @@ public struct BrokerConfig: Sendable {
     public var routerEndpoint = "tcp://127.0.0.1:5555"
     /// The PUB endpoint for announcements.
     public var publishEndpoint = "tcp://127.0.0.1:5556"
+    /// CurveZMQ on both endpoints, with keys checked by the broker's ZAP handler. Turning it off is allowed
+    /// only when both endpoints are on this machine (`BrokerConfig.validate`).
+    public var curve = true
+    /// Whether a key the broker does not know may connect, as a solver named after the key.
+    public var openRegistration = false
     /// MDP heartbeat interval; an evaluator silent for `heartbeatLiveness` intervals is gone.
     public var heartbeatInterval: Millis = 2_500
     public var heartbeatLiveness = 3
@@ -30,4 +35,21 @@ public struct BrokerConfig: Sendable {
     public var clock: @Sendable () -> Millis = { WallClock.now() }
 
     public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
+
+    /// Refuses a configuration that would expose an unauthenticated broker beyond this machine.
+    public func validate() throws(ConfigurationError) {
+        guard !curve else { return }
+        for endpoint in [routerEndpoint, publishEndpoint] where !Self.isLocal(endpoint) {
+            throw ConfigurationError(
+                description: "--insecure needs loopback endpoints (tcp://127.0.0.1, tcp://[::1], ipc://); \(endpoint) is not")
+        }
+    }
+
+    static func isLocal(_ endpoint: String) -> Bool {
+        ["tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://", "inproc://"].contains { endpoint.hasPrefix($0) }
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
 }

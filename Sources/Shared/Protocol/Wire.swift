@@ -85,6 +85,7 @@ public struct ProtocolError: Error, Codable, Equatable, CustomStringConvertible,
         case badVersion = "bad_version"
         case unknownService = "unknown_service"
         case notFound = "not_found"
+        case forbidden = "forbidden"
         case conflict = "conflict"
         case closed = "closed"
         case tooLarge = "too_large"

@@ -4,7 +4,7 @@ import PumasiShared
 extension Broker {
     /// Answers a client request for a service the broker implements itself. Errors that are the client's
     /// (bad input, unknown ids, closed challenges) come back as an error reply; store failures throw.
-    func handleClient(service: String, body: [Data], now: Millis) throws -> [Data] {
+    func handleClient(service: String, body: [Data], sender: Sender?, now: Millis) throws -> [Data] {
         do {
             switch service {
             case Service.post: return try reply(postChallenge(body, now: now))
@@ -14,7 +14,7 @@ extension Broker {
             case Service.show:
                 return try reply(store.challengeInfo(challenge(named: body)))
             case Service.file: return try publicFile(body)
-            case Service.submit: return [try submit(body, now: now).replyJSON]
+            case Service.submit: return [try submit(body, sender: sender, now: now).replyJSON]
             case Service.status:
                 let request = try Wire.decode(SubmissionRequest.self, from: body.first)
                 guard Identifier.isWellFormed(request.submission, prefix: "sub"),
@@ -73,8 +73,10 @@ extension Broker {
         try challenge(Wire.decode(ChallengeRequest.self, from: body.first).challenge)
     }
 
-    private func submit(_ body: [Data], now: Millis) throws -> Receipt {
-        let request = try Wire.decode(SubmitRequest.self, from: body.first)
+    private func submit(_ body: [Data], sender: Sender?, now: Millis) throws -> Receipt {
+        var request = try Wire.decode(SubmitRequest.self, from: body.first)
+        // With authentication on, the solver is whoever holds the key: the name in the body is not trusted.
+        if let sender { request.solver = sender.name }
         try Validation.solver(request.solver)
         try Validation.fileName(request.filename, what: "filename")
         if let clientId = request.clientId {

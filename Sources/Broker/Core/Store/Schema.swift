@@ -114,6 +114,16 @@ enum Schema {
         """
         ALTER TABLE jobs ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;
         """,
+        // 3: principals: who may connect (CURVE public key) and in which role.
+        """
+        CREATE TABLE principals (
+            public_key TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'seeker', 'solver', 'evaluator', 'judge')),
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        );
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -17,8 +17,24 @@ struct CommandContext {
     static let clientOptions: [CommandSpec.Option] = [
         .init("broker", short: "b", value: "endpoint", help: "Broker (or relay) endpoint. Default: $PUMASI_BROKER or \(defaultBroker)."),
         .init("timeout", value: "seconds", help: "How long to wait for the broker. Default: 10."),
+        keyOption, brokerKeyOption,
         .init("json", help: "Print JSON for scripts instead of text for people."),
     ]
+
+    static let keyOption = CommandSpec.Option(
+        "key", short: "k", value: "file", help: "Your secret key file (pumasi keygen). Default: $PUMASI_KEY.")
+    static let brokerKeyOption = CommandSpec.Option(
+        "broker-key", value: "key|file", help: "The broker's public key. Default: $PUMASI_BROKER_KEY. None: no CURVE.")
+
+    /// CURVE credentials from --key and --broker-key (or the environment); nil when no broker key is given,
+    /// which only a broker started with --insecure accepts.
+    func curve() throws -> CurveClient? {
+        guard let serverKey = arguments.value("broker-key") ?? environment["PUMASI_BROKER_KEY"] else { return nil }
+        guard let keyPath = arguments.value("key") ?? environment["PUMASI_KEY"] else {
+            throw UsageError("a broker key was given but no --key (or $PUMASI_KEY) to identify you", usage: usage)
+        }
+        return CurveClient(serverKey: try CurveKeyFile.publicKey(serverKey), keys: try CurveKeyFile.readPair(keyPath))
+    }
 
     var json: Bool { arguments.flag("json") }
     var broker: String { arguments.value("broker") ?? environment["PUMASI_BROKER"] ?? Self.defaultBroker }
@@ -31,7 +47,9 @@ struct CommandContext {
         return value
     }
 
-    func client() throws -> BrokerClient { try BrokerClient(endpoint: broker, timeoutSeconds: try timeout()) }
+    func client() throws -> BrokerClient {
+        try BrokerClient(endpoint: broker, timeoutSeconds: try timeout(), curve: try curve())
+    }
 
     func logger(_ label: String) -> Logger {
         let level = arguments.value("log-level").flatMap(LogLevel.init(name:)) ?? .info

@@ -24,7 +24,7 @@ public enum PumasiCLI {
 
     static var commands: [any Command.Type] {[
         PostCommand.self, CloseCommand.self, ListCommand.self, ShowCommand.self, DownloadCommand.self,
-        SubmitCommand.self, StatusCommand.self, LeaderboardCommand.self, EvaluateCommand.self, RelayCommand.self, OutboxCommand.self,
+        SubmitCommand.self, StatusCommand.self, LeaderboardCommand.self, EvaluateCommand.self, RelayCommand.self, OutboxCommand.self, KeygenCommand.self,
     ]}
 
     static var spec: CommandSpec {

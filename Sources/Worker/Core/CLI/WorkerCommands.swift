@@ -11,6 +11,7 @@ enum EvaluateCommand: Command {
             """,
         options: [
             .init("broker", short: "b", value: "endpoint", help: "Broker ROUTER endpoint. Default: $PUMASI_BROKER or \(CommandContext.defaultBroker)."),
+            CommandContext.keyOption, CommandContext.brokerKeyOption,
             .init("plugin", short: "p", value: "name=path", help: "Host a plugin scorer under a name.", repeats: true),
             .init("no-builtins", help: "Do not serve the built-in scorers."),
             .init("slots", value: "count", help: "Jobs scored at once per scorer. Default: 1."),
@@ -38,6 +39,7 @@ enum EvaluateCommand: Command {
             config.plugins[parts[0]] = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         }
         config.builtins = !a.flag("no-builtins")
+        config.curve = try context.curve()
         if let slots = a.value("slots") {
             guard let n = Int(slots), (1...64).contains(n) else { throw UsageError("--slots must be 1-64", usage: spec.usage) }
             config.slots = n
@@ -83,6 +85,7 @@ enum RelayCommand: Command {
         options: [
             .init("broker", short: "b", value: "endpoint", help: "Broker ROUTER endpoint. Default: $PUMASI_BROKER or \(CommandContext.defaultBroker)."),
             .init("pub", value: "endpoint", help: "Broker PUB endpoint. Default: $PUMASI_PUB or \(CommandContext.defaultPublish)."),
+            CommandContext.keyOption, CommandContext.brokerKeyOption,
             .init("listen", value: "endpoint", help: "Where local clients reach this relay. Default: tcp://127.0.0.1:5557."),
             .init("outbox", value: "path", help: "The outbox file. Default: $XDG_DATA_HOME/pumasi/relay-outbox.sqlite3."),
             .init("topic", value: "prefix", help: "Only announcements whose topic starts with this.", repeats: true),
@@ -99,6 +102,10 @@ enum RelayCommand: Command {
             publishEndpoint: a.value("pub") ?? context.environment["PUMASI_PUB"] ?? CommandContext.defaultPublish,
             outboxPath: a.value("outbox") ?? (dataHome as NSString).appendingPathComponent("pumasi/relay-outbox.sqlite3"))
         if let listen = a.value("listen") { config.listenEndpoint = listen }
+        // The relay's own endpoint is not authenticated: it serves this machine only.
+        guard ["tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://"].contains(where: config.listenEndpoint.hasPrefix)
+        else { throw UsageError("--listen must be on this machine (tcp://127.0.0.1:…, ipc://…)", usage: spec.usage) }
+        config.curve = try context.curve()
         if !a.all("topic").isEmpty { config.topics = a.all("topic") }
         let console = context.console
         let json = context.json
@@ -160,6 +167,25 @@ enum OutboxCommand: Command {
             ])
         }
         context.console.out(table.rendered)
+        return 0
+    }
+}
+
+enum KeygenCommand: Command {
+    static let spec = CommandSpec(
+        name: "pumasi keygen", abstract: "Write a new CURVE keypair: FILE (secret, mode 0600) and FILE.pub.",
+        discussion: "Give the public key to the broker's admin to register: pumasi-broker keys add.",
+        arguments: [.init("file", help: "Where to write the secret key file.")],
+        options: [.init("force", help: "Overwrite an existing file.")])
+
+    static func run(_ context: CommandContext) throws -> Int32 {
+        let path = context.arguments[argument: "file"] ?? ""
+        if FileManager.default.fileExists(atPath: path), !context.arguments.flag("force") {
+            throw CommandFailure("\(path) exists; use --force to replace it")
+        }
+        let keys = try CurveKeyPair.generate()
+        try CurveKeyFile.write(keys, to: path)
+        context.console.out("Wrote \(path) (secret, 0600) and \(path).pub\npublic key: \(keys.publicKey)")
         return 0
     }
 }

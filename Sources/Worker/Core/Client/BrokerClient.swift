@@ -8,18 +8,22 @@ import PumasiShared
 public final class BrokerClient {
     public let endpoint: String
     public var timeoutSeconds: Double
+    /// CURVE credentials, for a broker with authentication on.
+    public let curve: CurveClient?
     private let context: ZMQContext
     private var socket: ZMQSocket?
 
-    public init(endpoint: String, timeoutSeconds: Double = 10, context: ZMQContext? = nil) throws {
+    public init(endpoint: String, timeoutSeconds: Double = 10, curve: CurveClient? = nil, context: ZMQContext? = nil) throws {
         self.endpoint = endpoint
         self.timeoutSeconds = timeoutSeconds
+        self.curve = curve
         self.context = try context ?? ZMQContext()
     }
 
     private func connected() throws(ZMQError) -> ZMQSocket {
         if let socket { return socket }
         let socket = try ZMQSocket(context, .dealer)
+        if let curve { try socket.useCurve(curve) }
         try socket.connect(endpoint)
         self.socket = socket
         return socket

@@ -20,6 +20,8 @@ public struct EvaluatorConfig: Sendable {
     /// Resource limits for plugins; the wall-clock and CPU limits come from each challenge's time limit.
     public var limits = PluginLimits()
     public var clock: @Sendable () -> Millis = { WallClock.now() }
+    /// CURVE credentials (the evaluator's key must be registered with the broker as an evaluator).
+    public var curve: CurveClient?
 
     public init(brokerEndpoint: String, cacheDirectory: String) {
         self.brokerEndpoint = brokerEndpoint

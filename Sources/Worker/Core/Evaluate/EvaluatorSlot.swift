@@ -52,6 +52,7 @@ final class EvaluatorSlot {
         var signalledReady = false
         while true {
             let dealer = try ZMQSocket(context, .dealer)
+            if let curve = config.curve { try dealer.useCurve(curve) }
             try dealer.connect(config.brokerEndpoint)
             try dealer.send(MDP.worker(.ready, [Data(service.utf8)]))
             if !signalledReady {

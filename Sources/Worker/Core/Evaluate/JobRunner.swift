@@ -14,7 +14,7 @@ final class JobRunner {
         self.config = config
         self.logger = logger
         cache = try ReferenceCache(
-            directory: config.cacheDirectory, client: BrokerClient(endpoint: config.brokerEndpoint, timeoutSeconds: 10))
+            directory: config.cacheDirectory, client: BrokerClient(endpoint: config.brokerEndpoint, timeoutSeconds: 10, curve: config.curve))
     }
 
     /// Whether every reference file of the job is already on disk (so scoring it needs no fetch).

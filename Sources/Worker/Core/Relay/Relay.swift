@@ -14,6 +14,8 @@ public struct RelayConfig: Sendable {
     public var syncInterval: Millis = 2_000
     /// Announcement topic prefixes to show; "" is all.
     public var topics = [""]
+    /// CURVE credentials for both the requests and the subscription.
+    public var curve: CurveClient?
 
     public init(brokerEndpoint: String, publishEndpoint: String, outboxPath: String) {
         self.brokerEndpoint = brokerEndpoint
@@ -58,6 +60,7 @@ public final class Relay: Sendable {
         let control = try stopSignal.makeReceiver()
         let subscriber = try ZMQSocket(context, .sub)
         try subscriber.setOption(.receiveHighWaterMark, 100_000)
+        if let curve = config.curve { try subscriber.useCurve(curve) }
         for topic in config.topics { try subscriber.setOption(.subscribe, topic) }
         try subscriber.connect(config.publishEndpoint)
         let frontend = try ZMQSocket(context, .router)
@@ -65,7 +68,9 @@ public final class Relay: Sendable {
         try frontend.bind(config.listenEndpoint)
         let listening = try frontend.lastEndpoint
         var state = try State(
-            client: BrokerClient(endpoint: config.brokerEndpoint, timeoutSeconds: config.timeoutSeconds, context: context),
+            client: BrokerClient(
+                endpoint: config.brokerEndpoint, timeoutSeconds: config.timeoutSeconds, curve: config.curve,
+                context: context),
             outbox: RelayOutbox(path: config.outboxPath))
         logger.info(
             "relay started",

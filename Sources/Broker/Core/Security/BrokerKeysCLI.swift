@@ -1,0 +1,85 @@
+import Foundation
+import PumasiShared
+
+/// `pumasi-broker keys add|list|revoke`: manages the principals in a broker's store. It works on the data
+/// directory directly, with the broker running or not; a running broker notices the change before its next
+/// pass, and a revocation refuses the key's next request on a live connection.
+enum BrokerKeysCLI {
+    static let spec = CommandSpec(
+        name: "pumasi-broker keys", abstract: "Register, list and revoke the keys that may use this broker.",
+        discussion: """
+            pumasi-broker keys add --role <role> --name <name> <public key or .pub file>
+            pumasi-broker keys list
+            pumasi-broker keys revoke --name <name>
+            Roles: admin, seeker, solver, evaluator, judge.
+            """,
+        arguments: [.init("action", help: "add, list or revoke."), .init("key", help: "The public key (add).", optional: true)],
+        options: [
+            .init("data-dir", short: "d", value: "directory", help: "The broker's data directory. Default: $PUMASI_DATA or ./pumasi-data."),
+            .init("role", value: "role", help: "The role for add."),
+            .init("name", value: "name", help: "The principal's name (add, revoke)."),
+            .init("json", help: "Print JSON (list)."),
+        ])
+
+    static func main(_ arguments: [String], environment: [String: String]) -> Int32 {
+        do {
+            let a = try spec.parse(arguments)
+            if a.helpRequested {
+                FileHandle.standardOutput.write(Data(spec.help.utf8))
+                return 0
+            }
+            let store = try Store(directory: a.value("data-dir") ?? environment["PUMASI_DATA"] ?? "pumasi-data")
+            switch a[argument: "action"] {
+            case "add":
+                guard let key = a[argument: "key"], let name = a.value("name"), let roleText = a.value("role") else {
+                    throw UsageError("add needs --role, --name and a public key", usage: spec.usage)
+                }
+                guard let role = Role(rawValue: roleText) else {
+                    throw UsageError("--role must be admin, seeker, solver, evaluator or judge", usage: spec.usage)
+                }
+                guard (1...64).contains(name.count), !name.hasPrefix(Principals.openPrefix),
+                    name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) })
+                else {
+                    throw UsageError(
+                        "--name must be 1-64 letters, digits, - _ . @, not starting with \(Principals.openPrefix)",
+                        usage: spec.usage)
+                }
+                let publicKey = try CurveKeyFile.publicKey(key)
+                try store.addPrincipal(Principal(name: name, role: role, publicKey: publicKey, createdAt: WallClock.now()))
+                print("Registered \(name) as \(role.rawValue): \(publicKey)")
+            case "list":
+                let all = try store.principals()
+                if a.flag("json") {
+                    print(String(decoding: Wire.encode(all), as: UTF8.self))
+                } else {
+                    for p in all {
+                        print("\(p.name)  \(p.role.rawValue)  \(p.publicKey)  \(p.revokedAt.map { "revoked \(WallClock.iso($0))" } ?? "active")")
+                    }
+                }
+            case "revoke":
+                guard let name = a.value("name") else { throw UsageError("revoke needs --name", usage: spec.usage) }
+                guard try store.revokePrincipal(name: name, now: WallClock.now()) else {
+                    throw CommandError("no active key named \(name)")
+                }
+                print("Revoked \(name)")
+            default:
+                throw UsageError("unknown action '\(a[argument: "action"] ?? "")': add, list or revoke", usage: spec.usage)
+            }
+            return 0
+        } catch let error as UsageError {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            return 64
+        } catch let error as SQLiteError where error.isConstraintViolation {
+            FileHandle.standardError.write(Data("Error: that key or name is already registered\n".utf8))
+            return 1
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            return 1
+        }
+    }
+
+    struct CommandError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+}

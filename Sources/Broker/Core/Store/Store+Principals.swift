@@ -1,0 +1,35 @@
+import Foundation
+import PumasiShared
+
+extension Store {
+    /// Registers a key under a name and role.
+    public func addPrincipal(_ principal: Principal) throws {
+        try transaction {
+            try db.run(
+                "INSERT INTO principals (public_key, name, role, created_at) VALUES (?, ?, ?, ?)",
+                [.text(principal.publicKey), .text(principal.name), .text(principal.role.rawValue), .integer(principal.createdAt)])
+        }
+    }
+
+    /// Revokes a principal by name. - Returns: whether one was revoked.
+    @discardableResult
+    public func revokePrincipal(name: String, now: Millis) throws -> Bool {
+        try transaction {
+            try db.run(
+                "UPDATE principals SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", [.integer(now), .text(name)])
+            return db.changes == 1
+        }
+    }
+
+    public func principals() throws -> [Principal] {
+        try db.query("SELECT public_key, name, role, created_at, revoked_at FROM principals ORDER BY created_at, name").map {
+            Principal(
+                name: $0.string(1) ?? "", role: Role(rawValue: $0.string(2) ?? "") ?? .solver, publicKey: $0.string(0) ?? "",
+                createdAt: $0.int(3) ?? 0, revokedAt: $0.int(4))
+        }
+    }
+
+    /// Changes whenever another connection (another process) commits to the file: a cheap way to notice that
+    /// `pumasi-broker keys` changed the principals while the broker runs.
+    var dataVersion: Int64 { (try? db.queryOne("PRAGMA data_version")?.int(0)) ?? 0 }
+}
