@@ -20,26 +20,43 @@ cleanup() {
 trap cleanup EXIT
 
 step() { printf '\n==> %s\n' "$*"; }
-run() { printf '$ %s\n' "$*" | sed "s|$bin/||g"; "$@"; }
+keys="$work/keys"
+mkdir -p "$keys"
+# as WHO COMMAND…: runs a command with WHO's key, printing it first.
+as() {
+    local who=$1
+    shift
+    printf '$ %s   # as %s\n' "$*" "$who" | sed "s|$bin/||g"
+    PUMASI_KEY="$keys/$who.key" "$@"
+}
+quietly_as() { local who=$1; shift; PUMASI_KEY="$keys/$who.key" "$@"; }
 
-step "starting a broker (data in $work/broker)"
+step "starting a broker with CURVE on (data in $work/broker)"
 "$bin/pumasi-broker" --data-dir "$work/broker" --router 'tcp://127.0.0.1:*' --pub 'tcp://127.0.0.1:*' \
     --closing-notice-ms 600000 --log-level warning 2>"$work/broker.log" &
 pids+=($!)
 pumasi_wait_for_broker "$work/broker"
 echo "broker: requests on $router, announcements on $pub"
 export PUMASI_BROKER=$router
+export PUMASI_BROKER_KEY="$work/broker/broker.key.pub"
+
+step "everyone makes a key; the broker's operator registers each with its role"
+for who in acme:seeker globex:seeker ada:solver grace:solver linus:solver evaluator-1:evaluator evaluator-2:evaluator; do
+    "$bin/pumasi" keygen "$keys/${who%%:*}.key" >/dev/null
+    "$bin/pumasi-broker" keys add --data-dir "$work/broker" --role "${who##*:}" --name "${who%%:*}" \
+        "$keys/${who%%:*}.key.pub"
+done
 
 step "starting two evaluators, each with the built-in scorers and the tour-length plugin"
 for n in 1 2; do
-    "$bin/pumasi" evaluate --plugin "tour-length=$here/plugins/tour-length" --cache "$work/cache-$n" \
-        --log-level warning 2>"$work/evaluator-$n.log" &
+    PUMASI_KEY="$keys/evaluator-$n.key" "$bin/pumasi" evaluate --plugin "tour-length=$here/plugins/tour-length" \
+        --cache "$work/cache-$n" --log-level warning 2>"$work/evaluator-$n.log" &
     pids+=($!)
 done
 
-step "starting a relay: it prints every announcement as it arrives, and forwards local requests"
+step "grace starts a relay: it prints every announcement as it arrives, and forwards her requests"
 relay="ipc://$work/relay.ipc"
-"$bin/pumasi" relay --pub "$pub" --listen "$relay" --outbox "$work/relay-outbox.sqlite3" --log-level warning \
+PUMASI_KEY="$keys/grace.key" "$bin/pumasi" relay --pub "$pub" --listen "$relay" --outbox "$work/relay-outbox.sqlite3" --log-level warning \
     > >(sed -u 's/^/    relay | /') 2>"$work/relay.log" &
 pids+=($!)
 # Give the relay's subscription a moment to reach the broker, so the first announcements show live and in
@@ -47,38 +64,44 @@ pids+=($!)
 sleep 1
 
 step "seekers post two challenges"
-run "$bin/pumasi" post "$here/route/challenge.json"
-run "$bin/pumasi" post "$here/failures/challenge.json"
-route=$("$bin/pumasi" list --json | sed -nE 's/.*"id" : "([^"]+)".*/\1/p' | head -n 1)
-pumps=$("$bin/pumasi" list --json | sed -nE 's/.*"id" : "([^"]+)".*/\1/p' | tail -n 1)
+as acme "$bin/pumasi" post "$here/route/challenge.json"
+as globex "$bin/pumasi" post "$here/failures/challenge.json"
+route=$(quietly_as ada "$bin/pumasi" list --json | sed -nE 's/.*"id" : "([^"]+)".*/\1/p' | head -n 1)
+pumps=$(quietly_as ada "$bin/pumasi" list --json | sed -nE 's/.*"id" : "([^"]+)".*/\1/p' | tail -n 1)
 
 step "a solver looks around"
-run "$bin/pumasi" list
-run "$bin/pumasi" show "$pumps"
-run "$bin/pumasi" download "$pumps" -o "$work/downloads"
+as ada "$bin/pumasi" list
+as ada "$bin/pumasi" show "$pumps"
+as ada "$bin/pumasi" download "$pumps" -o "$work/downloads"
 
-step "solvers submit (ada, grace and linus; one broken route; grace goes through the relay)"
-run "$bin/pumasi" submit "$route" "$here/solutions/route-ada.txt" --solver ada
-run "$bin/pumasi" submit "$route" "$here/solutions/route-grace.txt" --solver grace
-broken=$("$bin/pumasi" submit "$route" "$here/solutions/route-broken.txt" --solver linus --json |
+step "solvers submit (each is who their key says; one broken route; grace goes through her relay)"
+as ada "$bin/pumasi" submit "$route" "$here/solutions/route-ada.txt"
+as grace "$bin/pumasi" submit "$route" "$here/solutions/route-grace.txt"
+broken=$(quietly_as linus "$bin/pumasi" submit "$route" "$here/solutions/route-broken.txt" --json |
     sed -nE 's/.*"submission" : "([^"]+)".*/\1/p')
-run "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-grace.csv" --solver grace --broker "$relay"
-run "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-ada.csv" --solver ada --wait
-run "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-linus.csv" --solver linus --wait
-run "$bin/pumasi" status "$broken" --wait
+as grace env PUMASI_BROKER_KEY= "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-grace.csv" --broker "$relay" \
+    --solver grace
+as ada "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-ada.csv" --wait
+as linus "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-linus.csv" --wait
+as linus "$bin/pumasi" status "$broken" --wait
+
+step "a solver may not post or close, and a stranger's key does not get in"
+as ada "$bin/pumasi" close "$route" || true
+"$bin/pumasi" keygen "$keys/mallory.key" >/dev/null
+as mallory "$bin/pumasi" list --timeout 1 || true
 
 step "leaderboards, computed by the broker"
-run "$bin/pumasi" leaderboard "$route"
-run "$bin/pumasi" leaderboard "$pumps"
+as ada "$bin/pumasi" leaderboard "$route"
+as ada "$bin/pumasi" leaderboard "$pumps"
 
 step "the seekers close their challenges; awards follow once scoring drains"
-run "$bin/pumasi" close "$route"
-run "$bin/pumasi" close "$pumps"
+as acme "$bin/pumasi" close "$route"
+as globex "$bin/pumasi" close "$pumps"
 for id in "$route" "$pumps"; do
     for _ in $(seq 1 100); do
-        "$bin/pumasi" show "$id" --json | grep -q '"state" : "awarded"' && break
+        quietly_as ada "$bin/pumasi" show "$id" --json | grep -q '"state" : "awarded"' && break
         sleep 0.1
     done
-    run "$bin/pumasi" show "$id"
+    as ada "$bin/pumasi" show "$id"
 done
 sleep 0.5  # let the relay print the last announcements

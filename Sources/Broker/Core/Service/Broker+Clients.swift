@@ -7,7 +7,7 @@ extension Broker {
     func handleClient(service: String, body: [Data], sender: Sender?, now: Millis) throws -> [Data] {
         do {
             switch service {
-            case Service.post: return try reply(postChallenge(body, now: now))
+            case Service.post: return try reply(postChallenge(body, sender: sender, now: now))
             case Service.list:
                 let request = try Wire.decode(ListRequest.self, from: body.first)
                 return try reply(store.challenges(state: request.state).map(store.challengeInfo))
@@ -25,7 +25,7 @@ extension Broker {
             case Service.leaderboard:
                 let request = try Wire.decode(LeaderboardRequest.self, from: body.first)
                 return try reply(store.leaderboard(challenge(request.challenge), limit: request.limit))
-            case Service.close: return try reply(close(body, now: now))
+            case Service.close: return try reply(close(body, sender: sender, now: now))
             case Service.reference: return try referenceFile(body)
             case Service.events:
                 let request = try Wire.decode(EventsRequest.self, from: body.first)
@@ -104,7 +104,7 @@ extension Broker {
         return receipt
     }
 
-    private func postChallenge(_ body: [Data], now: Millis) throws -> ChallengeInfo {
+    private func postChallenge(_ body: [Data], sender: Sender?, now: Millis) throws -> ChallengeInfo {
         var spec = try Wire.decode(PostRequest.self, from: body.first).spec
         try Validation.spec(&spec, now: now)
         let entries = spec.files ?? []
@@ -121,7 +121,7 @@ extension Broker {
             files.append((FileEntry(name: entry.name, role: entry.role, sha256: sha, size: bytes.count), bytes))
         }
         let id = Identifier.make(prefix: "ch")
-        try store.insertChallenge(id: id, spec: spec, files: files, now: now)
+        try store.insertChallenge(id: id, spec: spec, files: files, owner: sender?.name, now: now)
         guard let record = try store.challenge(id) else { throw ProtocolError(.internal, "challenge vanished") }
         liveChallenges[id] = record
         var announcement = Announcement(topic: .opened, at: now, challenge: id, title: spec.title)
@@ -133,8 +133,11 @@ extension Broker {
         return try store.challengeInfo(record)
     }
 
-    private func close(_ body: [Data], now: Millis) throws -> ChallengeInfo {
+    private func close(_ body: [Data], sender: Sender?, now: Millis) throws -> ChallengeInfo {
         let record = try challenge(named: body)
+        if let sender, sender.role != .admin, record.owner != sender.name {
+            throw ProtocolError(.forbidden, "only the seeker who posted \(record.id) (or an admin) may close it")
+        }
         guard record.state == .open else {
             throw ProtocolError(.closed, "challenge \(record.id) is already \(record.state.rawValue)")
         }

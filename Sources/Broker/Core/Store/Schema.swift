@@ -124,6 +124,10 @@ enum Schema {
             revoked_at INTEGER
         );
         """,
+        // 4: the principal who posted a challenge: only they (or an admin) close it.
+        """
+        ALTER TABLE challenges ADD COLUMN owner TEXT;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -16,12 +16,14 @@ struct ChallengeRecord {
     var closingAnnounced: Bool
     var createdAt: Millis
     var closedAt: Millis?
+    /// The principal who posted it (nil without authentication).
+    var owner: String?
 }
 
 extension Store {
     private static let challengeColumns = """
         id, title, description, state, deadline, award_amount, award_currency, direction, scorer_json, service,
-        time_limit, closing_announced, created_at, closed_at
+        time_limit, closing_announced, created_at, closed_at, owner
         """
 
     private static func challenge(_ row: SQLiteRow) -> ChallengeRecord {
@@ -32,18 +34,18 @@ extension Store {
             award: AwardSpec(amount: Decimal(string: row.string(5) ?? "0") ?? 0, currency: row.string(6) ?? ""),
             direction: Direction(rawValue: row.string(7) ?? "") ?? .maximize, scorer: scorer,
             service: row.string(9) ?? "", timeLimitSeconds: row.double(10) ?? 60, closingAnnounced: row.int(11) == 1,
-            createdAt: row.int(12) ?? 0, closedAt: row.int(13))
+            createdAt: row.int(12) ?? 0, closedAt: row.int(13), owner: row.string(14))
     }
 
     /// Stores a new challenge with its files (file bytes stored once per content address).
-    func insertChallenge(id: String, spec: ChallengeSpec, files: [(entry: FileEntry, bytes: Data)], now: Millis)
-        throws
-    {
+    func insertChallenge(
+        id: String, spec: ChallengeSpec, files: [(entry: FileEntry, bytes: Data)], owner: String? = nil, now: Millis
+    ) throws {
         try db.run(
             """
             INSERT INTO challenges (id, title, description, state, deadline, award_amount, award_currency, direction,
-                scorer_json, service, time_limit, spec_json, created_at)
-            VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                scorer_json, service, time_limit, spec_json, created_at, owner)
+            VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(id), .text(spec.title), .text(spec.description), .integer(spec.deadline),
@@ -52,6 +54,7 @@ extension Store {
                 .text(String(decoding: Wire.encode(spec.scorer), as: UTF8.self)), .text(spec.scorer.service),
                 .real(spec.timeLimitSeconds ?? ChallengeSpec.defaultTimeLimitSeconds),
                 .text(String(decoding: Wire.encode(spec), as: UTF8.self)), .integer(now),
+                owner.map(SQLiteValue.text) ?? .null,
             ])
         for (position, file) in files.enumerated() {
             let sha = file.entry.sha256 ?? SHA256.hex(file.bytes)

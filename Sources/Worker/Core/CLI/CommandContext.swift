@@ -29,7 +29,8 @@ struct CommandContext {
     /// CURVE credentials from --key and --broker-key (or the environment); nil when no broker key is given,
     /// which only a broker started with --insecure accepts.
     func curve() throws -> CurveClient? {
-        guard let serverKey = arguments.value("broker-key") ?? environment["PUMASI_BROKER_KEY"] else { return nil }
+        guard let serverKey = arguments.value("broker-key") ?? environment["PUMASI_BROKER_KEY"], !serverKey.isEmpty
+        else { return nil }
         guard let keyPath = arguments.value("key") ?? environment["PUMASI_KEY"] else {
             throw UsageError("a broker key was given but no --key (or $PUMASI_KEY) to identify you", usage: usage)
         }

@@ -115,7 +115,7 @@ enum SubmitCommand: Command {
             .init("challenge", help: "The challenge id (ch_…)."), .init("file", help: "The solution file."),
         ],
         options: CommandContext.clientOptions + [
-            .init("solver", short: "s", value: "name", help: "Your solver name. Default: $PUMASI_SOLVER or $USER."),
+            .init("solver", short: "s", value: "name", help: "Your solver name, without CURVE. Default: $PUMASI_SOLVER or $USER."),
             .init("client-id", value: "id", help: "Idempotency key. Default: a new random id."),
             .init("wait", short: "w", help: "Wait until the submission is scored and show the result."),
         ])
@@ -124,8 +124,10 @@ enum SubmitCommand: Command {
         let challenge = context.arguments[argument: "challenge"] ?? ""
         let path = context.arguments[argument: "file"] ?? ""
         guard let bytes = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read \(path)") }
+        // Over CURVE the broker names the solver after the key; the name here matters only without it.
+        let curve = try context.curve()
         guard let solver = context.arguments.value("solver") ?? context.environment["PUMASI_SOLVER"]
-            ?? context.environment["USER"]
+            ?? context.environment["USER"] ?? (curve != nil ? "key-holder" : nil)
         else { throw UsageError("name yourself with --solver <name> or $PUMASI_SOLVER", usage: spec.usage) }
         let request = SubmitRequest(
             challenge: challenge, solver: solver, filename: (path as NSString).lastPathComponent,

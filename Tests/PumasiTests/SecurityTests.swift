@@ -1,0 +1,175 @@
+import Foundation
+import PumasiShared
+import Testing
+@testable import PumasiBroker
+@testable import PumasiWorker
+
+/// A CURVE broker with one registered key per role.
+private struct SecureSetup {
+    let dir: TempDirectory
+    let broker: BrokerHarness
+    let serverKey: String
+    let keys: [String: CurveKeyPair]
+
+    init(openRegistration: Bool = false) throws {
+        dir = try TempDirectory()
+        var keys: [String: CurveKeyPair] = [:]
+        do {
+            let store = try Store(directory: dir.file("broker"))
+            let principals: [(String, Role)] = [
+                ("acme", .seeker), ("globex", .seeker), ("ada", .solver), ("bob", .solver), ("eve-eval", .evaluator),
+            ]
+            for (name, role) in principals {
+                let pair = try CurveKeyPair.generate()
+                keys[name] = pair
+                try store.addPrincipal(Principal(name: name, role: role, publicKey: pair.publicKey, createdAt: 1))
+            }
+        }
+        self.keys = keys
+        broker = try BrokerHarness(directory: dir.file("broker"), logLevel: .error) {
+            $0.curve = true
+            $0.openRegistration = openRegistration
+        }
+        serverKey = try Broker.loadOrCreateKeys(in: dir.file("broker")).publicKey
+    }
+
+    func client(_ name: String, keys pair: CurveKeyPair? = nil, timeout: Double = 5) throws -> BrokerClient {
+        try BrokerClient(
+            endpoint: broker.router, timeoutSeconds: timeout,
+            curve: CurveClient(serverKey: serverKey, keys: pair ?? keys[name]!))
+    }
+
+    func stop() {
+        broker.shutdown()
+        dir.remove()
+    }
+}
+
+@Suite("Authentication and roles over CURVE", .timeLimit(.minutes(2)))
+struct SecurityTests {
+    @Test func registeredPrincipalsWorkAndTheSolverIsWhoeverHoldsTheKey() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        let evaluator = try EvaluatorHarness(broker: setup.broker.router, cache: setup.dir.file("cache")) {
+            $0.curve = CurveClient(serverKey: setup.serverKey, keys: setup.keys["eve-eval"]!)
+        }
+        defer { evaluator.shutdown() }
+        let (spec, files) = sampleSpec()
+        let challenge = try post(try setup.client("acme"), spec, files)
+        let ada = try setup.client("ada")
+        // The body claims to be someone else: the transport decides.
+        let receipt = try submit(ada, challenge.id, "bob", "42")
+        let info = try settled(ada, receipt.submission)
+        #expect(info.solver == "ada")
+        #expect(info.state == .scored)
+    }
+
+    @Test func anUnknownKeyCannotConnect() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        let stranger = try setup.client("x", keys: try CurveKeyPair.generate(), timeout: 1)
+        let error = try #require(throws: ClientError.self) {
+            try stranger.call(Service.list, ListRequest(), as: [ChallengeInfo].self)
+        }
+        guard case .timeout = error else { Issue.record("\(error)"); return }
+    }
+
+    @Test func aClientWithoutCURVEGetsNothing() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        let plain = try BrokerClient(endpoint: setup.broker.router, timeoutSeconds: 1)
+        #expect(throws: ClientError.self) { try plain.call(Service.list, ListRequest(), as: [ChallengeInfo].self) }
+    }
+
+    @Test func eachRoleIsRefusedWhatIsNotItsBusiness() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        let (spec, files) = sampleSpec()
+        let ada = try setup.client("ada")
+        func refusal(_ body: () throws -> Void) -> ProtocolError? {
+            do {
+                try body()
+            } catch ClientError.server(let error) {
+                return error
+            } catch {
+                Issue.record("\(error)")
+            }
+            return nil
+        }
+        #expect(refusal { _ = try post(ada, spec, files) }?.code == .forbidden)
+        let challenge = try post(try setup.client("acme"), spec, files)
+        #expect(refusal { _ = try submit(try setup.client("acme"), challenge.id, "acme", "42") }?.code == .forbidden)
+        #expect(refusal { _ = try submit(try setup.client("eve-eval"), challenge.id, "x", "42") }?.code == .forbidden)
+        #expect(
+            refusal {
+                _ = try ada.call(Service.reference, ReferenceRequest(sha256: SHA256.hex(Data("42".utf8))), as: FileInfo.self)
+            }?.code == .forbidden)
+        #expect(refusal { _ = try ada.call(Service.close, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self) }?.code == .forbidden)
+        // Another seeker may not close acme's challenge; acme may.
+        let globex = try setup.client("globex")
+        let notYours = refusal {
+            _ = try globex.call(Service.close, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self)
+        }
+        #expect(notYours?.code == .forbidden)
+        #expect(notYours?.message.contains("only the seeker who posted") == true)
+        let closed = try setup.client("acme").call(Service.close, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self).0
+        #expect(closed.state == .closed)
+
+        // A solver posing as an MDP worker is told to go.
+        let context = try ZMQContext()
+        let fake = try ZMQSocket(context, .dealer)
+        try fake.useCurve(CurveClient(serverKey: setup.serverKey, keys: setup.keys["ada"]!))
+        try fake.connect(setup.broker.router)
+        try fake.send(MDP.worker(.ready, [Data(Service.builtinScorers.utf8)]))
+        var poller = ZMQPoller([fake])
+        #expect(try poller.poll(timeoutMilliseconds: 5_000) == [true])
+        #expect(try fake.receiveFrames() == MDP.worker(.disconnect))
+    }
+
+    @Test func aRevokedKeyIsRefusedOnItsLiveConnection() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        let ada = try setup.client("ada")
+        _ = try ada.call(Service.list, ListRequest(), as: [ChallengeInfo].self)
+        // Another process (here another connection) revokes ada while her connection stays open.
+        try Store(directory: setup.dir.file("broker")).revokePrincipal(name: "ada", now: 2)
+        let error = try #require(throws: ClientError.self) { try ada.call(Service.list, ListRequest(), as: [ChallengeInfo].self) }
+        guard case .server(let refusal) = error else { Issue.record("\(error)"); return }
+        #expect(refusal.code == .forbidden)
+        #expect(refusal.message.contains("no longer"))
+    }
+
+    @Test func openRegistrationLetsUnknownKeysInAsSolversOnly() throws {
+        let setup = try SecureSetup(openRegistration: true)
+        defer { setup.stop() }
+        let newcomer = try CurveKeyPair.generate()
+        let client = try setup.client("x", keys: newcomer)
+        let (spec, files) = sampleSpec()
+        let challenge = try post(try setup.client("acme"), spec, files)
+        let receipt = try submit(client, challenge.id, "whoever", "42")
+        #expect(try status(client, receipt.submission).solver == "solver-" + newcomer.publicKey.prefix(12))
+        #expect(throws: ClientError.self) { _ = try post(client, spec, files) }
+    }
+
+    @Test func insecureModeIsOnlyForLoopback() {
+        var config = BrokerConfig(dataDirectory: "/nonexistent")
+        config.curve = false
+        config.routerEndpoint = "tcp://0.0.0.0:5555"
+        #expect(throws: ConfigurationError.self) { try config.validate() }
+        config.routerEndpoint = "tcp://127.0.0.1:5555"
+        #expect(throws: Never.self) { try config.validate() }
+    }
+
+    @Test func keyFilesRoundTripAndTheSecretOneIsPrivate() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let keys = try CurveKeyPair.generate()
+        try CurveKeyFile.write(keys, to: dir.file("ada.key"))
+        #expect(try CurveKeyFile.readPair(dir.file("ada.key")) == keys)
+        #expect(try CurveKeyFile.publicKey(dir.file("ada.key.pub")) == keys.publicKey)
+        #expect(try CurveKeyFile.publicKey(keys.publicKey) == keys.publicKey)
+        let mode = try FileManager.default.attributesOfItem(atPath: dir.file("ada.key"))[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(throws: (any Error).self) { try CurveKeyFile.readPair(dir.file("ada.key.pub")) }
+    }
+}
