@@ -7,7 +7,8 @@
 #
 # State lives in $PUMASI_CLUSTER_DIR (default ./.pumasi-cluster): the broker's data, logs, and pids.
 # Ports: $PUMASI_ROUTER (default tcp://127.0.0.1:5555) and $PUMASI_PUB (tcp://127.0.0.1:5556); the relay
-# listens on ipc://$PUMASI_CLUSTER_DIR/relay.ipc.
+# listens on ipc://$PUMASI_CLUSTER_DIR/relay.ipc. CURVE is on: keys are made and registered in
+# $PUMASI_CLUSTER_DIR/keys for the evaluators, a seeker ("seeker") and a solver ("solver", also the relay's).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -22,20 +23,29 @@ start() {
     pumasi_build "$root"
     mkdir -p "$dir/logs"
     "$bin/pumasi-broker" --data-dir "$dir/broker" --router "${PUMASI_ROUTER:-tcp://127.0.0.1:5555}" \
-        --pub "${PUMASI_PUB:-tcp://127.0.0.1:5556}" 2>>"$dir/logs/broker.log" &
+        --pub "${PUMASI_PUB:-tcp://127.0.0.1:5556}" >>"$dir/logs/broker.log" 2>&1 &
     echo "broker $!" >>"$pids"
     pumasi_wait_for_broker "$dir/broker"
+    export PUMASI_BROKER_KEY="$dir/broker/broker.key.pub"
+    mkdir -p "$dir/keys"
+    for who in seeker:seeker solver:solver $(seq -f "evaluator-%g:evaluator" 1 "$count"); do
+        name=${who%%:*}
+        [ -f "$dir/keys/$name.key" ] && continue
+        "$bin/pumasi" keygen "$dir/keys/$name.key" >/dev/null
+        "$bin/pumasi-broker" keys add --data-dir "$dir/broker" --role "${who##*:}" --name "$name" \
+            "$dir/keys/$name.key.pub" >/dev/null
+    done
     for n in $(seq 1 "$count"); do
-        "$bin/pumasi" evaluate --broker "$router" --cache "$dir/cache-$n" \
-            --plugin "tour-length=$here/demo/plugins/tour-length" 2>>"$dir/logs/evaluator-$n.log" &
+        PUMASI_KEY="$dir/keys/evaluator-$n.key" "$bin/pumasi" evaluate --broker "$router" --cache "$dir/cache-$n" \
+            --plugin "tour-length=$here/demo/plugins/tour-length" >>"$dir/logs/evaluator-$n.log" 2>&1 &
         echo "evaluator-$n $!" >>"$pids"
     done
-    "$bin/pumasi" relay --broker "$router" --pub "$pub" --listen "ipc://$dir/relay.ipc" --outbox "$dir/relay-outbox.sqlite3" \
+    PUMASI_KEY="$dir/keys/solver.key" "$bin/pumasi" relay --broker "$router" --pub "$pub" --listen "ipc://$dir/relay.ipc" --outbox "$dir/relay-outbox.sqlite3" \
         >>"$dir/logs/relay.out" 2>>"$dir/logs/relay.log" &
     echo "relay $!" >>"$pids"
     echo "broker   $router (announcements $pub)"
     echo "relay    ipc://$dir/relay.ipc  (announcements in $dir/logs/relay.out)"
-    echo "export PUMASI_BROKER=$router"
+    echo "export PUMASI_BROKER=$router PUMASI_BROKER_KEY=$PUMASI_BROKER_KEY PUMASI_KEY=$dir/keys/seeker.key"
 }
 
 status() {
