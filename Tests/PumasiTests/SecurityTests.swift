@@ -62,6 +62,14 @@ struct SecurityTests {
         let info = try settled(ada, receipt.submission)
         #expect(info.solver == "ada")
         #expect(info.state == .scored)
+        // Only ada and the challenge's seeker see it; to bob and another seeker it does not exist.
+        #expect(try status(try setup.client("acme"), receipt.submission).solver == "ada")
+        for other in ["bob", "globex"] {
+            let error = try #require(throws: ClientError.self) { try status(try setup.client(other), receipt.submission) }
+            guard case .server(let refusal) = error else { Issue.record("\(error)"); continue }
+            #expect(refusal.code == .notFound)
+            #expect(refusal.message == "no submission \(receipt.submission)")
+        }
     }
 
     @Test func anUnknownKeyCannotConnect() throws {

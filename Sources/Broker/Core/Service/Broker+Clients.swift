@@ -18,7 +18,7 @@ extension Broker {
             case Service.status:
                 let request = try Wire.decode(SubmissionRequest.self, from: body.first)
                 guard Identifier.isWellFormed(request.submission, prefix: "sub"),
-                    var info = try store.submissionInfo(request.submission)
+                    var info = try store.submissionInfo(request.submission), try mayRead(info, sender)
                 else { throw ProtocolError(.notFound, "no submission \(request.submission)") }
                 info.note = try note(for: info)
                 return reply(info)
@@ -45,6 +45,18 @@ extension Broker {
     }
 
     private func reply<T: Codable>(_ result: T) -> [Data] { [Wire.encode(Reply.success(result))] }
+
+    /// A solver reads only its own submissions, a seeker only those to its own challenges, an admin all; to
+    /// anyone else a submission does not exist (the same `not_found` as a wrong id, so it reveals nothing).
+    private func mayRead(_ info: SubmissionInfo, _ sender: Sender?) throws -> Bool {
+        guard let sender else { return true }
+        switch sender.role {
+        case .admin: return true
+        case .solver: return info.solver == sender.name
+        case .seeker: return try liveChallenge(info.challenge)?.owner == sender.name
+        case .evaluator, .judge: return false
+        }
+    }
 
     /// Says why a submission is still waiting.
     private func note(for info: SubmissionInfo) throws -> String? {
