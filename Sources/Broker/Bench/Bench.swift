@@ -19,11 +19,13 @@ struct Bench {
             try? FileManager.default.removeItem(atPath: directory + "-sync-normal")
         }
 
-        for synchronousFull in [true, false] {
-            let suffix = synchronousFull ? "" : "-sync-normal"
-            let harness = try Harness(directory: directory + suffix, slots: slots, synchronousFull: synchronousFull)
+        for (synchronousFull, curve) in [(true, false), (false, false), (true, true)] {
+            let suffix = (synchronousFull ? "" : "-sync-normal") + (curve ? "-curve" : "")
+            defer { try? FileManager.default.removeItem(atPath: directory + suffix) }
+            let harness = try Harness(
+                directory: directory + suffix, slots: slots, synchronousFull: synchronousFull, curve: curve)
             defer { harness.stop() }
-            let driver = try Driver(router: harness.router, pub: harness.pub)
+            let driver = try Driver(router: harness.router, pub: harness.pub, keys: harness.keys)
             try driver.warmUp()
             try report("pipelined" + suffix, driver.run(jobs: jobs, window: 200))
             try report("serial" + suffix, driver.run(jobs: serialJobs, window: 1))
@@ -49,12 +51,16 @@ final class Harness {
     private let evaluators: [Evaluator]
     private let evaluatorsDone = DispatchGroup()
 
-    init(directory: String, slots: Int, synchronousFull: Bool) throws {
+    /// With CURVE: the broker's public key and a registered key per role.
+    let keys: BenchKeys?
+
+    init(directory: String, slots: Int, synchronousFull: Bool, curve: Bool) throws {
+        keys = curve ? try BenchKeys(directory: directory) : nil
         var config = BrokerConfig(dataDirectory: directory)
         config.routerEndpoint = "tcp://127.0.0.1:*"
         config.publishEndpoint = "tcp://127.0.0.1:*"
         config.synchronousFull = synchronousFull
-        config.curve = false
+        config.curve = curve
         let ready = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var endpoints: (String, String, ZMQStopSignal)?
         nonisolated(unsafe) var failure: (any Error)?
@@ -79,8 +85,10 @@ final class Harness {
         self.router = router
         self.pub = pub
         stopBroker = stop
+        let evaluatorCurve = keys?.client(keys?.evaluator)
         evaluators = try (1...2).map { n in
             var config = EvaluatorConfig(brokerEndpoint: router, cacheDirectory: directory + "/cache-\(n)")
+            config.curve = evaluatorCurve
             config.slots = slots
             return try Evaluator(config: config, logger: Logger(label: "bench-evaluator", level: .warning))
         }
@@ -110,22 +118,23 @@ final class Driver {
     private let subscriber: ZMQSocket
     private var challenge = ""
 
-    init(router: String, pub: String) throws {
+    private let router: String
+    private let keys: BenchKeys?
+
+    init(router: String, pub: String, keys: BenchKeys?) throws {
+        self.router = router
+        self.keys = keys
         let context = try ZMQContext()
         client = try ZMQSocket(context, .dealer)
+        if let curve = keys?.client(keys?.solver) { try client.useCurve(curve) }
         try client.setOption(.sendHighWaterMark, 0)
         try client.setOption(.receiveHighWaterMark, 0)
         try client.connect(router)
         subscriber = try ZMQSocket(context, .sub)
+        if let curve = keys?.client(keys?.solver) { try subscriber.useCurve(curve) }
         try subscriber.setOption(.receiveHighWaterMark, 0)
         try subscriber.setOption(.subscribe, "submission.")
         try subscriber.connect(pub)
-    }
-
-    private func call(_ service: String, _ body: [Data]) throws -> Data {
-        try client.send(MDP.clientRequest(service: service, body: body))
-        let frames = try client.receiveFrames()
-        return frames.count > 3 ? frames[3] : Data()
     }
 
     /// Posts the challenge and waits until a scored announcement arrives, so the subscription is live.
@@ -134,9 +143,9 @@ final class Driver {
             title: "Benchmark", description: "bench", deadline: WallClock.now() + 86_400_000,
             award: AwardSpec(amount: 1, currency: "USD"), scorer: ScorerSpec(builtin: "exact"), timeLimitSeconds: 10,
             files: [FileEntry(name: "answer.txt", role: .reference)])
-        let reply = try JSONDecoder().decode(
-            Reply<ChallengeInfo>.self, from: call(Service.post, [Wire.encode(PostRequest(spec: spec)), Data("42".utf8)]))
-        guard let info = reply.result else { throw CocoaError(.featureUnsupported) }
+        let seeker = try BrokerClient(endpoint: router, curve: keys?.client(keys?.seeker))
+        let (info, _) = try seeker.call(
+            Service.post, PostRequest(spec: spec), files: [Data("42".utf8)], as: ChallengeInfo.self)
         challenge = info.id
         var poller = ZMQPoller([subscriber])
         for _ in 0..<500 {
@@ -216,5 +225,29 @@ final class Driver {
             latencies.append(Double(at - sentAt[index]) / 1e6)
         }
         return (seconds, latencies)
+    }
+}
+
+/// Keys for a benchmark with CURVE on, registered in the store before the broker starts.
+struct BenchKeys {
+    let server: CurveKeyPair
+    let seeker: CurveKeyPair
+    let solver: CurveKeyPair
+    let evaluator: CurveKeyPair
+
+    init(directory: String) throws {
+        let store = try Store(directory: directory)
+        server = try CurveKeyPair.generate()
+        try CurveKeyFile.write(server, to: (directory as NSString).appendingPathComponent("broker.key"))
+        seeker = try CurveKeyPair.generate()
+        solver = try CurveKeyPair.generate()
+        evaluator = try CurveKeyPair.generate()
+        for (name, role, pair) in [("seeker", Role.seeker, seeker), ("solver", .solver, solver), ("evaluator", .evaluator, evaluator)] {
+            try store.addPrincipal(Principal(name: name, role: role, publicKey: pair.publicKey, createdAt: 0))
+        }
+    }
+
+    func client(_ pair: CurveKeyPair?) -> CurveClient? {
+        pair.map { CurveClient(serverKey: server.publicKey, keys: $0) }
     }
 }
