@@ -72,6 +72,68 @@ struct SecurityTests {
         }
     }
 
+    @Test func everyStateChangeIsInTheAuditTrailWithItsPrincipal() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        let evaluator = try EvaluatorHarness(broker: setup.broker.router, cache: setup.dir.file("cache")) {
+            $0.curve = CurveClient(serverKey: setup.serverKey, keys: setup.keys["eve-eval"]!)
+        }
+        defer { evaluator.shutdown() }
+        let (spec, files) = sampleSpec()
+        let acme = try setup.client("acme")
+        let challenge = try post(acme, spec, files)
+        let ada = try setup.client("ada")
+        let receipt = try submit(ada, challenge.id, "bob", "42")
+        _ = try settled(ada, receipt.submission)
+        _ = try acme.call(Service.close, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self)
+        let store = try Store(directory: setup.dir.file("broker"))
+        var trail: [AuditEntry] = []
+        #expect(eventually {
+            trail = (try? store.auditTrail()) ?? []
+            return trail.contains { $0.action == "challenge.award" }
+        })
+        let actions = trail.filter { $0.object == challenge.id || $0.object == receipt.submission }.map {
+            "\($0.principal ?? "-") \($0.action) \($0.object)"
+        }
+        #expect(
+            actions == [
+                "acme challenge.post \(challenge.id)", "ada submission.submit \(receipt.submission)",
+                "eve-eval submission.score \(receipt.submission)", "acme challenge.close \(challenge.id)",
+                "- challenge.award \(challenge.id)",
+            ])
+        #expect(try store.auditTrail(principal: "operator", action: "key.add").count == 5)
+        try store.revokePrincipal(name: "bob", now: 9)
+        #expect(try store.auditTrail(action: "key.revoke").map(\.object) == ["bob"])
+        let error = try #require(throws: SQLiteError.self) { try store.db.execute("DELETE FROM audit") }
+        #expect(error.message.contains("append-only"))
+    }
+
+    @Test func referenceDataAndLateSubmissionsStayOutOfReach() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        var (spec, files) = sampleSpec(deadlineIn: 1_500)
+        spec.title = "Short"
+        let challenge = try post(try setup.client("acme"), spec, files)
+        let ada = try setup.client("ada")
+        // The reference file is not a public file, by name or by its content address.
+        let byName = try #require(throws: ClientError.self) {
+            try ada.fetchFile(Service.file) { FileRequest(challenge: challenge.id, name: "answer.txt", offset: $0) }
+        }
+        guard case .server(let notFound) = byName else { Issue.record("\(byName)"); return }
+        #expect(notFound.code == .notFound)
+        #expect(throws: ClientError.self) {
+            try ada.fetchFile(Service.reference) { ReferenceRequest(sha256: SHA256.hex(Data("42".utf8)), offset: $0) }
+        }
+        // After the deadline, nobody submits, whatever the client claims.
+        #expect(try eventually(seconds: 5) {
+            (try? setup.client("acme").call(Service.show, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self).0.state)
+                != .open
+        })
+        let late = try #require(throws: ClientError.self) { try submit(ada, challenge.id, "ada", "42") }
+        guard case .server(let closed) = late else { Issue.record("\(late)"); return }
+        #expect(closed.code == .closed)
+    }
+
     @Test func anUnknownKeyCannotConnect() throws {
         let setup = try SecureSetup()
         defer { setup.stop() }

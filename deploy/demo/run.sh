@@ -104,4 +104,6 @@ for id in "$route" "$pumps"; do
     done
     as ada "$bin/pumasi" show "$id"
 done
+step "the audit trail: every state change and who made it"
+"$bin/pumasi-broker" audit --data-dir "$work/broker" | grep -v key.add
 sleep 0.5  # let the relay print the last announcements

@@ -3,7 +3,7 @@ import PumasiShared
 
 extension Broker {
     /// An MDP worker command from `identity`.
-    func handleWorker(_ identity: Data, _ inbound: MDP.Inbound, now: Millis) throws {
+    func handleWorker(_ identity: Data, _ inbound: MDP.Inbound, sender: Sender? = nil, now: Millis) throws {
         let expiry = now + config.heartbeatInterval * Millis(config.heartbeatLiveness)
         let known = dispatcher.evaluators[identity] != nil
         switch inbound {
@@ -24,7 +24,7 @@ extension Broker {
             guard known else { return send(to: identity, MDP.worker(.disconnect)) }
             dispatcher.touch(identity, expiresAt: expiry)
             let holding = dispatcher.evaluators[identity]?.job
-            try handleResult(from: identity, address: address, body: body, now: now)
+            try handleResult(from: identity, address: address, body: body, sender: sender, now: now)
             // Only an answer to the job it holds (even a late one, after its lease expired) frees an evaluator;
             // a stray or forged reply must not get it a second job while the first is still running.
             if let holding, ScoringJob.parseAddress(address)?.job == holding { dispatcher.release(identity) }
@@ -40,7 +40,7 @@ extension Broker {
 
     /// Records an evaluator's result if it answers the lease that evaluator holds; anything else is ignored,
     /// so a late or duplicate reply never overwrites a recorded score.
-    private func handleResult(from identity: Data, address: Data, body: [Data], now: Millis) throws {
+    private func handleResult(from identity: Data, address: Data, body: [Data], sender: Sender?, now: Millis) throws {
         guard let answered = ScoringJob.parseAddress(address), let lease = dispatcher.leases[answered.job],
             lease.evaluator == identity, lease.attempt == answered.attempt
         else {
@@ -59,6 +59,9 @@ extension Broker {
             try store.recordScore(
                 job: lease.job, submission: lease.submission, challenge: lease.challenge, result: result, score: score,
                 now: now)
+            try store.audit(
+                "submission.score", lease.submission, by: sender?.name ?? peerName(identity), detail: "score=\(score)",
+                at: now)
             var announcement = Announcement(topic: .scored, at: now, challenge: lease.challenge, title: title)
             announcement.submission = lease.submission
             announcement.solver = lease.solver
@@ -72,6 +75,7 @@ extension Broker {
                 ? "evaluator returned no finite score"
                 : "\(result.error?.code ?? "failed"): \(result.error?.message ?? "no reason given")"
             try store.fail(job: lease.job, error: reason, log: result.log, now: now)
+            try store.audit("submission.fail", lease.submission, by: sender?.name ?? peerName(identity), detail: reason, at: now)
             var announcement = Announcement(topic: .failed, at: now, challenge: lease.challenge, title: title)
             announcement.submission = lease.submission
             announcement.solver = lease.solver

@@ -44,7 +44,7 @@ extension Broker {
                         : [Wire.encode(Reply<Empty>.failure(ProtocolError(.unavailable, "the broker is shutting down")))]
                     send(to: identity, MDP.clientReply(service: service, body: reply))
                 } else {
-                    try handleWorker(identity, inbound, now: now)
+                    try handleWorker(identity, inbound, sender: sender, now: now)
                 }
             }
         } catch {

@@ -45,7 +45,7 @@ public struct Logger: Sendable {
 
     /// Control characters (C0, DEL, C1) written as escapes, so that text from peers cannot forge log lines or
     /// drive a terminal.
-    static func escaped(_ text: String) -> String {
+    public static func escaped(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: isControl) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {

@@ -18,7 +18,8 @@ extension Broker {
     }
 
     /// Stops a challenge taking submissions; its award is decided once its scoring has drained.
-    func closeChallenge(_ record: ChallengeRecord, now: Millis, reason: String) throws {
+    func closeChallenge(_ record: ChallengeRecord, now: Millis, reason: String, by principal: String? = nil) throws {
+        try store.audit("challenge.close", record.id, by: principal, detail: reason, at: now)
         try store.setState(challenge: record.id, .closed, closedAt: now)
         var closed = record
         closed.state = .closed
@@ -44,6 +45,10 @@ extension Broker {
             referenceCache[id] = nil
             if let award = try AwardPolicy.winnerTakesAll.decide(record, store: store, now: now) {
                 try store.insertAward(award)
+                try store.audit(
+                    "challenge.award", record.id, by: nil,
+                    detail: "\(award.amount) \(award.currency) to \(award.solver) for \(award.submission) (\(award.policy))",
+                    at: now)
                 try store.setState(challenge: record.id, .awarded)
                 var announcement = Announcement(topic: .awarded, at: now, challenge: record.id, title: record.title)
                 announcement.submission = award.submission
@@ -57,6 +62,7 @@ extension Broker {
                     ["challenge.id": record.id, "submission.id": award.submission, "amount": "\(award.amount)"])
             } else {
                 try store.setState(challenge: record.id, .unawarded)
+                try store.audit("challenge.unawarded", record.id, by: nil, detail: "no submission was scored", at: now)
                 var announcement = Announcement(topic: .unawarded, at: now, challenge: record.id, title: record.title)
                 announcement.message = "no submission was scored"
                 try publish(announcement)

@@ -112,6 +112,9 @@ extension Broker {
         let (receipt, job) = try store.insertSubmission(
             id: Identifier.make(prefix: "sub"), challenge: record, solver: request.solver, clientId: request.clientId,
             filename: request.filename, bytes: body[1], now: now)
+        try store.audit(
+            "submission.submit", receipt.submission, by: sender?.name ?? request.solver,
+            detail: "challenge=\(record.id) sha256=\(receipt.sha256)", at: now)
         dispatcher.enqueue(job: job, service: record.service)
         return receipt
     }
@@ -141,6 +144,7 @@ extension Broker {
         announcement.amount = spec.award.amount
         announcement.currency = spec.award.currency
         try publish(announcement)
+        try store.audit("challenge.post", id, by: sender?.name, detail: spec.title, at: now)
         logger.info("challenge posted", ["challenge.id": id, "scorer": spec.scorer.display])
         return try store.challengeInfo(record)
     }
@@ -153,7 +157,7 @@ extension Broker {
         guard record.state == .open else {
             throw ProtocolError(.closed, "challenge \(record.id) is already \(record.state.rawValue)")
         }
-        try closeChallenge(record, now: now, reason: "closed by its seeker")
+        try closeChallenge(record, now: now, reason: "closed by its seeker", by: sender?.name)
         return try store.challengeInfo(challenge(record.id))
     }
 

@@ -128,6 +128,23 @@ enum Schema {
         """
         ALTER TABLE challenges ADD COLUMN owner TEXT;
         """,
+        // 5: the audit trail: every state change with the principal who made it. Append-only. Kept apart from
+        // the announcement log so that relays see neither gaps nor other people's submissions.
+        """
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            principal TEXT,
+            action TEXT NOT NULL,
+            object TEXT NOT NULL,
+            detail TEXT
+        );
+        CREATE INDEX audit_by_principal ON audit (principal, id);
+        CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+        CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

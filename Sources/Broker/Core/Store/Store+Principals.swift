@@ -8,6 +8,9 @@ extension Store {
             try db.run(
                 "INSERT INTO principals (public_key, name, role, created_at) VALUES (?, ?, ?, ?)",
                 [.text(principal.publicKey), .text(principal.name), .text(principal.role.rawValue), .integer(principal.createdAt)])
+            try audit(
+                "key.add", principal.name, by: "operator", detail: "\(principal.role.rawValue) \(principal.publicKey)",
+                at: principal.createdAt)
         }
     }
 
@@ -17,7 +20,9 @@ extension Store {
         try transaction {
             try db.run(
                 "UPDATE principals SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", [.integer(now), .text(name)])
-            return db.changes == 1
+            guard db.changes == 1 else { return false }
+            try audit("key.revoke", name, by: "operator", at: now)
+            return true
         }
     }
 

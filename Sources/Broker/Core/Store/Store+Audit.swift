@@ -1,0 +1,47 @@
+import Foundation
+import PumasiShared
+
+/// One entry of the audit trail.
+public struct AuditEntry: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var at: Millis
+    /// Who made the change: a principal's name, `operator` for the broker host's own commands, or nil for
+    /// the broker itself (deadlines, awards) and for brokers running without authentication.
+    public var principal: String?
+    public var action: String
+    public var object: String
+    public var detail: String?
+}
+
+extension Store {
+    /// Appends to the audit trail (inside the caller's transaction).
+    func audit(_ action: String, _ object: String, by principal: String?, detail: String? = nil, at: Millis) throws {
+        try db.run(
+            "INSERT INTO audit (at, principal, action, object, detail) VALUES (?, ?, ?, ?, ?)",
+            [
+                .integer(at), principal.map(SQLiteValue.text) ?? .null, .text(action), .text(object),
+                detail.map(SQLiteValue.text) ?? .null,
+            ])
+    }
+
+    /// Audit entries, oldest first, optionally only one principal's, one action's, or since a time.
+    public func auditTrail(principal: String? = nil, action: String? = nil, since: Millis? = nil, limit: Int = 10_000)
+        throws -> [AuditEntry]
+    {
+        try db.query(
+            """
+            SELECT id, at, principal, action, object, detail FROM audit
+            WHERE (?1 IS NULL OR principal = ?1) AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR at >= ?3)
+            ORDER BY id LIMIT ?4
+            """,
+            [
+                principal.map(SQLiteValue.text) ?? .null, action.map(SQLiteValue.text) ?? .null,
+                since.map(SQLiteValue.integer) ?? .null, .integer(Int64(limit)),
+            ]
+        ).map {
+            AuditEntry(
+                id: $0.int(0) ?? 0, at: $0.int(1) ?? 0, principal: $0.string(2), action: $0.string(3) ?? "",
+                object: $0.string(4) ?? "", detail: $0.string(5))
+        }
+    }
+}
