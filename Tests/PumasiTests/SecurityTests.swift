@@ -39,6 +39,13 @@ private struct SecureSetup {
             curve: CurveClient(serverKey: serverKey, keys: pair ?? keys[name]!))
     }
 
+    /// An evaluator with the registered evaluator key.
+    func evaluator() throws -> EvaluatorHarness {
+        try EvaluatorHarness(broker: broker.router, cache: dir.file("cache")) {
+            $0.curve = CurveClient(serverKey: serverKey, keys: keys["eve-eval"]!)
+        }
+    }
+
     func stop() {
         broker.shutdown()
         dir.remove()
@@ -50,9 +57,7 @@ struct SecurityTests {
     @Test func registeredPrincipalsWorkAndTheSolverIsWhoeverHoldsTheKey() throws {
         let setup = try SecureSetup()
         defer { setup.stop() }
-        let evaluator = try EvaluatorHarness(broker: setup.broker.router, cache: setup.dir.file("cache")) {
-            $0.curve = CurveClient(serverKey: setup.serverKey, keys: setup.keys["eve-eval"]!)
-        }
+        let evaluator = try setup.evaluator()
         defer { evaluator.shutdown() }
         let (spec, files) = sampleSpec()
         let challenge = try post(try setup.client("acme"), spec, files)
@@ -75,9 +80,7 @@ struct SecurityTests {
     @Test func everyStateChangeIsInTheAuditTrailWithItsPrincipal() throws {
         let setup = try SecureSetup()
         defer { setup.stop() }
-        let evaluator = try EvaluatorHarness(broker: setup.broker.router, cache: setup.dir.file("cache")) {
-            $0.curve = CurveClient(serverKey: setup.serverKey, keys: setup.keys["eve-eval"]!)
-        }
+        let evaluator = try setup.evaluator()
         defer { evaluator.shutdown() }
         let (spec, files) = sampleSpec()
         let acme = try setup.client("acme")

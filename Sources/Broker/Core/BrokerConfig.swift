@@ -39,15 +39,12 @@ public struct BrokerConfig: Sendable {
     /// Refuses a configuration that would expose an unauthenticated broker beyond this machine.
     public func validate() throws(ConfigurationError) {
         guard !curve else { return }
-        for endpoint in [routerEndpoint, publishEndpoint] where !Self.isLocal(endpoint) {
+        for endpoint in [routerEndpoint, publishEndpoint] where !Endpoint.isLocal(endpoint) {
             throw ConfigurationError(
                 description: "--insecure needs loopback endpoints (tcp://127.0.0.1, tcp://[::1], ipc://); \(endpoint) is not")
         }
     }
 
-    static func isLocal(_ endpoint: String) -> Bool {
-        ["tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://", "inproc://"].contains { endpoint.hasPrefix($0) }
-    }
 }
 
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {

@@ -15,20 +15,15 @@ enum BrokerKeysCLI {
             """,
         arguments: [.init("action", help: "add, list or revoke."), .init("key", help: "The public key (add).", optional: true)],
         options: [
-            .init("data-dir", short: "d", value: "directory", help: "The broker's data directory. Default: $PUMASI_DATA or ./pumasi-data."),
+            HostCommand.dataDirectoryOption,
             .init("role", value: "role", help: "The role for add."),
             .init("name", value: "name", help: "The principal's name (add, revoke)."),
             .init("json", help: "Print JSON (list)."),
         ])
 
     static func main(_ arguments: [String], environment: [String: String]) -> Int32 {
-        do {
-            let a = try spec.parse(arguments)
-            if a.helpRequested {
-                FileHandle.standardOutput.write(Data(spec.help.utf8))
-                return 0
-            }
-            let store = try Store(directory: a.value("data-dir") ?? environment["PUMASI_DATA"] ?? "pumasi-data")
+        HostCommand.run(spec, arguments, environment: environment) { a, directory in
+            let store = try Store(directory: directory)
             switch a[argument: "action"] {
             case "add":
                 guard let key = a[argument: "key"], let name = a.value("name"), let roleText = a.value("role") else {
@@ -59,27 +54,12 @@ enum BrokerKeysCLI {
             case "revoke":
                 guard let name = a.value("name") else { throw UsageError("revoke needs --name", usage: spec.usage) }
                 guard try store.revokePrincipal(name: name, now: WallClock.now()) else {
-                    throw CommandError("no active key named \(name)")
+                    throw HostCommand.Failure("no active key named \(name)")
                 }
                 print("Revoked \(name)")
             default:
                 throw UsageError("unknown action '\(a[argument: "action"] ?? "")': add, list or revoke", usage: spec.usage)
             }
-            return 0
-        } catch let error as UsageError {
-            FileHandle.standardError.write(Data((error.description + "\n").utf8))
-            return 64
-        } catch let error as SQLiteError where error.isConstraintViolation {
-            FileHandle.standardError.write(Data("Error: that key or name is already registered\n".utf8))
-            return 1
-        } catch {
-            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-            return 1
         }
-    }
-
-    struct CommandError: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
     }
 }

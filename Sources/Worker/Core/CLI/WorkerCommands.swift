@@ -103,8 +103,9 @@ enum RelayCommand: Command {
             outboxPath: a.value("outbox") ?? (dataHome as NSString).appendingPathComponent("pumasi/relay-outbox.sqlite3"))
         if let listen = a.value("listen") { config.listenEndpoint = listen }
         // The relay's own endpoint is not authenticated: it serves this machine only.
-        guard ["tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://"].contains(where: config.listenEndpoint.hasPrefix)
-        else { throw UsageError("--listen must be on this machine (tcp://127.0.0.1:…, ipc://…)", usage: spec.usage) }
+        guard Endpoint.isLocal(config.listenEndpoint) else {
+            throw UsageError("--listen must be on this machine (tcp://127.0.0.1:…, ipc://…)", usage: spec.usage)
+        }
         config.curve = try context.curve()
         if !a.all("topic").isEmpty { config.topics = a.all("topic") }
         let console = context.console
