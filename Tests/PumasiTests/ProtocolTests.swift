@@ -221,4 +221,43 @@ struct ProtocolTests {
         #expect(ScoringResult.decode(Data(#"{"v":1,"ok":true,"score":"high"}"#.utf8)) == nil)
         #expect(ScoringJob.fastDecode(Data(#"{"v":1,"job":1.5}"#.utf8)) == nil)
     }
+
+    /// The reader checks what it skips as strictly as what it reads: anything that is not RFC 8259 JSON is a nil
+    /// (and the caller's fallback to `JSONDecoder` names it), never a value read from a broken body.
+    @Test func jsonReaderRefusesWhatIsNotJSON() {
+        let valid = #"{"v":1,"challenge":"c","solver":"s","filename":"f","extra":{"a":[1,-2.5e3,true,null,"\u00e9"]}}"#
+        #expect(SubmitRequest.fastDecode(Data(valid.utf8))?.filename == "f")
+        let broken: [(String, String)] = [
+            ("unknown member not JSON", #"{"v":1,"challenge":"c","solver":"s","filename":"f","x":[1,]}"#),
+            ("leading zero", #"{"v":1,"challenge":"c","solver":"s","filename":"f","x":01}"#),
+            ("NaN", #"{"v":1,"ok":true,"score":NaN}"#),
+            ("bad escape", #"{"v":1,"challenge":"c\q","solver":"s","filename":"f"}"#),
+            ("lone surrogate", #"{"v":1,"challenge":"\ud800","solver":"s","filename":"f"}"#),
+            ("raw control character", "{\"v\":1,\"challenge\":\"a\u{1}b\",\"solver\":\"s\",\"filename\":\"f\"}"),
+            ("text after the value", #"{"v":1,"challenge":"c","solver":"s","filename":"f"} {}"#),
+            ("unterminated", #"{"v":1,"challenge":"c","solver":"s","filename":"f""#),
+            ("no version", #"{"challenge":"c","solver":"s","filename":"f"}"#),
+            ("version as text", #"{"v":"1","challenge":"c","solver":"s","filename":"f"}"#),
+            ("not an object", #"["v",1]"#),
+            ("empty", ""),
+            (
+                "too deep",
+                #"{"v":1,"challenge":"c","solver":"s","filename":"f","x":"# + String(repeating: "[", count: 70)
+                    + String(repeating: "]", count: 70) + "}"
+            ),
+        ]
+        for (what, body) in broken {
+            #expect(SubmitRequest.fastDecode(Data(body.utf8)) == nil, "\(what)")
+            #expect(ScoringResult.fastDecode(Data(body.utf8)) == nil, "\(what)")
+        }
+        // Invalid UTF-8 inside a string: refused, not repaired into U+FFFD.
+        var invalid = Data(#"{"v":1,"challenge":"c","solver":""#.utf8)
+        invalid.append(contentsOf: [0xC3, 0x28])
+        invalid.append(Data(#"","filename":"f"}"#.utf8))
+        #expect(SubmitRequest.fastDecode(invalid) == nil)
+        #expect(throws: ProtocolError.self) { try Wire.decode(SubmitRequest.self, from: invalid) }
+        // A member name with an escape is the name it spells.
+        let escapedName = Data(#"{"v":1,"challenge":"c","solver":"s","file\u006eame":"f"}"#.utf8)
+        #expect(SubmitRequest.fastDecode(escapedName)?.filename == "f")
+    }
 }

@@ -13,13 +13,17 @@ struct Bench {
         let jobs = arguments.first.flatMap(Int.init) ?? 20_000
         let serialJobs = arguments.dropFirst().first.flatMap(Int.init) ?? 2_000
         let slots = arguments.dropFirst(2).first.flatMap(Int.init) ?? 4
+        // Which configurations to run: any of full, normal, curve (comma-separated); all by default.
+        let chosen = Set((arguments.dropFirst(3).first ?? "full,normal,curve").split(separator: ",").map(String.init))
         let directory = NSTemporaryDirectory() + "pumasi-bench-\(UUID().uuidString)"
         defer {
             try? FileManager.default.removeItem(atPath: directory)
             try? FileManager.default.removeItem(atPath: directory + "-sync-normal")
         }
 
-        for (synchronousFull, curve) in [(true, false), (false, false), (true, true)] {
+        let window = arguments.dropFirst(4).first.flatMap(Int.init) ?? 200
+        let configurations = [("full", true, false), ("normal", false, false), ("curve", true, true)]
+        for (name, synchronousFull, curve) in configurations where chosen.contains(name) {
             let suffix = (synchronousFull ? "" : "-sync-normal") + (curve ? "-curve" : "")
             defer { try? FileManager.default.removeItem(atPath: directory + suffix) }
             let harness = try Harness(
@@ -27,21 +31,23 @@ struct Bench {
             defer { harness.stop() }
             let driver = try Driver(router: harness.router, pub: harness.pub, keys: harness.keys)
             try driver.warmUp()
-            try report("pipelined" + suffix, driver.run(jobs: jobs, window: 200))
+            try report("pipelined" + suffix, driver.run(jobs: jobs, window: window))
             try report("serial" + suffix, driver.run(jobs: serialJobs, window: 1))
         }
     }
 
-    static func report(_ name: String, _ result: (seconds: Double, latencies: [Double])) {
+    static func report(_ name: String, _ result: Driver.Run) {
         let sorted = result.latencies.sorted()
         func percentile(_ p: Double) -> Double {
             sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
         }
         print(
             String(
-                format: "RESULT name=%@ jobs=%d seconds=%.3f jobs_per_s=%.0f p50_ms=%.3f p99_ms=%.3f", name,
-                sorted.count,
-                result.seconds, Double(sorted.count) / result.seconds, percentile(0.50), percentile(0.99)))
+                format:
+                    "RESULT name=%@ jobs=%d seconds=%.3f jobs_per_s=%.0f p50_ms=%.3f p99_ms=%.3f cpu_us_per_job=%.1f broker_us_per_job=%.1f",
+                name, sorted.count, result.seconds, Double(sorted.count) / result.seconds, percentile(0.50),
+                percentile(0.99), result.cpu.process * 1e6 / Double(max(1, sorted.count)),
+                result.cpu.broker * 1e6 / Double(max(1, sorted.count))))
     }
 }
 
@@ -152,7 +158,7 @@ final class Driver {
         challenge = info.id
         var poller = ZMQPoller([subscriber])
         for _ in 0..<500 {
-            _ = try submit(Data("warm".utf8))
+            _ = try submit(Data("42".utf8))
             if try poller.poll(timeoutMilliseconds: 20)[0] {
                 while try subscriber.receive(dontWait: true) != nil {}
                 break
@@ -163,71 +169,129 @@ final class Driver {
         while try client.receive(dontWait: true) != nil {}
     }
 
-    private var submitFrame = Data()
+    /// The frames of a submission: always the same, made once (the driver must cost far less than what it drives).
+    private var submitFrames: [Data] = []
 
     private func submit(_ bytes: Data) throws -> Bool {
-        if submitFrame.isEmpty {
-            submitFrame = Wire.encode(SubmitRequest(challenge: challenge, solver: "bench", filename: "a.txt"))
+        if submitFrames.isEmpty {
+            submitFrames = MDP.clientRequest(
+                service: Service.submit,
+                body: [Wire.encode(SubmitRequest(challenge: challenge, solver: "bench", filename: "a.txt")), bytes])
         }
-        return try client.send(MDP.clientRequest(service: Service.submit, body: [submitFrame, bytes]))
+        return try client.send(submitFrames)
     }
 
-    /// The `"submission":"sub_…"` value in a JSON body, found by a byte scan: the driver must cost less than
-    /// the broker it measures, and a full JSON decode per message would make it the bottleneck.
-    static func submissionID(in body: Data) -> String? {
-        let key = Array(#""submission":""#.utf8)
-        return body.withUnsafeBytes { raw -> String? in
-            let bytes = raw.bindMemory(to: UInt8.self)
-            guard bytes.count > key.count + 20 else { return nil }
-            var index = 0
-            while index + key.count + 20 <= bytes.count {
-                if bytes[index] == key[0], (0..<key.count).allSatisfy({ bytes[index + $0] == key[$0] }) {
-                    let start = index + key.count
-                    return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<(start + 20)]), as: UTF8.self)
+    /// The `"submission":"sub_…"` value in a JSON body, found by a byte scan and folded into a number: the driver
+    /// must cost less than the broker it measures, and a JSON decode (or even a `String`) per message would make
+    /// it the bottleneck.
+    static func submissionKey(in body: UnsafeRawBufferPointer) -> UInt64? {
+        let key: StaticString = #""submission":""#
+        let keyLength = key.utf8CodeUnitCount
+        let idLength = 20
+        guard body.count >= keyLength + idLength, let base = body.baseAddress else { return nil }
+        var index = 0
+        while index + keyLength + idLength <= body.count {
+            if memcmp(base + index, key.utf8Start, keyLength) == 0 {
+                // FNV-1a over the id's 20 bytes.
+                var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+                for byte in body[(index + keyLength)..<(index + keyLength + idLength)] {
+                    hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
                 }
-                index += 1
+                return hash
             }
-            return nil
+            index += 1
         }
+        return nil
     }
 
-    /// Submits `jobs` with at most `window` unacknowledged, and waits for every score.
-    func run(jobs: Int, window: Int) throws -> (seconds: Double, latencies: [Double]) {
+    struct Run {
+        var seconds: Double
+        var latencies: [Double]
+        /// CPU seconds the run cost: the whole process (broker, evaluators, this driver, libzmq's threads), and
+        /// the broker's thread alone.
+        var cpu: (process: Double, broker: Double)
+    }
+
+    /// Submits `jobs` with at most `window` unscored, and waits for every score.
+    func run(jobs: Int, window: Int) throws -> Run {
+        let cpuBefore = CPUTime.now()
         var sentAt: [UInt64] = []
         sentAt.reserveCapacity(jobs)
-        var idBySend: [String: Int] = [:]
-        var scoredAt: [String: UInt64] = [:]
+        var sendIndex: [UInt64: Int] = [:]
+        sendIndex.reserveCapacity(jobs)
+        var scoredAt: [UInt64: UInt64] = [:]
+        scoredAt.reserveCapacity(jobs)
         var acknowledged = 0
         var poller = ZMQPoller([client, subscriber])
         let start = WallClock.monotonicNanos()
         let limit = start + 600 * 1_000_000_000
+        var found: UInt64?
         while (acknowledged < jobs || scoredAt.count < jobs) && WallClock.monotonicNanos() < limit {
             while sentAt.count < jobs && sentAt.count - scoredAt.count < window {
                 sentAt.append(WallClock.monotonicNanos())
                 _ = try submit(Data("42".utf8))
             }
             let ready = try poller.poll(timeoutMilliseconds: 1_000)
+            // A reply: "" MDPC01 service receipt. An announcement: topic sequence body.
             if ready[0] {
-                while let reply = try client.receive(dontWait: true) {
-                    guard reply.frames.count > 3, let id = Self.submissionID(in: reply.frames[3]) else { continue }
-                    idBySend[id] = acknowledged
-                    acknowledged += 1
+                while try client.receive(
+                    dontWait: true,
+                    visit: { index, bytes in
+                        if index == 3 { found = Self.submissionKey(in: bytes) }
+                    })
+                {
+                    if let key = found {
+                        sendIndex[key] = acknowledged
+                        acknowledged += 1
+                    }
+                    found = nil
                 }
             }
             if ready[1] {
-                while let message = try subscriber.receive(dontWait: true) {
-                    guard message.frames.count == 3, let id = Self.submissionID(in: message.frames[2]) else { continue }
-                    scoredAt[id] = WallClock.monotonicNanos()
+                while try subscriber.receive(
+                    dontWait: true,
+                    visit: { index, bytes in
+                        if index == 2 { found = Self.submissionKey(in: bytes) }
+                    })
+                {
+                    if let key = found { scoredAt[key] = WallClock.monotonicNanos() }
+                    found = nil
                 }
             }
         }
         let seconds = Double(WallClock.monotonicNanos() - start) / 1e9
+        let cpuAfter = CPUTime.now()
         var latencies: [Double] = []
-        for (id, at) in scoredAt {
-            guard let index = idBySend[id] else { continue }
+        for (key, at) in scoredAt {
+            guard let index = sendIndex[key] else { continue }
             latencies.append(Double(at - sentAt[index]) / 1e6)
         }
-        return (seconds, latencies)
+        return Run(
+            seconds: seconds, latencies: latencies,
+            cpu: (cpuAfter.process - cpuBefore.process, cpuAfter.broker - cpuBefore.broker))
+    }
+}
+
+/// CPU time used so far, from `/proc`: this process's, and that of its thread named `broker`.
+enum CPUTime {
+    static func now() -> (process: Double, broker: Double) {
+        (ticks("/proc/self/stat"), brokerTask().map { ticks("/proc/self/task/\($0)/stat") } ?? 0)
+    }
+
+    private static func brokerTask() -> String? {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.first { task in
+            (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?.hasPrefix("broker") == true
+        }
+    }
+
+    /// utime + stime (fields 14 and 15 of `stat`, after the parenthesised name) in seconds.
+    private static func ticks(_ path: String) -> Double {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let close = text.lastIndex(of: ")")
+        else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
 

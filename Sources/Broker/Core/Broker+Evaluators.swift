@@ -53,7 +53,7 @@ extension Broker {
                 ["peer": peerName(identity), "address": String(decoding: address.prefix(64), as: UTF8.self)])
             return
         }
-        let evaluator = sender?.name ?? peerName(identity)
+        let evaluator = sender?.name ?? dispatcher.evaluators[identity]?.principal ?? peerName(identity)
         for (index, (job, attempt)) in answered.enumerated() {
             guard let lease = dispatcher.leases[job], lease.evaluator == identity, lease.attempt == attempt else {
                 logger.warning(

@@ -64,29 +64,29 @@ public enum JSONValue: Sendable, Equatable {
     }
 }
 
-/// A wire type read straight from parsed JSON, without `JSONDecoder`: for the bodies that cross the broker
-/// once per job. `nil` means "not in the expected shape"; `Wire.decode` then falls back to `JSONDecoder`,
-/// which names the problem.
+/// A wire type read straight from its JSON bytes by a `JSONReader`, without `JSONDecoder`: for the bodies that
+/// cross the broker once per job. `nil` means "not in the expected shape"; `Wire.decode` then falls back to
+/// `JSONDecoder`, which names the problem.
 public protocol FastJSONDecodable {
-    init?(json members: [String: JSONValue])
+    /// Reads one body (an object with `versionedMembers`) at the reader's position.
+    static func read(_ reader: inout JSONReader) -> Self?
 }
 
 extension FastJSONDecodable {
     /// Decodes a frame whose `v` is the wire version; nil for anything else.
-    public static func fastDecode(_ frame: Data) -> Self? {
-        guard let members = (try? JSONValue.parse(Array(frame)))?.object, members["v"]?.integer == Int64(wireVersion)
-        else { return nil }
-        return Self(json: members)
-    }
+    public static func fastDecode(_ frame: Data) -> Self? { JSONReader.read(frame, Self.read) }
 }
 
-extension Optional where Wrapped == JSONValue {
-    /// An optional member: absent or null reads as `.some(nil)`; present with another type as nil (a mismatch).
-    func optional<T>(_ read: (JSONValue) -> T?) -> T?? {
-        switch self {
-        case nil, .null?: return .some(nil)
-        case let value?: return read(value).map { $0 }
+extension JSONReader {
+    /// Visits a wire body's members as `members` does, all but its version `v`, which must be this wire version.
+    public mutating func versionedMembers(_ visit: (inout JSONReader, JSONKey) -> Bool) -> Bool {
+        var version: Int64?
+        let complete = members { reader, key in
+            guard case "v" = key else { return visit(&reader, key) }
+            version = reader.integer()
+            return version != nil
         }
+        return complete && version == Int64(wireVersion)
     }
 }
 

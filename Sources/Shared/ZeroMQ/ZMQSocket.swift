@@ -128,6 +128,29 @@ public final class ZMQSocket {
         return ZMQMessage(frames: frames, userId: userId)
     }
 
+    /// Receives one whole multipart message and shows each frame's bytes to `visit` (frame index, bytes) in place,
+    /// without copying them: for readers that look at a few bytes of many messages. The bytes are valid only
+    /// during the call.
+    /// - Returns: false when `dontWait` is set and nothing is waiting (EAGAIN).
+    public func receive(dontWait: Bool, visit: (Int, UnsafeRawBufferPointer) -> Void) throws(ZMQError) -> Bool {
+        var msg = zmq_msg_t()
+        zmq_msg_init(&msg)
+        defer { zmq_msg_close(&msg) }
+        var index = 0
+        while true {
+            let flags: Int32 = dontWait && index == 0 ? ZMQ_DONTWAIT : 0
+            do {
+                try zmqCall("recv") { zmq_msg_recv(&msg, handle, flags) }
+            } catch {
+                if error.isWouldBlock && index == 0 { return false }
+                throw error
+            }
+            visit(index, UnsafeRawBufferPointer(start: zmq_msg_data(&msg), count: zmq_msg_size(&msg)))
+            index += 1
+            if zmq_msg_more(&msg) == 0 { return true }
+        }
+    }
+
     /// Receives the frames of one message, blocking.
     public func receiveFrames() throws(ZMQError) -> [Data] {
         try receive(dontWait: false)?.frames ?? []
