@@ -42,6 +42,24 @@ struct ScoringTests {
 extension ScoringTests {
     @Suite("Builtin scorers")
     struct Builtins {
+        /// The exact scorer's byte-level normalisation of ASCII answers gives what Foundation's CRLF replacement
+        /// and trimming give, on every mix of the characters that matter.
+        @Test func exactNormalisationMatchesFoundation() {
+            let pieces = [
+                " ", "\t", "\n", "\r", "\r\n", "\u{0B}", "\u{0C}", "a", "B", "42", "\n\r", "\u{00A0}", "é", "\u{2003}",
+            ]
+            var generator = SystemRandomNumberGenerator()
+            for _ in 0..<2_000 {
+                let text = (0..<Int.random(in: 0...8, using: &generator)).map { _ in
+                    pieces.randomElement(using: &generator)!
+                }
+                .joined()
+                let foundation = text.replacingOccurrences(of: "\r\n", with: "\n").trimmingCharacters(
+                    in: .whitespacesAndNewlines)
+                #expect(BuiltinScorer.normalised(text) == foundation, "\(Array(text.utf8))")
+            }
+        }
+
         @Test func catalogue() {
             #expect(BuiltinScorer.names == ["exact", "numeric-tolerance", "csv-accuracy", "csv-rmse", "csv-mae"])
             #expect(BuiltinScorer.higherIsBetter("exact") == true)

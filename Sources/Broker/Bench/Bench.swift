@@ -23,6 +23,32 @@ struct Bench {
 
         let window = arguments.dropFirst(4).first.flatMap(Int.init) ?? 200
         let configurations = [("full", true, false), ("normal", false, false), ("curve", true, true)]
+        if chosen.contains("chain") {
+            // The serial path's hops alone, with nothing done at any of them.
+            let latencies = try Chain.run(jobs: max(serialJobs, 1))
+            report("chain-floor", Driver.Run(seconds: latencies.reduce(0, +) / 1e3, latencies: latencies, cpu: (0, 0)))
+        }
+        if chosen.contains("floor") {
+            // The store alone: the three rows of a scored job, 100 jobs to a transaction (as in a busy pass), then
+            // one job at a time in two transactions (as a lone job takes).
+            for synchronousFull in [true, false] {
+                let floor = directory + "-floor"
+                defer { try? FileManager.default.removeItem(atPath: floor) }
+                let suffix = synchronousFull ? "" : "-sync-normal"
+                let (seconds, _) = try Store.measureFloor(
+                    directory: floor, jobs: jobs, perCommit: 100, synchronousFull: synchronousFull)
+                print(
+                    String(
+                        format: "RESULT name=store-floor%@ jobs=%d seconds=%.3f jobs_per_s=%.0f us_per_job=%.1f",
+                        suffix, jobs, seconds, Double(jobs) / seconds, seconds * 1e6 / Double(max(1, jobs))))
+                let serial = try Store.measureFloor(
+                    directory: floor + "-serial", jobs: serialJobs, perCommit: 0, synchronousFull: synchronousFull)
+                try? FileManager.default.removeItem(atPath: floor + "-serial")
+                report(
+                    "store-floor-serial" + suffix,
+                    Driver.Run(seconds: serial.seconds, latencies: serial.latencies, cpu: (0, 0)))
+            }
+        }
         for (name, synchronousFull, curve) in configurations where chosen.contains(name) {
             let suffix = (synchronousFull ? "" : "-sync-normal") + (curve ? "-curve" : "")
             defer { try? FileManager.default.removeItem(atPath: directory + suffix) }
@@ -38,6 +64,13 @@ struct Bench {
 
     static func report(_ name: String, _ result: Driver.Run) {
         let sorted = result.latencies.sorted()
+        if ProcessInfo.processInfo.environment["PUMASI_BENCH_TAIL"] != nil, !sorted.isEmpty {
+            let marks = [0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999]
+            let text = marks.map {
+                String(format: "p%g=%.3f", $0 * 100, sorted[min(sorted.count - 1, Int(Double(sorted.count) * $0))])
+            }
+            print("TAIL name=\(name) " + text.joined(separator: " ") + String(format: " max=%.3f", sorted.last ?? 0))
+        }
         func percentile(_ p: Double) -> Double {
             sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
         }
@@ -70,6 +103,9 @@ final class Harness {
         config.publishEndpoint = "tcp://127.0.0.1:*"
         config.synchronousFull = synchronousFull
         config.curve = curve
+        let environment = ProcessInfo.processInfo.environment
+        if let limit = environment["PUMASI_BENCH_PASS"].flatMap(Int.init) { config.batchLimit = limit }
+        if let jobs = environment["PUMASI_BENCH_JOB_BATCH"].flatMap(Int.init) { config.jobBatch = jobs }
         let ready = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var endpoints: (String, String, ZMQStopSignal)?
         nonisolated(unsafe) var failure: (any Error)?

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Identifiers such as `sub_01jdz8k3q5m9x7v3`: 9 characters of the time in milliseconds, then 7 random ones
 /// (35 bits from the system's CSPRNG), in lowercase Crockford base32.
@@ -10,16 +11,42 @@ public enum Identifier {
     private static let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz")  // Crockford base32, lowercase, ASCII order
 
     public static func make(prefix: String, now: Millis = WallClock.now()) -> String {
-        var generator = SystemRandomNumberGenerator()
         var text = prefix + "_"
         let time = UInt64(max(0, now))  // 45 bits: until the year 3084
         for index in (0..<9).reversed() { text.append(alphabet[Int((time >> (5 * UInt64(index))) & 31)]) }
-        var random = generator.next() as UInt64
+        var random = randomWords.withLock { $0.next() }
         for _ in 0..<7 {
             text.append(alphabet[Int(random & 31)])
             random >>= 5
         }
         return text
+    }
+
+    /// Random words from the kernel's CSPRNG (`/dev/urandom`), read 64 at a time: a `getrandom` call per
+    /// identifier was a visible share of the broker's time per job.
+    private static let randomWords = Mutex(RandomWords())
+
+    private struct RandomWords: ~Copyable {
+        private var words = [UInt64](repeating: 0, count: 64)
+        private var used = 64
+        /// Kept open for the life of the process.
+        private static let urandom = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+
+        mutating func next() -> UInt64 {
+            if used == words.count {
+                let wanted = words.count * 8
+                let filled = words.withUnsafeMutableBytes { buffer in
+                    Self.urandom >= 0 ? read(Self.urandom, buffer.baseAddress, wanted) : -1
+                }
+                if filled != wanted {
+                    var generator = SystemRandomNumberGenerator()
+                    for index in words.indices { words[index] = generator.next() }
+                }
+                used = 0
+            }
+            defer { used += 1 }
+            return words[used]
+        }
     }
 
     /// Whether `text` has the shape of an identifier with `prefix`: cheap to check before any lookup.

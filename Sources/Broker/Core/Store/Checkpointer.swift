@@ -26,7 +26,10 @@ final class Checkpointer: @unchecked Sendable {
         self.progress = progress
         self.pageThreshold = pageThreshold
         self.idleInterval = idleInterval
-        let thread = Thread { [self] in loop() }
+        let thread = Thread { [self] in
+            nameCurrentThread("pumasi-checkpnt")
+            loop()
+        }
         thread.name = "pumasi-checkpoint"
         thread.start()
     }

@@ -31,6 +31,7 @@ public final class Evaluator: Sendable {
                 index += 1
                 group.enter()
                 let thread = Thread { [config, context, logger] in
+                    nameCurrentThread("pumasi-slot")
                     // The slot is made on its own thread: its sockets belong to that thread.
                     let slot = EvaluatorSlot(
                         config: config, service: service, context: context, stop: stop, logger: logger,

@@ -37,6 +37,7 @@ final class EvaluatorSlot {
         let inlineRunner = service == Service.builtinScorers ? try JobRunner(config: config, logger: logger) : nil
         let runnerDone = DispatchSemaphore(value: 0)
         let runner = Thread { [config, logger, context] in
+            nameCurrentThread("pumasi-runner")
             Self.runnerLoop(config: config, context: context, endpoint: pairEndpoint, logger: logger)
             runnerDone.signal()
         }
