@@ -233,19 +233,22 @@ public final class Broker {
     func flushOutbox() {
         let pending = outbox
         outbox.removeAll(keepingCapacity: true)
-        for (socket, frames) in pending {
-            do {
-                if try !socket.send(frames, dontWait: true) {
-                    logger.warning("peer at its high-water mark; message dropped", ["peer": peerName(frames[0])])
-                    if socket === router { evaluatorUnreachable(frames[0]) }
-                }
-            } catch {
-                if error.isHostUnreachable {
-                    logger.debug("peer gone before its reply", ["peer": peerName(frames[0])])
-                    if socket === router { evaluatorUnreachable(frames[0]) }
-                } else {
-                    logger.error("send failed", ["error": "\(error)"])
-                }
+        for (socket, frames) in pending { deliver(frames, on: socket) }
+    }
+
+    /// Sends one message now; a peer at its high-water mark or gone is logged and, if an evaluator, let go.
+    func deliver(_ frames: [Data], on socket: ZMQSocket) {
+        do {
+            if try !socket.send(frames, dontWait: true) {
+                logger.warning("peer at its high-water mark; message dropped", ["peer": peerName(frames[0])])
+                if socket === router { evaluatorUnreachable(frames[0]) }
+            }
+        } catch {
+            if error.isHostUnreachable {
+                logger.debug("peer gone before its reply", ["peer": peerName(frames[0])])
+                if socket === router { evaluatorUnreachable(frames[0]) }
+            } else {
+                logger.error("send failed", ["error": "\(error)"])
             }
         }
     }
