@@ -4,6 +4,21 @@ import Foundation
 // fifth of the broker's time) and without building a tree (which cost another fifth). Each reads exactly what its
 // `Codable` conformance reads, ignoring unknown members as `JSONDecoder` does; anything else gives nil, and the
 // caller falls back to `JSONDecoder` to name the problem.
+//
+// A member named twice is a nil too: `JSONDecoder` keeps the first and a pull reader would keep the last, so the
+// fallback decides (each reader marks the members it has read in a `JSONMembers`).
+
+/// The members of one object read so far, one bit each.
+struct JSONMembers {
+    private var seen: UInt32 = 0
+
+    /// Marks `member` read; false if it was read before.
+    mutating func first(_ member: UInt32) -> Bool {
+        let bit: UInt32 = 1 << member
+        defer { seen |= bit }
+        return seen & bit == 0
+    }
+}
 
 extension SubmitRequest: FastJSONDecodable {
     public static func read(_ reader: inout JSONReader) -> SubmitRequest? {
@@ -11,13 +26,14 @@ extension SubmitRequest: FastJSONDecodable {
         var solver: String?
         var filename: String?
         var clientId: String?
+        var seen = JSONMembers()
         guard
             reader.versionedMembers({ r, key in
                 switch key {
-                case "challenge": r.assign(&challenge) { $0.string() }
-                case "solver": r.assign(&solver) { $0.string() }
-                case "filename": r.assign(&filename) { $0.string() }
-                case "clientId": r.assign(&clientId) { $0.string() }
+                case "challenge": seen.first(0) && r.assign(&challenge) { $0.string() }
+                case "solver": seen.first(1) && r.assign(&solver) { $0.string() }
+                case "filename": seen.first(2) && r.assign(&filename) { $0.string() }
+                case "clientId": seen.first(3) && r.assign(&clientId) { $0.string() }
                 default: r.skip()
                 }
             }), let challenge, let solver, let filename
@@ -30,15 +46,16 @@ extension ScoringResult: FastJSONDecodable {
     public static func read(_ reader: inout JSONReader) -> ScoringResult? {
         var ok: Bool?
         var result = ScoringResult(ok: false)
+        var seen = JSONMembers()
         guard
             reader.versionedMembers({ r, key in
                 switch key {
-                case "ok": r.assign(&ok) { $0.bool() }
-                case "score": r.assign(&result.score) { $0.number() }
-                case "metrics": r.assign(&result.metrics, metrics)
-                case "message": r.assign(&result.message) { $0.string() }
-                case "error": r.assign(&result.error, Failure.read)
-                case "log": r.assign(&result.log) { $0.string() }
+                case "ok": seen.first(0) && r.assign(&ok) { $0.bool() }
+                case "score": seen.first(1) && r.assign(&result.score) { $0.number() }
+                case "metrics": seen.first(2) && r.assign(&result.metrics, metrics)
+                case "message": seen.first(3) && r.assign(&result.message) { $0.string() }
+                case "error": seen.first(4) && r.assign(&result.error, Failure.read)
+                case "log": seen.first(5) && r.assign(&result.log) { $0.string() }
                 default: r.skip()
                 }
             }), let ok
@@ -51,7 +68,7 @@ extension ScoringResult: FastJSONDecodable {
         var metrics: [String: Double] = [:]
         guard
             reader.members({ r, key in
-                guard let name = key.string, let value = r.number() else { return false }
+                guard let name = key.string, metrics[name] == nil, let value = r.number() else { return false }
                 metrics[name] = value
                 return true
             })
@@ -64,11 +81,12 @@ extension ScoringResult.Failure {
     static func read(_ reader: inout JSONReader) -> ScoringResult.Failure? {
         var code: String?
         var message: String?
+        var seen = JSONMembers()
         guard
             reader.members({ r, key in
                 switch key {
-                case "code": r.assign(&code) { $0.string() }
-                case "message": r.assign(&message) { $0.string() }
+                case "code": seen.first(0) && r.assign(&code) { $0.string() }
+                case "message": seen.first(1) && r.assign(&message) { $0.string() }
                 default: r.skip()
                 }
             }), let code, let message
@@ -82,13 +100,14 @@ extension FileEntry {
         var name: String?
         var role: FileRole?
         var entry = FileEntry(name: "", role: .reference)
+        var seen = JSONMembers()
         guard
             reader.members({ r, key in
                 switch key {
-                case "name": r.assign(&name) { $0.string() }
-                case "role": r.assign(&role) { $0.string().flatMap(FileRole.init(rawValue:)) }
-                case "sha256": r.assign(&entry.sha256) { $0.string() }
-                case "size": r.assign(&entry.size) { $0.integer().map { Int($0) } }
+                case "name": seen.first(0) && r.assign(&name) { $0.string() }
+                case "role": seen.first(1) && r.assign(&role) { $0.string().flatMap(FileRole.init(rawValue:)) }
+                case "sha256": seen.first(2) && r.assign(&entry.sha256) { $0.string() }
+                case "size": seen.first(3) && r.assign(&entry.size) { $0.integer().map { Int($0) } }
                 default: r.skip()
                 }
             }), let name, let role
@@ -102,13 +121,14 @@ extension FileEntry {
 extension ScorerSpec {
     static func read(_ reader: inout JSONReader) -> ScorerSpec? {
         var spec = ScorerSpec()
+        var seen = JSONMembers()
         guard
             reader.members({ r, key in
                 switch key {
-                case "builtin": r.assign(&spec.builtin) { $0.string() }
-                case "plugin": r.assign(&spec.plugin) { $0.string() }
-                case "options": r.assign(&spec.options, options)
-                case "judge": r.assign(&spec.judge) { $0.bool() }
+                case "builtin": seen.first(0) && r.assign(&spec.builtin) { $0.string() }
+                case "plugin": seen.first(1) && r.assign(&spec.plugin) { $0.string() }
+                case "options": seen.first(2) && r.assign(&spec.options, options)
+                case "judge": seen.first(3) && r.assign(&spec.judge) { $0.bool() }
                 default: r.skip()
                 }
             })
@@ -120,7 +140,7 @@ extension ScorerSpec {
         var options: [String: String] = [:]
         guard
             reader.members({ r, key in
-                guard let name = key.string, let value = r.string() else { return false }
+                guard let name = key.string, options[name] == nil, let value = r.string() else { return false }
                 options[name] = value
                 return true
             })
@@ -140,18 +160,19 @@ extension ScoringJob: FastJSONDecodable {
         var scorer: ScorerSpec?
         var reference: [FileEntry]?
         var timeLimit: Double?
+        var seen = JSONMembers()
         guard
             reader.versionedMembers({ r, key in
                 switch key {
-                case "job": r.assign(&job) { $0.integer() }
-                case "attempt": r.assign(&attempt) { $0.integer() }
-                case "challenge": r.assign(&challenge) { $0.string() }
-                case "submission": r.assign(&submission) { $0.string() }
-                case "filename": r.assign(&filename) { $0.string() }
-                case "sha256": r.assign(&sha256) { $0.string() }
-                case "scorer": r.assign(&scorer, ScorerSpec.read)
-                case "reference": r.assign(&reference, fileEntries)
-                case "timeLimitSeconds": r.assign(&timeLimit) { $0.number() }
+                case "job": seen.first(0) && r.assign(&job) { $0.integer() }
+                case "attempt": seen.first(1) && r.assign(&attempt) { $0.integer() }
+                case "challenge": seen.first(2) && r.assign(&challenge) { $0.string() }
+                case "submission": seen.first(3) && r.assign(&submission) { $0.string() }
+                case "filename": seen.first(4) && r.assign(&filename) { $0.string() }
+                case "sha256": seen.first(5) && r.assign(&sha256) { $0.string() }
+                case "scorer": seen.first(6) && r.assign(&scorer, ScorerSpec.read)
+                case "reference": seen.first(7) && r.assign(&reference, fileEntries)
+                case "timeLimitSeconds": seen.first(8) && r.assign(&timeLimit) { $0.number() }
                 default: r.skip()
                 }
             }), let job, let attempt, let challenge, let submission, let filename, let sha256, let scorer,

@@ -59,13 +59,12 @@ public struct JSONReader {
 
     public mutating func string() -> String? {
         skipWhitespace()
-        guard let range = stringBytes() else { return nil }
-        if let range = range.plain {
-            let slice = UnsafeBufferPointer(rebasing: bytes[range])
-            if slice.allSatisfy({ $0 < 0x80 }) { return String(decoding: slice, as: UTF8.self) }
-            return String(validating: slice, as: UTF8.self)
+        // `stringBytes` has checked the UTF-8.
+        switch stringBytes() {
+        case .plain(let range)?: return String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        case .escaped(let text)?: return String(decoding: text, as: UTF8.self)
+        case nil: return nil
         }
-        return range.unescaped.flatMap { String(validating: $0, as: UTF8.self) }
     }
 
     /// A JSON number (never `NaN` or `Infinity`, which JSON does not have).
@@ -98,7 +97,14 @@ public struct JSONReader {
             return start == digitsStart ? Double(value) : -Double(value)
         }
         guard let value = Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)),
-            value.isFinite
+            value.isFinite,
+            // A zero from a literal with a nonzero digit (1e-400, 0e1) is a nil: JSONDecoder refuses a number that
+            // rounds to zero, and its check (`isTrueZero`) also refuses some true zeros with an exponent, such as
+            // 0e1 or 0.00e32; the fallback then decides.
+            value != 0
+                || !bytes[digitsStart..<index].contains(where: {
+                    ($0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9")) || $0 | 0x20 == UInt8(ascii: "e")
+                })
         else { return nil }
         return value
     }
@@ -158,12 +164,10 @@ public struct JSONReader {
         case plain(Range<Int>)
         /// With escapes resolved (nil if one is invalid).
         case escaped([UInt8])
-
-        var plain: Range<Int>? { if case .plain(let range) = self { range } else { nil } }
-        var unescaped: [UInt8]? { if case .escaped(let bytes) = self { bytes } else { nil } }
     }
 
-    /// The string at the cursor, consumed; nil if there is none or it is malformed.
+    /// The string at the cursor, consumed; nil if there is none or it is malformed, invalid UTF-8 included (for
+    /// member names and skipped strings too, which nothing else checks).
     private mutating func stringBytes() -> StringBytes? {
         guard peek() == UInt8(ascii: "\"") else { return nil }
         index += 1
@@ -176,7 +180,8 @@ public struct JSONReader {
         guard index < bytes.count, bytes[index] >= 0x20 else { return nil }
         if bytes[index] == UInt8(ascii: "\"") {
             index += 1
-            return .plain(start..<(index - 1))
+            let range = start..<(index - 1)
+            return Self.isUTF8(UnsafeBufferPointer(rebasing: bytes[range])) ? .plain(range) : nil
         }
         var text = Array(bytes[start..<index])
         while index < bytes.count {
@@ -184,7 +189,7 @@ public struct JSONReader {
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                return .escaped(text)
+                return text.withUnsafeBufferPointer(Self.isUTF8) ? .escaped(text) : nil
             case UInt8(ascii: "\\"):
                 guard index < bytes.count else { return nil }
                 let escape = bytes[index]
@@ -208,6 +213,10 @@ public struct JSONReader {
             }
         }
         return nil
+    }
+
+    private static func isUTF8(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        text.allSatisfy { $0 < 0x80 } || String(validating: text, as: UTF8.self) != nil
     }
 
     /// The scalar of `\uXXXX` (with its low surrogate's `\uXXXX` for a pair); nil for a lone surrogate.

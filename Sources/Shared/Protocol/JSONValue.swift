@@ -83,6 +83,8 @@ extension JSONReader {
         var version: Int64?
         let complete = members { reader, key in
             guard case "v" = key else { return visit(&reader, key) }
+            // A repeated version is a nil, as any repeated member (see `JSONMembers`).
+            guard version == nil else { return false }
             version = reader.integer()
             return version != nil
         }
