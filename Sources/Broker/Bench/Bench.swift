@@ -112,7 +112,7 @@ final class Harness {
         let frozen = config
         let done = brokerDone
         Thread {
-            try? "broker".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+            nameCurrentThread("broker")
             do {
                 let broker = try Broker(config: frozen, logger: Logger(label: "bench-broker", level: .warning))
                 endpoints = (broker.routerEndpoint, broker.publishEndpoint, broker.stopSignal)

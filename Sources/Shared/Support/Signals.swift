@@ -21,6 +21,7 @@ public final class TerminationSignals: @unchecked Sendable {
         pthread_sigmask(SIG_BLOCK, &set, nil)
         let waited = set
         let thread = Thread { [self] in
+            nameCurrentThread("pumasi-signals")
             var set = waited
             while true {
                 var number: Int32 = 0
@@ -28,7 +29,6 @@ public final class TerminationSignals: @unchecked Sendable {
                 deliver(number)
             }
         }
-        thread.name = "pumasi-signals"
         thread.start()
     }
 
@@ -49,10 +49,4 @@ public final class TerminationSignals: @unchecked Sendable {
         lock.unlock()
         handler?(number)
     }
-}
-
-/// Names the calling thread for the operating system (`top -H`, `perf`, `/proc/<pid>/task/*/comm`), which
-/// Foundation's `Thread.name` does not do on Linux. Linux keeps at most 15 bytes.
-public func nameCurrentThread(_ name: String) {
-    try? String(name.utf8.prefix(15))?.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
 }

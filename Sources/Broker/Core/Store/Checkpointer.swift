@@ -30,7 +30,6 @@ final class Checkpointer: @unchecked Sendable {
             nameCurrentThread("pumasi-checkpnt")
             loop()
         }
-        thread.name = "pumasi-checkpoint"
         thread.start()
     }
 

@@ -39,7 +39,6 @@ public final class Evaluator: Sendable {
                     do { try slot.run() } catch { logger.error("slot failed", ["error": "\(error)"]) }
                     group.leave()
                 }
-                thread.name = "pumasi-slot"
                 thread.start()
             }
         }

@@ -41,7 +41,6 @@ final class EvaluatorSlot {
             Self.runnerLoop(config: config, context: context, endpoint: pairEndpoint, logger: logger)
             runnerDone.signal()
         }
-        runner.name = "pumasi-runner"
         runner.start()
         defer {
             _ = try? pair.send(strings: ["STOP"])
