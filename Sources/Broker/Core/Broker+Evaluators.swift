@@ -332,9 +332,10 @@ extension Broker {
                 body += [job.json(tail: try jobTail(challenge)), payload.content]
             }
             guard !leased.isEmpty else { continue }
-            // Sent at once, before the pass commits: the evaluator scores while the disk syncs. A job acknowledges
-            // nothing to anyone, and its result can only be read after this commit (the loop reads no message
-            // before it); if the commit never happens, the broker stops and a restart knows no such lease.
+            // Sent at once, before the pass commits: the evaluator scores while the pass goes on and the disk syncs.
+            // A job acknowledges nothing to anyone; a result read before the commit is recorded in the same
+            // transaction as its submission; if the commit never happens, the broker stops and a restart knows no
+            // such lease.
             deliver([identity] + MDP.workerRequest(clientAddress: ScoringJob.address(leased), body: body), on: router)
         }
     }

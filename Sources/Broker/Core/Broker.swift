@@ -151,6 +151,8 @@ public final class Broker {
                     {
                         try handle(message)
                         reading += 1
+                        // Jobs go out as the pass goes, not only at its end, so evaluators score while it goes on.
+                        if reading % Self.dispatchEvery == 0, drainingSince == nil { try dispatch(now: config.clock()) }
                     }
                 }
                 try runTimers(now: config.clock())
@@ -259,6 +261,8 @@ public final class Broker {
     }
 
     static let outboxLimit = 64 << 20
+    /// Messages between two dispatches within a pass.
+    static let dispatchEvery = 32
 
     /// Logs an announcement and queues it for PUB. An award's carries the ledger's head, which anchors the ledger
     /// in the event log and with every subscriber.
