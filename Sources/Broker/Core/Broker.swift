@@ -4,8 +4,9 @@ import PumasiShared
 /// The Pumasi broker: one thread running a poll loop that owns the ROUTER and PUB sockets and the store.
 ///
 /// Each pass handles up to `batchLimit` messages and the due timers inside one transaction (group commit),
-/// commits, and only then sends the replies, job requests and announcements that pass produced — so every
-/// acknowledgement follows a durable commit.
+/// commits, and only then sends the replies and announcements that pass produced — so every acknowledgement
+/// follows a durable commit. Job requests to evaluators alone go out during the pass (`dispatch`): they
+/// acknowledge nothing, and evaluators score while the pass goes on.
 ///
 /// Thread rule: create and run a broker on one thread; other threads stop it through `stopSignal`.
 public final class Broker {
