@@ -194,17 +194,11 @@ public struct JSONReader {
                 guard index < bytes.count else { return nil }
                 let escape = bytes[index]
                 index += 1
-                switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): text.append(escape)
-                case UInt8(ascii: "b"): text.append(0x08)
-                case UInt8(ascii: "f"): text.append(0x0C)
-                case UInt8(ascii: "n"): text.append(0x0A)
-                case UInt8(ascii: "r"): text.append(0x0D)
-                case UInt8(ascii: "t"): text.append(0x09)
-                case UInt8(ascii: "u"):
-                    guard let scalar = unicodeEscape() else { return nil }
+                if let unescaped = Self.unescaped(escape) {
+                    text.append(unescaped)
+                } else {
+                    guard escape == UInt8(ascii: "u"), let scalar = unicodeEscape() else { return nil }
                     text.append(contentsOf: String(Character(scalar)).utf8)
-                default: return nil
                 }
             case 0x00..<0x20:
                 return nil
@@ -213,6 +207,19 @@ public struct JSONReader {
             }
         }
         return nil
+    }
+
+    /// The byte a one-character escape (`\n`, `\"`, …) stands for; nil for `u` and for anything invalid.
+    static func unescaped(_ escape: UInt8) -> UInt8? {
+        switch escape {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): escape
+        case UInt8(ascii: "b"): 0x08
+        case UInt8(ascii: "f"): 0x0C
+        case UInt8(ascii: "n"): 0x0A
+        case UInt8(ascii: "r"): 0x0D
+        case UInt8(ascii: "t"): 0x09
+        default: nil
+        }
     }
 
     private static func isUTF8(_ text: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -216,15 +216,11 @@ private struct JSONParser {
             case UInt8(ascii: "\\"):
                 guard let escape = peek() else { throw error("unterminated string") }
                 index += 1
-                switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escape)
-                case UInt8(ascii: "b"): utf8.append(0x08)
-                case UInt8(ascii: "f"): utf8.append(0x0C)
-                case UInt8(ascii: "n"): utf8.append(0x0A)
-                case UInt8(ascii: "r"): utf8.append(0x0D)
-                case UInt8(ascii: "t"): utf8.append(0x09)
-                case UInt8(ascii: "u"): utf8.append(contentsOf: try parseUnicodeEscape())
-                default:
+                if let unescaped = JSONReader.unescaped(escape) {
+                    utf8.append(unescaped)
+                } else if escape == UInt8(ascii: "u") {
+                    utf8.append(contentsOf: try parseUnicodeEscape())
+                } else {
                     index -= 1
                     throw error("invalid escape \\\(describe(escape)) in string")
                 }
