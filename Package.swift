@@ -12,7 +12,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "PumasiShared", dependencies: ["CZeroMQ", "CSQLite"], path: "Sources/Shared"),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", providers: [.apt(["libpq-dev"])]),
+        .target(name: "PumasiShared", dependencies: ["CZeroMQ", "CSQLite", "CLibPQ"], path: "Sources/Shared"),
         .target(name: "PumasiBroker", dependencies: ["PumasiShared"], path: "Sources/Broker/Core"),
         .executableTarget(name: "PumasiBrokerMain", dependencies: ["PumasiBroker", "PumasiShared"], path: "Sources/Broker/Main"),
         .target(name: "PumasiWorker", dependencies: ["PumasiShared"], path: "Sources/Worker/Core"),

@@ -45,22 +45,42 @@ struct AwardedFixture {
     var databasePath: String { (directory as NSString).appendingPathComponent("pumasi.sqlite3") }
     var headFilePath: String { (directory as NSString).appendingPathComponent(LedgerHeadFile.name) }
 
-    /// Runs SQL on the store file as someone with access to the file would: no triggers spared.
-    func tamper(_ sql: String, _ values: [SQLiteValue] = []) throws {
-        let db = try SQLiteConnection(path: databasePath)
-        try db.execute(
-            """
-            DROP TRIGGER IF EXISTS awards_append_only_update; DROP TRIGGER IF EXISTS awards_append_only_delete;
-            DROP TRIGGER IF EXISTS events_append_only_update; DROP TRIGGER IF EXISTS events_append_only_delete;
-            """)
-        try db.run(sql, values)
+    /// The store's database, opened directly (not through a `Store`), as its owner could.
+    func database() throws -> any SQLDatabase { try TestBackend.database(directory) }
+
+    /// Runs SQL on the store as someone with access to the database would: no triggers spared.
+    func tamper(_ sql: String, _ values: [SQLValue] = []) throws { try TestBackend.tamper(directory, sql, values) }
+
+    /// How `ledger verify` names the head record that this backend keeps apart from the ledger.
+    var headName: String { TestBackend.isSQLite ? "ledger.head" : "ledger_head" }
+
+    /// The head recorded apart from the ledger: `ledger.head`, or the `ledger_head` row.
+    func recordedHead() throws -> LedgerAnchor? {
+        guard TestBackend.isSQLite else { return try LedgerHeadTable().read(database()) }
+        return try FileManager.default.contents(atPath: headFilePath).map {
+            try JSONDecoder().decode(LedgerAnchor.self, from: $0)
+        }
+    }
+
+    /// Overwrites the head recorded apart from the ledger, as someone covering their tracks would.
+    func overwriteHead(_ anchor: LedgerAnchor) throws {
+        guard TestBackend.isSQLite else {
+            return try tamper("UPDATE ledger_head SET seq = ?, hash = ?", [.integer(anchor.seq), .text(anchor.hash)])
+        }
+        try Wire.encode(anchor).write(to: URL(fileURLWithPath: headFilePath))
+    }
+
+    /// Removes the head recorded apart from the ledger.
+    func removeHead() throws {
+        guard TestBackend.isSQLite else { return try tamper("DELETE FROM ledger_head") }
+        try FileManager.default.removeItem(atPath: headFilePath)
     }
 
     /// Rewrites ledger entry `seq` as someone who knows the format would: `change` applied to its fields, its text
     /// and hash recomputed, and the entries after it left alone.
     /// - Returns: the forged entry.
     func forge(_ seq: Int64, _ change: (inout LedgerEntry) -> Void) throws -> LedgerEntry {
-        var entry = try #require(try Ledger.entries(SQLiteConnection(path: databasePath)).first { $0.seq == seq })
+        var entry = try #require(try Ledger.entries(database()).first { $0.seq == seq })
         change(&entry)
         entry.seal()
         try tamper(

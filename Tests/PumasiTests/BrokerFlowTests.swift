@@ -419,7 +419,7 @@ struct BrokerFlowTests {
         #expect(listed.map(\.id) == [challenge.id])
         #expect(listed[0].submissions == 1)
         broker.shutdown()
-        #expect(try Store(directory: dir.file("broker")).integrityCheck() == "ok")
+        #expect(try TestBackend.store(dir.file("broker")).integrityCheck() == "ok")
     }
 
     @Test func queuedJobsSurviveABrokerRestart() throws {
@@ -459,7 +459,7 @@ struct BrokerFlowTests {
         let job = try SlowJob(dir, score: 3)
         defer { job.evaluator.shutdown() }
         job.broker.shutdown()  // returns when the broker's loop has ended
-        let store = try Store(directory: dir.file("broker"))
+        let store = try TestBackend.store(dir.file("broker"))
         let info = try #require(try store.submissionInfo(job.receipt.submission)?.info)
         #expect(info.state == .scored)
         #expect(info.score == 3)

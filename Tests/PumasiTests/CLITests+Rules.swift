@@ -118,7 +118,7 @@ extension CLITests {
             try run("pumasi", ["submit", id, dir.file("ada.csv"), "--solver", "ada", "--wait", "--json"] + b))
         #expect(scored.state == .scored && scored.score == 0.75, "\(scored)")
         #expect(scored.message?.contains("6 of 8") == true)
-        let replicas = try Store(directory: dir.file("broker")).replicas(submission: scored.submission, version: 1)
+        let replicas = try TestBackend.store(dir.file("broker")).replicas(submission: scored.submission, version: 1)
         #expect(replicas.count == 2 && Set(replicas.map(\.evaluator)).count == 2, "\(replicas.map(\.evaluator))")
         let bad = try dir.write(
             "bad.json",

@@ -75,6 +75,9 @@ final class CLIProcess {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PUMASI_") }
+        if (path as NSString).lastPathComponent == "pumasi-broker" {
+            process.environment?.merge(try TestBackend.environment(forBroker: arguments)) { _, new in new }
+        }
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = out

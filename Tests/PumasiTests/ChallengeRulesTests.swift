@@ -472,7 +472,7 @@ struct ChallengeRulesTests {
         #expect(info.history?.map(\.version) == [1, 2] && info.history?.map(\.score) == [0.25, 0.5])
         #expect(eventually { (try? setup.leaderboard(challenge.id).entries.map(\.score)) == [1.0, 0.5] })
         #expect(try setup.events(of: challenge.id).contains { $0.topic == .rescoring })
-        let versions = try Store(directory: setup.dir.file("broker")).db.query(
+        let versions = try TestBackend.store(setup.dir.file("broker")).db.query(
             "SELECT version, service FROM scorer_versions WHERE challenge_id = ? ORDER BY version",
             [.text(challenge.id)])
         #expect(
@@ -505,7 +505,7 @@ struct ChallengeRulesTests {
         let receipt = try submit(client, challenge.id, "ada", String(decoding: Setup.body(0.5, [:]), as: UTF8.self))
         // The honest evaluator and the liar each take a replica; they disagree, and nobody else may take the
         // third (each scored the submission once already) until an honest second evaluator comes.
-        let store = try Store(directory: setup.dir.file("broker"))
+        let store = try TestBackend.store(setup.dir.file("broker"))
         #expect(eventually { ((try? store.replicas(submission: receipt.submission, version: 1)) ?? []).count == 2 })
         #expect(try status(client, receipt.submission).state != .scored)
         let honest = try setup.evaluator(named: "honest", echo: "#!/bin/sh\ncat \"$1\"\n")
@@ -561,7 +561,7 @@ struct ChallengeRulesTests {
         let challenge = try post(try client(first), spec, [])
         let receipt = try submit(try client(first), challenge.id, "ada", #"{"score": 0.5}"#)
         let one = try evaluator("one", first)
-        let store = try Store(directory: dir.file("broker"))
+        let store = try TestBackend.store(dir.file("broker"))
         #expect(eventually { ((try? store.replicas(submission: receipt.submission, version: 1)) ?? []).count == 1 })
         one.shutdown()
         first.shutdown()

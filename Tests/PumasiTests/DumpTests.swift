@@ -24,7 +24,7 @@ struct DumpTests {
 
     private func view(_ store: Store, _ id: String) throws -> View {
         let record = try #require(try store.challenge(id))
-        let ids = try store.db.query("SELECT id FROM submissions WHERE challenge_id = ? ORDER BY rowid", [.text(id)])
+        let ids = try store.db.query("SELECT id FROM submissions WHERE challenge_id = ? ORDER BY seq", [.text(id)])
             .compactMap { $0.string(0) }
         let files = try store.files(challenge: id, role: .public) + store.files(challenge: id, role: .reference)
         let bytes = try files.map { file in
@@ -64,11 +64,11 @@ struct DumpTests {
         let from = try AwardedFixture(in: sourceDir, challenges: 2)
         let into = try AwardedFixture(in: targetDir, challenges: 1)
         let id = from.challenges[1]
-        let sourceStore = try Store(directory: from.directory)
+        let sourceStore = try TestBackend.store(from.directory)
         // A failed attempt before the score, a replica's result, a final selection and a disqualification, so that
         // the dump has each.
         let submissions = try sourceStore.db.query(
-            "SELECT id, solver FROM submissions WHERE challenge_id = ? ORDER BY rowid", [.text(id)])
+            "SELECT id, solver FROM submissions WHERE challenge_id = ? ORDER BY seq", [.text(id)])
         let first = submissions[0]
         try sourceStore.transaction {
             try sourceStore.recordFailedAttempt(
@@ -86,7 +86,7 @@ struct DumpTests {
         #expect(dump.tables["replica_results"]?.count == 1)
         #expect(dump.ledger.map(\.seq) == [2] && dump.source.ledgerHead?.seq == 2)
 
-        let target = try Store(directory: into.directory)
+        let target = try TestBackend.store(into.directory)
         let summary = try target.restore(dump)
         #expect(summary.challenge == id && summary.submissions == 2 && summary.outcomes == 2)
         #expect(try view(target, id) == view(sourceStore, id))
@@ -106,7 +106,7 @@ struct DumpTests {
         let awarded = try #require(try target.events(after: 0, limit: 100).last { $0.topic == .awarded })
         #expect(awarded.challenge == id && awarded.ledger == ledger[1].anchor)
         #expect(try target.verifyLedger().intact)
-        #expect(try target.ledgerHeadFile.read() == ledger[1].anchor)
+        #expect(try target.recordedLedgerHead() == ledger[1].anchor)
         #expect(try target.auditTrail(action: "challenge.restore").map(\.principal) == ["operator"])
 
         let again = try #require(throws: RestoreRefused.self) { try target.restore(dump) }
@@ -119,8 +119,8 @@ struct DumpTests {
         defer { sourceDir.remove() }
         let from = try AwardedFixture(in: sourceDir, challenges: 1)
         let id = from.challenges[0]
-        let dump = try Store(directory: from.directory).dump(challenge: id, source: source(from.directory))
-        let target = try Store(directory: sourceDir.file("target"))
+        let dump = try TestBackend.store(from.directory).dump(challenge: id, source: source(from.directory))
+        let target = try TestBackend.store(sourceDir.file("target"))
 
         func refusal(_ change: (inout ChallengeDump) -> Void) throws -> String {
             var changed = dump
@@ -158,7 +158,7 @@ struct DumpTests {
 
         #expect(try target.challenge(id) == nil)
         #expect(try target.db.queryOne("SELECT COUNT(*) FROM submissions")?.int(0) == 0)
-        #expect(try target.ledgerEntries().isEmpty && target.ledgerHeadFile.read() == nil)
+        #expect(try target.ledgerEntries().isEmpty && target.recordedLedgerHead() == nil)
         #expect(try target.restore(dump).challenge == id)
     }
 
@@ -182,7 +182,7 @@ struct DumpTests {
 
         let restored = try broker(["restore", file, "--data-dir", targetDirectory])
         #expect(restored.termination == .exit(0), "\(restored)")
-        let sourceEntry = try #require(try Store(directory: from.directory).ledgerEntries().first)
+        let sourceEntry = try #require(try TestBackend.store(from.directory).ledgerEntries().first)
         let lines = restored.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 2, "\(restored)")
         #expect(lines.first?.hasPrefix("Restored \(id) from ") == true, "\(restored)")
@@ -213,7 +213,7 @@ struct DumpTests {
         let client = try BrokerClient(endpoint: target.router, timeoutSeconds: 10)
         let (shown, _) = try client.call(Service.show, ChallengeRequest(challenge: id), as: ChallengeInfo.self)
         let (board, _) = try client.call(Service.leaderboard, LeaderboardRequest(challenge: id), as: Leaderboard.self)
-        let sourceStore = try Store(directory: from.directory)
+        let sourceStore = try TestBackend.store(from.directory)
         let record = try #require(try sourceStore.challenge(id))
         #expect(shown == (try sourceStore.challengeInfo(record)))
         #expect(board == (try sourceStore.leaderboard(record, view: .final, limit: nil)))

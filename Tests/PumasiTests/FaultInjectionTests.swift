@@ -471,7 +471,7 @@ struct FaultInjectionTests {
 
         // The store after a clean shutdown: sound, one score per submission.
         broker.stopGracefully()
-        let store = try Store(directory: dir.file("broker"))
+        let store = try TestBackend.store(dir.file("broker"))
         #expect(try store.integrityCheck() == "ok", "seed \(seed)")
         let scored = try store.db.queryOne("SELECT COUNT(*) FROM outcomes WHERE ok = 1")?.int(0)
         #expect(scored == Int64(receipts.count), "seed \(seed): \(String(describing: scored)) scores")
@@ -484,7 +484,7 @@ struct FaultInjectionTests {
         let failed = try store.db.query(
             """
             SELECT s.id, o.attempt, o.error FROM submissions s LEFT JOIN outcomes o ON o.submission_id = s.id
-            WHERE o.ok IS NOT 1
+            WHERE o.ok IS DISTINCT FROM 1
             """)
         #expect(
             failed.isEmpty,

@@ -420,9 +420,10 @@ struct FuzzTests {
 
         // The store, read after a clean shutdown.
         broker.shutdown()
-        let store = try Store(directory: dir.file("broker"))
+        let store = try TestBackend.store(dir.file("broker"))
         #expect(try store.integrityCheck() == "ok", "seed \(seed)")
-        #expect(try store.db.query("PRAGMA foreign_key_check").isEmpty, "seed \(seed)")
+        // PostgreSQL checks every foreign key at each statement (or its commit) and keeps no broken one.
+        if TestBackend.isSQLite { #expect(try store.db.query("PRAGMA foreign_key_check").isEmpty, "seed \(seed)") }
         for receipt in receipts {
             #expect(try store.submissionInfo(receipt.submission)?.info == before[receipt.submission], "seed \(seed)")
         }

@@ -260,8 +260,10 @@ struct JudgingTests {
         let awarded = try #require(events.firstIndex { $0.topic == .awarded })
         #expect(events.lastIndex { $0.topic == .judged }! < awarded)
         // Judgements are append-only, and every one is in the audit trail with its judge.
-        let store = try Store(directory: setup.dir.file("broker"))
-        let error = try #require(throws: SQLiteError.self) { try store.db.execute("UPDATE judgements SET score = 10") }
+        let store = try TestBackend.store(setup.dir.file("broker"))
+        let error = try #require(throws: DatabaseError.self) {
+            try store.db.execute("UPDATE judgements SET score = 10")
+        }
         #expect(error.message.contains("append-only"))
         #expect(
             try store.auditTrail(action: "submission.judge").map(\.principal) == ["judy", "judy", "jules", "jules"])

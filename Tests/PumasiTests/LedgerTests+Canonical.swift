@@ -9,7 +9,7 @@ import Testing
 struct LedgerCanonicalTests {
     /// A store with one challenge and one submission to pay, and the entries `awards` appends.
     private func ledger(_ dir: TempDirectory, solver: String, scores: [Double?]) throws -> Store {
-        let store = try Store(directory: dir.path)
+        let store = try TestBackend.store(dir.path)
         let (spec, files) = sampleSpec()
         let entries = zip(spec.files!, files).map { (entry: $0, bytes: $1) }
         try store.transaction {
@@ -63,9 +63,7 @@ struct LedgerCanonicalTests {
         #expect(Array(precomposed.utf8) != Array(decomposed.utf8))
         let store = try ledger(dir, solver: precomposed, scores: [1])
         #expect(try store.verifyLedger().intact)
-        let db = try SQLiteConnection(path: dir.file("pumasi.sqlite3"))
-        try db.execute("DROP TRIGGER awards_append_only_update")
-        try db.run("UPDATE awards SET solver = ? WHERE id = 1", [.text(decomposed)])
+        try TestBackend.tamper(dir.path, "UPDATE awards SET solver = ? WHERE id = 1", [.text(decomposed)])
         #expect(try store.ledgerEntries().first.map { Array($0.solver.utf8) } == Array(decomposed.utf8))
         let report = try store.verifyLedger()
         #expect(!report.intact)

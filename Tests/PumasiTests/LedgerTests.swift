@@ -17,7 +17,7 @@ struct LedgerTests {
     }
 
     private func entries(_ fixture: AwardedFixture) throws -> [LedgerEntry] {
-        try Ledger.entries(SQLiteConnection(path: fixture.databasePath))
+        try Ledger.entries(fixture.database())
     }
 
     /// The message for a broken ledger: `Error: ledger broken: <first problem>`, then `  also: …` lines.
@@ -42,16 +42,14 @@ struct LedgerTests {
         #expect(ledger[1].prevHash == ledger[0].hash && ledger[2].prevHash == ledger[1].hash)
         // Every award's announcement carried the ledger's head as it stood once that award was recorded.
         #expect(fixture.awarded.map(\.ledger) == ledger.map(\.anchor))
-        let head = try JSONDecoder().decode(
-            LedgerAnchor.self, from: try #require(FileManager.default.contents(atPath: fixture.headFilePath)))
-        #expect(head == ledger[2].anchor)
+        #expect(try fixture.recordedHead() == ledger[2].anchor)
 
         let result = try verify(fixture)
         #expect(result.termination == .exit(0), "\(result)")
         #expect(
             result.stdout
                 == "ledger intact: 3 entries, head \(ledger[2].hash)\n"
-                + "tail checked against ledger.head and 3 award announcements\n"
+                + "tail checked against \(fixture.headName) and 3 award announcements\n"
         )
         #expect(result.stderr.isEmpty)
 
@@ -102,7 +100,8 @@ struct LedgerTests {
         let result = try verify(fixture)
         expectBroken(
             result,
-            first: "entries are missing from the end: the ledger ends at entry 2, but ledger.head records entry 3 "
+            first:
+                "entries are missing from the end: the ledger ends at entry 2, but \(fixture.headName) records entry 3 "
                 + "(hash \(short(ledger[2].hash)))")
         let announcement = "announcement \(fixture.awarded[2].seq) (challenge.awarded, \(fixture.challenges[2]))"
         #expect(
@@ -111,7 +110,7 @@ struct LedgerTests {
                     + "records entry 3"
             ), "\(result)")
 
-        try Wire.encode(ledger[1].anchor).write(to: URL(fileURLWithPath: fixture.headFilePath))
+        try fixture.overwriteHead(ledger[1].anchor)
         let again = try verify(fixture)
         expectBroken(
             again,
@@ -152,7 +151,7 @@ struct LedgerTests {
             result,
             first:
                 "entry 3 was rewritten: its hash is \(short(forged.hash)), "
-                + "but ledger.head records \(short(ledger[2].hash))"
+                + "but \(fixture.headName) records \(short(ledger[2].hash))"
         )
         #expect(
             result.stderr.contains("(challenge.awarded, \(fixture.challenges[2])) records \(short(ledger[2].hash))"),
@@ -163,8 +162,9 @@ struct LedgerTests {
         let dir = try TempDirectory()
         defer { dir.remove() }
         let fixture = try AwardedFixture(in: dir, challenges: 1)
-        try FileManager.default.removeItem(atPath: fixture.headFilePath)
-        expectBroken(try verify(fixture), first: "the head file ledger.head is missing, but the ledger has 1 entry")
+        try fixture.removeHead()
+        let missing = TestBackend.isSQLite ? "the head file ledger.head" : "the ledger_head table"
+        expectBroken(try verify(fixture), first: "\(missing) is missing, but the ledger has 1 entry")
         // The broker's next start writes it again.
         try BrokerHarness(directory: fixture.directory).shutdown()
         #expect(try verify(fixture).termination == .exit(0))
@@ -189,7 +189,7 @@ struct LedgerTests {
             as: ChallengeInfo.self)
 
         let directory = setup.dir.file("broker")
-        let ledger = try Ledger.entries(SQLiteConnection(path: setup.dir.file("broker/pumasi.sqlite3")))
+        let ledger = try TestBackend.store(setup.dir.file("broker")).ledgerEntries()
         #expect(ledger.map(\.submission) == [idea.submission, other.submission])
         #expect(ledger.map(\.amount) == ["700", "100.5"] && ledger.allSatisfy { $0.policy == "discretionary" })
         #expect(ledger.allSatisfy { $0.rationale == rationale && $0.text.contains(#""rationale":"\#(rationale)""#) })
@@ -233,7 +233,8 @@ struct LedgerTests {
     }
 
     /// Awards written before the ledger existed are chained, in order, by the migration that makes it.
-    @Test func awardsWrittenBeforeTheLedgerAreChainedByTheMigration() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "SQLite's migrations from older files"))
+    func awardsWrittenBeforeTheLedgerAreChainedByTheMigration() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
         // Schema 6, the last before the ledger: its awards rows come through every migration after it.
@@ -279,8 +280,8 @@ struct LedgerTests {
                     currency: "EUR",
                     score: 0.25, policy: "winner-takes-all", awardedAt: 30))
         #expect(try store.verifyLedger().intact)
-        #expect(try LedgerHeadFile(directory: dir.path).read() == ledger[1].anchor)
-        let error = try #require(throws: SQLiteError.self) { try store.db.execute("UPDATE awards SET amount = '1'") }
+        #expect(try store.recordedLedgerHead() == ledger[1].anchor)
+        let error = try #require(throws: DatabaseError.self) { try store.db.execute("UPDATE awards SET amount = '1'") }
         #expect(error.message.contains("append-only"))
         let result = try broker("ledger", "verify", "--data-dir", dir.path)
         #expect(result.stdout.hasPrefix("ledger intact: 2 entries, head \(ledger[1].hash)\n"), "\(result)")
@@ -295,7 +296,7 @@ struct LedgerTests {
         #expect(
             unknown.termination == .exit(64) && unknown.stderr.hasPrefix("Error: unknown action 'repair'"), "\(unknown)"
         )
-        _ = try Store(directory: dir.path)
+        _ = try TestBackend.store(dir.path)
         let empty = try broker("ledger", "verify", "--data-dir", dir.path)
         #expect(empty.stdout == "ledger intact: 0 entries, head \(LedgerEntry.genesis)\n", "\(empty)")
         let help = try broker("ledger", "--help")

@@ -90,7 +90,7 @@ struct ReviewFindingsTests {
             Service.status, SubmissionRequest(submission: receipt.submission), as: SubmissionInfo.self
         ).0
         #expect(after?.state == .failed, "the broker no longer answers: \(String(describing: after))")
-        let store = try Store(directory: setup.dir.file("broker"))
+        let store = try TestBackend.store(setup.dir.file("broker"))
         let outcomes = try store.db.queryOne(
             "SELECT COUNT(*) FROM outcomes WHERE submission_id = ?", [.text(receipt.submission)])?.int(0)
         #expect(outcomes == 1)

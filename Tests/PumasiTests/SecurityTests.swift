@@ -17,7 +17,7 @@ struct SecureSetup {
         dir = try TempDirectory()
         var keys: [String: CurveKeyPair] = [:]
         do {
-            let store = try Store(directory: dir.file("broker"))
+            let store = try TestBackend.store(dir.file("broker"))
             let principals: [(String, Role)] = [
                 ("acme", .seeker), ("globex", .seeker), ("ada", .solver), ("bob", .solver), ("eve-eval", .evaluator),
                 ("root", .admin), ("judy", .judge), ("jules", .judge), ("jo", .judge),
@@ -33,7 +33,7 @@ struct SecureSetup {
             $0.curve = true
             $0.openRegistration = openRegistration
         }
-        serverKey = try Broker.loadOrCreateKeys(in: dir.file("broker")).publicKey
+        serverKey = try CurveKeyFile.publicKey(dir.file("broker/broker.key.pub"))
     }
 
     func client(_ name: String, keys pair: CurveKeyPair? = nil, timeout: Double = 5) throws -> BrokerClient {
@@ -98,7 +98,7 @@ struct SecurityTests {
         _ = try settled(ada, receipt.submission)
         _ = try setup.client("root").call(
             Service.close, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self)
-        let store = try Store(directory: setup.dir.file("broker"))
+        let store = try TestBackend.store(setup.dir.file("broker"))
         var trail: [AuditEntry] = []
         #expect(
             eventually {
@@ -117,7 +117,7 @@ struct SecurityTests {
         #expect(try store.auditTrail(principal: "operator", action: "key.add").count == 9)
         try store.revokePrincipal(name: "bob", now: 9)
         #expect(try store.auditTrail(action: "key.revoke").map(\.object) == ["bob"])
-        let error = try #require(throws: SQLiteError.self) { try store.db.execute("DELETE FROM audit") }
+        let error = try #require(throws: DatabaseError.self) { try store.db.execute("DELETE FROM audit") }
         #expect(error.message.contains("append-only"))
     }
 
@@ -266,7 +266,7 @@ struct SecurityTests {
         let ada = try setup.client("ada")
         _ = try ada.call(Service.list, ListRequest(), as: [ChallengeInfo].self)
         // Another process (here another connection) revokes ada while her connection stays open.
-        try Store(directory: setup.dir.file("broker")).revokePrincipal(name: "ada", now: 2)
+        try TestBackend.store(setup.dir.file("broker")).revokePrincipal(name: "ada", now: 2)
         let error = try #require(throws: ClientError.self) {
             try ada.call(Service.list, ListRequest(), as: [ChallengeInfo].self)
         }

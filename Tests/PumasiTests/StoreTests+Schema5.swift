@@ -5,7 +5,9 @@ import Testing
 @testable import PumasiBroker
 
 /// A realistic schema-5 store, every state represented, brought to the current schema and then served.
-@Suite("Schema 5 store through every migration", .timeLimit(.minutes(1)))
+@Suite(
+    "Schema 5 store through every migration", .timeLimit(.minutes(1)),
+    .enabled(if: TestBackend.isSQLite, "SQLite files alone"))
 struct Schema5MigrationTests {
     private func writeSchema5(_ path: String) throws {
         let db = try SQLiteConnection(path: path)
@@ -110,7 +112,7 @@ struct Schema5MigrationTests {
     }
 }
 
-@Suite("WAL checkpoints")
+@Suite("WAL checkpoints", .enabled(if: TestBackend.isSQLite, "SQLite files alone"))
 struct CheckpointTests {
     /// The checkpointer follows the writer's WAL (SQLite's WAL hook): past its page threshold it checkpoints,
     /// so the log is reused from its start instead of growing with every commit.

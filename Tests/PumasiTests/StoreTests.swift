@@ -4,7 +4,7 @@ import Testing
 
 @testable import PumasiBroker
 
-@Suite("SQLite store")
+@Suite("Store")
 struct StoreTests {
     private func record(_ store: Store, id: String = Identifier.make(prefix: "ch"), direction: Direction = .maximize)
         throws
@@ -17,7 +17,8 @@ struct StoreTests {
         return try #require(try store.challenge(id))
     }
 
-    @Test func migratesANewFileAndReopensItUnchanged() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "SQLite files alone")) func migratesANewFileAndReopensItUnchanged() throws
+    {
         let dir = try TempDirectory()
         defer { dir.remove() }
         let id: String
@@ -37,7 +38,9 @@ struct StoreTests {
     /// Schema 6 moved jobs and scores into outcomes and failed attempts: a store written by schema 5, with a
     /// scored job, a failed one, one retried twice and still queued, and one leased when its broker died, comes
     /// through with every fact and audit entry intact.
-    @Test func migratesASchema5StoreWithJobsScoresAndAudit() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "SQLite files alone")) func migratesASchema5StoreWithJobsScoresAndAudit()
+        throws
+    {
         let dir = try TempDirectory()
         defer { dir.remove() }
         let path = dir.file("pumasi.sqlite3")
@@ -94,7 +97,7 @@ struct StoreTests {
             ])
     }
 
-    @Test func textWithNULIsStoredWhole() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "SQLite files alone")) func textWithNULIsStoredWhole() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
         let db = try SQLiteConnection(path: dir.file("t.sqlite3"))
@@ -105,20 +108,20 @@ struct StoreTests {
         #expect(try db.query("SELECT x FROM t").map { $0.string(0) } == [text, ""])
     }
 
-    @Test func refusesAFileFromANewerBroker() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "SQLite files alone")) func refusesAFileFromANewerBroker() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
         do {
             let store = try Store(directory: dir.path)
             try store.db.execute("PRAGMA user_version = 99")
         }
-        #expect(throws: SQLiteError.self) { try Store(directory: dir.path) }
+        #expect(throws: DatabaseError.self) { try Store(directory: dir.path) }
     }
 
     @Test func filesAreStoredOncePerContentAndSplitByRole() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let store = try Store(directory: dir.path)
+        let store = try TestBackend.store(dir.path)
         let a = try record(store)
         _ = try record(store)
         #expect(try store.db.queryOne("SELECT COUNT(*) FROM blobs")?.int(0) == 2)
@@ -135,7 +138,7 @@ struct StoreTests {
     @Test func clientIdsMakeSubmissionsIdempotent() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let store = try Store(directory: dir.path)
+        let store = try TestBackend.store(dir.path)
         let challenge = try record(store)
         let first = try store.transaction {
             try store.insertSubmission(
@@ -146,7 +149,7 @@ struct StoreTests {
         #expect(again.submission == first.receipt.submission)
         #expect(again.duplicate)
         #expect(try store.receipt(solver: "bob", clientId: "c1") == nil)
-        let error = try #require(throws: SQLiteError.self) {
+        let error = try #require(throws: DatabaseError.self) {
             try store.transaction {
                 try store.insertSubmission(
                     id: Identifier.make(prefix: "sub"), challenge: challenge, solver: "ada", clientId: "c1",
@@ -159,7 +162,7 @@ struct StoreTests {
     @Test func leaderboardRanksEachSolversBestWithTiesToTheEarliest() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let store = try Store(directory: dir.path)
+        let store = try TestBackend.store(dir.path)
         for direction in Direction.allCases {
             let challenge = try record(store, direction: direction)
             let entries: [(String, Double, Millis)] = [
@@ -192,7 +195,7 @@ struct StoreTests {
     @Test func aRecordedOutcomeIsNeverOverwrittenAndSubmissionsAreImmutable() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let store = try Store(directory: dir.path)
+        let store = try TestBackend.store(dir.path)
         let challenge = try record(store)
         let (receipt, job) = try store.transaction {
             try store.insertSubmission(
@@ -209,8 +212,8 @@ struct StoreTests {
             }
         }
         try score(1)
-        #expect(throws: SQLiteError.self) { try score(99) }
-        #expect(throws: SQLiteError.self) {
+        #expect(throws: DatabaseError.self) { try score(99) }
+        #expect(throws: DatabaseError.self) {
             try store.transaction {
                 try store.recordOutcome(
                     .failed(error: "late", log: nil), submission: receipt.submission, challenge: challenge.id,
@@ -223,7 +226,7 @@ struct StoreTests {
             "UPDATE outcomes SET score = 99", "DELETE FROM outcomes", "UPDATE submissions SET solver = 'eve'",
             "DELETE FROM submissions",
         ] {
-            let error = try #require(throws: SQLiteError.self) { try store.db.execute(statement) }
+            let error = try #require(throws: DatabaseError.self) { try store.db.execute(statement) }
             #expect(error.message.contains("never changed") || error.message.contains("immutable"), "\(statement)")
         }
         // Submitting and scoring are in the audit trail, read from those rows themselves.
@@ -236,7 +239,7 @@ struct StoreTests {
     @Test func pendingJobsComeBackWithTheirFailedAttempts() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let store = try Store(directory: dir.path)
+        let store = try TestBackend.store(dir.path)
         let challenge = try record(store)
         let ids = try store.transaction {
             try (1...3).map { n in
@@ -272,7 +275,7 @@ struct StoreTests {
     @Test func theAwardLedgerAndEventLogAreAppendOnly() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let store = try Store(directory: dir.path)
+        let store = try TestBackend.store(dir.path)
         let challenge = try record(store)
         let (receipt, _) = try store.transaction {
             try store.insertSubmission(
@@ -295,7 +298,7 @@ struct StoreTests {
             "UPDATE awards SET amount = '1000000'", "DELETE FROM awards", "UPDATE events SET topic = 'x'",
             "DELETE FROM events",
         ] {
-            let error = try #require(throws: SQLiteError.self) { try store.db.execute(statement) }
+            let error = try #require(throws: DatabaseError.self) { try store.db.execute(statement) }
             #expect(error.message.contains("append-only"), "\(statement)")
         }
         #expect(try store.award(challenge: challenge.id)?.amount == 1000)

@@ -78,11 +78,9 @@ extension Broker {
         let record = liveChallenges[lease.challenge]
         guard key.version == record?.scorerVersion ?? key.version else {
             // Scored under a version a rescore has replaced: kept as that version's score, nothing more.
-            do {
-                try store.recordOutcome(
-                    Self.outcome(of: result), submission: lease.submission, challenge: lease.challenge,
-                    version: key.version, evaluator: evaluator, attempt: lease.attempt, now: now)
-            } catch let error as SQLiteError where error.isConstraintViolation {}
+            try store.recordOutcome(
+                Self.outcome(of: result), submission: lease.submission, challenge: lease.challenge,
+                version: key.version, evaluator: evaluator, attempt: lease.attempt, now: now, unlessRecorded: true)
             return
         }
         if let redundancy = record?.redundancy {

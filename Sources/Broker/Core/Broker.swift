@@ -61,11 +61,17 @@ public final class Broker {
         self.config = config
         self.logger = logger
         let context = try context ?? ZMQContext()
-        store = try Store(directory: config.dataDirectory, synchronousFull: config.synchronousFull)
+        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        store = try Store(
+            location: config.store, synchronousFull: config.synchronousFull,
+            applicationName: "pumasi-broker \(ProcessInfo.processInfo.hostName) pid \(getpid())")
         try store.checkpointInBackground()
         var serverKeys: CurveKeyPair?
         if config.curve {
-            let keys = try Self.loadOrCreateKeys(in: config.dataDirectory)
+            let keys =
+                config.store.isPostgreSQL
+                ? try Self.sharedKeys(store, directory: config.dataDirectory, now: config.clock())
+                : try Self.loadOrCreateKeys(in: config.dataDirectory)
             let principals = try Principals(store: store, openRegistration: config.openRegistration)
             // The ZAP handler must be bound before any CURVE server socket.
             zap = try ZAPHandler(context: context) { publicKey, _ in principals.decide(publicKey: publicKey) }
@@ -104,7 +110,7 @@ public final class Broker {
         try recoverPendingJudging()
         try writeEndpointsFile()
         do {
-            try store.advanceLedgerHeadFile()
+            try store.advanceLedgerHead()
         } catch {
             logger.warning("award ledger head file not written", ["error": "\(error)"])
         }
@@ -289,6 +295,24 @@ public final class Broker {
         if FileManager.default.fileExists(atPath: path) { return try CurveKeyFile.readPair(path) }
         let keys = try CurveKeyPair.generate()
         try CurveKeyFile.write(keys, to: path)
+        return keys
+    }
+
+    /// The keypair every broker on a PostgreSQL store shares (see `Store.sharedBrokerKeys`), with its public half
+    /// written to `<data-dir>/broker.key.pub` for clients on this host, as an SQLite broker does. A `broker.key`
+    /// already in the data directory (a broker moved from SQLite, whose clients know its key) becomes the shared key
+    /// if the store has none yet, and must be that key if it has.
+    static func sharedKeys(_ store: Store, directory: String, now: Millis) throws -> CurveKeyPair {
+        let file = (directory as NSString).appendingPathComponent("broker.key")
+        let local = FileManager.default.fileExists(atPath: file) ? try CurveKeyFile.readPair(file) : nil
+        let keys = try store.sharedBrokerKeys(generate: { try local ?? CurveKeyPair.generate() }, now: now)
+        if let local, local != keys {
+            throw ConfigurationError(
+                description: "\(file) holds another key than the one the store's brokers share (\(keys.publicKey)); "
+                    + "move it away to serve under the shared key")
+        }
+        let path = (directory as NSString).appendingPathComponent("broker.key.pub")
+        try Data("public-key = \"\(keys.publicKey)\"\n".utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         return keys
     }
 

@@ -20,7 +20,13 @@ public enum BrokerCLI {
         options: [
             .init(
                 "data-dir", short: "d", value: "directory",
-                help: "Where the SQLite store lives. Default: $PUMASI_DATA or ./pumasi-data."),
+                help:
+                    "The broker's directory (its SQLite store, unless --store). Default: $PUMASI_DATA or ./pumasi-data."
+            ),
+            .init(
+                "store", value: "postgresql://…",
+                help: "Keep the store in PostgreSQL (libpq's URI or key=value; 'postgresql:' takes the PG* variables). "
+                    + "Default: $PUMASI_STORE, else SQLite in the data directory."),
             .init("router", value: "endpoint", help: "ROUTER endpoint. Default: tcp://127.0.0.1:5555."),
             .init("pub", value: "endpoint", help: "PUB endpoint. Default: tcp://127.0.0.1:5556."),
             .init("heartbeat-ms", value: "ms", help: "MDP heartbeat interval. Default: 2500."),
@@ -96,6 +102,14 @@ public enum BrokerCLI {
 
     static func configuration(_ a: ParsedArguments, environment: [String: String]) throws -> BrokerConfig {
         var config = BrokerConfig(dataDirectory: a.value("data-dir") ?? environment["PUMASI_DATA"] ?? "pumasi-data")
+        if let store = a.value("store") ?? environment["PUMASI_STORE"], !store.isEmpty {
+            guard case .postgresql(let conninfo) = StoreLocation(store) else {
+                throw UsageError(
+                    "--store takes a postgresql:// connection string; a data directory goes to --data-dir",
+                    usage: spec.usage)
+            }
+            config.postgresql = conninfo
+        }
         if let router = a.value("router") { config.routerEndpoint = router }
         config.curve = !a.flag("insecure")
         config.openRegistration = a.flag("open-registration")

@@ -2,8 +2,13 @@ import PumasiShared
 
 /// Everything an operator can set on a broker. Defaults bind loopback only.
 public struct BrokerConfig: Sendable {
-    /// Where the SQLite store lives.
+    /// The broker's own directory on this host: `broker.json` (endpoints, pid), and with SQLite the store and the
+    /// broker's key.
     public var dataDirectory: String
+    /// A PostgreSQL store instead of the data directory's SQLite file.
+    public var postgresql: String?
+    /// Where the store lives.
+    public var store: StoreLocation { postgresql.map(StoreLocation.postgresql) ?? .sqlite(directory: dataDirectory) }
     /// The ROUTER endpoint for clients and evaluators.
     public var routerEndpoint = "tcp://127.0.0.1:5555"
     /// The PUB endpoint for announcements.
@@ -28,6 +33,7 @@ public struct BrokerConfig: Sendable {
     public var drainTimeout: Millis = 5_000
     /// SQLite's `synchronous` setting. `full` (the default) fsyncs the WAL at every commit, so an acknowledged
     /// submission survives power loss; `normal` survives a crash of the broker (kill -9) but not of the machine.
+    /// With PostgreSQL, `full` keeps the server's `synchronous_commit` and `normal` turns it off for the broker.
     public var synchronousFull = true
     /// The most jobs of built-in scorers sent to an evaluator connection in one REQUEST. Plugin jobs, which may
     /// run for minutes, go one per REQUEST.

@@ -18,20 +18,12 @@ public final class WALProgress: Sendable {
     public func reset() { value.store(0, ordering: .relaxed) }
 }
 
-/// A value bound to or read from an SQLite statement.
-public enum SQLiteValue: Sendable, Equatable {
-    case null
-    case integer(Int64)
-    case real(Double)
-    case text(String)
-    case blob(Data)
-}
-
 /// One SQLite database connection. It owns the handle and closes it in `deinit`, after finalizing
 /// its cached statements.
 ///
 /// Thread rule: a connection belongs to one thread; create it on the thread that uses it.
-public final class SQLiteConnection {
+public final class SQLiteConnection: SQLDatabase {
+    public var backend: DatabaseError.Backend { .sqlite }
     let handle: OpaquePointer
     private var cache: [String: SQLiteStatement] = [:]
     public let path: String
@@ -39,14 +31,14 @@ public final class SQLiteConnection {
     private var walProgress: WALProgress?
 
     /// Opens (creating if needed) the database at `path`.
-    public init(path: String) throws(SQLiteError) {
+    public init(path: String) throws(DatabaseError) {
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close_v2(db) }
-            throw SQLiteError(code: rc, operation: "open(\(path))", message: message)
+            throw DatabaseError.sqlite(code: rc, operation: "open(\(path))", message: message)
         }
         self.handle = db
         self.path = path
@@ -72,18 +64,18 @@ public final class SQLiteConnection {
         sqlite3_close_v2(handle)
     }
 
-    func error(_ code: Int32, _ operation: String) -> SQLiteError {
-        SQLiteError(code: code, operation: operation, message: String(cString: sqlite3_errmsg(handle)))
+    func error(_ code: Int32, _ operation: String) -> DatabaseError {
+        DatabaseError.sqlite(code: code, operation: operation, message: String(cString: sqlite3_errmsg(handle)))
     }
 
     /// Runs one or more statements with no parameters and no results (schema, pragmas).
-    public func execute(_ sql: String) throws(SQLiteError) {
+    public func execute(_ sql: String) throws(DatabaseError) {
         let rc = sqlite3_exec(handle, sql, nil, nil, nil)
         guard rc == SQLITE_OK else { throw error(rc, "execute") }
     }
 
     /// A prepared statement for `sql`, cached for the life of the connection.
-    public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+    public func prepare(_ sql: String) throws(DatabaseError) -> SQLiteStatement {
         if let statement = cache[sql] {
             statement.reset()
             return statement
@@ -94,23 +86,23 @@ public final class SQLiteConnection {
     }
 
     /// Runs a statement that returns no rows.
-    public func run(_ sql: String, _ values: [SQLiteValue] = []) throws(SQLiteError) {
+    public func run(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) {
         let statement = try prepare(sql)
         try statement.bind(values)
         while try statement.step() {}
     }
 
     /// Runs a query and returns every row.
-    public func query(_ sql: String, _ values: [SQLiteValue] = []) throws(SQLiteError) -> [SQLiteRow] {
+    public func query(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> [SQLRow] {
         let statement = try prepare(sql)
         try statement.bind(values)
-        var rows: [SQLiteRow] = []
+        var rows: [SQLRow] = []
         while try statement.step() { rows.append(statement.row()) }
         return rows
     }
 
     /// The first row of a query, if any.
-    public func queryOne(_ sql: String, _ values: [SQLiteValue] = []) throws(SQLiteError) -> SQLiteRow? {
+    public func queryOne(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> SQLRow? {
         let statement = try prepare(sql)
         try statement.bind(values)
         let row = try statement.step() ? statement.row() : nil
@@ -122,25 +114,15 @@ public final class SQLiteConnection {
     public var changes: Int { Int(sqlite3_changes(handle)) }
     public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
-    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
-        do {
-            let value = try body()
-            try execute("COMMIT")
-            return value
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
-    }
+    /// Takes the write lock at once, so that a transaction never fails half-way for want of it.
+    public func beginWrite() throws(DatabaseError) { try execute("BEGIN IMMEDIATE") }
 
     public var userVersion: Int {
-        get throws(SQLiteError) { Int(try queryOne("PRAGMA user_version")?.int(0) ?? 0) }
+        get throws(DatabaseError) { Int(try queryOne("PRAGMA user_version")?.int(0) ?? 0) }
     }
 
     /// Result of `PRAGMA integrity_check`: "ok" when the file is sound.
-    public func integrityCheck() throws(SQLiteError) -> String {
+    public func integrityCheck() throws(DatabaseError) -> String {
         try query("PRAGMA integrity_check").compactMap { $0.string(0) }.joined(separator: "\n")
     }
 }

@@ -8,7 +8,7 @@ public final class SQLiteStatement {
     private let handle: OpaquePointer
     private unowned let connection: SQLiteConnection
 
-    init(connection: SQLiteConnection, sql: String) throws(SQLiteError) {
+    init(connection: SQLiteConnection, sql: String) throws(DatabaseError) {
         var statement: OpaquePointer?
         let rc = sqlite3_prepare_v3(connection.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard rc == SQLITE_OK, let statement else { throw connection.error(rc, "prepare") }
@@ -23,7 +23,7 @@ public final class SQLiteStatement {
         sqlite3_clear_bindings(handle)
     }
 
-    func bind(_ values: [SQLiteValue]) throws(SQLiteError) {
+    func bind(_ values: [SQLValue]) throws(DatabaseError) {
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)
             let rc: Int32
@@ -52,7 +52,7 @@ public final class SQLiteStatement {
     }
 
     /// Advances one row. - Returns: true while a row is available.
-    func step() throws(SQLiteError) -> Bool {
+    func step() throws(DatabaseError) -> Bool {
         let rc = sqlite3_step(handle)
         switch rc {
         case SQLITE_ROW: return true
@@ -66,9 +66,9 @@ public final class SQLiteStatement {
         }
     }
 
-    func row() -> SQLiteRow {
+    func row() -> SQLRow {
         let count = sqlite3_column_count(handle)
-        var values: [SQLiteValue] = []
+        var values: [SQLValue] = []
         values.reserveCapacity(Int(count))
         for column in 0..<count {
             switch sqlite3_column_type(handle, column) {
@@ -91,40 +91,6 @@ public final class SQLiteStatement {
             default: values.append(.null)
             }
         }
-        return SQLiteRow(values: values)
-    }
-}
-
-/// One result row, read by column index.
-public struct SQLiteRow: Sendable {
-    public let values: [SQLiteValue]
-
-    public func int(_ column: Int) -> Int64? {
-        switch values[column] {
-        case .integer(let v): v
-        case .real(let v): Int64(v)
-        default: nil
-        }
-    }
-
-    public func double(_ column: Int) -> Double? {
-        switch values[column] {
-        case .integer(let v): Double(v)
-        case .real(let v): v
-        default: nil
-        }
-    }
-
-    public func string(_ column: Int) -> String? {
-        if case .text(let v) = values[column] { return v }
-        return nil
-    }
-
-    public func data(_ column: Int) -> Data? {
-        switch values[column] {
-        case .blob(let v): v
-        case .text(let v): Data(v.utf8)
-        default: nil
-        }
+        return SQLRow(values: values)
     }
 }

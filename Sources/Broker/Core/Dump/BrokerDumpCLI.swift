@@ -14,7 +14,7 @@ enum BrokerDumpCLI {
             Files and submissions are base64. Load it into another broker with 'pumasi-broker restore'.
             """,
         options: [
-            HostCommand.dataDirectoryOption,
+            HostCommand.dataDirectoryOption, HostCommand.storeOption,
             .init("challenge", value: "id", help: "The challenge to dump (required)."),
         ])
 
@@ -30,11 +30,12 @@ enum BrokerDumpCLI {
         options: [HostCommand.dataDirectoryOption])
 
     static func dump(_ arguments: [String], environment: [String: String]) -> Int32 {
-        HostCommand.run(dumpSpec, arguments, environment: environment) { a, directory in
+        HostCommand.run(dumpSpec, arguments, environment: environment) { a, place in
+            let directory = place.directory
             guard let id = a.value("challenge") else {
                 throw UsageError("dump needs --challenge <id>", usage: dumpSpec.usage)
             }
-            let store = try HostCommand.existingStore(directory)
+            let store = try place.existingStore()
             let dump = try store.dump(challenge: id, source: try source(directory))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
@@ -43,7 +44,8 @@ enum BrokerDumpCLI {
     }
 
     static func restore(_ arguments: [String], environment: [String: String]) -> Int32 {
-        HostCommand.run(restoreSpec, arguments, environment: environment) { a, directory in
+        HostCommand.run(restoreSpec, arguments, environment: environment) { a, place in
+            let directory = place.directory
             guard let file = a[argument: "file"] else {
                 throw UsageError("restore needs a file", usage: restoreSpec.usage)
             }
@@ -67,7 +69,7 @@ enum BrokerDumpCLI {
                     "a broker (pid \(pid)) is running on \(directory): stop it before restoring into its store")
             }
             // A new data directory is fine: the store is made, and the broker started on it later finds the challenge.
-            let summary = try Store(directory: directory).restore(dump)
+            let summary = try Store(location: place.location, applicationName: "pumasi-broker restore").restore(dump)
             print(
                 "Restored \(summary.challenge) from \(dump.source.broker): \(summary.files) files, "
                     + "\(summary.submissions) submissions, \(summary.outcomes) outcomes, "

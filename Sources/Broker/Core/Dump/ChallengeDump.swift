@@ -57,9 +57,9 @@ typealias DumpRow = [String: DumpValue]
 
 /// One column's value: JSON null, number or string, and `{"base64": "…"}` for bytes.
 struct DumpValue: Codable, Equatable {
-    var value: SQLiteValue
+    var value: SQLValue
 
-    init(_ value: SQLiteValue) { self.value = value }
+    init(_ value: SQLValue) { self.value = value }
 
     private enum Key: String, CodingKey { case base64 }
 
@@ -101,7 +101,7 @@ struct DumpValue: Codable, Equatable {
     }
 }
 
-extension SQLiteValue {
+extension SQLValue {
     var text: String? { if case .text(let text) = self { text } else { nil } }
     var bytes: Data? { if case .blob(let bytes) = self { bytes } else { nil } }
     var integer: Int64? { if case .integer(let integer) = self { integer } else { nil } }

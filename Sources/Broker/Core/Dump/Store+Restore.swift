@@ -32,7 +32,8 @@ extension Store {
             return try transaction {
                 // Rows of tables the dump carries by name may refer to each other in any order: foreign keys are
                 // checked at the commit.
-                try db.execute("PRAGMA defer_foreign_keys = ON")
+                try db.execute(
+                    location.isPostgreSQL ? "SET CONSTRAINTS ALL DEFERRED" : "PRAGMA defer_foreign_keys = ON")
                 guard try db.queryOne("SELECT 1 FROM challenges WHERE id = ?", [.text(id)]) == nil else {
                     throw RestoreRefused("challenge \(id) already exists in this store")
                 }
@@ -46,7 +47,10 @@ extension Store {
                 try inserter.insert("challenges", dump.challenge)
                 for blob in dump.blobs { try inserter.insert("blobs", blob, orIgnore: true) }
                 for file in dump.files { try inserter.insert("challenge_files", file) }
-                for submission in dump.submissions { try inserter.insert("submissions", submission) }
+                // A submission is numbered anew here: its number in the source store means nothing in this one.
+                for submission in dump.submissions {
+                    try inserter.insert("submissions", submission, omitting: ["seq"], numbering: "seq")
+                }
                 for outcome in dump.outcomes { try inserter.insert("outcomes", outcome) }
                 for attempt in dump.attempts { try inserter.insert("attempts", attempt, omitting: ["id"]) }
                 for (table, rows) in dump.tables.sorted(by: { $0.key < $1.key }) {
@@ -73,7 +77,7 @@ extension Store {
                     challenge: id, files: dump.files.count, submissions: dump.submissions.count,
                     outcomes: dump.outcomes.count, events: dump.events.count, ledger: entries)
             }
-        } catch let error as SQLiteError where error.isConstraintViolation {
+        } catch let error as DatabaseError where error.isConstraintViolation {
             throw RestoreRefused("the dump does not fit this store: \(error.message)")
         }
     }
@@ -179,16 +183,26 @@ private struct RowInserter {
 
     init(store: Store) { self.store = store }
 
-    mutating func insert(_ table: String, _ row: DumpRow, omitting: Set<String> = [], orIgnore: Bool = false) throws {
+    /// - Parameter numbering: a column given the table's next number (its largest plus one) instead of a value.
+    mutating func insert(
+        _ table: String, _ row: DumpRow, omitting: Set<String> = [], orIgnore: Bool = false, numbering: String? = nil
+    ) throws {
         if known[table] == nil { known[table] = Set(try store.columns(of: table)) }
         let names = row.keys.filter { !omitting.contains($0) }.sorted()
         if let unknown = names.first(where: { !(known[table]?.contains($0) ?? false) }) {
             throw RestoreRefused("the dump's \(table) rows have a column \(unknown) that this store does not")
         }
-        let list = names.map { "\"\($0)\"" }.joined(separator: ", ")
-        let marks = Array(repeating: "?", count: names.count).joined(separator: ", ")
+        var list = names.map { "\"\($0)\"" }
+        var marks = Array(repeating: "?", count: names.count)
+        if let numbering {
+            list.append("\"\(numbering)\"")
+            marks.append("(SELECT COALESCE(MAX(\"\(numbering)\"), 0) + 1 FROM \(table))")
+        }
         try store.db.run(
-            "INSERT \(orIgnore ? "OR IGNORE " : "")INTO \(table) (\(list)) VALUES (\(marks))",
+            """
+            INSERT INTO \(table) (\(list.joined(separator: ", "))) VALUES (\(marks.joined(separator: ", ")))
+            \(orIgnore ? "ON CONFLICT DO NOTHING" : "")
+            """,
             names.map { row[$0]?.value ?? .null })
     }
 }

@@ -65,7 +65,7 @@ extension Store {
             AND NOT EXISTS (SELECT 1 FROM judging_assignments a WHERE a.submission_id = s.id AND a.judge = ?2)
             AND (SELECT COUNT(*) FROM judging_assignments a WHERE a.submission_id = s.id AND (a.expires_at > ?3
                 OR EXISTS (SELECT 1 FROM judgements g WHERE g.assignment_id = a.id))) < ?4
-            ORDER BY s.rowid LIMIT 1
+            ORDER BY s.seq LIMIT 1
             """, [.text(record.id), .text(judge), .integer(now), .integer(Int64(judging.required))]
         ).map {
             JudgingPayload(
@@ -95,7 +95,7 @@ extension Store {
         ).map(Self.assignment)
     }
 
-    private static func assignment(_ row: SQLiteRow) -> JudgingAssignment {
+    private static func assignment(_ row: SQLRow) -> JudgingAssignment {
         JudgingAssignment(
             id: row.string(0) ?? "", submission: row.string(1) ?? "", challenge: row.string(2) ?? "",
             judge: row.string(3) ?? "", expiresAt: row.int(4) ?? 0)
@@ -131,7 +131,7 @@ extension Store {
             """,
             [
                 .text(judgement.assignment), .text(submission), .text(challenge), .text(judgement.judge),
-                .real(judgement.score), judgement.comment.map(SQLiteValue.text) ?? .null, .integer(judgement.at),
+                .real(judgement.score), judgement.comment.map(SQLValue.text) ?? .null, .integer(judgement.at),
             ])
     }
 
@@ -140,8 +140,8 @@ extension Store {
         try db.query(
             """
             SELECT assignment_id, judge, score, comment, at FROM judgements
-            WHERE (?1 IS NULL OR submission_id = ?1) AND (?2 IS NULL OR assignment_id = ?2) ORDER BY at, assignment_id
-            """, [submission.map(SQLiteValue.text) ?? .null, assignment.map(SQLiteValue.text) ?? .null]
+            WHERE (submission_id = ?1 OR ?1 IS NULL) AND (assignment_id = ?2 OR ?2 IS NULL) ORDER BY at, assignment_id
+            """, [submission.map(SQLValue.text) ?? .null, assignment.map(SQLValue.text) ?? .null]
         ).map {
             Judgement(
                 assignment: $0.string(0) ?? "", judge: $0.string(1) ?? "", score: $0.double(2) ?? .nan,
@@ -192,9 +192,9 @@ extension Store {
             """,
             [
                 .text(submission), .integer(Int64(version)), .text(challenge), .integer(score == nil ? 0 : 1),
-                score.map(SQLiteValue.real) ?? .null,
-                metricsJSON.map(SQLiteValue.text) ?? .null, message.map(SQLiteValue.text) ?? .null,
-                error.map(SQLiteValue.text) ?? .null, .integer(now),
+                score.map(SQLValue.real) ?? .null,
+                metricsJSON.map(SQLValue.text) ?? .null, message.map(SQLValue.text) ?? .null,
+                error.map(SQLValue.text) ?? .null, .integer(now),
             ])
     }
 

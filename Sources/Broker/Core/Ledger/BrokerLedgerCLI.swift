@@ -8,23 +8,24 @@ enum BrokerLedgerCLI {
         name: "pumasi-broker ledger", abstract: "Verify or show the hash-chained award ledger.",
         discussion: """
             pumasi-broker ledger verify   recompute every entry's hash and link, and check the tail against
-                                          ledger.head and the heads that award announcements carried
+                                          ledger.head (ledger_head in PostgreSQL) and the heads that award announcements carried
             pumasi-broker ledger show     list the entries
             verify exits 0 when the ledger is intact, and 1 naming the first bad entry and what is wrong.
             """,
         arguments: [.init("action", help: "verify or show.")],
         options: [
-            HostCommand.dataDirectoryOption,
+            HostCommand.dataDirectoryOption, HostCommand.storeOption,
             .init("challenge", value: "id", help: "Only this challenge's entries (show)."),
             .init("json", help: "Print JSON."),
         ])
 
     static func main(_ arguments: [String], environment: [String: String]) -> Int32 {
-        HostCommand.run(spec, arguments, environment: environment) { a, directory in
+        HostCommand.run(spec, arguments, environment: environment) { a, place in
+            let directory = place.directory
             switch a[argument: "action"] {
-            case "verify": try verify(HostCommand.existingStore(directory), json: a.flag("json"))
+            case "verify": try verify(place.existingStore(), json: a.flag("json"))
             case "show":
-                try show(HostCommand.existingStore(directory), challenge: a.value("challenge"), json: a.flag("json"))
+                try show(place.existingStore(), challenge: a.value("challenge"), json: a.flag("json"))
             default:
                 throw UsageError("unknown action '\(a[argument: "action"] ?? "")': verify or show", usage: spec.usage)
             }
@@ -41,8 +42,9 @@ enum BrokerLedgerCLI {
         guard !json else { return }
         print(
             "ledger intact: \(LedgerVerifier.count(report.entries)), head \(report.head?.hash ?? LedgerEntry.genesis)")
-        let announcements = report.anchors.count { $0 != LedgerHeadFile.name }
-        let file = report.anchors.contains(LedgerHeadFile.name) ? [LedgerHeadFile.name] : []
+        let record = store.ledgerHeadRecord.anchorName
+        let announcements = report.anchors.count { $0 != record }
+        let file = report.anchors.contains(record) ? [record] : []
         let all =
             file + (announcements > 0 ? ["\(announcements) award announcement\(announcements == 1 ? "" : "s")"] : [])
         if !all.isEmpty { print("tail checked against \(all.joined(separator: " and "))") }

@@ -8,7 +8,7 @@ import PumasiShared
 /// Thread rule: the connection's thread.
 enum Ledger {
     /// The latest entry's sequence number and hash; nil while the ledger is empty.
-    static func head(_ db: SQLiteConnection) throws -> LedgerAnchor? {
+    static func head(_ db: any SQLDatabase) throws -> LedgerAnchor? {
         try db.queryOne("SELECT id, hash FROM awards ORDER BY id DESC LIMIT 1").map {
             LedgerAnchor(seq: $0.int(0) ?? 0, hash: $0.string(1) ?? "")
         }
@@ -17,7 +17,7 @@ enum Ledger {
     /// Appends `draft` after the current head: gives it the next sequence number and the head's hash, seals it,
     /// and inserts its row. Call inside a transaction, so that reading the head and appending are one step.
     /// - Returns: the entry as recorded.
-    static func append(_ draft: LedgerEntry, to db: SQLiteConnection) throws -> LedgerEntry {
+    static func append(_ draft: LedgerEntry, to db: any SQLDatabase) throws -> LedgerEntry {
         let head = try head(db)
         var entry = draft
         entry.seq = (head?.seq ?? 0) + 1
@@ -31,26 +31,26 @@ enum Ledger {
             """,
             [
                 .integer(entry.seq), .integer(entry.at), .text(entry.challenge), .text(entry.submission),
-                .text(entry.solver), entry.score.map(SQLiteValue.real) ?? .null, .text(entry.policy),
-                .text(entry.amount), .text(entry.currency), entry.rationale.map(SQLiteValue.text) ?? .null,
-                entry.origin.map(SQLiteValue.text) ?? .null, .text(entry.prevHash), .text(entry.text),
+                .text(entry.solver), entry.score.map(SQLValue.real) ?? .null, .text(entry.policy),
+                .text(entry.amount), .text(entry.currency), entry.rationale.map(SQLValue.text) ?? .null,
+                entry.origin.map(SQLValue.text) ?? .null, .text(entry.prevHash), .text(entry.text),
                 .text(entry.hash),
             ])
         return entry
     }
 
     /// Entries in ledger order, all or one challenge's.
-    static func entries(_ db: SQLiteConnection, challenge: String? = nil) throws -> [LedgerEntry] {
+    static func entries(_ db: any SQLDatabase, challenge: String? = nil) throws -> [LedgerEntry] {
         try db.query(
-            "SELECT \(LedgerEntry.columns) FROM awards WHERE ?1 IS NULL OR challenge_id = ?1 ORDER BY id",
-            [challenge.map(SQLiteValue.text) ?? .null]
+            "SELECT \(LedgerEntry.columns) FROM awards WHERE challenge_id = ?1 OR ?1 IS NULL ORDER BY id",
+            [challenge.map(SQLValue.text) ?? .null]
         ).map(LedgerEntry.init(row:))
     }
 
     /// The schema migration's second half: appends the rows of the unchained table that migration set aside, in
     /// their order, as entries whose origin says so, then drops that table.
     /// - Returns: how many entries were appended.
-    static func chainUnchained(_ db: SQLiteConnection, now: Millis = WallClock.now()) throws -> Int {
+    static func chainUnchained(_ db: any SQLDatabase, now: Millis = WallClock.now()) throws -> Int {
         let rows = try db.query(
             """
             SELECT id, challenge_id, submission_id, solver, amount, currency, score, policy, awarded_at, rationale

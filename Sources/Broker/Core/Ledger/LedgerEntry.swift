@@ -94,7 +94,7 @@ struct LedgerEntry: Codable, Equatable {
         prev_hash, entry, hash
         """
 
-    init(row: SQLiteRow) {
+    init(row: SQLRow) {
         self.init(
             seq: row.int(0) ?? 0, at: row.int(1) ?? 0, challenge: row.string(2) ?? "", submission: row.string(3) ?? "",
             solver: row.string(4) ?? "", score: row.double(5), policy: row.string(6) ?? "", amount: row.string(7) ?? "",

@@ -8,8 +8,10 @@ import PumasiShared
 /// the ledger no longer has. It may lag the ledger by the last commit (the broker stopped between the commit and the
 /// write; the next start catches it up), and it never moves back: a file that names a later entry than the ledger
 /// holds is evidence, and is left as it is.
-struct LedgerHeadFile {
+struct LedgerHeadFile: LedgerHeadRecord {
     static let name = "ledger.head"
+    var name: String { "the head file \(Self.name)" }
+    var anchorName: String { Self.name }
 
     let path: String
 
@@ -23,7 +25,7 @@ struct LedgerHeadFile {
     }
 
     /// The recorded head; nil when there is no file.
-    func read() throws -> LedgerAnchor? {
+    func read(_ db: any SQLDatabase) throws -> LedgerAnchor? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         guard let anchor = try? JSONDecoder().decode(LedgerAnchor.self, from: data) else {
             throw Unreadable(path: path)
@@ -33,8 +35,8 @@ struct LedgerHeadFile {
 
     /// Records `head` unless the file already names that entry or a later one.
     /// - Throws: when the file cannot be written, or holds something else (left as it is, for `ledger verify`).
-    func advance(to head: LedgerAnchor) throws {
-        if let recorded = try read(), recorded.seq >= head.seq { return }
+    func advance(to head: LedgerAnchor, _ db: any SQLDatabase) throws {
+        if let recorded = try read(db), recorded.seq >= head.seq { return }
         try (Wire.encode(head) + Data("\n".utf8)).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

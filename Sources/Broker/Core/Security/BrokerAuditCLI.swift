@@ -6,7 +6,7 @@ enum BrokerAuditCLI {
     static let spec = CommandSpec(
         name: "pumasi-broker audit", abstract: "Show the audit trail: every state change and who made it.",
         options: [
-            HostCommand.dataDirectoryOption,
+            HostCommand.dataDirectoryOption, HostCommand.storeOption,
             .init(
                 "principal", value: "name",
                 help: "Only this principal's actions ('operator' for the broker host's own)."),
@@ -18,7 +18,8 @@ enum BrokerAuditCLI {
         ])
 
     static func main(_ arguments: [String], environment: [String: String]) -> Int32 {
-        HostCommand.run(spec, arguments, environment: environment) { a, directory in
+        HostCommand.run(spec, arguments, environment: environment) { a, place in
+            let directory = place.directory
             var since: Millis?
             if let text = a.value("since") {
                 guard let value = WallClock.parse(text) else {
@@ -26,7 +27,7 @@ enum BrokerAuditCLI {
                 }
                 since = value
             }
-            let entries = try HostCommand.existingStore(directory).auditTrail(
+            let entries = try place.existingStore().auditTrail(
                 principal: a.value("principal"), action: a.value("action"), since: since)
             if a.flag("json") {
                 print(String(decoding: Wire.encode(entries), as: UTF8.self))

@@ -17,15 +17,16 @@ enum BrokerKeysCLI {
             .init("action", help: "add, list or revoke."), .init("key", help: "The public key (add).", optional: true),
         ],
         options: [
-            HostCommand.dataDirectoryOption,
+            HostCommand.dataDirectoryOption, HostCommand.storeOption,
             .init("role", value: "role", help: "The role for add."),
             .init("name", value: "name", help: "The principal's name (add, revoke)."),
             .init("json", help: "Print JSON (list)."),
         ])
 
     static func main(_ arguments: [String], environment: [String: String]) -> Int32 {
-        HostCommand.run(spec, arguments, environment: environment) { a, directory in
-            let store = try Store(directory: directory)
+        HostCommand.run(spec, arguments, environment: environment) { a, place in
+            let directory = place.directory
+            let store = try Store(location: place.location, applicationName: "pumasi-broker keys")
             switch a[argument: "action"] {
             case "add":
                 guard let key = a[argument: "key"], let name = a.value("name"), let roleText = a.value("role") else {

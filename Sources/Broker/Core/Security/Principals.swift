@@ -23,7 +23,7 @@ final class Principals {
 
     /// Reloads if the file changed since the last look.
     func refresh() throws {
-        let current = store.dataVersion
+        let current = store.principalsVersion
         guard current != version else { return }
         version = current
         let all = try store.principals()

@@ -205,12 +205,10 @@ extension Broker {
         guard !reason.isEmpty, reason.count <= 1_000 else {
             throw ProtocolError(.badRequest, "give a reason (1-1000 characters)")
         }
-        do {
+        guard
             try store.disqualify(
                 submission: request.submission, challenge: record.id, by: sender?.name, reason: reason, now: now)
-        } catch let error as SQLiteError where error.isConstraintViolation {
-            throw ProtocolError(.conflict, "\(request.submission) is already disqualified")
-        }
+        else { throw ProtocolError(.conflict, "\(request.submission) is already disqualified") }
         try store.audit("submission.disqualify", request.submission, by: sender?.name, detail: reason, at: now)
         var announcement = Announcement(topic: .disqualified, at: now, challenge: record.id, title: record.title)
         announcement.submission = request.submission

@@ -1,6 +1,6 @@
 import PumasiShared
 
-/// The versioned schema. Each migration runs once, in order, inside a transaction; `PRAGMA user_version`
+/// The versioned schema of an SQLite store (`PostgresSchema` is the same schema in PostgreSQL). Each migration runs once, in order, inside a transaction; `PRAGMA user_version`
 /// records how far a file has come. Never edit a shipped migration: add the next one.
 enum Schema {
     static let migrations: [String] = [
@@ -432,6 +432,28 @@ enum Schema {
         CREATE TRIGGER judged_immutable_delete BEFORE DELETE ON judged
             BEGIN SELECT RAISE(ABORT, 'a judged score is never changed'); END;
         """,
+        // 11: jobs are numbered by an explicit sequence, not SQLite's rowid: `submissions.seq` (1, 2, 3 … in arrival
+        // order), which PostgreSQL stores the same way. The existing rows keep their rowid as their number.
+        """
+        DROP TRIGGER submissions_immutable_update;
+        ALTER TABLE submissions ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+        UPDATE submissions SET seq = rowid;
+        CREATE UNIQUE INDEX submissions_by_seq ON submissions (seq);
+        CREATE TRIGGER submissions_immutable_update BEFORE UPDATE ON submissions
+            BEGIN SELECT RAISE(ABORT, 'submissions are immutable'); END;
+
+        DROP VIEW audit_trail;
+        CREATE VIEW audit_trail (at, principal, action, object, detail, source, ord) AS
+            SELECT at, principal, action, object, detail, 0, id FROM audit
+            UNION ALL
+            SELECT received_at, solver, 'submission.submit', id,
+                'challenge=' || challenge_id || ' sha256=' || sha256, 1, seq FROM submissions
+            UNION ALL
+            SELECT at, evaluator, CASE ok WHEN 1 THEN 'submission.score' ELSE 'submission.fail' END, submission_id,
+                CASE ok WHEN 1 THEN 'score=' || score ELSE error END
+                    || CASE WHEN version > 1 THEN ' (scorer version ' || version || ')' ELSE '' END,
+                2, version FROM outcomes;
+        """,
     ]
 
     /// The hash-chained award ledger. Each `awards` row is a ledger entry: its id is the entry's sequence number
@@ -468,14 +490,31 @@ enum Schema {
 
     static var currentVersion: Int { migrations.count }
 
+    /// The tables whose rows are never changed or deleted once written, and what a refusal says: the store's
+    /// invariants, which triggers keep on both backends (here in the migrations, in `PostgresSchema` from this list).
+    static let immutableTables: [(name: String, message: String)] = [
+        ("submissions", "submissions are immutable"),
+        ("outcomes", "a recorded outcome is never changed"),
+        ("attempts", "attempts are append-only"),
+        ("events", "the event log is append-only"),
+        ("audit", "the audit trail is append-only"),
+        ("awards", "the award ledger is append-only"),
+        ("disqualifications", "a disqualification is final"),
+        ("scorer_versions", "scorer versions are append-only"),
+        ("replica_results", "replica results are append-only"),
+        ("judging_assignments", "judging assignments are append-only"),
+        ("judgements", "judgements are append-only"),
+        ("judged", "a judged score is never changed"),
+    ]
+
     /// Brings `db` to the current schema.
     /// - Returns: whether a migration appended entries to the award ledger (its head file is then behind).
     @discardableResult
     static func migrate(_ db: SQLiteConnection) throws -> Bool {
         let version = try db.userVersion
         guard version <= currentVersion else {
-            throw SQLiteError(
-                code: 0, operation: "migrate",
+            throw DatabaseError(
+                .sqlite, kind: .schema, code: "0", operation: "migrate",
                 message: "database schema version \(version) is newer than this broker's \(currentVersion)")
         }
         guard version < currentVersion else { return false }
@@ -490,8 +529,8 @@ enum Schema {
                 if migrations[index] == ledgerMigration { chained = try Ledger.chainUnchained(db) }
                 try db.execute("PRAGMA user_version = \(index + 1)")
                 if index == currentVersion - 1, let broken = try db.queryOne("PRAGMA foreign_key_check") {
-                    throw SQLiteError(
-                        code: 0, operation: "migrate",
+                    throw DatabaseError(
+                        .sqlite, kind: .schema, code: "0", operation: "migrate",
                         message: "migration left a broken reference in \(broken.string(0) ?? "?")")
                 }
             }

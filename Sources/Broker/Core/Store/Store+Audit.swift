@@ -18,8 +18,8 @@ extension Store {
         try db.run(
             "INSERT INTO audit (at, principal, action, object, detail) VALUES (?, ?, ?, ?, ?)",
             [
-                .integer(at), principal.map(SQLiteValue.text) ?? .null, .text(action), .text(object),
-                detail.map(SQLiteValue.text) ?? .null,
+                .integer(at), principal.map(SQLValue.text) ?? .null, .text(action), .text(object),
+                detail.map(SQLValue.text) ?? .null,
             ])
     }
 
@@ -31,12 +31,12 @@ extension Store {
         try db.query(
             """
             SELECT at, principal, action, object, detail FROM audit_trail
-            WHERE (?1 IS NULL OR principal = ?1) AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR at >= ?3)
+            WHERE (principal = ?1 OR ?1 IS NULL) AND (action = ?2 OR ?2 IS NULL) AND (at >= ?3 OR ?3 IS NULL)
             ORDER BY at, source, ord, object LIMIT ?4
             """,
             [
-                principal.map(SQLiteValue.text) ?? .null, action.map(SQLiteValue.text) ?? .null,
-                since.map(SQLiteValue.integer) ?? .null, .integer(Int64(limit)),
+                principal.map(SQLValue.text) ?? .null, action.map(SQLValue.text) ?? .null,
+                since.map(SQLValue.integer) ?? .null, .integer(Int64(limit)),
             ]
         ).map {
             AuditEntry(

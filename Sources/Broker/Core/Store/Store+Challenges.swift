@@ -39,7 +39,7 @@ extension Store {
         time_limit, closing_announced, created_at, closed_at, owner, starts_at, spec_json, scorer_version
         """
 
-    private static func challenge(_ row: SQLiteRow) -> ChallengeRecord {
+    private static func challenge(_ row: SQLRow) -> ChallengeRecord {
         let scorer = (try? JSONDecoder().decode(ScorerSpec.self, from: row.data(8) ?? Data())) ?? ScorerSpec()
         let spec = try? JSONDecoder().decode(ChallengeSpec.self, from: row.data(16) ?? Data())
         return ChallengeRecord(
@@ -73,7 +73,7 @@ extension Store {
                 .text(String(decoding: Wire.encode(spec.scorer), as: UTF8.self)), .text(spec.scorer.service),
                 .real(spec.timeLimitSeconds ?? ChallengeSpec.defaultTimeLimitSeconds),
                 .text(String(decoding: Wire.encode(spec), as: UTF8.self)), .integer(now),
-                owner.map(SQLiteValue.text) ?? .null, .integer(max(now, spec.startsAt ?? now)),
+                owner.map(SQLValue.text) ?? .null, .integer(max(now, spec.startsAt ?? now)),
             ])
         try db.run(
             """
@@ -82,12 +82,12 @@ extension Store {
             """,
             [
                 .text(id), .text(String(decoding: Wire.encode(spec.scorer), as: UTF8.self)), .text(spec.scorer.service),
-                .integer(now), owner.map(SQLiteValue.text) ?? .null,
+                .integer(now), owner.map(SQLValue.text) ?? .null,
             ])
         for (position, file) in files.enumerated() {
             let sha = file.entry.sha256 ?? SHA256.hex(file.bytes)
             try db.run(
-                "INSERT OR IGNORE INTO blobs (sha256, size, content) VALUES (?, ?, ?)",
+                "INSERT INTO blobs (sha256, size, content) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [.text(sha), .integer(Int64(file.bytes.count)), .blob(file.bytes)])
             try db.run(
                 "INSERT INTO challenge_files (challenge_id, name, role, sha256, position) VALUES (?, ?, ?, ?, ?)",
@@ -148,7 +148,7 @@ extension Store {
         guard
             let row = try db.queryOne(
                 """
-                SELECT b.sha256, b.size, substr(b.content, ?, ?) FROM challenge_files f JOIN blobs b ON b.sha256 = f.sha256
+                SELECT b.sha256, b.size, substr(b.content, CAST(? AS INTEGER), CAST(? AS INTEGER)) FROM challenge_files f JOIN blobs b ON b.sha256 = f.sha256
                 WHERE f.challenge_id = ? AND f.role = 'public' AND f.name = ?
                 """, [.integer(Int64(offset) + 1), .integer(Int64(length)), .text(challenge), .text(name)])
         else { return nil }
@@ -160,7 +160,7 @@ extension Store {
     func referenceBlob(sha256: String, offset: Int = 0, length: Int = FileInfo.chunkSize) throws -> (size: Int, Data)? {
         try db.queryOne(
             """
-            SELECT b.size, substr(b.content, ?, ?) FROM blobs b WHERE b.sha256 = ?
+            SELECT b.size, substr(b.content, CAST(? AS INTEGER), CAST(? AS INTEGER)) FROM blobs b WHERE b.sha256 = ?
             AND EXISTS (SELECT 1 FROM challenge_files f WHERE f.sha256 = b.sha256 AND f.role = 'reference')
             """, [.integer(Int64(offset) + 1), .integer(Int64(length)), .text(sha256)]
         ).map { (Int($0.int(0) ?? 0), $0.data(1) ?? Data()) }
@@ -188,7 +188,7 @@ extension Store {
             """,
             [
                 .text(challenge), .integer(Int64(version)), .text(json), .text(scorer.service), .integer(now),
-                principal.map(SQLiteValue.text) ?? .null, reason.map(SQLiteValue.text) ?? .null,
+                principal.map(SQLValue.text) ?? .null, reason.map(SQLValue.text) ?? .null,
             ])
         try db.run(
             "UPDATE challenges SET scorer_json = ?, service = ?, scorer_version = ? WHERE id = ?",

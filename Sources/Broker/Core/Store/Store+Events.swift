@@ -17,7 +17,7 @@ extension Store {
             "INSERT INTO events (seq, at, topic, challenge_id, principal, body_json) VALUES (?, ?, ?, ?, ?, ?)",
             [
                 .integer(next), .integer(numbered.at), .text(numbered.topic.rawValue), .text(numbered.challenge),
-                principal.map(SQLiteValue.text) ?? .null, .text(String(decoding: json, as: UTF8.self)),
+                principal.map(SQLValue.text) ?? .null, .text(String(decoding: json, as: UTF8.self)),
             ])
         nextSeq = next + 1
         return (numbered, json)

@@ -3,7 +3,7 @@ import PumasiShared
 
 /// A submission still waiting for its outcome under its challenge's current scorer version, as found on start.
 struct PendingJob {
-    /// The submission's rowid.
+    /// The submission's sequence number.
     var row: Int64
     var submission: String
     var challenge: String
@@ -43,12 +43,12 @@ extension Store {
     func recoverPendingJobs() throws -> [PendingJob] {
         try db.query(
             """
-            SELECT s.rowid, s.id, s.challenge_id, c.service, c.scorer_version,
+            SELECT s.seq, s.id, s.challenge_id, c.service, c.scorer_version,
                 (SELECT COUNT(*) FROM attempts a WHERE a.submission_id = s.id AND a.version = c.scorer_version)
             FROM challenges c JOIN submissions s ON s.challenge_id = c.id
             WHERE c.state IN ('open', 'closed') AND NOT EXISTS (SELECT 1 FROM outcomes o
                 WHERE o.submission_id = s.id AND o.version = c.scorer_version)
-            ORDER BY s.rowid
+            ORDER BY s.seq
             """
         ).map {
             PendingJob(
@@ -60,7 +60,7 @@ extension Store {
     /// The submission behind a job.
     func jobPayload(row: Int64) throws -> JobPayload? {
         try db.queryOne(
-            "SELECT challenge_id, id, solver, filename, sha256, content FROM submissions WHERE rowid = ?",
+            "SELECT challenge_id, id, solver, filename, sha256, content FROM submissions WHERE seq = ?",
             [.integer(row)]
         ).map {
             JobPayload(
@@ -75,40 +75,44 @@ extension Store {
         try db.run(
             "INSERT INTO attempts (submission_id, version, at, evaluator, reason) VALUES (?, ?, ?, ?, ?)",
             [
-                .text(submission), .integer(Int64(version)), .integer(now), evaluator.map(SQLiteValue.text) ?? .null,
+                .text(submission), .integer(Int64(version)), .integer(now), evaluator.map(SQLValue.text) ?? .null,
                 .text(reason),
             ])
     }
 
     /// Records how a job ended: one immutable row per submission and scorer version, so a second outcome is
     /// refused and a recorded score is never overwritten.
-    /// - Parameter evaluator: who reported it; nil when the broker itself ended the job.
+    /// - Parameters:
+    ///   - evaluator: who reported it; nil when the broker itself ended the job.
+    ///   - unlessRecorded: when the submission has its outcome under `version` already, keep that one and change
+    ///     nothing, rather than throw.
     func recordOutcome(
         _ outcome: JobOutcome, submission: String, challenge: String, version: Int = 1, evaluator: String?,
-        attempt: Int, now: Millis
+        attempt: Int, now: Millis, unlessRecorded: Bool = false
     ) throws {
-        var values: [SQLiteValue] = [.text(submission), .integer(Int64(version)), .text(challenge)]
+        var values: [SQLValue] = [.text(submission), .integer(Int64(version)), .text(challenge)]
         switch outcome {
         case .scored(let score, let result):
             values += [.integer(1), .real(score)] + Self.resultColumns(result)
         case .failed(let error, let log):
-            values += [.integer(0), .null, .null, .null, .text(error), log.map(SQLiteValue.text) ?? .null]
+            values += [.integer(0), .null, .null, .null, .text(error), log.map(SQLValue.text) ?? .null]
         }
-        values += [evaluator.map(SQLiteValue.text) ?? .null, .integer(Int64(attempt)), .integer(now)]
+        values += [evaluator.map(SQLValue.text) ?? .null, .integer(Int64(attempt)), .integer(now)]
         try db.run(
             """
             INSERT INTO outcomes (submission_id, version, challenge_id, ok, score, metrics_json, message, error, log,
                 evaluator, attempt, at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            \(unlessRecorded ? "ON CONFLICT DO NOTHING" : "")
             """, values)
     }
 
     /// metrics, message, error (nil), log: the columns a scored result fills.
-    private static func resultColumns(_ result: ScoringResult) -> [SQLiteValue] {
+    private static func resultColumns(_ result: ScoringResult) -> [SQLValue] {
         let metrics = result.metrics.map { String(decoding: JSONWriter.numbers($0), as: UTF8.self) }
         return [
-            metrics.map(SQLiteValue.text) ?? .null, result.message.map(SQLiteValue.text) ?? .null, .null,
-            result.log.map(SQLiteValue.text) ?? .null,
+            metrics.map(SQLValue.text) ?? .null, result.message.map(SQLValue.text) ?? .null, .null,
+            result.log.map(SQLValue.text) ?? .null,
         ]
     }
 
@@ -137,8 +141,8 @@ extension Store {
             [
                 .text(submission), .integer(Int64(version)), .integer(Int64(replica.replica)), .text(replica.evaluator),
                 .integer(result.ok && result.score?.isFinite == true ? 1 : 0),
-                result.score.map(SQLiteValue.real) ?? .null,
-                columns[0], columns[1], error.map(SQLiteValue.text) ?? .null, columns[3], .integer(now),
+                result.score.map(SQLValue.real) ?? .null,
+                columns[0], columns[1], error.map(SQLValue.text) ?? .null, columns[3], .integer(now),
             ])
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import PumasiShared
 
 extension Store {
-    /// Appends `draft` to the award ledger (in the open transaction, or in one of its own); `ledger.head` follows
+    /// Appends `draft` to the award ledger (in the open transaction, or in one of its own); its head record follows
     /// after the commit.
     /// - Returns: the entry as recorded, with its sequence number and hash.
     func appendLedgerEntry(_ draft: LedgerEntry) throws -> LedgerEntry {
@@ -12,6 +12,9 @@ extension Store {
         return entry
     }
 
+    /// The head as recorded apart from the ledger (`ledger.head`, or the `ledger_head` table); nil when none is.
+    func recordedLedgerHead() throws -> LedgerAnchor? { try ledgerHeadRecord.read(db) }
+
     /// The ledger's latest entry; nil while it is empty.
     func ledgerHead() throws -> LedgerAnchor? { try Ledger.head(db) }
 
@@ -20,10 +23,10 @@ extension Store {
         try Ledger.entries(db, challenge: challenge)
     }
 
-    /// Writes the ledger's head to `ledger.head` unless the file already names it (or a later entry).
-    func advanceLedgerHeadFile() throws {
+    /// Records the ledger's head apart from the ledger unless the record already names it (or a later entry).
+    func advanceLedgerHead() throws {
         guard let head = try ledgerHead() else { return }
-        try ledgerHeadFile.advance(to: head)
+        try ledgerHeadRecord.advance(to: head, db)
     }
 
     /// The ledger heads recorded in the event log: one per `challenge.awarded` announcement that carries one.
@@ -44,15 +47,15 @@ extension Store {
     func verifyLedger() throws -> LedgerReport {
         var anchors: [LedgerVerifier.Anchor] = []
         var headFileProblem: String?
-        // The file first: a broker that commits meanwhile can move it only ahead of the snapshot read after it.
+        // The record first: a broker that commits meanwhile can move it only ahead of the snapshot read after it.
         do {
-            if let head = try ledgerHeadFile.read() {
-                anchors.append(.init(source: LedgerHeadFile.name, anchor: head))
+            if let head = try ledgerHeadRecord.read(db) {
+                anchors.append(.init(source: ledgerHeadRecord.anchorName, anchor: head))
             } else {
-                headFileProblem = "the head file \(LedgerHeadFile.name) is missing"
+                headFileProblem = "\(ledgerHeadRecord.name) is missing"
             }
         } catch {
-            headFileProblem = "the head file \(error)"
+            headFileProblem = "\(ledgerHeadRecord.name): \(error)"
         }
         return try readSnapshot {
             anchors += try announcedLedgerHeads().map { LedgerVerifier.Anchor(source: $0.source, anchor: $0.anchor) }

@@ -40,7 +40,4 @@ extension Store {
             }
     }
 
-    /// Changes whenever another connection (another process) commits to the file: a cheap way to notice that
-    /// `pumasi-broker keys` changed the principals while the broker runs.
-    var dataVersion: Int64 { (try? db.queryOne("PRAGMA data_version")?.int(0)) ?? 0 }
 }

@@ -6,12 +6,12 @@ extension Store {
     func rankingCandidates(challenge: String, version: Int) throws -> [RankingCandidate] {
         try db.query(
             """
-            SELECT s.id, s.solver, s.received_at, s.rowid, o.score, o.metrics_json,
+            SELECT s.id, s.solver, s.received_at, s.seq, o.score, o.metrics_json,
                 EXISTS (SELECT 1 FROM disqualifications d WHERE d.submission_id = s.id),
                 EXISTS (SELECT 1 FROM final_selections f WHERE f.challenge_id = s.challenge_id AND f.solver = s.solver
                     AND f.submission_id = s.id)
             FROM submissions s LEFT JOIN outcomes o ON o.submission_id = s.id AND o.version = ? AND o.ok = 1
-            WHERE s.challenge_id = ? ORDER BY s.rowid
+            WHERE s.challenge_id = ? ORDER BY s.seq
             """, [.integer(Int64(version)), .text(challenge)]
         ).map {
             RankingCandidate(
@@ -33,7 +33,7 @@ extension Store {
     func submissionCounts(challenge: String, solver: String, since: Millis) throws -> (total: Int, since: Int) {
         let row = try db.queryOne(
             """
-            SELECT COUNT(*), COALESCE(SUM(s.received_at >= ?), 0) FROM submissions s
+            SELECT COUNT(*), COALESCE(SUM(CASE WHEN s.received_at >= ? THEN 1 ELSE 0 END), 0) FROM submissions s
             WHERE s.solver = ? AND s.challenge_id = ? AND NOT EXISTS (SELECT 1 FROM outcomes o
                 WHERE o.submission_id = s.id AND o.ok = 0 AND o.error LIKE 'infrastructure:%')
             """, [.integer(since), .text(solver), .text(challenge)])
@@ -51,14 +51,20 @@ extension Store {
         }
     }
 
-    /// Disqualifies a submission, for good.
-    func disqualify(submission: String, challenge: String, by principal: String?, reason: String, now: Millis) throws {
+    /// Disqualifies a submission, for good. - Returns: false when it was disqualified already (nothing changes).
+    func disqualify(submission: String, challenge: String, by principal: String?, reason: String, now: Millis) throws
+        -> Bool
+    {
         try db.run(
-            "INSERT INTO disqualifications (submission_id, challenge_id, principal, reason, at) VALUES (?, ?, ?, ?, ?)",
+            """
+            INSERT INTO disqualifications (submission_id, challenge_id, principal, reason, at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """,
             [
-                .text(submission), .text(challenge), principal.map(SQLiteValue.text) ?? .null, .text(reason),
+                .text(submission), .text(challenge), principal.map(SQLValue.text) ?? .null, .text(reason),
                 .integer(now),
             ])
+        return db.changes == 1
     }
 
     /// The submission's challenge and solver, if it exists.
@@ -68,9 +74,9 @@ extension Store {
         }
     }
 
-    /// Every submission's row number, oldest first.
+    /// Every submission's sequence number, oldest first.
     func submissionRows(challenge: String) throws -> [Int64] {
-        try db.query("SELECT rowid FROM submissions WHERE challenge_id = ? ORDER BY rowid", [.text(challenge)]).map {
+        try db.query("SELECT seq FROM submissions WHERE challenge_id = ? ORDER BY seq", [.text(challenge)]).map {
             $0.int(0) ?? 0
         }
     }

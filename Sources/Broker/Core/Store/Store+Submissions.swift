@@ -15,24 +15,27 @@ extension Store {
         }
     }
 
-    /// Stores a submission; its rowid numbers its scoring job, which is pending until it has an outcome.
+    /// Stores a submission; its sequence number (one more than the last submission's, on both backends) numbers its
+    /// scoring job, which is pending until it has an outcome.
     func insertSubmission(
         id: String, challenge: ChallengeRecord, solver: String, clientId: String?, filename: String, bytes: Data,
         now: Millis
     ) throws -> (receipt: Receipt, job: Int64) {
         let sha = SHA256.hex(bytes)
-        try db.run(
+        let row = try db.queryOne(
             """
-            INSERT INTO submissions (id, challenge_id, solver, client_id, filename, sha256, size, content, received_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO submissions (id, challenge_id, solver, client_id, filename, sha256, size, content, received_at,
+                seq)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM submissions))
+            RETURNING seq
             """,
             [
-                .text(id), .text(challenge.id), .text(solver), clientId.map(SQLiteValue.text) ?? .null, .text(filename),
+                .text(id), .text(challenge.id), .text(solver), clientId.map(SQLValue.text) ?? .null, .text(filename),
                 .text(sha), .integer(Int64(bytes.count)), .blob(bytes), .integer(now),
             ])
         let receipt = Receipt(
             submission: id, challenge: challenge.id, sha256: sha, size: bytes.count, receivedAt: now, duplicate: false)
-        return (receipt, db.lastInsertRowID)
+        return (receipt, row?.int(0) ?? 0)
     }
 
     /// A submission as the store knows it under its challenge's current scorer version, with its row number
@@ -59,13 +62,13 @@ extension Store {
     /// query; without the history of earlier scorer versions.
     func submissions(challenge: String, solver: String? = nil) throws -> [SubmissionInfo] {
         try db.query(
-            "\(Self.submissionSelect) WHERE s.challenge_id = ?1 AND (?2 IS NULL OR s.solver = ?2) ORDER BY s.rowid",
-            [.text(challenge), solver.map(SQLiteValue.text) ?? .null]
+            "\(Self.submissionSelect) WHERE s.challenge_id = ?1 AND (s.solver = ?2 OR ?2 IS NULL) ORDER BY s.seq",
+            [.text(challenge), solver.map(SQLValue.text) ?? .null]
         ).map(Self.submissionInfo)
     }
 
     private static let submissionSelect = """
-        SELECT s.id, s.challenge_id, s.solver, s.filename, s.sha256, s.size, s.received_at, s.rowid,
+        SELECT s.id, s.challenge_id, s.solver, s.filename, s.sha256, s.size, s.received_at, s.seq,
             o.ok, o.attempt, o.error, o.log, o.score, o.metrics_json, o.message, o.at,
             (SELECT COUNT(*) FROM attempts a WHERE a.submission_id = s.id AND a.version = c.scorer_version),
             c.scorer_version
@@ -73,7 +76,7 @@ extension Store {
         LEFT JOIN outcomes o ON o.submission_id = s.id AND o.version = c.scorer_version
         """
 
-    private static func submissionInfo(_ row: SQLiteRow) -> SubmissionInfo {
+    private static func submissionInfo(_ row: SQLRow) -> SubmissionInfo {
         let state: SubmissionState =
             switch row.int(8) {
             case 1?: .scored

@@ -1,48 +1,90 @@
 import Foundation
 import PumasiShared
 
-/// The broker's durable state: one SQLite file in WAL mode, owned by the broker's loop thread.
+/// The broker's durable state, and the only way to its database: an SQLite file in WAL mode (the default) or a
+/// PostgreSQL database, owned by the broker's loop thread. Everything outside the store reads and writes through
+/// its methods; the SQL it runs is written once for both backends (`SQLDatabase`).
 ///
 /// Writes happen inside `transaction`, which the broker opens once per poll-loop pass (group commit);
 /// nothing is acknowledged to a peer before that transaction has committed.
 public final class Store {
-    let db: SQLiteConnection
-    public let path: String
+    let db: any SQLDatabase
+    public let location: StoreLocation
+    /// The SQLite connection, when that is the backend: its WAL, checkpoints and pragmas are its own.
+    private let sqlite: SQLiteConnection?
+    /// The PostgreSQL connection, when that is the backend.
+    let postgres: PostgresConnection?
     /// The next announcement's sequence number; 0 until first read from the log.
     var nextSeq: Int64 = 0
     private var checkpointer: Checkpointer?
-    /// `ledger.head` beside the database; brought up to the ledger after each commit that appended to it.
-    let ledgerHeadFile: LedgerHeadFile
+    /// The award ledger's head as last committed, kept apart from the `awards` table: `ledger.head` beside an
+    /// SQLite file, the `ledger_head` table in PostgreSQL (which every broker host shares).
+    let ledgerHeadRecord: any LedgerHeadRecord
     /// Set when this transaction appended to the award ledger.
     var ledgerAppended = false
 
+    static let sqliteFileName = "pumasi.sqlite3"
+
     /// Opens or creates `data-dir/pumasi.sqlite3` and migrates it to the current schema.
-    public init(directory: String, synchronousFull: Bool = true) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        path = (directory as NSString).appendingPathComponent("pumasi.sqlite3")
-        db = try SQLiteConnection(path: path)
-        try db.execute("PRAGMA journal_mode=WAL")
-        // synchronous=FULL in WAL mode: a commit is on disk (fsync of the WAL) before it returns,
-        // so an acknowledgement sent after COMMIT survives power loss as well as a crash.
-        try db.execute(synchronousFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")
-        try db.execute("PRAGMA foreign_keys=ON")
-        ledgerHeadFile = LedgerHeadFile(directory: directory)
-        if try Schema.migrate(db) { try advanceLedgerHeadFile() }
+    public convenience init(directory: String, synchronousFull: Bool = true) throws {
+        try self.init(location: .sqlite(directory: directory), synchronousFull: synchronousFull)
+    }
+
+    /// Opens the store at `location` and migrates it to the current schema.
+    /// - Parameters:
+    ///   - synchronousFull: SQLite's `synchronous`; PostgreSQL keeps its server's `synchronous_commit`, or `off` for
+    ///     this connection when false.
+    ///   - applicationName: how a PostgreSQL connection names itself in `pg_stat_activity`.
+    ///   - create: whether an empty PostgreSQL schema becomes a new store; host commands refuse one instead.
+    public init(
+        location: StoreLocation, synchronousFull: Bool = true, applicationName: String = "pumasi", create: Bool = true
+    ) throws {
+        self.location = location
+        switch location {
+        case .sqlite(let directory):
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let connection = try SQLiteConnection(
+                path: (directory as NSString).appendingPathComponent(Self.sqliteFileName))
+            try connection.execute("PRAGMA journal_mode=WAL")
+            // synchronous=FULL in WAL mode: a commit is on disk (fsync of the WAL) before it returns,
+            // so an acknowledgement sent after COMMIT survives power loss as well as a crash.
+            try connection.execute(synchronousFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")
+            try connection.execute("PRAGMA foreign_keys=ON")
+            sqlite = connection
+            postgres = nil
+            db = connection
+            ledgerHeadRecord = LedgerHeadFile(directory: directory)
+            if try Schema.migrate(connection) { try advanceLedgerHead() }
+        case .postgresql(let conninfo):
+            let connection = try PostgresConnection(conninfo, applicationName: applicationName)
+            if !synchronousFull { try connection.execute("SET synchronous_commit = off") }
+            sqlite = nil
+            postgres = connection
+            db = connection
+            ledgerHeadRecord = LedgerHeadTable()
+            try PostgresSchema.migrate(connection, create: create)
+            try connection.execute("LISTEN pumasi_principals")
+        }
     }
 
     deinit { checkpointer?.stop() }
 
-    /// Moves WAL checkpoints off the calling thread (the broker's loop) onto a thread of their own.
+    /// For logs: the SQLite file, or the PostgreSQL connection string without its password.
+    public var path: String { location.description }
+
+    /// Moves WAL checkpoints off the calling thread (the broker's loop) onto a thread of their own. PostgreSQL
+    /// checkpoints by itself.
     func checkpointInBackground() throws {
-        guard checkpointer == nil else { return }
-        try db.execute("PRAGMA wal_autocheckpoint=0")
+        guard checkpointer == nil, let sqlite else { return }
+        try sqlite.execute("PRAGMA wal_autocheckpoint=0")
         let progress = WALProgress()
-        db.reportWALProgress(to: progress)
-        checkpointer = Checkpointer(path: path, progress: progress)
+        sqlite.reportWALProgress(to: progress)
+        checkpointer = Checkpointer(path: sqlite.path, progress: progress)
     }
 
-    /// Runs `body` in one write transaction. If it appended to the award ledger, `ledger.head` follows once it has
-    /// committed (a failure to write that file leaves it behind, which `ledger verify` accepts, and fails nothing).
+    /// Runs `body` in one write transaction. If it appended to the award ledger, the ledger's head record follows
+    /// once it has committed (a failure to write it leaves it behind, which `ledger verify` accepts, and fails
+    /// nothing).
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         let value: T
         do {
@@ -54,21 +96,41 @@ public final class Store {
         }
         if ledgerAppended {
             ledgerAppended = false
-            try? advanceLedgerHeadFile()
+            try? advanceLedgerHead()
         }
         return value
     }
 
     /// Runs `body` in one read transaction: a snapshot unaffected by other connections' commits meanwhile.
     func readSnapshot<T>(_ body: () throws -> T) throws -> T {
-        try db.execute("BEGIN DEFERRED")
+        try db.execute(sqlite != nil ? "BEGIN DEFERRED" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         defer { try? db.execute("COMMIT") }
         return try body()
     }
 
-    public func integrityCheck() throws -> String { try db.integrityCheck() }
+    /// "ok" when the store is sound: SQLite's `integrity_check`; on PostgreSQL, that the schema is this broker's
+    /// and every foreign key holds (the server looks after its own pages).
+    public func integrityCheck() throws -> String {
+        if let sqlite { return try sqlite.integrityCheck() }
+        return try PostgresSchema.check(db)
+    }
+
     var isInTransaction: Bool { db.isInTransaction }
-    public var schemaVersion: Int { get throws { try db.userVersion } }
+
+    public var schemaVersion: Int {
+        get throws {
+            if let sqlite { return try sqlite.userVersion }
+            return try PostgresSchema.version(db)
+        }
+    }
+
+    /// Changes whenever another connection (another process) changed the principals: `pumasi-broker keys` on the
+    /// broker host or another. SQLite's `data_version` moves on any commit by another connection; PostgreSQL
+    /// notifies (`pumasi_principals`) from a trigger on the table.
+    var principalsVersion: Int64 {
+        if let sqlite { return (try? sqlite.queryOne("PRAGMA data_version")?.int(0)) ?? 0 }
+        return Int64(postgres?.pollNotifications() ?? 0)
+    }
 }
 
 extension Store {
@@ -78,11 +140,11 @@ extension Store {
         try db.run("SAVEPOINT request")
         do {
             let value = try body()
-            try db.run("RELEASE request")
+            try db.run("RELEASE SAVEPOINT request")
             return value
         } catch {
-            try? db.run("ROLLBACK TO request")
-            try? db.run("RELEASE request")
+            try? db.run("ROLLBACK TO SAVEPOINT request")
+            try? db.run("RELEASE SAVEPOINT request")
             nextSeq = 0
             throw error
         }

@@ -102,7 +102,7 @@ final class RelayOutbox {
     private static let columns =
         "client_id, challenge, solver, filename, length(content), sha256, queued_at, state, submission, error"
 
-    private static func entry(_ row: SQLiteRow) -> OutboxEntry {
+    private static func entry(_ row: SQLRow) -> OutboxEntry {
         OutboxEntry(
             clientId: row.string(0) ?? "", challenge: row.string(1) ?? "", solver: row.string(2) ?? "",
             filename: row.string(3) ?? "", size: Int(row.int(4) ?? 0), sha256: row.string(5) ?? "",

@@ -1,0 +1,43 @@
+/// A connection to a relational database, SQLite or PostgreSQL: what a store needs of one, and nothing more.
+///
+/// Statements are written once for both backends: `?` (or `?1`, `?2` … for a value used twice) marks a parameter,
+/// and the SQL keeps to what both engines take (`INSERT … ON CONFLICT DO NOTHING`, `RETURNING`, `CASE` rather than
+/// arithmetic on booleans, `CAST(? AS INTEGER)` where a function wants a 32-bit integer). A boolean read back is an
+/// integer 0 or 1 on both.
+///
+/// Thread rule: a connection belongs to one thread; create it on the thread that uses it.
+public protocol SQLDatabase: AnyObject {
+    var backend: DatabaseError.Backend { get }
+    /// Runs one or more statements with no parameters and no results (schema, settings).
+    func execute(_ sql: String) throws(DatabaseError)
+    /// Runs a statement that returns no rows.
+    func run(_ sql: String, _ values: [SQLValue]) throws(DatabaseError)
+    /// Runs a query and returns every row.
+    func query(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> [SQLRow]
+    /// The first row of a query, if any.
+    func queryOne(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> SQLRow?
+    /// Rows the last `run` inserted, changed or deleted.
+    var changes: Int { get }
+    var isInTransaction: Bool { get }
+    /// Starts a write transaction (SQLite takes its write lock at once).
+    func beginWrite() throws(DatabaseError)
+}
+
+extension SQLDatabase {
+    public func run(_ sql: String) throws(DatabaseError) { try run(sql, []) }
+    public func query(_ sql: String) throws(DatabaseError) -> [SQLRow] { try query(sql, []) }
+    public func queryOne(_ sql: String) throws(DatabaseError) -> SQLRow? { try queryOne(sql, []) }
+
+    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try beginWrite()
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            if isInTransaction { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+}

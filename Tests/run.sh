@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The test suite on a fresh Debian machine: installs what it needs (libzmq, SQLite, libpq, PostgreSQL, Chromium),
+# starts a throwaway PostgreSQL cluster (initdb in a temporary directory, pg_ctl on a free loopback port), runs
+# `swift test` against both backends, and stops the cluster by its PID file. Arguments go to `swift test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libzmq3-dev libsqlite3-dev libpq-dev postgresql chromium)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    sudo=()
+    [[ $(id -u) == 0 ]] || sudo=(sudo)
+    echo "installing ${missing[*]}" >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# A throwaway cluster. initdb refuses to run as root: as root, it belongs to the postgres user Debian's package made.
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/pumasi-pg.XXXXXX")
+as=()
+if [[ $(id -u) == 0 ]]; then
+    chown postgres "$scratch"
+    as=(runuser -u postgres --)
+fi
+stop_cluster() {
+    "${as[@]}" "$pgbin/pg_ctl" -D "$scratch/data" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$scratch"
+}
+trap stop_cluster EXIT
+"${as[@]}" "$pgbin/initdb" -D "$scratch/data" -A trust -U pumasi -E UTF8 --locale=C >"$scratch/initdb.log" 2>&1 \
+    || { cat "$scratch/initdb.log" >&2; exit 1; }
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"${as[@]}" "$pgbin/pg_ctl" -D "$scratch/data" -l "$scratch/server.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$scratch -c max_connections=200" \
+    start >/dev/null || { cat "$scratch/server.log" >&2; exit 1; }
+export PUMASI_TEST_POSTGRES="postgresql://pumasi@127.0.0.1:$port/postgres"
+export PUMASI_TEST_PGBIN="$pgbin"
+echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') for the tests at 127.0.0.1:$port" >&2
+
+swift build --build-tests 2>&1 | tail -n 3
+swift test --skip-build "$@"
