@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test suite on a fresh Debian machine: installs what it needs (libzmq, SQLite, libpq, PostgreSQL, Chromium),
-# starts a throwaway PostgreSQL cluster (initdb in a temporary directory, pg_ctl on a free loopback port), runs
-# `swift test` against both backends, and stops the cluster by its PID file. Arguments go to `swift test`.
+# starts a throwaway PostgreSQL cluster (initdb in a temporary directory, pg_ctl on a free loopback port), runs the
+# whole suite twice, on SQLite and on PostgreSQL, and stops the cluster. Arguments go to both `swift test` runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,4 +42,7 @@ export PUMASI_TEST_PGBIN="$pgbin"
 echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') for the tests at 127.0.0.1:$port" >&2
 
 swift build --build-tests 2>&1 | tail -n 3
-swift test --skip-build "$@"
+echo "== the suite on SQLite" >&2
+PUMASI_TEST_BACKEND=sqlite swift test --skip-build "$@"
+echo "== the suite on PostgreSQL" >&2
+PUMASI_TEST_BACKEND=postgresql swift test --skip-build "$@"

@@ -48,6 +48,8 @@ public final class PostgresConnection: SQLDatabase {
                 .postgresql, kind: .connection, code: "08001", operation: "connect(\(displayName))", message: message)
         }
         handle = connection
+        // The server's notices ("schema … already exists, skipping") are not errors, and a library does not print.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
     }
 
     deinit { PQfinish(handle) }
