@@ -13,7 +13,14 @@ final class AnnouncementListener {
     init(_ endpoint: String) throws {
         socket = try ZMQSocket(ZMQContext(), .sub)
         try socket.setOption(.subscribe, "")
-        try socket.connect(endpoint)
+        for endpoint in Endpoint.list(endpoint) { try socket.connect(endpoint) }
+    }
+
+    /// Reads what has arrived, without waiting.
+    func drain() throws {
+        while let message = try socket.receive(dontWait: true) {
+            if let announcement = Announcement.parse(message.frames) { received.append(announcement) }
+        }
     }
 
     /// Waits until an announcement matching `predicate` has arrived, up to `seconds`.

@@ -236,7 +236,7 @@ extension Broker {
     /// Forgets an evaluator and hands its jobs back.
     func dropEvaluator(_ identity: Data, now: Millis) throws {
         for lease in dispatcher.remove(identity) {
-            try retryOrFail(lease, reason: "evaluator lost", evaluator: peerName(identity), now: now)
+            try retryOrFail(lease, reason: "evaluator lost", evaluator: lease.principal, now: now)
         }
     }
 
@@ -258,7 +258,7 @@ extension Broker {
         let orphans = orphanedLeases
         orphanedLeases.removeAll()
         for lease in orphans {
-            try retryOrFail(lease, reason: "evaluator unreachable", evaluator: peerName(lease.evaluator), now: now)
+            try retryOrFail(lease, reason: "evaluator unreachable", evaluator: lease.principal, now: now)
         }
     }
 
@@ -267,7 +267,7 @@ extension Broker {
     func expireLeases(now: Millis) throws {
         for lease in dispatcher.expiredLeases(now: now) {
             dispatcher.endLease(lease.job)
-            try retryOrFail(lease, reason: "lease expired", evaluator: peerName(lease.evaluator), now: now)
+            try retryOrFail(lease, reason: "lease expired", evaluator: lease.principal, now: now)
         }
     }
 

@@ -56,15 +56,29 @@ public final class Broker {
     /// flight have been answered or `drainTimeout` has passed.
     private(set) var drainingSince: Millis?
 
-    public init(config: BrokerConfig, logger: Logger, context: ZMQContext? = nil) throws {
+    /// Opens the store and, on PostgreSQL, waits as a standby until this broker is the active one; then binds its
+    /// endpoints and rebuilds its memory from the store.
+    /// - Parameter standbyStops: asked every second while a standby waits: true ends the wait (`StandbyStopped`).
+    public init(
+        config: BrokerConfig, logger: Logger, context: ZMQContext? = nil,
+        standbyStops: @Sendable () -> Bool = { false }
+    ) throws {
         try config.validate()
         self.config = config
         self.logger = logger
         let context = try context ?? ZMQContext()
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        let host = ProcessInfo.processInfo.hostName
         store = try Store(
             location: config.store, synchronousFull: config.synchronousFull,
-            applicationName: "pumasi-broker \(ProcessInfo.processInfo.hostName) pid \(getpid())")
+            applicationName: "pumasi-broker \(host) pid \(getpid())")
+        if config.store.isPostgreSQL {
+            if try !store.tryToLead() {
+                logger.notice("standby: another broker is active on this store", ["store": store.path])
+                guard try store.waitToLead(shouldStop: standbyStops) else { throw StandbyStopped() }
+            }
+            try store.expireWhenSilent(after: max(10_000, config.heartbeatInterval * 4))
+        }
         try store.checkpointInBackground()
         var serverKeys: CurveKeyPair?
         if config.curve {
@@ -108,6 +122,11 @@ public final class Broker {
             jobSubmitted(row: job.row, challenge: record, failedAttempts: job.failedAttempts, replicasDone: done)
         }
         try recoverPendingJudging()
+        if let term = try store.beginTerm(
+            host: host, pid: getpid(), router: routerEndpoint, pub: publishEndpoint, now: config.clock())
+        {
+            logger.notice("active", ["term": "\(term.term)", "store": store.path])
+        }
         try writeEndpointsFile()
         do {
             try store.advanceLedgerHead()

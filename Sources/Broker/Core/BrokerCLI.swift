@@ -11,6 +11,7 @@ public enum BrokerCLI {
         discussion: """
             Clients and evaluators speak 7/MDP to the ROUTER endpoint; announcements go out on the PUB endpoint.
             Subcommands: 'pumasi-broker keys' (register, list, revoke keys), 'pumasi-broker audit' (the audit trail),
+            'pumasi-broker status' (which broker is active on a PostgreSQL store),
             'pumasi-broker ledger' (verify or show the award ledger), 'pumasi-broker dump' and 'pumasi-broker restore'
             (move a challenge to another broker).
             The defaults bind loopback only. CURVE is on: the broker's key is <data-dir>/broker.key (made on first
@@ -65,6 +66,9 @@ public enum BrokerCLI {
         if arguments.first == "dump" {
             return BrokerDumpCLI.dump(Array(arguments.dropFirst()), environment: environment)
         }
+        if arguments.first == "status" {
+            return BrokerStatusCLI.main(Array(arguments.dropFirst()), environment: environment)
+        }
         if arguments.first == "restore" {
             return BrokerDumpCLI.restore(Array(arguments.dropFirst()), environment: environment)
         }
@@ -86,10 +90,14 @@ public enum BrokerCLI {
         do {
             let config = try configuration(parsed, environment: environment)
             let level = parsed.value("log-level").flatMap(LogLevel.init(name:)) ?? .info
-            let broker = try Broker(config: config, logger: Logger(label: "broker", level: level))
-            let stop = broker.stopSignal
+            let logger = Logger(label: "broker", level: level)
+            let stop = StopLatch()
             signals.onTerminate { _ in stop.fire() }
+            guard let broker = try start(config, logger: logger, stop: stop) else { return 0 }
+            stop.attach(broker.stopSignal)
             try broker.run()
+            return 0
+        } catch is StandbyStopped {
             return 0
         } catch let error as UsageError {
             console.write(Data((error.description + "\n").utf8))
@@ -98,6 +106,26 @@ public enum BrokerCLI {
             console.write(Data("Error: \(error)\n".utf8))
             return 1
         }
+    }
+
+    /// Starts a broker; on PostgreSQL, one that waits as a standby until it is the active one, and that waits with
+    /// back-off (0.5 s doubling to 10 s) while the server cannot be reached, as a service under systemd should.
+    /// - Returns: nil if a stop came first.
+    static func start(_ config: BrokerConfig, logger: Logger, stop: StopLatch) throws -> Broker? {
+        var backoff: Millis = 500
+        while !stop.isFired {
+            do {
+                return try Broker(config: config, logger: logger, standbyStops: { stop.isFired })
+            } catch let error as DatabaseError where error.isConnectionLost {
+                logger.error(
+                    "PostgreSQL unreachable; trying again",
+                    ["store": config.store.description, "error": error.message, "retry.ms": "\(backoff)"])
+                let until = WallClock.monotonicNanos() + UInt64(backoff) * 1_000_000
+                while !stop.isFired, WallClock.monotonicNanos() < until { usleep(50_000) }
+                backoff = min(backoff * 2, 10_000)
+            }
+        }
+        return nil
     }
 
     static func configuration(_ a: ParsedArguments, environment: [String: String]) throws -> BrokerConfig {

@@ -63,3 +63,8 @@ public struct BrokerConfig: Sendable {
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public let description: String
 }
+
+/// A standby broker was asked to stop before it became the active one.
+public struct StandbyStopped: Error, CustomStringConvertible, Sendable {
+    public var description: String { "stopped while a standby" }
+}

@@ -68,6 +68,14 @@ public final class ZMQSocket {
 
     // MARK: Sending
 
+    /// Waits up to `timeoutMilliseconds` until a message can be queued without blocking: with `immediate` set, until
+    /// a connection to some peer has completed. - Returns: whether one can.
+    public func waitWritable(timeoutMilliseconds: Int) throws(ZMQError) -> Bool {
+        var item = zmq_pollitem_t(socket: handle, fd: 0, events: Int16(ZMQ_POLLOUT), revents: 0)
+        _ = try zmqCall("zmq_poll") { zmq_poll(&item, 1, timeoutMilliseconds) }
+        return item.revents & Int16(ZMQ_POLLOUT) != 0
+    }
+
     /// Sends all frames as one multipart message.
     /// - Returns: false when `dontWait` is set and the message could not be queued (EAGAIN).
     @discardableResult

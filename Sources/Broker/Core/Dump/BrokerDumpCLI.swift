@@ -69,7 +69,13 @@ enum BrokerDumpCLI {
                     "a broker (pid \(pid)) is running on \(directory): stop it before restoring into its store")
             }
             // A new data directory is fine: the store is made, and the broker started on it later finds the challenge.
-            let summary = try Store(location: place.location, applicationName: "pumasi-broker restore").restore(dump)
+            let store = try Store(location: place.location, applicationName: "pumasi-broker restore")
+            if let active = try store.brokerStatus().active {
+                throw HostCommand.Failure(
+                    "a broker (\(active.host) pid \(active.pid)) is active on \(place.location): stop every broker on "
+                        + "the store before restoring into it")
+            }
+            let summary = try store.restore(dump)
             print(
                 "Restored \(summary.challenge) from \(dump.source.broker): \(summary.files) files, "
                     + "\(summary.submissions) submissions, \(summary.outcomes) outcomes, "

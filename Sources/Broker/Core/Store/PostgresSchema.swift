@@ -248,6 +248,18 @@ enum PostgresSchema {
             seq BIGINT NOT NULL,
             hash \(text) NOT NULL
         );
+        -- Each time a broker became the active one: its session, host, process and endpoints. Append-only.
+        CREATE TABLE broker_terms (
+            term BIGINT PRIMARY KEY,
+            backend_pid BIGINT NOT NULL,
+            host \(text) NOT NULL,
+            pid BIGINT NOT NULL,
+            router \(text) NOT NULL,
+            pub \(text) NOT NULL,
+            started_at BIGINT NOT NULL
+        );
+        CREATE TRIGGER broker_terms_immutable BEFORE UPDATE OR DELETE ON broker_terms
+            FOR EACH ROW EXECUTE FUNCTION pumasi_refuse('broker terms are append-only');
         CREATE TABLE broker_identity (
             id INTEGER PRIMARY KEY CHECK (id = 1),
             public_key \(text) NOT NULL,
@@ -255,6 +267,10 @@ enum PostgresSchema {
             created_at BIGINT NOT NULL
         );
         """
+
+    /// The tables a PostgreSQL store has and an SQLite one does not: what lives beside an SQLite file (the ledger's
+    /// head, the broker's key), and what only several brokers need (their terms as the active one).
+    static let ownTables: Set<String> = ["pumasi_schema", "ledger_head", "broker_identity", "broker_terms"]
 
     /// Text compared byte by byte, as SQLite compares it, whatever the database's locale.
     private static let text = "TEXT COLLATE \"C\""

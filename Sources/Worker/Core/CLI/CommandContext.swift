@@ -23,7 +23,9 @@ struct CommandContext {
     static let clientOptions: [CommandSpec.Option] = [
         .init(
             "broker", short: "b", value: "endpoint",
-            help: "Broker (or relay) endpoint. Default: $PUMASI_BROKER or \(defaultBroker)."),
+            help:
+                "Broker (or relay) endpoint, or a comma-separated list of brokers. Default: $PUMASI_BROKER or \(defaultBroker)."
+        ),
         .init("timeout", value: "seconds", help: "How long to wait for the broker. Default: 10."),
         keyOption, brokerKeyOption,
         .init("json", help: "Print JSON for scripts instead of text for people."),

@@ -14,7 +14,9 @@ enum EvaluateCommand: Command {
         options: [
             .init(
                 "broker", short: "b", value: "endpoint",
-                help: "Broker ROUTER endpoint. Default: $PUMASI_BROKER or \(CommandContext.defaultBroker)."),
+                help:
+                    "Broker ROUTER endpoint, or a comma-separated list of them (one per broker host). Default: $PUMASI_BROKER or \(CommandContext.defaultBroker)."
+            ),
             CommandContext.keyOption, CommandContext.brokerKeyOption,
             .init(
                 "plugin", short: "p", value: "name=path",
@@ -112,10 +114,14 @@ enum RelayCommand: Command {
         options: [
             .init(
                 "broker", short: "b", value: "endpoint",
-                help: "Broker ROUTER endpoint. Default: $PUMASI_BROKER or \(CommandContext.defaultBroker)."),
+                help:
+                    "Broker ROUTER endpoint, or a comma-separated list of them (one per broker host). Default: $PUMASI_BROKER or \(CommandContext.defaultBroker)."
+            ),
             .init(
                 "pub", value: "endpoint",
-                help: "Broker PUB endpoint. Default: $PUMASI_PUB or \(CommandContext.defaultPublish)."),
+                help:
+                    "Broker PUB endpoint, or a comma-separated list (one per broker host). Default: $PUMASI_PUB or \(CommandContext.defaultPublish)."
+            ),
             CommandContext.keyOption, CommandContext.brokerKeyOption,
             .init(
                 "listen", value: "endpoint",

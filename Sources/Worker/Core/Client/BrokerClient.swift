@@ -4,9 +4,15 @@ import PumasiShared
 /// A one-shot client of the broker's own services: MDP client framing over a DEALER socket, with a timeout
 /// and, for idempotent requests, retries on a fresh socket (the Lazy Pirate pattern).
 ///
+/// Given several endpoints (brokers on several hosts sharing one store, one of them active), the socket connects to
+/// all of them with `ZMQ_IMMEDIATE`, so that a request goes only over a connection that has completed: to the
+/// active broker, the one that has bound its endpoint. A retry after a failover reaches the new active broker.
+///
 /// Thread rule: one client per thread.
 public final class BrokerClient {
+    /// The endpoint, or the comma-separated list, as given.
     public let endpoint: String
+    public let endpoints: [String]
     public var timeoutSeconds: Double
     /// CURVE credentials, for a broker with authentication on.
     public let curve: CurveClient?
@@ -17,6 +23,7 @@ public final class BrokerClient {
         throws
     {
         self.endpoint = endpoint
+        self.endpoints = Endpoint.list(endpoint)
         self.timeoutSeconds = timeoutSeconds
         self.curve = curve
         self.context = try context ?? ZMQContext()
@@ -26,7 +33,8 @@ public final class BrokerClient {
         if let socket { return socket }
         let socket = try ZMQSocket(context, .dealer)
         if let curve { try socket.useCurve(curve) }
-        try socket.connect(endpoint)
+        if endpoints.count > 1 { try socket.setOption(.immediate, 1) }
+        for endpoint in endpoints.isEmpty ? [endpoint] : endpoints { try socket.connect(endpoint) }
         self.socket = socket
         return socket
     }
@@ -37,9 +45,19 @@ public final class BrokerClient {
         for _ in 0..<max(1, attempts) {
             do {
                 let socket = try connected()
-                try socket.send(MDP.clientRequest(service: service, body: body))
-                var poller = ZMQPoller([socket])
                 let deadline = WallClock.monotonicNanos() + UInt64(timeoutSeconds * 1e9)
+                // With several brokers, wait for a completed connection (the active broker's) to take the request.
+                if endpoints.count > 1 {
+                    guard try socket.waitWritable(timeoutMilliseconds: Int(timeoutSeconds * 1000)),
+                        try socket.send(MDP.clientRequest(service: service, body: body), dontWait: true)
+                    else {
+                        self.socket = nil
+                        continue
+                    }
+                } else {
+                    try socket.send(MDP.clientRequest(service: service, body: body))
+                }
+                var poller = ZMQPoller([socket])
                 while true {
                     let now = WallClock.monotonicNanos()
                     guard now < deadline else { break }

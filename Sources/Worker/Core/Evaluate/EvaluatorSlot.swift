@@ -50,73 +50,91 @@ final class EvaluatorSlot {
         var backoff = config.reconnectInitial
         var busy = false
         var signalledReady = false
+        let endpoints = Endpoint.list(config.brokerEndpoint)
+        var stopRequested = false
         while true {
-            let dealer = try ZMQSocket(context, .dealer)
-            if let curve = config.curve { try dealer.useCurve(curve) }
-            try dealer.connect(config.brokerEndpoint)
-            try dealer.send(MDP.worker(.ready, [Data(service.utf8)]))
-            if !signalledReady {
-                signalledReady = true
-                onReady()
-            }
-            logger.info("connected", ["broker": config.brokerEndpoint, "service": service])
-            var poller = ZMQPoller([dealer, pair, control])
-            var lastHeard = config.clock()
-            var nextHeartbeat = lastHeard + config.heartbeatInterval
-            var stopRequested = false
-            var lost = false
-            while !lost {
-                let now = config.clock()
-                let ready = try poller.poll(timeoutMilliseconds: Int(max(0, nextHeartbeat - now)))
-                if ready[2], stop.received(on: control) { stopRequested = true }
-                if ready[0] {
-                    while let message = try dealer.receive(dontWait: true) {
-                        lastHeard = config.clock()
-                        backoff = config.reconnectInitial
-                        switch Self.command(message.frames) {
-                        case .request?:
-                            // frames: "" MDPW01 0x02 address "" (job submission)…
-                            let frames = message.frames
-                            guard frames.count >= 7, frames.count % 2 == 1, !busy else {
-                                logger.warning("unexpected or malformed REQUEST ignored", ["busy": "\(busy)"])
-                                continue
-                            }
-                            if let inline = inlineRunner, let results = Self.scoreInline(frames, with: inline) {
-                                // Built-in scorers are quick and bounded by the message size: score here,
-                                // saving two thread hops per batch.
-                                try dealer.send(MDP.workerReply(clientAddress: frames[3], body: results))
-                                continue
-                            }
-                            busy = true
-                            try pair.send([frames[3]] + frames[5...])
-                        case .disconnect?:
-                            logger.info("broker asked to reconnect", ["service": service])
-                            lost = true
-                        case .heartbeat?:
-                            break
-                        default:
-                            logger.warning(
-                                "unexpected message from broker ignored", ["frames": "\(message.frames.count)"])
-                        }
+            // The connection lives in this scope alone: closed before the back-off, so that a connect still pending
+            // when the link comes back cannot hand the broker an evaluator that nobody reads.
+            do {
+                let dealer = try ZMQSocket(context, .dealer)
+                if let curve = config.curve { try dealer.useCurve(curve) }
+                // With several brokers (one active), READY goes over the first connection that completes: the active
+                // broker's, the only one that has bound its endpoint.
+                if endpoints.count > 1 { try dealer.setOption(.immediate, 1) }
+                for endpoint in endpoints { try dealer.connect(endpoint) }
+                if endpoints.count > 1 {
+                    var waitPoller = ZMQPoller([pair, control])
+                    while try !dealer.waitWritable(timeoutMilliseconds: 100) {
+                        let ready = try waitPoller.poll(timeoutMilliseconds: 0)
+                        if ready[1], stop.received(on: control) { stopRequested = true }
+                        if ready[0], try pair.receive(dontWait: true) != nil { busy = false }
+                        if stopRequested && !busy { return }
                     }
                 }
-                if ready[1], let result = try pair.receive(dontWait: true), result.frames.count >= 2 {
-                    busy = false
-                    try dealer.send(MDP.workerReply(clientAddress: result.frames[0], body: Array(result.frames[1...])))
+                try dealer.send(MDP.worker(.ready, [Data(service.utf8)]))
+                if !signalledReady {
+                    signalledReady = true
+                    onReady()
                 }
-                if stopRequested && !busy {
-                    _ = try? dealer.send(MDP.worker(.disconnect), dontWait: true)
-                    logger.info("stopped", ["service": service])
-                    return
-                }
-                let after = config.clock()
-                if after >= nextHeartbeat {
-                    try dealer.send(MDP.worker(.heartbeat), dontWait: true)
-                    nextHeartbeat = after + config.heartbeatInterval
-                }
-                if after - lastHeard > config.heartbeatInterval * Millis(config.heartbeatLiveness) {
-                    logger.warning("broker silent; reconnecting", ["service": service, "backoff.ms": "\(backoff)"])
-                    lost = true
+                logger.info("connected", ["broker": config.brokerEndpoint, "service": service])
+                var poller = ZMQPoller([dealer, pair, control])
+                var lastHeard = config.clock()
+                var nextHeartbeat = lastHeard + config.heartbeatInterval
+                var lost = false
+                while !lost {
+                    let now = config.clock()
+                    let ready = try poller.poll(timeoutMilliseconds: Int(max(0, nextHeartbeat - now)))
+                    if ready[2], stop.received(on: control) { stopRequested = true }
+                    if ready[0] {
+                        while let message = try dealer.receive(dontWait: true) {
+                            lastHeard = config.clock()
+                            backoff = config.reconnectInitial
+                            switch Self.command(message.frames) {
+                            case .request?:
+                                // frames: "" MDPW01 0x02 address "" (job submission)…
+                                let frames = message.frames
+                                guard frames.count >= 7, frames.count % 2 == 1, !busy else {
+                                    logger.warning("unexpected or malformed REQUEST ignored", ["busy": "\(busy)"])
+                                    continue
+                                }
+                                if let inline = inlineRunner, let results = Self.scoreInline(frames, with: inline) {
+                                    // Built-in scorers are quick and bounded by the message size: score here,
+                                    // saving two thread hops per batch.
+                                    try dealer.send(MDP.workerReply(clientAddress: frames[3], body: results))
+                                    continue
+                                }
+                                busy = true
+                                try pair.send([frames[3]] + frames[5...])
+                            case .disconnect?:
+                                logger.info("broker asked to reconnect", ["service": service])
+                                lost = true
+                            case .heartbeat?:
+                                break
+                            default:
+                                logger.warning(
+                                    "unexpected message from broker ignored", ["frames": "\(message.frames.count)"])
+                            }
+                        }
+                    }
+                    if ready[1], let result = try pair.receive(dontWait: true), result.frames.count >= 2 {
+                        busy = false
+                        try dealer.send(
+                            MDP.workerReply(clientAddress: result.frames[0], body: Array(result.frames[1...])))
+                    }
+                    if stopRequested && !busy {
+                        _ = try? dealer.send(MDP.worker(.disconnect), dontWait: true)
+                        logger.info("stopped", ["service": service])
+                        return
+                    }
+                    let after = config.clock()
+                    if after >= nextHeartbeat {
+                        try dealer.send(MDP.worker(.heartbeat), dontWait: true)
+                        nextHeartbeat = after + config.heartbeatInterval
+                    }
+                    if after - lastHeard > config.heartbeatInterval * Millis(config.heartbeatLiveness) {
+                        logger.warning("broker silent; reconnecting", ["service": service, "backoff.ms": "\(backoff)"])
+                        lost = true
+                    }
                 }
             }
             // Wait out the back-off, still answering a stop; a job in progress finishes first and its late

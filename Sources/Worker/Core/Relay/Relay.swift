@@ -62,7 +62,8 @@ public final class Relay: Sendable {
         try subscriber.setOption(.receiveHighWaterMark, 100_000)
         if let curve = config.curve { try subscriber.useCurve(curve) }
         for topic in config.topics { try subscriber.setOption(.subscribe, topic) }
-        try subscriber.connect(config.publishEndpoint)
+        // One PUB endpoint per broker host: only the active broker has bound its own, and it alone publishes.
+        for endpoint in Endpoint.list(config.publishEndpoint) { try subscriber.connect(endpoint) }
         let frontend = try ZMQSocket(context, .router)
         try frontend.setOption(.routerMandatory, 1)
         try frontend.bind(config.listenEndpoint)

@@ -1,0 +1,124 @@
+import Foundation
+import PumasiShared
+
+/// Which broker of those sharing a PostgreSQL store is the active one, and since when.
+public struct BrokerTerm: Codable, Sendable, Equatable {
+    /// 1 for the first broker ever active on the store, then one more at each takeover.
+    public var term: Int64
+    public var host: String
+    public var pid: Int64
+    public var router: String
+    public var pub: String
+    public var startedAt: Millis
+}
+
+/// What `pumasi-broker status` reports: the active broker (if any) and the brokers waiting as standbys.
+public struct BrokerStatus: Codable, Sendable {
+    public var active: BrokerTerm?
+    /// Brokers connected to the store and waiting for the lock: `application_name`, client address, since when.
+    public var standbys: [String]
+}
+
+/// Leadership among brokers on one PostgreSQL store. The active broker holds a session-level advisory lock on the
+/// very connection it writes through: a broker that lost that connection has lost the lock and the means to write
+/// with it, so two brokers can never both commit. The server drops a silent session's lock on its own: the active
+/// broker's session sets `idle_session_timeout` and `idle_in_transaction_session_timeout`, and its passes (at least
+/// one per heartbeat interval) keep it from ever being idle that long while it works.
+extension Store {
+    /// The lock's key: one per schema, so that stores in different schemas of one database lead separately.
+    fileprivate static let lockKey = "hashtextextended('pumasi-broker:' || current_schema(), 0)"
+
+    /// Tries once to become the active broker. - Returns: whether this connection now holds the lock.
+    func tryToLead() throws -> Bool {
+        guard postgres != nil else { return true }
+        return try db.queryOne("SELECT pg_try_advisory_lock(\(Self.lockKey))")?.int(0) == 1
+    }
+
+    /// Makes the server end this session if it falls silent for `silence` (a broker cut off or hung), releasing the
+    /// lock for a standby; `silence` must be several times the longest gap between two passes.
+    func expireWhenSilent(after silence: Millis) throws {
+        guard postgres != nil else { return }
+        try db.execute(
+            """
+            SET idle_session_timeout = \(silence); SET idle_in_transaction_session_timeout = \(silence);
+            SET tcp_keepalives_idle = \(max(1, silence / 2000)); SET tcp_keepalives_interval = 1;
+            SET tcp_keepalives_count = 2
+            """)
+    }
+
+    /// Records the start of this broker's term, after it took the lock and bound its endpoints.
+    /// - Returns: the term.
+    @discardableResult
+    func beginTerm(host: String, pid: Int32, router: String, pub: String, now: Millis) throws -> BrokerTerm? {
+        guard let postgres else { return nil }
+        return try transaction {
+            let term = try db.queryOne("SELECT COALESCE(MAX(term), 0) + 1 FROM broker_terms")?.int(0) ?? 1
+            try db.run(
+                """
+                INSERT INTO broker_terms (term, backend_pid, host, pid, router, pub, started_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    .integer(term), .integer(Int64(postgres.backendPID)), .text(host), .integer(Int64(pid)),
+                    .text(router), .text(pub), .integer(now),
+                ])
+            return BrokerTerm(term: term, host: host, pid: Int64(pid), router: router, pub: pub, startedAt: now)
+        }
+    }
+
+    /// Who is active on this store now: the term whose session holds the lock, and the sessions waiting for it.
+    public func brokerStatus() throws -> BrokerStatus {
+        guard postgres != nil else { return BrokerStatus(active: nil, standbys: []) }
+        let holder = try db.queryOne(
+            """
+            SELECT t.term, t.host, t.pid, t.router, t.pub, t.started_at
+            FROM pg_locks l JOIN broker_terms t ON t.backend_pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database
+                WHERE datname = current_database())
+            AND ((l.classid::BIGINT << 32) | l.objid::BIGINT) = \(Self.lockKey)
+            ORDER BY t.term DESC LIMIT 1
+            """)
+        let waiting = try db.query(
+            """
+            SELECT a.application_name || COALESCE(' from ' || host(a.client_addr), '') || ', waiting since '
+                || to_char(l.waitstart AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND NOT l.granted
+            AND ((l.classid::BIGINT << 32) | l.objid::BIGINT) = \(Self.lockKey)
+            ORDER BY l.waitstart
+            """)
+        return BrokerStatus(
+            active: holder.map {
+                BrokerTerm(
+                    term: $0.int(0) ?? 0, host: $0.string(1) ?? "", pid: $0.int(2) ?? 0, router: $0.string(3) ?? "",
+                    pub: $0.string(4) ?? "", startedAt: $0.int(5) ?? 0)
+            }, standbys: waiting.compactMap { $0.string(0) })
+    }
+}
+
+extension Store {
+    /// Waits to become the active broker, in the server's queue for the lock a second at a time (so that
+    /// `shouldStop` is asked every second, and `pumasi-broker status` lists this broker as a standby meanwhile).
+    /// - Returns: true once this connection holds the lock; false if asked to stop first.
+    /// - Throws: when the connection fails (PostgreSQL down or out of reach): the caller starts over.
+    func waitToLead(shouldStop: () -> Bool) throws -> Bool {
+        guard postgres != nil else { return true }
+        try db.execute("SET lock_timeout = '1s'")
+        defer { try? db.execute("SET lock_timeout = 0") }
+        while !shouldStop() {
+            if try lockWithin() { return true }
+        }
+        return false
+    }
+
+    /// Waits for the lock up to the session's `lock_timeout`. - Returns: whether it was taken.
+    private func lockWithin() throws(DatabaseError) -> Bool {
+        do {
+            try db.run("SELECT pg_advisory_lock(\(Self.lockKey))", [])
+        } catch {
+            guard error.code == "55P03" else { throw error }  // lock_not_available: still a standby
+            return false
+        }
+        return true
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import PumasiShared
+import Testing
+
+@testable import PumasiBroker
+@testable import PumasiWorker
+
+/// A `pumasi-broker` process on a shared PostgreSQL store, at fixed loopback ports so that clients can list it
+/// before it is active. Stopped by its pid.
+private final class StoreBroker {
+    let name: String
+    let directory: String
+    let router: String
+    let pub: String
+    let store: String
+    private(set) var process: CLIProcess?
+
+    init(_ name: String, in dir: TempDirectory, store: String) throws {
+        self.name = name
+        directory = dir.file(name)
+        router = "tcp://127.0.0.1:\(try freePort())"
+        pub = "tcp://127.0.0.1:\(try freePort())"
+        self.store = store
+    }
+
+    deinit { kill9() }
+
+    func start() throws {
+        process = try CLIProcess(
+            "pumasi-broker",
+            [
+                "--data-dir", directory, "--store", store, "--router", router, "--pub", pub, "--insecure",
+                "--heartbeat-ms", "250", "--lease-margin-ms", "1000", "--log-level", "notice",
+            ])
+    }
+
+    var pid: Int32? { process?.process.processIdentifier }
+
+    /// Whether this process wrote its `broker.json`: it is the active broker, serving.
+    var isServing: Bool {
+        guard let pid, let data = FileManager.default.contents(atPath: directory + "/broker.json"),
+            let info = try? JSONDecoder().decode([String: String].self, from: data)
+        else { return false }
+        return info["pid"] == String(pid)
+    }
+
+    var isStandby: Bool { process?.stderr.contains("standby: another broker is active") == true }
+
+    func kill9() {
+        guard let process else { return }
+        self.process = nil
+        kill(process.process.processIdentifier, SIGKILL)
+        _ = process.waitForExit(seconds: 10)
+    }
+}
+
+/// A free TCP port on loopback, as the kernel hands one out (free when asked; the test binds it soon after).
+private func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
+    }
+    try #require(bound, "no free port: errno \(errno)")
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+@Suite(
+    "Standby brokers on one PostgreSQL store", .serialized, .timeLimit(.minutes(3)),
+    .enabled(if: TestBackend.current == .postgresql, "PostgreSQL alone"))
+struct FailoverTests {
+    /// Two brokers on one store: one is active, the other waits; `kill -9` the active one again and again (starting
+    /// it again as the new standby) while solvers submit through a client that lists both. Every acknowledged
+    /// submission is scored exactly once, the announcement log has no gap and no number twice, and each takeover is
+    /// timed from the kill to the first receipt from the new active broker.
+    @Test func killingTheActiveBrokerHandsItsWorkToTheStandby() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let schema = "f_" + UUID().uuidString.prefix(8).lowercased()
+        let store = try TestBackend.conninfo(schema: schema)
+        let brokers = [try StoreBroker("a", in: dir, store: store), try StoreBroker("b", in: dir, store: store)]
+        try brokers[0].start()
+        try #require(eventually(seconds: 20) { brokers[0].isServing }, "broker a did not start")
+        try brokers[1].start()
+        try #require(eventually(seconds: 20) { brokers[1].isStandby }, "broker b is not a standby")
+
+        // `pumasi-broker status` names the active broker and its standby.
+        let status = try CLIProcess("pumasi-broker", ["status", "--store", store]).finish(within: 20)
+        #expect(status.termination == .exit(0), "\(status)")
+        #expect(status.stdout.contains("term 1") && status.stdout.contains("pid \(brokers[0].pid ?? 0)"), "\(status)")
+        #expect(status.stdout.contains("standby  pumasi-broker"), "\(status)")
+
+        let routers = brokers.map(\.router).joined(separator: ",")
+        let listener = try AnnouncementListener(brokers.map(\.pub).joined(separator: ","))
+        let evaluator = try EvaluatorHarness(broker: routers, cache: dir.file("cache")) {
+            $0.heartbeatInterval = 250
+            $0.reconnectInitial = 100
+            $0.reconnectMax = 500
+        }
+        defer { evaluator.shutdown() }
+        let client = try BrokerClient(endpoint: routers, timeoutSeconds: 1)
+        let (spec, files) = sampleSpec()
+        let challenge = try client.call(
+            Service.post, PostRequest(spec: spec), files: files, as: ChallengeInfo.self, attempts: 5
+        ).0
+
+        // Three solvers submit all along, each through its own client listing both brokers, each submission under a
+        // client id of its own and retried under it until a broker acknowledges it.
+        let load = SubmissionLoad(routers: routers, challenge: challenge.id, solvers: ["ada", "bob", "cy"])
+        var takeovers: [Double] = []
+        let kills = 10
+        var active = 0
+        for round in 0..<kills {
+            try #require(
+                eventually(seconds: 20) {
+                    try listener.drain()
+                    return load.acknowledged > 3 * (round + 1)
+                }, "round \(round): no load")
+            let killedAt = WallClock.monotonicNanos()
+            let before = load.acknowledged
+            brokers[active].kill9()
+            // The first receipt after the kill comes from the new active broker: the killed one answers nothing.
+            try #require(
+                eventually(seconds: 20) {
+                    try listener.drain()
+                    return load.acknowledged > before
+                }, "round \(round): no receipt")
+            takeovers.append(Double(WallClock.monotonicNanos() - killedAt) / 1e9)
+            let next = 1 - active
+            #expect(brokers[next].isServing, "round \(round): the standby did not take over")
+            try brokers[active].start()
+            try #require(
+                eventually(seconds: 20) { brokers[active].isStandby },
+                "round \(round): the restarted broker is no standby")
+            active = next
+        }
+        let receipts = load.stop()
+
+        // Every acknowledged submission is scored exactly once, by the broker of whichever term saw its result.
+        for receipt in receipts {
+            let info = try settled(client, receipt.submission, seconds: 30)
+            #expect(info.state == .scored, "\(receipt.submission): \(info.state)")
+        }
+        let db = try PostgresConnection(store)
+        #expect(try db.queryOne("SELECT COUNT(*) FROM submissions")?.int(0) == Int64(receipts.count))
+        #expect(try db.queryOne("SELECT COUNT(*) FROM outcomes WHERE ok = 1")?.int(0) == Int64(receipts.count))
+        #expect(try db.query("SELECT submission_id FROM outcomes GROUP BY 1 HAVING COUNT(*) > 1").isEmpty)
+        // The announcement log: 1, 2, 3 … with no gap and no number used twice, across eleven terms.
+        let seqs = try db.query("SELECT seq FROM events ORDER BY seq").compactMap { $0.int(0) }
+        #expect(seqs == Array(1...Int64(seqs.count)))
+        // Never two brokers publishing at once: what a subscriber of both heard rises strictly (it may miss some
+        // during a takeover, which a relay reads back from the log).
+        _ = try listener.wait(seconds: 1) { _ in false }
+        let heard = listener.received.compactMap(\.seq)
+        #expect(heard.count > kills && zip(heard, heard.dropFirst()).allSatisfy { $0 < $1 }, "\(heard)")
+        #expect(try db.queryOne("SELECT MAX(term) FROM broker_terms")?.int(0) == Int64(kills + 1))
+
+        let sorted = takeovers.sorted()
+        print(
+            "FailoverTests: \(kills) kills, \(receipts.count) acknowledged submissions (\(load.retries) retried); "
+                + "kill to first receipt from "
+                + "the new broker: p50 \(String(format: "%.2f", sorted[sorted.count / 2])) s, "
+                + "max \(String(format: "%.2f", sorted.last ?? 0)) s")
+        for broker in brokers { broker.kill9() }
+    }
+}
+
+/// Solvers submitting from threads of their own until stopped, each submission under a new client id, retried under
+/// it (a second or more between tries) until some broker acknowledges it. Bounded: 300 submissions a solver.
+private final class SubmissionLoad: @unchecked Sendable {
+    // @unchecked Sendable: `receipts`, `retries` and `stopping` are touched only under `lock`.
+    private let lock = NSLock()
+    private var receipts: [Receipt] = []
+    private var tries = 0
+    private var stopping = false
+    private let done = DispatchGroup()
+
+    init(routers: String, challenge: String, solvers: [String]) {
+        for solver in solvers {
+            done.enter()
+            Thread { [self] in
+                defer { done.leave() }
+                guard let client = try? BrokerClient(endpoint: routers, timeoutSeconds: 1) else { return }
+                for n in 0..<300 {
+                    if lock.withLock({ stopping }) { return }
+                    let request = SubmitRequest(
+                        challenge: challenge, solver: solver, filename: "answer.txt", clientId: "\(solver)-\(n)")
+                    for _ in 0..<30 {
+                        lock.withLock { tries += 1 }
+                        if let receipt = try? client.call(
+                            Service.submit, request, files: [Data((n % 2 == 0 ? "42" : "41").utf8)], as: Receipt.self
+                        ).0 {
+                            lock.withLock { receipts.append(receipt) }
+                            break
+                        }
+                    }
+                    usleep(2_000)
+                }
+            }.start()
+        }
+    }
+
+    var acknowledged: Int { lock.withLock { receipts.count } }
+    var retries: Int { lock.withLock { tries - receipts.count } }
+
+    /// Stops the solvers and returns every receipt they were given.
+    func stop() -> [Receipt] {
+        lock.withLock { stopping = true }
+        done.wait()
+        return lock.withLock { receipts }
+    }
+}
