@@ -7,7 +7,7 @@ import Testing
 
 /// A `pumasi-broker` process on a shared PostgreSQL store, at fixed loopback ports so that clients can list it
 /// before it is active. Stopped by its pid.
-private final class StoreBroker {
+final class StoreBroker {
     let name: String
     let directory: String
     let router: String
@@ -55,7 +55,7 @@ private final class StoreBroker {
 }
 
 /// A free TCP port on loopback, as the kernel hands one out (free when asked; the test binds it soon after).
-private func freePort() throws -> Int {
+func freePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
@@ -168,6 +168,48 @@ struct FailoverTests {
                 + "kill to first receipt from "
                 + "the new broker: p50 \(String(format: "%.2f", sorted[sorted.count / 2])) s, "
                 + "max \(String(format: "%.2f", sorted.last ?? 0)) s")
+        for broker in brokers { broker.kill9() }
+    }
+}
+
+extension FailoverTests {
+    /// The active broker's session is ended by the server (a failed commit, as when PostgreSQL restarts or the link
+    /// drops): the broker stops with an error, having acknowledged nothing it could not commit, and the standby
+    /// takes over with everything acknowledged before.
+    @Test func aBrokerThatLosesItsSessionStepsDownAndTheStandbyTakesOver() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let store = try TestBackend.conninfo(schema: "f_" + UUID().uuidString.prefix(8).lowercased())
+        let brokers = [try StoreBroker("a", in: dir, store: store), try StoreBroker("b", in: dir, store: store)]
+        try brokers[0].start()
+        try #require(eventually(seconds: 20) { brokers[0].isServing })
+        try brokers[1].start()
+        try #require(eventually(seconds: 20) { brokers[1].isStandby })
+        let client = try BrokerClient(endpoint: brokers.map(\.router).joined(separator: ","), timeoutSeconds: 1)
+        let (spec, files) = sampleSpec()
+        let challenge = try client.call(
+            Service.post, PostRequest(spec: spec), files: files, as: ChallengeInfo.self, attempts: 5
+        ).0
+        let before = try submit(client, challenge.id, "ada", "42", clientId: "before")
+
+        let admin = try PostgresConnection(store)
+        let ended = try admin.queryOne(
+            "SELECT pg_terminate_backend(backend_pid::INTEGER) FROM broker_terms WHERE term = 1")
+        #expect(ended?.int(0) == 1)
+        let exited = try #require(brokers[0].process?.waitForExit(seconds: 20), "broker a did not stop")
+        #expect(exited.termination == .exit(1), "\(exited)")
+        #expect(exited.stderr.contains("store transaction failed; stopping"), "\(exited.stderr)")
+        #expect(eventually(seconds: 20) { brokers[1].isServing }, "broker b did not take over")
+
+        let after = try client.call(
+            Service.submit,
+            SubmitRequest(challenge: challenge.id, solver: "bob", filename: "answer.txt", clientId: "after"),
+            files: [Data("42".utf8)], as: Receipt.self, attempts: 10
+        ).0
+        #expect(try status(client, before.submission).submission == before.submission)
+        #expect(try status(client, after.submission).challenge == challenge.id)
+        #expect(try admin.queryOne("SELECT COUNT(*) FROM submissions")?.int(0) == 2)
+        #expect(try admin.queryOne("SELECT MAX(term) FROM broker_terms")?.int(0) == 2)
         for broker in brokers { broker.kill9() }
     }
 }

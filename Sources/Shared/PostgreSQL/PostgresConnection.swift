@@ -45,7 +45,8 @@ public final class PostgresConnection: SQLDatabase {
             let message = Self.trimmed(String(cString: PQerrorMessage(connection)))
             PQfinish(connection)
             throw DatabaseError(
-                .postgresql, kind: .connection, code: "08001", operation: "connect(\(displayName))", message: message)
+                .postgresql, kind: Self.connectFailureKind(message), code: "08001",
+                operation: "connect(\(displayName))", message: message)
         }
         handle = connection
         // The server's notices ("schema … already exists, skipping") are not errors, and a library does not print.
@@ -151,6 +152,22 @@ public final class PostgresConnection: SQLDatabase {
         throw DatabaseError(
             .postgresql, kind: Self.kind(code, connected: PQstatus(handle) == CONNECTION_OK), code: code,
             operation: operation, message: message)
+    }
+
+    /// A server that could not be reached, or that is starting, stopping or full, may take the next try: `.connection`.
+    /// A server that answered with a FATAL refusal (no such role or database, a wrong password, no pg_hba entry)
+    /// will refuse the next one too: `.other`, for the caller to report rather than retry.
+    /// A connection string libpq itself finds wrong (an invalid `sslmode`, say) is `.other` too.
+    private static func connectFailureKind(_ message: String) -> DatabaseError.Kind {
+        if message.contains("FATAL:") {
+            let transient = ["starting up", "shutting down", "in recovery", "too many", "terminating connection"]
+            return transient.contains(where: message.contains) ? .connection : .other
+        }
+        let unreachable = [
+            "connection to server", "could not translate host name", "timeout expired", "Connection refused",
+            "No route to host", "Network is unreachable", "could not connect",
+        ]
+        return unreachable.contains(where: message.contains) ? .connection : .other
     }
 
     private static func kind(_ code: String, connected: Bool) -> DatabaseError.Kind {
