@@ -11,7 +11,8 @@ public enum BrokerCLI {
         discussion: """
             Clients and evaluators speak 7/MDP to the ROUTER endpoint; announcements go out on the PUB endpoint.
             Subcommands: 'pumasi-broker keys' (register, list, revoke keys), 'pumasi-broker audit' (the audit trail),
-            'pumasi-broker status' (which broker is active on a PostgreSQL store),
+            'pumasi-broker status' (which broker is active on a PostgreSQL store), 'pumasi-broker migrate' (copy an
+            SQLite store into PostgreSQL),
             'pumasi-broker ledger' (verify or show the award ledger), 'pumasi-broker dump' and 'pumasi-broker restore'
             (move a challenge to another broker).
             The defaults bind loopback only. CURVE is on: the broker's key is <data-dir>/broker.key (made on first
@@ -65,6 +66,9 @@ public enum BrokerCLI {
         }
         if arguments.first == "dump" {
             return BrokerDumpCLI.dump(Array(arguments.dropFirst()), environment: environment)
+        }
+        if arguments.first == "migrate" {
+            return BrokerMigrateCLI.main(Array(arguments.dropFirst()), environment: environment)
         }
         if arguments.first == "status" {
             return BrokerStatusCLI.main(Array(arguments.dropFirst()), environment: environment)

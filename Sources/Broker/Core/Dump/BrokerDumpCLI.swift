@@ -104,7 +104,7 @@ enum BrokerDumpCLI {
 
     /// The pid of a `pumasi-broker` process that `broker.json` names and that is still running, if any. A broker
     /// running on the directory caches its next announcement number, which restored announcements would take.
-    private static func runningBroker(in directory: String) -> Int32? {
+    static func runningBroker(in directory: String) -> Int32? {
         let file = (directory as NSString).appendingPathComponent("broker.json")
         guard let data = FileManager.default.contents(atPath: file),
             let info = try? JSONDecoder().decode([String: String].self, from: data),
