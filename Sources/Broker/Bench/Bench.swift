@@ -13,7 +13,8 @@ struct Bench {
         let jobs = arguments.first.flatMap(Int.init) ?? 20_000
         let serialJobs = arguments.dropFirst().first.flatMap(Int.init) ?? 2_000
         let slots = arguments.dropFirst(2).first.flatMap(Int.init) ?? 4
-        // Which configurations to run: any of full, normal, curve (comma-separated); all by default.
+        // Which configurations to run (comma-separated): full, normal, curve (the default set), floor, chain, and on
+        // PostgreSQL pg, pg-sync-off and pg-floor.
         let chosen = Set((arguments.dropFirst(3).first ?? "full,normal,curve").split(separator: ",").map(String.init))
         let directory = NSTemporaryDirectory() + "pumasi-bench-\(UUID().uuidString)"
         defer {
@@ -23,6 +24,14 @@ struct Bench {
 
         let window = arguments.dropFirst(4).first.flatMap(Int.init) ?? 200
         let configurations = [("full", true, false), ("normal", false, false), ("curve", true, true)]
+        // PostgreSQL: the server that PUMASI_BENCH_POSTGRES names (a libpq URI), a fresh schema for each run.
+        let postgres = ProcessInfo.processInfo.environment["PUMASI_BENCH_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+        if chosen.contains(where: { $0.hasPrefix("pg") }), postgres == nil {
+            FileHandle.standardError.write(Data("pg configurations need PUMASI_BENCH_POSTGRES=postgresql://…\n".utf8))
+            exit(64)
+        }
+        let schemas = BenchSchemas(server: postgres ?? "")
+        defer { schemas.dropAll() }
         if chosen.contains("chain") {
             // The serial path's hops alone, with nothing done at any of them.
             let latencies = try Chain.run(jobs: max(serialJobs, 1))
@@ -48,6 +57,38 @@ struct Bench {
                     "store-floor-serial" + suffix,
                     Driver.Run(seconds: serial.seconds, latencies: serial.latencies, cpu: (0, 0)))
             }
+        }
+        if chosen.contains("pg-floor") {
+            // The same store floor on PostgreSQL, `synchronous_commit` on (the server's default) and off.
+            for synchronousFull in [true, false] {
+                let suffix = synchronousFull ? "" : "-sync-off"
+                let (seconds, _) = try Store.measureFloor(
+                    location: .postgresql(try schemas.make()), jobs: jobs, perCommit: 100,
+                    synchronousFull: synchronousFull)
+                print(
+                    String(
+                        format: "RESULT name=pg-store-floor%@ jobs=%d seconds=%.3f jobs_per_s=%.0f us_per_job=%.1f",
+                        suffix, jobs, seconds, Double(jobs) / seconds, seconds * 1e6 / Double(max(1, jobs))))
+                let serial = try Store.measureFloor(
+                    location: .postgresql(try schemas.make()), jobs: serialJobs, perCommit: 0,
+                    synchronousFull: synchronousFull)
+                report(
+                    "pg-store-floor-serial" + suffix,
+                    Driver.Run(seconds: serial.seconds, latencies: serial.latencies, cpu: (0, 0)))
+            }
+        }
+        for (name, synchronousFull) in [("pg", true), ("pg-sync-off", false)] where chosen.contains(name) {
+            let harness = try Harness(
+                directory: directory + "-" + name, slots: slots, synchronousFull: synchronousFull, curve: false,
+                postgresql: try schemas.make())
+            defer {
+                harness.stop()
+                try? FileManager.default.removeItem(atPath: directory + "-" + name)
+            }
+            let driver = try Driver(router: harness.router, pub: harness.pub, keys: harness.keys)
+            try driver.warmUp()
+            try report("pipelined-" + name, driver.run(jobs: jobs, window: window))
+            try report("serial-" + name, driver.run(jobs: serialJobs, window: 1))
         }
         for (name, synchronousFull, curve) in configurations where chosen.contains(name) {
             let suffix = (synchronousFull ? "" : "-sync-normal") + (curve ? "-curve" : "")
@@ -96,9 +137,10 @@ final class Harness {
     /// With CURVE: the broker's public key and a registered key per role.
     let keys: BenchKeys?
 
-    init(directory: String, slots: Int, synchronousFull: Bool, curve: Bool) throws {
+    init(directory: String, slots: Int, synchronousFull: Bool, curve: Bool, postgresql: String? = nil) throws {
         keys = curve ? try BenchKeys(directory: directory) : nil
         var config = BrokerConfig(dataDirectory: directory)
+        config.postgresql = postgresql
         config.routerEndpoint = "tcp://127.0.0.1:*"
         config.publishEndpoint = "tcp://127.0.0.1:*"
         config.synchronousFull = synchronousFull
@@ -354,5 +396,28 @@ struct BenchKeys {
 
     func client(_ pair: CurveKeyPair?) -> CurveClient? {
         pair.map { CurveClient(serverKey: server.publicKey, keys: $0) }
+    }
+}
+
+/// Fresh schemas in the benchmark's PostgreSQL server, one per run, dropped at the end.
+final class BenchSchemas {
+    private let server: String
+    private var made: [String] = []
+
+    init(server: String) { self.server = server }
+
+    /// A connection string for a new, empty schema.
+    func make() throws -> String {
+        let name = "bench_" + UUID().uuidString.prefix(8).lowercased()
+        try PostgresConnection(server, applicationName: "pumasi-bench").execute("CREATE SCHEMA \(name)")
+        made.append(name)
+        return server + (server.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(name)"
+    }
+
+    func dropAll() {
+        guard !made.isEmpty, let admin = try? PostgresConnection(server, applicationName: "pumasi-bench") else {
+            return
+        }
+        for name in made { try? admin.execute("DROP SCHEMA \(name) CASCADE") }
     }
 }

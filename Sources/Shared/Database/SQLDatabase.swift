@@ -21,6 +21,12 @@ public protocol SQLDatabase: AnyObject {
     var isInTransaction: Bool { get }
     /// Starts a write transaction (SQLite takes its write lock at once).
     func beginWrite() throws(DatabaseError)
+    /// Runs a write whose outcome nobody reads at once, inside a transaction: PostgreSQL sends it ahead without
+    /// waiting (pipeline mode), and its error, if any, is thrown by the next `sync` (or by the next statement that
+    /// is not deferred, which syncs first). SQLite runs it at once.
+    func runDeferred(_ sql: String, _ values: [SQLValue]) throws(DatabaseError)
+    /// Waits for the deferred writes and throws the first of their errors.
+    func sync() throws(DatabaseError)
 }
 
 extension SQLDatabase {

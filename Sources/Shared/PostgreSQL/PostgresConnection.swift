@@ -12,6 +12,8 @@ public final class PostgresConnection: SQLDatabase {
     /// Prepared statements by SQL text and parameter types.
     private var prepared: [String: String] = [:]
     public private(set) var changes = 0
+    /// Deferred writes sent in pipeline mode whose results are not read yet.
+    private var pending = 0
     /// Notifications seen on channels this connection listens to, in all.
     public private(set) var notificationCount = 0
     public var backend: DatabaseError.Backend { .postgresql }
@@ -30,10 +32,12 @@ public final class PostgresConnection: SQLDatabase {
         }
         // Earlier keywords are defaults that the connection string, expanded from `dbname`, overrides.
         let keys = [
-            "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "dbname",
-            "fallback_application_name",
+            "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+            "tcp_user_timeout", "dbname", "fallback_application_name",
         ]
-        let values = ["\(connectTimeout)", "1", "5", "2", "3", conninfo, applicationName]
+        // Keepalives and a TCP user timeout: a server cut off without a word is given up on in about 10 s, so a
+        // broker's pass fails (and it stops) instead of waiting on the socket for the kernel's default quarter hour.
+        let values = ["\(connectTimeout)", "1", "5", "2", "3", "10000", conninfo, applicationName]
         let connection = Self.withCStrings(keys) { keyPointers in
             Self.withCStrings(values) { valuePointers in PQconnectdbParams(keyPointers, valuePointers, 1) }
         }
@@ -56,6 +60,7 @@ public final class PostgresConnection: SQLDatabase {
     deinit { PQfinish(handle) }
 
     public var isInTransaction: Bool {
+        if pending > 0 { return true }  // deferred writes are sent inside a transaction only
         let status = PQtransactionStatus(handle)
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
     }
@@ -69,24 +74,28 @@ public final class PostgresConnection: SQLDatabase {
     public func beginWrite() throws(DatabaseError) { try execute("BEGIN") }
 
     public func execute(_ sql: String) throws(DatabaseError) {
+        try sync()
         let result = PQexec(handle, sql)
         defer { PQclear(result) }
         try check(result, "execute")
     }
 
     public func run(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) {
+        try sync()
         let result = try exec(sql, values)
         defer { PQclear(result) }
         changes = Int(String(cString: PQcmdTuples(result))) ?? 0
     }
 
     public func query(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> [SQLRow] {
+        try sync()
         let result = try exec(sql, values)
         defer { PQclear(result) }
         return (0..<PQntuples(result)).map { Self.row(result, $0) }
     }
 
     public func queryOne(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> SQLRow? {
+        try sync()
         let result = try exec(sql, values)
         defer { PQclear(result) }
         return PQntuples(result) > 0 ? Self.row(result, 0) : nil
@@ -104,34 +113,91 @@ public final class PostgresConnection: SQLDatabase {
         return notificationCount
     }
 
+    // MARK: - Pipeline
+
+    public func runDeferred(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) {
+        let name = try statement(sql, values)
+        if PQpipelineStatus(handle) == PQ_PIPELINE_OFF {
+            guard PQenterPipelineMode(handle) == 1 else { throw connectionError("pipeline") }
+        }
+        let sent = Self.withParameters(values) { pointers, lengths, formats in
+            PQsendQueryPrepared(handle, name, Int32(values.count), pointers, lengths, formats, 1)
+        }
+        guard sent == 1 else { throw connectionError("send") }
+        pending += 1
+    }
+
+    /// Ends the pipeline: a sync point, each deferred write's result in order (the first error is kept; the writes
+    /// after a failed one come back aborted), the sync's own result, and back to one statement at a time.
+    public func sync() throws(DatabaseError) {
+        guard PQpipelineStatus(handle) != PQ_PIPELINE_OFF else { return }
+        guard PQpipelineSync(handle) == 1 else { throw connectionError("sync") }
+        var failure: DatabaseError?
+        for _ in 0..<pending {
+            while let result = PQgetResult(handle) {
+                defer { PQclear(result) }
+                let status = PQresultStatus(result)
+                if status == PGRES_COMMAND_OK {
+                    changes = Int(String(cString: PQcmdTuples(result))) ?? 0
+                } else if status != PGRES_PIPELINE_ABORTED, failure == nil {
+                    do { try check(result, "step") } catch { failure = error }
+                }
+            }
+        }
+        pending = 0
+        // The sync point's own result, then out of pipeline mode (which needs every result read).
+        for _ in 0..<4 {
+            if let result = PQgetResult(handle) { PQclear(result) }
+            if PQexitPipelineMode(handle) == 1 { break }
+        }
+        if PQstatus(handle) != CONNECTION_OK, failure == nil { failure = connectionError("sync") }
+        if let failure { throw failure }
+    }
+
+    private func connectionError(_ operation: String) -> DatabaseError {
+        let connected = PQstatus(handle) == CONNECTION_OK
+        return DatabaseError(
+            .postgresql, kind: connected ? .other : .connection, code: connected ? "" : "08006", operation: operation,
+            message: Self.trimmed(String(cString: PQerrorMessage(handle))))
+    }
+
     // MARK: - Statements
 
-    private func exec(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> OpaquePointer {
+    /// The prepared statement for `sql` with these values' types, prepared on first use (outside a pipeline).
+    private func statement(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> String {
         let types = values.map(Self.typeOID)
         let key = types.map(String.init).joined(separator: ",") + "|" + sql
-        let name: String
-        if let known = prepared[key] {
-            name = known
-        } else {
-            name = "p\(prepared.count + 1)"
-            let text = SQLPlaceholders.numbered(sql)
-            let result = types.withUnsafeBufferPointer {
-                PQprepare(handle, name, text, Int32(types.count), $0.baseAddress)
-            }
-            defer { PQclear(result) }
-            try check(result, "prepare")
-            prepared[key] = name
+        if let known = prepared[key] { return known }
+        try sync()
+        let name = "p\(prepared.count + 1)"
+        let text = SQLPlaceholders.numbered(sql)
+        let result = types.withUnsafeBufferPointer {
+            PQprepare(handle, name, text, Int32(types.count), $0.baseAddress)
         }
+        defer { PQclear(result) }
+        try check(result, "prepare")
+        prepared[key] = name
+        return name
+    }
+
+    private static func withParameters<R>(
+        _ values: [SQLValue],
+        _ body: ([UnsafePointer<CChar>?], UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R
+    ) -> R {
         let buffers = values.map(Self.binary)
         let lengths = buffers.map { Int32($0?.count ?? 0) }
         let formats = [Int32](repeating: 1, count: values.count)
-        let result = Self.withBuffers(buffers) { pointers in
+        return withBuffers(buffers) { pointers in
             lengths.withUnsafeBufferPointer { lengths in
-                formats.withUnsafeBufferPointer { formats in
-                    PQexecPrepared(
-                        handle, name, Int32(values.count), pointers, lengths.baseAddress, formats.baseAddress, 1)
-                }
+                formats.withUnsafeBufferPointer { formats in body(pointers, lengths.baseAddress, formats.baseAddress) }
             }
+        }
+    }
+
+    private func exec(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> OpaquePointer {
+        let name = try statement(sql, values)
+        let result = Self.withParameters(values) { pointers, lengths, formats in
+            PQexecPrepared(handle, name, Int32(values.count), pointers, lengths, formats, 1)
         }
         do {
             try check(result, "step")

@@ -114,6 +114,10 @@ public final class SQLiteConnection: SQLDatabase {
     public var changes: Int { Int(sqlite3_changes(handle)) }
     public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
+    /// SQLite runs a deferred write at once: in-process, there is no round trip to save.
+    public func runDeferred(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) { try run(sql, values) }
+    public func sync() throws(DatabaseError) {}
+
     /// Takes the write lock at once, so that a transaction never fails half-way for want of it.
     public func beginWrite() throws(DatabaseError) { try execute("BEGIN IMMEDIATE") }
 

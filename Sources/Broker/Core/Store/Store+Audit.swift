@@ -15,7 +15,7 @@ public struct AuditEntry: Codable, Sendable, Equatable {
 extension Store {
     /// Appends to the audit trail (inside the caller's transaction).
     func audit(_ action: String, _ object: String, by principal: String?, detail: String? = nil, at: Millis) throws {
-        try db.run(
+        try db.runDeferred(
             "INSERT INTO audit (at, principal, action, object, detail) VALUES (?, ?, ?, ?, ?)",
             [
                 .integer(at), principal.map(SQLValue.text) ?? .null, .text(action), .text(object),

@@ -13,7 +13,7 @@ extension Store {
         var numbered = announcement
         numbered.seq = next
         let json = numbered.json
-        try db.run(
+        try db.runDeferred(
             "INSERT INTO events (seq, at, topic, challenge_id, principal, body_json) VALUES (?, ?, ?, ?, ?, ?)",
             [
                 .integer(next), .integer(numbered.at), .text(numbered.topic.rawValue), .text(numbered.challenge),

@@ -12,7 +12,15 @@ extension Store {
     public static func measureFloor(directory: String, jobs: Int, perCommit: Int, synchronousFull: Bool) throws
         -> (seconds: Double, latencies: [Double])
     {
-        let store = try Store(directory: directory, synchronousFull: synchronousFull)
+        try measureFloor(
+            location: .sqlite(directory: directory), jobs: jobs, perCommit: perCommit, synchronousFull: synchronousFull)
+    }
+
+    /// The same on any store: an SQLite directory, or an empty PostgreSQL schema.
+    public static func measureFloor(location: StoreLocation, jobs: Int, perCommit: Int, synchronousFull: Bool) throws
+        -> (seconds: Double, latencies: [Double])
+    {
+        let store = try Store(location: location, synchronousFull: synchronousFull)
         try store.checkpointInBackground()
         let now = WallClock.now()
         let spec = ChallengeSpec(

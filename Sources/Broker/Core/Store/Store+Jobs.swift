@@ -72,7 +72,7 @@ extension Store {
     /// Records an attempt that ended without a result (its evaluator was lost, its lease expired, its answer
     /// was unreadable). Only these are written: a lease that gets its answer costs no row of its own.
     func recordFailedAttempt(submission: String, version: Int, evaluator: String?, reason: String, now: Millis) throws {
-        try db.run(
+        try db.runDeferred(
             "INSERT INTO attempts (submission_id, version, at, evaluator, reason) VALUES (?, ?, ?, ?, ?)",
             [
                 .text(submission), .integer(Int64(version)), .integer(now), evaluator.map(SQLValue.text) ?? .null,
@@ -98,7 +98,7 @@ extension Store {
             values += [.integer(0), .null, .null, .null, .text(error), log.map(SQLValue.text) ?? .null]
         }
         values += [evaluator.map(SQLValue.text) ?? .null, .integer(Int64(attempt)), .integer(now)]
-        try db.run(
+        try db.runDeferred(
             """
             INSERT INTO outcomes (submission_id, version, challenge_id, ok, score, metrics_json, message, error, log,
                 evaluator, attempt, at)
@@ -132,7 +132,7 @@ extension Store {
         let result = replica.result
         let error = result.error.map { "\($0.code): \($0.message)" }
         let columns = Self.resultColumns(result)
-        try db.run(
+        try db.runDeferred(
             """
             INSERT INTO replica_results (submission_id, version, replica, evaluator, ok, score, metrics_json, message,
                 error, log, at)

@@ -22,20 +22,24 @@ extension Store {
         now: Millis
     ) throws -> (receipt: Receipt, job: Int64) {
         let sha = SHA256.hex(bytes)
-        let row = try db.queryOne(
+        if nextSubmissionSeq == 0 {
+            nextSubmissionSeq = try db.queryOne("SELECT COALESCE(MAX(seq), 0) + 1 FROM submissions")?.int(0) ?? 1
+        }
+        let seq = nextSubmissionSeq
+        try db.runDeferred(
             """
             INSERT INTO submissions (id, challenge_id, solver, client_id, filename, sha256, size, content, received_at,
                 seq)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM submissions))
-            RETURNING seq
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(id), .text(challenge.id), .text(solver), clientId.map(SQLValue.text) ?? .null, .text(filename),
-                .text(sha), .integer(Int64(bytes.count)), .blob(bytes), .integer(now),
+                .text(sha), .integer(Int64(bytes.count)), .blob(bytes), .integer(now), .integer(seq),
             ])
+        nextSubmissionSeq = seq + 1
         let receipt = Receipt(
             submission: id, challenge: challenge.id, sha256: sha, size: bytes.count, receivedAt: now, duplicate: false)
-        return (receipt, row?.int(0) ?? 0)
+        return (receipt, seq)
     }
 
     /// A submission as the store knows it under its challenge's current scorer version, with its row number

@@ -16,6 +16,9 @@ public final class Store {
     let postgres: PostgresConnection?
     /// The next announcement's sequence number; 0 until first read from the log.
     var nextSeq: Int64 = 0
+    /// The next submission's sequence number (its job's number); 0 until first read from the table. Kept here, as
+    /// `nextSeq` is, so that a submission's insert is a write nobody waits for (`SQLDatabase.runDeferred`).
+    var nextSubmissionSeq: Int64 = 0
     private var checkpointer: Checkpointer?
     /// The award ledger's head as last committed, kept apart from the `awards` table: `ledger.head` beside an
     /// SQLite file, the `ledger_head` table in PostgreSQL (which every broker host shares).
@@ -91,6 +94,7 @@ public final class Store {
             value = try db.transaction(body)
         } catch {
             nextSeq = 0
+            nextSubmissionSeq = 0
             ledgerAppended = false
             throw error
         }
@@ -135,17 +139,22 @@ public final class Store {
 
 extension Store {
     /// Runs `body` inside a savepoint of the open transaction: undone alone if it throws.
+    ///
+    /// The request's deferred writes are synced before the savepoint is released, so that a write that fails is
+    /// undone with its own request and no other; on PostgreSQL that is one round trip for all of them.
     func savepoint<T>(_ body: () throws -> T) throws -> T {
         // Prepared once and cached: a savepoint is taken for every message the broker handles.
-        try db.run("SAVEPOINT request")
+        try db.runDeferred("SAVEPOINT request", [])
         do {
             let value = try body()
-            try db.run("RELEASE SAVEPOINT request")
+            try db.sync()
+            try db.runDeferred("RELEASE SAVEPOINT request", [])
             return value
         } catch {
             try? db.run("ROLLBACK TO SAVEPOINT request")
             try? db.run("RELEASE SAVEPOINT request")
             nextSeq = 0
+            nextSubmissionSeq = 0
             throw error
         }
     }
