@@ -214,6 +214,72 @@ extension FailoverTests {
     }
 }
 
+extension FailoverTests {
+    /// PostgreSQL itself restarts under load: every broker session ends, the active broker stops (as it must, having
+    /// lost the lock), the standby waits with back-off, and brokers restarted as systemd would restart them elect one
+    /// again. Every acknowledged submission is scored exactly once, and the log has no gap.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["PUMASI_TEST_PGBIN"] != nil, "a PostgreSQL of its own"))
+    func aPostgreSQLRestartUnderLoadLosesNothing() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let cluster = try PrivateCluster(in: dir)
+        defer { cluster.stop() }
+        let brokers = [
+            try StoreBroker("a", in: dir, store: cluster.conninfo),
+            try StoreBroker("b", in: dir, store: cluster.conninfo),
+        ]
+        try brokers[0].start()
+        try #require(eventually(seconds: 20) { brokers[0].isServing })
+        try brokers[1].start()
+        try #require(eventually(seconds: 20) { brokers[1].isStandby })
+        let routers = brokers.map(\.router).joined(separator: ",")
+        let evaluator = try EvaluatorHarness(broker: routers, cache: dir.file("cache")) {
+            $0.heartbeatInterval = 250
+            $0.reconnectInitial = 100
+            $0.reconnectMax = 500
+        }
+        defer { evaluator.shutdown() }
+        let client = try BrokerClient(endpoint: routers, timeoutSeconds: 1)
+        let (spec, files) = sampleSpec()
+        let challenge = try client.call(
+            Service.post, PostRequest(spec: spec), files: files, as: ChallengeInfo.self, attempts: 5
+        ).0
+        let load = SubmissionLoad(routers: routers, challenge: challenge.id, solvers: ["ada", "bob"])
+        try #require(eventually(seconds: 20) { load.acknowledged >= 10 })
+
+        try cluster.restart()
+        let restartedAt = load.acknowledged
+        var restarts = 0
+        // As systemd's Restart=on-failure does: a broker that exited is started again (as a standby, or as the
+        // active one if the lock is free).
+        let resumed = try eventually(seconds: 60) {
+            for broker in brokers where broker.process?.process.isRunning == false {
+                restarts += 1
+                try broker.start()
+            }
+            return load.acknowledged >= restartedAt + 10 && brokers.contains { $0.isServing }
+        }
+        #expect(resumed, "no broker served again after PostgreSQL restarted")
+        #expect(restarts >= 1, "the active broker did not stop when its session ended")
+        let receipts = load.stop()
+
+        for receipt in receipts {
+            let info = try settled(client, receipt.submission, seconds: 30)
+            #expect(info.state == .scored, "\(receipt.submission): \(info.state)")
+        }
+        let db = try PostgresConnection(cluster.conninfo)
+        #expect(try db.queryOne("SELECT COUNT(*) FROM submissions")?.int(0) == Int64(receipts.count))
+        #expect(try db.query("SELECT submission_id FROM outcomes GROUP BY 1 HAVING COUNT(*) > 1").isEmpty)
+        let seqs = try db.query("SELECT seq FROM events ORDER BY seq").compactMap { $0.int(0) }
+        #expect(seqs == Array(1...Int64(seqs.count)))
+        #expect(try db.queryOne("SELECT MAX(term) FROM broker_terms")?.int(0) ?? 0 >= 2)
+        print(
+            "FailoverTests: PostgreSQL restarted under load; \(receipts.count) acknowledged, \(restarts) broker restarts"
+        )
+        for broker in brokers { broker.kill9() }
+    }
+}
+
 /// Solvers submitting from threads of their own until stopped, each submission under a new client id, retried under
 /// it (a second or more between tries) until some broker acknowledges it. Bounded: 300 submissions a solver.
 private final class SubmissionLoad: @unchecked Sendable {

@@ -86,3 +86,61 @@ enum TestBackend: String {
     /// For tests of what only one backend has (SQLite's migrations from older files, its pragmas, `ledger.head`).
     static var isSQLite: Bool { current == .sqlite }
 }
+
+/// A PostgreSQL cluster of a test's own, made with `initdb` in the test's directory and started with `pg_ctl` on a
+/// free loopback port: for tests that restart or stop the server, which the shared one must never be. As root, it
+/// runs as the `postgres` user that Debian's package made (initdb refuses root). Stopped by `stop()`.
+final class PrivateCluster {
+    let port: Int
+    private let directory: String
+    private let bin: String
+
+    var conninfo: String { "postgresql://pumasi@127.0.0.1:\(port)/postgres" }
+
+    init(in dir: TempDirectory) throws {
+        bin = try #require(
+            ProcessInfo.processInfo.environment["PUMASI_TEST_PGBIN"],
+            "PUMASI_TEST_PGBIN names PostgreSQL's bin: run Tests/run.sh")
+        directory = dir.file("pg")
+        port = try freePort()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if getuid() == 0 {
+            try FileManager.default.setAttributes([.ownerAccountName: "postgres"], ofItemAtPath: directory)
+        }
+        let made = try run(
+            "initdb", ["-D", directory + "/data", "-A", "trust", "-U", "pumasi", "-E", "UTF8", "--locale=C", "-N"])
+        try #require(made.termination == .exit(0), "initdb: \(made)")
+        try start()
+    }
+
+    /// Runs a PostgreSQL tool through `bash`, which first closes every descriptor past stderr: the server that
+    /// `pg_ctl` leaves running must not hold the one by which Foundation learns that the tool has exited.
+    private func run(_ tool: String, _ arguments: [String]) throws -> CLIResult {
+        let path = (bin as NSString).appendingPathComponent(tool)
+        let command = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", path] : [path]
+        let closeAndRun = """
+            for fd in /proc/$$/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-"; fi; done
+            exec "$@"
+            """
+        return try CLIProcess(executable: "/bin/bash", ["-c", closeAndRun, "bash"] + command + arguments).finish(
+            within: 60)
+    }
+
+    func start() throws {
+        let started = try run(
+            "pg_ctl",
+            [
+                "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-o",
+                "-c listen_addresses=127.0.0.1 -c port=\(port) -c unix_socket_directories=\(directory)", "start",
+            ])
+        try #require(started.termination == .exit(0), "pg_ctl start: \(started)")
+    }
+
+    /// A fast restart (`pg_ctl restart -m fast`): every session is ended, then the server takes connections again.
+    func restart() throws {
+        let restarted = try run("pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "restart"])
+        try #require(restarted.termination == .exit(0), "pg_ctl restart: \(restarted)")
+    }
+
+    func stop() { _ = try? run("pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"]) }
+}

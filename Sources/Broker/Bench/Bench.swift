@@ -87,8 +87,17 @@ struct Bench {
             }
             let driver = try Driver(router: harness.router, pub: harness.pub, keys: harness.keys)
             try driver.warmUp()
-            try report("pipelined-" + name, driver.run(jobs: jobs, window: window))
-            try report("serial-" + name, driver.run(jobs: serialJobs, window: 1))
+            // The server's CPU per job too: with both on this machine, they share its cores.
+            for (scenario, count, inFlight) in [("pipelined-", jobs, window), ("serial-", serialJobs, 1)] {
+                let before = schemas.serverCPU()
+                try report(scenario + name, driver.run(jobs: count, window: inFlight))
+                if let before, let after = schemas.serverCPU() {
+                    print(
+                        String(
+                            format: "SERVER name=%@ postgres_cpu_us_per_job=%.1f", scenario + name,
+                            (after - before) * 1e6 / Double(max(1, count))))
+                }
+            }
         }
         for (name, synchronousFull, curve) in configurations where chosen.contains(name) {
             let suffix = (synchronousFull ? "" : "-sync-normal") + (curve ? "-curve" : "")
@@ -363,13 +372,16 @@ enum CPUTime {
         }
     }
 
-    /// utime + stime (fields 14 and 15 of `stat`, after the parenthesised name) in seconds.
-    private static func ticks(_ path: String) -> Double {
+    /// utime + stime (fields 14 and 15 of `stat`, after the parenthesised name) in seconds; with `children`, also
+    /// cutime + cstime (16 and 17: the children it has waited for).
+    static func ticks(_ path: String, children: Bool = false) -> Double {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8), let close = text.lastIndex(of: ")")
         else { return 0 }
         let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard fields.count > 15, let user = Double(fields[11]), let system = Double(fields[12]),
+            let childUser = Double(fields[13]), let childSystem = Double(fields[14])
+        else { return 0 }
+        return (user + system + (children ? childUser + childSystem : 0)) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
 
@@ -405,6 +417,26 @@ final class BenchSchemas {
     private var made: [String] = []
 
     init(server: String) { self.server = server }
+
+    /// CPU seconds the server has used in all, when it runs on this machine: its postmaster and every process it
+    /// started, live or ended (read from `/proc`); nil when the server's processes cannot be seen from here.
+    func serverCPU() -> Double? {
+        guard let db = try? PostgresConnection(server, applicationName: "pumasi-bench"),
+            let stat = try? String(contentsOfFile: "/proc/\(db.backendPID)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")"),
+            let parent = stat[stat.index(after: close)...].split(separator: " ").dropFirst(1).first.flatMap({ Int($0) })
+        else { return nil }
+        let children = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        var total = CPUTime.ticks("/proc/\(parent)/stat", children: true)
+        for pid in children where Int(pid) != nil {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let end = text.lastIndex(of: ")"),
+                text[text.index(after: end)...].split(separator: " ").dropFirst(1).first.flatMap({ Int($0) }) == parent
+            else { continue }
+            total += CPUTime.ticks("/proc/\(pid)/stat")
+        }
+        return total
+    }
 
     /// A connection string for a new, empty schema.
     func make() throws -> String {
