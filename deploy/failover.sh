@@ -24,6 +24,7 @@ pumasi_install_packages
 for package in postgresql iproute2; do
     dpkg -s "$package" >/dev/null 2>&1 || {
         echo "==> installing $package"
+        apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
     }
 done
@@ -38,6 +39,12 @@ declare -A pid
 pids=()
 
 cleanup() {
+    local status=$?
+    if [ "$status" != 0 ]; then
+        for log in "$work"/*.log "$work/pg/server.log"; do
+            [ -s "$log" ] && { echo "--- $log"; tail -n 8 "$log"; }
+        done
+    fi
     echo "==> stopping every process (by PID), PostgreSQL, and the namespaces"
     pumasi_stop "${pids[@]}" 2>/dev/null || true
     [ -d "$work/pg/data" ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg/data" -m immediate -w stop \
@@ -83,7 +90,8 @@ pubs="tcp://$(ip4 broker-a):5556,tcp://$(ip4 broker-b):5556"
 # start_broker HOST: a broker on HOST (started again after a failure, as systemd's Restart=on-failure would).
 start_broker() {
     local host=$1
-    on "$host" "$bin/pumasi-broker" --data-dir "$work/$host" --store "$store" --router "tcp://$(ip4 "$host"):5555" \
+    # Not through `on`: a function in the background is a subshell, and $! would name it, not the broker.
+    ip netns exec "$tag-$host" "$bin/pumasi-broker" --data-dir "$work/$host" --store "$store" --router "tcp://$(ip4 "$host"):5555" \
         --pub "tcp://$(ip4 "$host"):5556" --heartbeat-ms 500 --log-level notice 2>>"$work/$host.log" &
     pid[$host]=$!
     pids+=($!)
@@ -123,11 +131,11 @@ export PUMASI_BROKER="$routers" PUMASI_BROKER_KEY="$work/broker-a/broker.key.pub
 
 step "two evaluator hosts and a relay, each given both brokers' endpoints"
 for host in eval-1 eval-2; do
-    on "$host" env PUMASI_KEY="$work/keys/$host.key" "$bin/pumasi" evaluate --cache "$work/cache-$host" \
+    ip netns exec "$tag-$host" env PUMASI_KEY="$work/keys/$host.key" "$bin/pumasi" evaluate --cache "$work/cache-$host" \
         --log-level warning 2>"$work/$host.log" &
     pids+=($!)
 done
-on desk env PUMASI_KEY="$work/keys/grace.key" "$bin/pumasi" relay --pub "$pubs" --listen "ipc://$work/relay.ipc" \
+ip netns exec "$tag-desk" env PUMASI_KEY="$work/keys/grace.key" "$bin/pumasi" relay --pub "$pubs" --listen "ipc://$work/relay.ipc" \
     --outbox "$work/relay-outbox.sqlite3" --log-level warning > >(sed -u 's/^/    relay | /') 2>"$work/relay.log" &
 pids+=($!)
 sleep 1
@@ -139,7 +147,7 @@ submit() {
     local id
     id=$(as "$1" submit "$challenge" "$2" --timeout 2 --json | sed -nE 's/.*"submission" : "([^"]+)".*/\1/p')
     [ -n "$id" ] || { echo "no receipt for $1's $2" >&2; return 1; }
-    submitted+=("$id")
+    submitted+=("$1:$id")
     echo "    $1 submitted $id"
 }
 
@@ -152,6 +160,7 @@ submit linus "$here/demo/solutions/pumps-linus.csv"
 step "1. kill -9 the active broker (broker-a)"
 since=$(date +%s.%N)
 kill -KILL "${pid[broker-a]}"
+wait "${pid[broker-a]}" 2>/dev/null || true
 wait_active broker-b
 submit grace "$here/demo/solutions/pumps-grace.csv"
 start_broker broker-a
@@ -178,9 +187,10 @@ sleep 1
 status
 
 step "every acknowledged submission scored exactly once, announcements without a gap, the ledger intact"
-for id in "${submitted[@]}"; do
-    state=$(as ada status "$id" --wait --timeout 30 --json | sed -nE 's/.*"state" : "([^"]+)".*/\1/p')
-    echo "    $id $state"
+for entry in "${submitted[@]}"; do
+    who=${entry%%:*} id=${entry#*:}
+    state=$(as "$who" status "$id" --wait --timeout 30 --json | sed -nE 's/.*"state" : "([^"]+)".*/\1/p')
+    echo "    $id ($who) $state"
     [ "$state" = scored ] || { echo "$id is $state" >&2; exit 1; }
 done
 query() { on desk psql -qAt "$store" -c "$1"; }

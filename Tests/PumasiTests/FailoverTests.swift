@@ -124,17 +124,21 @@ struct FailoverTests {
                     return load.acknowledged > 3 * (round + 1)
                 }, "round \(round): no load")
             let killedAt = WallClock.monotonicNanos()
-            let before = load.acknowledged
             brokers[active].kill9()
-            // The first receipt after the kill comes from the new active broker: the killed one answers nothing.
+            let next = 1 - active
+            try #require(
+                eventually(seconds: 20) {
+                    try listener.drain()
+                    return brokers[next].isServing
+                }, "round \(round): the standby did not take over")
+            // The first receipt once the standby serves is the new broker's: the killed one answers nothing.
+            let before = load.acknowledged
             try #require(
                 eventually(seconds: 20) {
                     try listener.drain()
                     return load.acknowledged > before
                 }, "round \(round): no receipt")
             takeovers.append(Double(WallClock.monotonicNanos() - killedAt) / 1e9)
-            let next = 1 - active
-            #expect(brokers[next].isServing, "round \(round): the standby did not take over")
             try brokers[active].start()
             try #require(
                 eventually(seconds: 20) { brokers[active].isStandby },

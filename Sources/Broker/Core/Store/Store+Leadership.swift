@@ -15,7 +15,7 @@ public struct BrokerTerm: Codable, Sendable, Equatable {
 /// What `pumasi-broker status` reports: the active broker (if any) and the brokers waiting as standbys.
 public struct BrokerStatus: Codable, Sendable {
     public var active: BrokerTerm?
-    /// Brokers connected to the store and waiting for the lock: `application_name`, client address, since when.
+    /// Other brokers connected to the store, waiting for the lock: `application_name`, client address, since when.
     public var standbys: [String]
 }
 
@@ -71,22 +71,24 @@ extension Store {
         guard postgres != nil else { return BrokerStatus(active: nil, standbys: []) }
         let holder = try db.queryOne(
             """
-            SELECT t.term, t.host, t.pid, t.router, t.pub, t.started_at
+            SELECT t.term, t.host, t.pid, t.router, t.pub, t.started_at, t.backend_pid
             FROM pg_locks l JOIN broker_terms t ON t.backend_pid = l.pid
             WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database
                 WHERE datname = current_database())
             AND ((l.classid::BIGINT << 32) | l.objid::BIGINT) = \(Self.lockKey)
             ORDER BY t.term DESC LIMIT 1
             """)
+        let holderBackend = holder?.int(6)
+        // Standbys: the other brokers' sessions on this database (brokers name theirs "pumasi-broker HOST pid N").
         let waiting = try db.query(
             """
-            SELECT a.application_name || COALESCE(' from ' || host(a.client_addr), '') || ', waiting since '
-                || to_char(l.waitstart AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-            WHERE l.locktype = 'advisory' AND NOT l.granted
-            AND ((l.classid::BIGINT << 32) | l.objid::BIGINT) = \(Self.lockKey)
-            ORDER BY l.waitstart
-            """)
+            SELECT a.application_name || COALESCE(' from ' || host(a.client_addr), '') || ', connected since '
+                || to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+            FROM pg_stat_activity a
+            WHERE a.datname = current_database() AND a.application_name LIKE 'pumasi-broker % pid %'
+            AND a.pid <> pg_backend_pid() AND a.pid <> COALESCE(?, 0)
+            ORDER BY a.backend_start
+            """, [holderBackend.map(SQLValue.integer) ?? .null])
         return BrokerStatus(
             active: holder.map {
                 BrokerTerm(
@@ -97,28 +99,15 @@ extension Store {
 }
 
 extension Store {
-    /// Waits to become the active broker, in the server's queue for the lock a second at a time (so that
-    /// `shouldStop` is asked every second, and `pumasi-broker status` lists this broker as a standby meanwhile).
+    /// Waits to become the active broker, trying for the lock every `interval` (a try that fails leaves nothing in
+    /// the server's log, as a blocked wait cancelled by a timeout would).
     /// - Returns: true once this connection holds the lock; false if asked to stop first.
     /// - Throws: when the connection fails (PostgreSQL down or out of reach): the caller starts over.
-    func waitToLead(shouldStop: () -> Bool) throws -> Bool {
-        guard postgres != nil else { return true }
-        try db.execute("SET lock_timeout = '1s'")
-        defer { try? db.execute("SET lock_timeout = 0") }
+    func waitToLead(every interval: Millis = 200, shouldStop: () -> Bool) throws -> Bool {
         while !shouldStop() {
-            if try lockWithin() { return true }
+            if try tryToLead() { return true }
+            usleep(useconds_t(interval * 1_000))
         }
         return false
-    }
-
-    /// Waits for the lock up to the session's `lock_timeout`. - Returns: whether it was taken.
-    private func lockWithin() throws(DatabaseError) -> Bool {
-        do {
-            try db.run("SELECT pg_advisory_lock(\(Self.lockKey))", [])
-        } catch {
-            guard error.code == "55P03" else { throw error }  // lock_not_available: still a standby
-            return false
-        }
-        return true
     }
 }
