@@ -330,6 +330,40 @@ struct BrokerFlowTests {
         #expect(info.submissions == 1)
     }
 
+    /// A submission the store refuses (here a trigger added for the test, so that the write fails where PostgreSQL
+    /// finds out: at the request's sync, after the broker has gone on) leaves nothing behind in memory: no job for
+    /// it is queued or dispatched, and the next submission is scored as usual.
+    @Test func aSubmissionTheStoreRefusesLeavesNoJobBehind() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try BrokerHarness(directory: dir.file("broker"))
+        defer { broker.shutdown() }
+        let evaluator = try EvaluatorHarness(broker: broker.router, cache: dir.file("cache"))
+        defer { evaluator.shutdown() }
+        let client = try client(broker)
+        let (spec, files) = sampleSpec()
+        let challenge = try post(client, spec, files)
+        try TestBackend.tamper(
+            dir.file("broker"),
+            TestBackend.isSQLite
+                ? """
+                CREATE TRIGGER refuse_mallory BEFORE INSERT ON submissions WHEN NEW.solver = 'mallory'
+                BEGIN SELECT RAISE(ABORT, 'mallory is refused'); END
+                """
+                : "ALTER TABLE submissions ADD CONSTRAINT refuse_mallory CHECK (solver <> 'mallory')")
+        let refused = refusal { _ = try submit(client, challenge.id, "mallory", "42") }
+        #expect(refused?.code == .internal, "\(String(describing: refused))")
+        #expect(refused?.message.contains("refuse_mallory") == true || refused?.message.contains("mallory") == true)
+        let ada = try submit(client, challenge.id, "ada", "42")
+        #expect(try settled(client, ada.submission).score == 1)
+        let board = try client.call(
+            Service.leaderboard, LeaderboardRequest(challenge: challenge.id), as: Leaderboard.self
+        ).0
+        #expect(board.entries.map(\.solver) == ["ada"] && board.pending == 0 && board.failed == 0)
+        let (info, _) = try client.call(Service.show, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self)
+        #expect(info.submissions == 1)
+    }
+
     @Test func badInputGetsAClearErrorAndTheBrokerKeepsServing() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }

@@ -166,6 +166,17 @@ struct FailoverTests {
         #expect(heard.count > kills && zip(heard, heard.dropFirst()).allSatisfy { $0 < $1 }, "\(heard)")
         #expect(try db.queryOne("SELECT MAX(term) FROM broker_terms")?.int(0) == Int64(kills + 1))
 
+        // The challenge closes and is awarded by whichever broker is active; the ledger verifies across the terms.
+        _ = try client.call(
+            Service.close, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self, attempts: 5)
+        #expect(
+            try eventually(seconds: 30) {
+                try client.call(Service.show, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self).0.state
+                    == .awarded
+            })
+        let verified = try CLIProcess("pumasi-broker", ["ledger", "verify", "--store", store]).finish(within: 30)
+        #expect(verified.termination == .exit(0) && verified.stdout.hasPrefix("ledger intact: 1 entry"), "\(verified)")
+
         let sorted = takeovers.sorted()
         print(
             "FailoverTests: \(kills) kills, \(receipts.count) acknowledged submissions (\(load.retries) retried); "
@@ -327,5 +338,45 @@ private final class SubmissionLoad: @unchecked Sendable {
         lock.withLock { stopping = true }
         done.wait()
         return lock.withLock { receipts }
+    }
+}
+
+@Suite("Evaluators that reconnect", .timeLimit(.minutes(1)))
+struct ReconnectTests {
+    /// An evaluator whose broker is silent gives up its connection before it backs off. A broker that comes back
+    /// during the back-off must not receive a READY from the abandoned connection (whose connect was still pending)
+    /// as well as from the new one: it would register a connection nobody reads and lease it jobs.
+    @Test func anEvaluatorClosesItsAbandonedConnectionBeforeItsBackOff() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let evaluator = try EvaluatorHarness(broker: endpoint, cache: dir.file("cache")) {
+            $0.heartbeatInterval = 100
+            $0.heartbeatLiveness = 2
+            $0.reconnectInitial = 2_000
+        }
+        defer { evaluator.shutdown() }
+        // Well past its liveness (0.2 s) and into its first back-off (2 s), the broker comes back.
+        usleep(800_000)
+        let router = try ZMQSocket(ZMQContext(), .router)
+        try router.bind(endpoint)
+        let boundAt = WallClock.monotonicNanos()
+        var poller = ZMQPoller([router])
+        var readyAt: UInt64?
+        while readyAt == nil, WallClock.monotonicNanos() < boundAt + 5_000_000_000 {
+            guard try poller.poll(timeoutMilliseconds: 50)[0] else { continue }
+            while let message = try router.receive(dontWait: true) {
+                let frames = message.frames
+                if frames.count >= 4, frames[2] == MDP.workerHeader,
+                    frames[3] == Data([MDP.WorkerCommand.ready.rawValue])
+                {
+                    readyAt = WallClock.monotonicNanos()
+                }
+            }
+        }
+        let elapsed = Double((try #require(readyAt, "no READY within 5 s")) - boundAt) / 1e9
+        // An abandoned connection left open would have connected within libzmq's reconnect interval (0.1 s) and
+        // sent its READY; the new one comes when the back-off ends, 1.4 s or more after the broker came back.
+        #expect(elapsed > 1.0, "READY \(elapsed) s after the broker came back, during the evaluator's back-off")
     }
 }

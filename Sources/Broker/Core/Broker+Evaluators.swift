@@ -5,7 +5,7 @@ extension Broker {
     /// An MDP worker command from `identity`.
     func handleWorker(_ identity: Data, _ inbound: MDP.Inbound, sender: Sender? = nil, now: Millis) throws {
         let expiry = now + config.heartbeatInterval * Millis(config.heartbeatLiveness)
-        let known = dispatcher.evaluators[identity] != nil
+        let known = memory.dispatcher.evaluators[identity] != nil
         switch inbound {
         case .workerReady(let service):
             if known {
@@ -15,22 +15,22 @@ extension Broker {
                 send(to: identity, MDP.worker(.disconnect))
                 return
             }
-            dispatcher.register(
+            memory.dispatcher.register(
                 identity, principal: sender?.name ?? peerName(identity), service: service, expiresAt: expiry)
             logger.info("evaluator ready", ["peer": peerName(identity), "service": service])
         case .workerHeartbeat:
             guard known else { return send(to: identity, MDP.worker(.disconnect)) }
-            dispatcher.touch(identity, expiresAt: expiry)
+            memory.dispatcher.touch(identity, expiresAt: expiry)
         case .workerReply(let address, let body):
             guard known else { return send(to: identity, MDP.worker(.disconnect)) }
-            dispatcher.touch(identity, expiresAt: expiry)
-            let holding = dispatcher.evaluators[identity]?.batch ?? []
+            memory.dispatcher.touch(identity, expiresAt: expiry)
+            let holding = memory.dispatcher.evaluators[identity]?.batch ?? []
             let answered = ScoringJob.parseAddress(address)
             try handleResults(
                 from: identity, answered: answered, address: address, body: body, sender: sender, now: now)
             // Only an answer to the batch it holds (even a late one, after its leases expired) frees an evaluator;
             // a stray or forged reply must not get it more work while the first is still running.
-            if !holding.isEmpty, answered?.map(\.job) == holding { dispatcher.release(identity) }
+            if !holding.isEmpty, answered?.map(\.job) == holding { memory.dispatcher.release(identity) }
         case .workerDisconnect:
             if known {
                 logger.info("evaluator disconnected", ["peer": peerName(identity)])
@@ -53,14 +53,15 @@ extension Broker {
                 ["peer": peerName(identity), "address": String(decoding: address.prefix(64), as: UTF8.self)])
             return
         }
-        let evaluator = sender?.name ?? dispatcher.evaluators[identity]?.principal ?? peerName(identity)
+        let evaluator = sender?.name ?? memory.dispatcher.evaluators[identity]?.principal ?? peerName(identity)
         for (index, (job, attempt)) in answered.enumerated() {
-            guard let lease = dispatcher.leases[job], lease.evaluator == identity, lease.attempt == attempt else {
+            guard let lease = memory.dispatcher.leases[job], lease.evaluator == identity, lease.attempt == attempt
+            else {
                 logger.warning(
                     "reply answers no current lease; ignored", ["peer": peerName(identity), "job.id": "\(job)"])
                 continue
             }
-            dispatcher.endLease(job)
+            memory.dispatcher.endLease(job)
             guard index < body.count, let result = ScoringResult.decode(body[index]) else {
                 logger.warning("evaluator sent an unreadable result", ["peer": peerName(identity), "job.id": "\(job)"])
                 try retryOrFail(lease, reason: "evaluator sent an unreadable result", evaluator: evaluator, now: now)
@@ -75,7 +76,7 @@ extension Broker {
             return try retryOrFail(lease, reason: "\(failure.code): \(failure.message)", evaluator: evaluator, now: now)
         }
         let key = lease.key
-        let record = liveChallenges[lease.challenge]
+        let record = memory.liveChallenges[lease.challenge]
         guard key.version == record?.scorerVersion ?? key.version else {
             // Scored under a version a rescore has replaced: kept as that version's score, nothing more.
             try store.recordOutcome(
@@ -85,7 +86,7 @@ extension Broker {
         }
         if let redundancy = record?.redundancy {
             // The submission's outcome is in already (another replica's failure ended it): nothing to decide.
-            guard replicas[JobKey(row: key.row, version: key.version)] != nil else {
+            guard memory.replicas[JobKey(row: key.row, version: key.version)] != nil else {
                 logger.info("replica of a submission that has its outcome; ignored", ["job.id": "\(lease.job)"])
                 return
             }
@@ -109,10 +110,11 @@ extension Broker {
         _ lease: Lease, with result: ScoringResult, evaluator: String?, now: Millis, failure: String? = nil
     ) throws {
         var announcement = Announcement(
-            topic: .scored, at: now, challenge: lease.challenge, title: liveChallenges[lease.challenge]?.title ?? "")
+            topic: .scored, at: now, challenge: lease.challenge,
+            title: memory.liveChallenges[lease.challenge]?.title ?? "")
         announcement.submission = lease.submission
         // A judged challenge's judges follow the announcements: they judge blind until the award.
-        if liveChallenges[lease.challenge]?.judging == nil { announcement.solver = lease.solver }
+        if memory.liveChallenges[lease.challenge]?.judging == nil { announcement.solver = lease.solver }
         var bountyValue: Double?
         let outcome = failure.map { JobOutcome.failed(error: $0, log: nil) } ?? Self.outcome(of: result)
         try store.recordOutcome(
@@ -122,7 +124,7 @@ extension Broker {
         case .scored(let score, _):
             try judgingFollowsScore(submission: lease.submission, challenge: lease.challenge, now: now)
             // Announced on the public split: the private one stays hidden until the challenge closes.
-            if let record = liveChallenges[lease.challenge] {
+            if let record = memory.liveChallenges[lease.challenge] {
                 let candidate = RankingCandidate(
                     submission: lease.submission, solver: lease.solver, receivedAt: 0, order: 0, score: score,
                     metrics: result.metrics ?? [:], disqualified: false, selected: false)
@@ -139,7 +141,7 @@ extension Broker {
                 "scoring failed", ["job.id": "\(lease.job)", "submission.id": lease.submission, "reason": reason])
         }
         try publish(announcement)
-        replicas[JobKey(row: lease.key.row, version: lease.key.version)] = nil
+        memory.replicas[JobKey(row: lease.key.row, version: lease.key.version)] = nil
         jobEnded(challenge: lease.challenge)
         try checkBounty(challenge: lease.challenge, value: bountyValue, now: now)
     }
@@ -164,16 +166,17 @@ extension Broker {
                 lease, with: canonical.result,
                 evaluator: "quorum of " + agreeing.map(\.evaluator).joined(separator: ", "), now: now)
         case .undecided:
-            var issued = replicas[base] ?? ReplicaState()
+            var issued = memory.replicas[base] ?? ReplicaState()
             let outstanding = issued.count - results.count
             guard outstanding <= 0 else { return }  // more results are on their way
             if issued.count < redundancy.effectiveMaxReplicas {
                 let next = JobKey(row: key.row, version: key.version, replica: issued.count)
                 issued.count += 1
-                replicas[base] = issued
-                dispatcher.enqueue(QueuedJob(id: next.id, failedAttempts: 0), service: lease.service)
+                memory.replicas[base] = issued
+                memory.dispatcher.enqueue(QueuedJob(id: next.id, failedAttempts: 0), service: lease.service)
                 logger.info(
-                    "replicas disagree; one more", ["submission.id": lease.submission, "replica": "\(next.replica)"])
+                    "replicas disagree; one more",
+                    ["submission.id": lease.submission, "replica": "\(next.replica)"])
             } else {
                 let scores = results.map {
                     "\($0.evaluator): \($0.result.score.map { "\($0)" } ?? $0.result.error?.code ?? "failed")"
@@ -183,7 +186,7 @@ extension Broker {
                 try store.audit("submission.disputed", lease.submission, by: nil, detail: reason, at: now)
                 var flag = Announcement(
                     topic: .disputed, at: now, challenge: lease.challenge,
-                    title: liveChallenges[lease.challenge]?.title ?? "")
+                    title: memory.liveChallenges[lease.challenge]?.title ?? "")
                 flag.submission = lease.submission
                 flag.message = reason
                 try publish(flag)
@@ -199,7 +202,8 @@ extension Broker {
         let detail = "\(odd.evaluator) reported \(theirs) where \(quorum.count) others agreed on \(agreed)"
         try store.audit("evaluator.disagreed", lease.submission, by: odd.evaluator, detail: detail, at: now)
         var flag = Announcement(
-            topic: .disputed, at: now, challenge: lease.challenge, title: liveChallenges[lease.challenge]?.title ?? "")
+            topic: .disputed, at: now, challenge: lease.challenge,
+            title: memory.liveChallenges[lease.challenge]?.title ?? "")
         flag.submission = lease.submission
         flag.message = detail
         try publish(flag)
@@ -210,53 +214,53 @@ extension Broker {
     /// Requeues a job whose evaluator let it down, or ends it as failed for infrastructure reasons after
     /// `maxAttempts`; that failure is never the solver's.
     func retryOrFail(_ lease: Lease, reason: String, evaluator: String?, now: Millis) throws {
-        if liveChallenges[lease.challenge]?.redundancy != nil,
-            lease.key.version == liveChallenges[lease.challenge]?.scorerVersion,
-            replicas[JobKey(row: lease.key.row, version: lease.key.version)] == nil
+        if memory.liveChallenges[lease.challenge]?.redundancy != nil,
+            lease.key.version == memory.liveChallenges[lease.challenge]?.scorerVersion,
+            memory.replicas[JobKey(row: lease.key.row, version: lease.key.version)] == nil
         {
             return  // a replica of a submission that already has its outcome
         }
         if lease.attempt >= config.maxAttempts {
             let message = "infrastructure: \(reason) (after \(lease.attempt) attempts)"
             logger.warning("job failed for infrastructure reasons", ["job.id": "\(lease.job)", "reason": reason])
-            guard lease.key.version == liveChallenges[lease.challenge]?.scorerVersion ?? lease.key.version else {
+            guard lease.key.version == memory.liveChallenges[lease.challenge]?.scorerVersion ?? lease.key.version else {
                 return
             }
             try conclude(lease, with: ScoringResult(ok: false), evaluator: nil, now: now, failure: message)
         } else {
-            replicas[JobKey(row: lease.key.row, version: lease.key.version)]?.principals.remove(lease.principal)
+            memory.replicas[JobKey(row: lease.key.row, version: lease.key.version)]?.principals.remove(lease.principal)
             try store.recordFailedAttempt(
                 submission: lease.submission, version: lease.key.version, evaluator: evaluator, reason: reason, now: now
             )
-            dispatcher.enqueue(QueuedJob(id: lease.job, failedAttempts: lease.attempt), service: lease.service)
+            memory.dispatcher.enqueue(QueuedJob(id: lease.job, failedAttempts: lease.attempt), service: lease.service)
             logger.info("job requeued", ["job.id": "\(lease.job)", "reason": reason])
         }
     }
 
     /// Forgets an evaluator and hands its jobs back.
     func dropEvaluator(_ identity: Data, now: Millis) throws {
-        for lease in dispatcher.remove(identity) {
+        for lease in memory.dispatcher.remove(identity) {
             try retryOrFail(lease, reason: "evaluator lost", evaluator: lease.principal, now: now)
         }
     }
 
     /// A send to an evaluator failed after the pass committed: drop it, and requeue its job next pass.
     func evaluatorUnreachable(_ identity: Data) {
-        guard dispatcher.evaluators[identity] != nil else { return }
-        orphanedLeases += dispatcher.remove(identity)
+        guard memory.dispatcher.evaluators[identity] != nil else { return }
+        memory.orphanedLeases += memory.dispatcher.remove(identity)
     }
 
     func heartbeatEvaluators(now: Millis) {
-        for identity in dispatcher.evaluators.keys { send(to: identity, MDP.worker(.heartbeat)) }
+        for identity in memory.dispatcher.evaluators.keys { send(to: identity, MDP.worker(.heartbeat)) }
     }
 
     func expireEvaluators(now: Millis) throws {
-        for identity in dispatcher.expired(now: now) {
+        for identity in memory.dispatcher.expired(now: now) {
             logger.warning("evaluator silent; dropped", ["peer": peerName(identity)])
             try dropEvaluator(identity, now: now)
         }
-        let orphans = orphanedLeases
-        orphanedLeases.removeAll()
+        let orphans = memory.orphanedLeases
+        memory.orphanedLeases.removeAll()
         for lease in orphans {
             try retryOrFail(lease, reason: "evaluator unreachable", evaluator: lease.principal, now: now)
         }
@@ -265,8 +269,8 @@ extension Broker {
     /// A lease that outlived its challenge's time limit plus margin goes back to the queue. The evaluator
     /// stays busy until it answers; its late answer is then ignored.
     func expireLeases(now: Millis) throws {
-        for lease in dispatcher.expiredLeases(now: now) {
-            dispatcher.endLease(lease.job)
+        for lease in memory.dispatcher.expiredLeases(now: now) {
+            memory.dispatcher.endLease(lease.job)
             try retryOrFail(lease, reason: "lease expired", evaluator: lease.principal, now: now)
         }
     }
@@ -278,42 +282,44 @@ extension Broker {
         let batch = config.jobBatch
         // Replicas this evaluator may not take (it scored the submission already): back to the queue afterwards.
         var deferred: [(QueuedJob, String)] = []
-        defer { for (job, service) in deferred { dispatcher.enqueue(job, service: service) } }
-        while let (jobs, identity) = dispatcher.nextAssignment(maxBatch: { $0 == Service.builtinScorers ? batch : 1 }) {
-            let principal = dispatcher.evaluators[identity]?.principal ?? peerName(identity)
+        defer { for (job, service) in deferred { memory.dispatcher.enqueue(job, service: service) } }
+        while let (jobs, identity) = memory.dispatcher.nextAssignment(maxBatch: {
+            $0 == Service.builtinScorers ? batch : 1
+        }) {
+            let principal = memory.dispatcher.evaluators[identity]?.principal ?? peerName(identity)
             var leased: [(job: Int64, attempt: Int)] = []
             var body: [Data] = []
             var expires = now + config.leaseMargin
             for queued in jobs {
                 let key = JobKey(id: queued.id)
-                let cached = recentPayloads.removeValue(forKey: key.row)
-                if let cached { recentPayloadBytes -= cached.content.count }
+                let cached = memory.recentPayloads.removeValue(forKey: key.row)
+                if let cached { memory.recentPayloadBytes -= cached.content.count }
                 guard let payload = try cached ?? store.jobPayload(row: key.row),
                     let challenge = try liveChallenge(payload.challenge),
                     challenge.state == .open || challenge.state == .closed
                 else {
                     logger.error("queued job has no submission or live challenge; dropped", ["job.id": "\(queued.id)"])
-                    dispatcher.withdraw(queued.id, from: identity)
+                    memory.dispatcher.withdraw(queued.id, from: identity)
                     continue
                 }
                 guard key.version == challenge.scorerVersion else {
                     // Queued before a rescore: the new version's job replaces it.
-                    dispatcher.withdraw(queued.id, from: identity)
+                    memory.dispatcher.withdraw(queued.id, from: identity)
                     continue
                 }
                 let base = JobKey(row: key.row, version: key.version)
                 if challenge.redundancy != nil {
                     // No replica state: the submission already has its outcome (another replica's failure ended it).
-                    guard replicas[base] != nil else {
-                        dispatcher.withdraw(queued.id, from: identity)
+                    guard memory.replicas[base] != nil else {
+                        memory.dispatcher.withdraw(queued.id, from: identity)
                         continue
                     }
-                    guard replicas[base]?.principals.contains(principal) != true else {
-                        dispatcher.withdraw(queued.id, from: identity)
+                    guard memory.replicas[base]?.principals.contains(principal) != true else {
+                        memory.dispatcher.withdraw(queued.id, from: identity)
                         deferred.append((queued, challenge.service))
                         continue
                     }
-                    replicas[base, default: ReplicaState()].principals.insert(principal)
+                    memory.replicas[base, default: ReplicaState()].principals.insert(principal)
                 }
                 let attempt = queued.failedAttempts + 1
                 expires += Millis(challenge.timeLimitSeconds * 1000)
@@ -321,7 +327,7 @@ extension Broker {
                     job: queued.id, attempt: attempt, challenge: challenge.id, submission: payload.submission,
                     filename: payload.filename, sha256: payload.sha256, scorer: challenge.scorer, reference: [],
                     timeLimitSeconds: challenge.timeLimitSeconds)
-                dispatcher.grant(
+                memory.dispatcher.grant(
                     Lease(
                         job: queued.id, attempt: attempt, evaluator: identity, principal: principal, expires: expires,
                         submission: payload.submission, challenge: challenge.id, solver: payload.solver,
@@ -340,19 +346,20 @@ extension Broker {
 
     /// The members a challenge's jobs share, written once per scorer version.
     private func jobTail(_ challenge: ChallengeRecord) throws -> Data {
-        if let cached = jobTails[challenge.id], cached.version == challenge.scorerVersion { return cached.json }
+        if let cached = memory.jobTails[challenge.id], cached.version == challenge.scorerVersion { return cached.json }
         let json = ScoringJob.tail(
             scorer: challenge.scorer, reference: try referenceFiles(challenge.id),
             timeLimitSeconds: challenge.timeLimitSeconds)
-        jobTails[challenge.id] = (challenge.scorerVersion, json)
+        memory.jobTails[challenge.id] = (challenge.scorerVersion, json)
         return json
     }
 
     /// Keeps a just-received submission for its first dispatch, if it is small and the cache has room.
     func rememberPayload(_ payload: JobPayload, row: Int64) {
-        guard payload.content.count <= 64 << 10, recentPayloadBytes + payload.content.count <= Self.payloadCacheLimit
+        guard payload.content.count <= 64 << 10,
+            memory.recentPayloadBytes + payload.content.count <= Self.payloadCacheLimit
         else { return }
-        recentPayloads[row] = payload
-        recentPayloadBytes += payload.content.count
+        memory.recentPayloads[row] = payload
+        memory.recentPayloadBytes += payload.content.count
     }
 }

@@ -33,9 +33,11 @@ extension Broker {
         }
         let now = config.clock()
         let sendsBefore = outbox.count
-        // The small in-memory state a client request may change before a write fails, so that a rolled-back
-        // request leaves it as the store is. (A client request touches the dispatcher only after its last write.)
-        let saved = (liveChallenges, settleCandidates, referenceCache)
+        // The memory as it was, so that a request rolled back leaves memory as the store is. Copied whole for any
+        // client request but a submission (copy-on-write: a request pays for what it changes); a submission, the
+        // one that comes by the thousand, syncs its writes before it changes any memory but the mirrors kept here.
+        let saved: BrokerMemory? = inbound.isSubmission ? nil : memory
+        let mirrors = (memory.liveChallenges, memory.settleCandidates, memory.referenceCache)
         do {
             try store.savepoint {
                 if case .clientRequest(let service, let body) = inbound {
@@ -54,7 +56,11 @@ extension Broker {
         } catch {
             // The savepoint undid the request's writes: undo its changes in memory, and drop what it meant to
             // send, announcements included.
-            (liveChallenges, settleCandidates, referenceCache) = saved
+            if let saved {
+                memory = saved
+            } else {
+                (memory.liveChallenges, memory.settleCandidates, memory.referenceCache) = mirrors
+            }
             outbox.removeSubrange(sendsBefore...)
             guard case .clientRequest = inbound else {
                 // An evaluator's message changes leases in memory before it writes: after a failed write the two

@@ -21,31 +21,15 @@ public final class Broker {
     /// Fire it from any thread to stop the broker after its current pass.
     public let stopSignal: ZMQStopSignal
 
-    var dispatcher = Dispatcher()
+    /// What the broker holds in memory besides its sockets and this pass's sends: rebuilt from the store at start,
+    /// and restored whole when a request is rolled back.
+    var memory = BrokerMemory()
     /// What this pass will send once its transaction has committed, and its size in bytes.
     var outbox: [(socket: ZMQSocket, frames: [Data])] = [] {
         didSet { if outbox.isEmpty { outboxBytes = 0 } }
     }
     private(set) var outboxBytes = 0
-    /// Leases whose evaluator vanished after the pass that granted them committed.
-    var orphanedLeases: [Lease] = []
-    /// Open and closed-but-unsettled challenges, mirrored from the store so the loop's timers need no query.
-    var liveChallenges: [String: ChallengeRecord] = [:]
-    /// Reference files per challenge (they never change once posted).
-    var referenceCache: [String: [FileEntry]] = [:]
-    /// Submissions without an outcome under their challenge's current scorer version, per challenge.
-    var pendingJobs: [String: Int] = [:]
-    /// Redundant scoring: the replicas issued per submission and version (key with replica 0).
-    var replicas: [JobKey: ReplicaState] = [:]
-    /// The JSON members every job of a challenge shares, per challenge and scorer version.
-    var jobTails: [String: (version: Int, json: Data)] = [:]
-    /// Small submissions received by this run and not yet sent to an evaluator, by row: their first dispatch
-    /// needs no read from the store. Bounded by `payloadCacheLimit` bytes; retries read the store.
-    var recentPayloads: [Int64: JobPayload] = [:]
-    var recentPayloadBytes = 0
     static let payloadCacheLimit = 32 << 20
-    /// Closed challenges that may have finished scoring: checked for settlement at the end of the pass.
-    var settleCandidates: Set<String> = []
     private var nextHeartbeat: Millis = 0
     /// Authentication, when CURVE is on: the ZAP handler, the principals it consults, the broker's public key.
     private(set) var zap: ZAPHandler?
@@ -111,17 +95,7 @@ public final class Broker {
         stopSignal = ZMQStopSignal(context: context)
         control = try stopSignal.makeReceiver()
 
-        for record in try store.liveChallenges() {
-            liveChallenges[record.id] = record
-            if record.state == .closed { settleCandidates.insert(record.id) }
-        }
-        for job in try store.recoverPendingJobs() {
-            guard let record = liveChallenges[job.challenge] else { continue }
-            var done: [ReplicaResult] = []
-            if record.redundancy != nil { done = try store.replicas(submission: job.submission, version: job.version) }
-            jobSubmitted(row: job.row, challenge: record, failedAttempts: job.failedAttempts, replicasDone: done)
-        }
-        try recoverPendingJudging()
+        try rebuildMemory()
         if let term = try store.beginTerm(
             host: host, pid: getpid(), router: routerEndpoint, pub: publishEndpoint, now: config.clock())
         {
@@ -137,8 +111,26 @@ public final class Broker {
             "broker started",
             [
                 "router": routerEndpoint, "pub": publishEndpoint, "store": store.path,
-                "jobs.queued": String(dispatcher.queuedCount),
+                "jobs.queued": String(memory.dispatcher.queuedCount),
             ])
+    }
+
+    /// Builds the broker's memory from the store alone: the live challenges, every submission still without an
+    /// outcome (queued again with its failed attempts; leases of an earlier run died with it), the replicas kept,
+    /// and the judging still owed. What a broker does when it starts, and when it takes over from another.
+    func rebuildMemory() throws {
+        memory = BrokerMemory()
+        for record in try store.liveChallenges() {
+            memory.liveChallenges[record.id] = record
+            if record.state == .closed { memory.settleCandidates.insert(record.id) }
+        }
+        for job in try store.recoverPendingJobs() {
+            guard let record = memory.liveChallenges[job.challenge] else { continue }
+            var done: [ReplicaResult] = []
+            if record.redundancy != nil { done = try store.replicas(submission: job.submission, version: job.version) }
+            jobSubmitted(row: job.row, challenge: record, failedAttempts: job.failedAttempts, replicasDone: done)
+        }
+        try recoverPendingJudging()
     }
 
     /// Runs until `stopSignal` fires.
@@ -149,11 +141,11 @@ public final class Broker {
             if ready.count > 2, ready[2] { try zap?.handlePending() }
             if ready[1], stopSignal.received(on: control), drainingSince == nil {
                 drainingSince = config.clock()
-                logger.info("stopping: taking no new work", ["leases": "\(dispatcher.leases.count)"])
+                logger.info("stopping: taking no new work", ["leases": "\(memory.dispatcher.leases.count)"])
             }
             try pass(readable: ready[0])
             if let since = drainingSince,
-                dispatcher.leases.isEmpty || config.clock() - since >= config.drainTimeout
+                memory.dispatcher.leases.isEmpty || config.clock() - since >= config.drainTimeout
             {
                 break
             }
@@ -193,12 +185,12 @@ public final class Broker {
     }
 
     private func pollTimeout() -> Int {
-        if !orphanedLeases.isEmpty || !settleCandidates.isEmpty { return 0 }
+        if !memory.orphanedLeases.isEmpty || !memory.settleCandidates.isEmpty { return 0 }
         if drainingSince != nil { return 20 }
         let now = config.clock()
         var due = nextHeartbeat
         if let lifecycle = nextLifecycleEvent { due = min(due, lifecycle) }
-        if let lease = dispatcher.nextLeaseExpiry { due = min(due, lease) }
+        if let lease = memory.dispatcher.nextLeaseExpiry { due = min(due, lease) }
         return Int(max(0, min(due - now, config.heartbeatInterval)))
     }
 
@@ -215,14 +207,14 @@ public final class Broker {
 
     /// A challenge that is open or still scoring, from the mirror (or the store, for one posted by this pass).
     func liveChallenge(_ id: String) throws -> ChallengeRecord? {
-        if let record = liveChallenges[id] { return record }
+        if let record = memory.liveChallenges[id] { return record }
         return try store.challenge(id)
     }
 
     func referenceFiles(_ challenge: String) throws -> [FileEntry] {
-        if let files = referenceCache[challenge] { return files }
+        if let files = memory.referenceCache[challenge] { return files }
         let files = try store.files(challenge: challenge, role: .reference)
-        referenceCache[challenge] = files
+        memory.referenceCache[challenge] = files
         return files
     }
 
@@ -233,27 +225,27 @@ public final class Broker {
         row: Int64, challenge: ChallengeRecord, failedAttempts: Int = 0, replicasDone: [ReplicaResult] = []
     ) {
         let base = JobKey(row: row, version: challenge.scorerVersion)
-        pendingJobs[challenge.id, default: 0] += 1
+        memory.pendingJobs[challenge.id, default: 0] += 1
         // A submission that judges alone score waits for them, not for an evaluator.
         guard !challenge.isJudgedOnly else { return }
         guard let redundancy = challenge.redundancy else {
-            return dispatcher.enqueue(
+            return memory.dispatcher.enqueue(
                 QueuedJob(id: base.id, failedAttempts: failedAttempts), service: challenge.service)
         }
         let done = replicasDone.count
         let wanted = done < redundancy.replicas ? redundancy.replicas : min(done + 1, redundancy.effectiveMaxReplicas)
         for replica in done..<max(done, wanted) {
             let key = JobKey(row: row, version: challenge.scorerVersion, replica: replica)
-            dispatcher.enqueue(QueuedJob(id: key.id, failedAttempts: 0), service: challenge.service)
+            memory.dispatcher.enqueue(QueuedJob(id: key.id, failedAttempts: 0), service: challenge.service)
         }
-        replicas[base] = ReplicaState(count: max(done, wanted), principals: Set(replicasDone.map(\.evaluator)))
+        memory.replicas[base] = ReplicaState(count: max(done, wanted), principals: Set(replicasDone.map(\.evaluator)))
     }
 
     /// A job of `challenge` reached its outcome: if the challenge is closed it may now be settled.
     func jobEnded(challenge: String) {
-        if let count = pendingJobs[challenge] { pendingJobs[challenge] = count > 1 ? count - 1 : nil }
-        if liveChallenges[challenge]?.state == .closed, pendingJobs[challenge] == nil {
-            settleCandidates.insert(challenge)
+        if let count = memory.pendingJobs[challenge] { memory.pendingJobs[challenge] = count > 1 ? count - 1 : nil }
+        if memory.liveChallenges[challenge]?.state == .closed, memory.pendingJobs[challenge] == nil {
+            memory.settleCandidates.insert(challenge)
         }
     }
 
@@ -337,7 +329,7 @@ public final class Broker {
 
     /// Tells every evaluator to go. Leases still unanswered stay in the store and are requeued on restart.
     private func shutdown() {
-        for identity in dispatcher.evaluators.keys {
+        for identity in memory.dispatcher.evaluators.keys {
             _ = try? router.send([identity] + MDP.worker(.disconnect), dontWait: true)
         }
         logger.info("broker stopped")

@@ -7,7 +7,7 @@ extension Broker {
     /// Opens drafts whose start time has come, closes open challenges whose deadline has passed, and announces
     /// deadlines drawing near.
     func applyDeadlines(now: Millis) throws {
-        for record in liveChallenges.values {
+        for record in memory.liveChallenges.values {
             switch record.state {
             case .draft where record.startsAt <= now:
                 try openDraft(record, now: now)
@@ -15,7 +15,7 @@ extension Broker {
                 try closeChallenge(record, now: now, reason: "deadline passed")
             case .open where !record.closingAnnounced && record.deadline - config.closingNotice <= now:
                 try store.markClosingAnnounced(challenge: record.id)
-                liveChallenges[record.id]?.closingAnnounced = true
+                memory.liveChallenges[record.id]?.closingAnnounced = true
                 var announcement = Announcement(topic: .closing, at: now, challenge: record.id, title: record.title)
                 announcement.deadline = record.deadline
                 try publish(announcement)
@@ -27,7 +27,7 @@ extension Broker {
 
     /// The next time a draft opens or an open challenge's deadline or closing notice falls due.
     var nextLifecycleEvent: Millis? {
-        liveChallenges.values.compactMap { record -> Millis? in
+        memory.liveChallenges.values.compactMap { record -> Millis? in
             switch record.state {
             case .draft: record.startsAt
             case .open: record.closingAnnounced ? record.deadline : record.deadline - config.closingNotice
@@ -39,7 +39,7 @@ extension Broker {
     private func openDraft(_ record: ChallengeRecord, now: Millis) throws {
         try store.setState(challenge: record.id, .open)
         try store.audit("challenge.open", record.id, by: nil, detail: "start time reached", at: now)
-        liveChallenges[record.id]?.state = .open
+        memory.liveChallenges[record.id]?.state = .open
         try announceOpened(record, now: now)
         logger.info("challenge opened", ["challenge.id": record.id])
     }
@@ -59,8 +59,8 @@ extension Broker {
         var closed = record
         closed.state = .closed
         closed.closedAt = now
-        liveChallenges[record.id] = closed
-        settleCandidates.insert(record.id)
+        memory.liveChallenges[record.id] = closed
+        memory.settleCandidates.insert(record.id)
         var announcement = Announcement(topic: .closed, at: now, challenge: record.id, title: record.title)
         announcement.deadline = record.deadline
         announcement.message = reason
@@ -82,8 +82,8 @@ extension Broker {
     ) throws {
         try store.audit(action, record.id, by: principal, detail: reason, at: now)
         try store.setState(challenge: record.id, state, closedAt: record.closedAt ?? now)
-        liveChallenges[record.id] = nil
-        referenceCache[record.id] = nil
+        memory.liveChallenges[record.id] = nil
+        memory.referenceCache[record.id] = nil
         // A draft was never announced: its end is not either.
         if record.state != .draft {
             var announcement = Announcement(topic: topic, at: now, challenge: record.id, title: record.title)
@@ -96,7 +96,8 @@ extension Broker {
 
     /// A first-to-threshold bounty closes as soon as a submission meets its bar.
     func checkBounty(challenge: String, value: Double?, now: Millis) throws {
-        guard let record = liveChallenges[challenge], record.state == .open, record.policy.kind == .firstToThreshold,
+        guard let record = memory.liveChallenges[challenge], record.state == .open,
+            record.policy.kind == .firstToThreshold,
             let threshold = record.policy.threshold, let value,
             record.direction == .maximize ? value >= threshold : value <= threshold
         else { return }
@@ -105,10 +106,10 @@ extension Broker {
 
     /// Decides the award of every closed challenge whose scoring has drained.
     func settleClosedChallenges(now: Millis) throws {
-        let candidates = settleCandidates
-        settleCandidates.removeAll()
+        let candidates = memory.settleCandidates
+        memory.settleCandidates.removeAll()
         for id in candidates {
-            guard let record = liveChallenges[id], record.state == .closed, pendingJobs[id] == nil,
+            guard let record = memory.liveChallenges[id], record.state == .closed, memory.pendingJobs[id] == nil,
                 try store.pendingJobCount(challenge: id, version: record.scorerVersion) == 0,
                 try store.awaitingJudgingCount(record) == 0
             else { continue }
@@ -150,8 +151,8 @@ extension Broker {
                 ["challenge.id": record.id, "submission.id": award.submission, "amount": "\(award.amount)"])
         }
         try store.setState(challenge: record.id, .awarded)
-        liveChallenges[record.id] = nil
-        referenceCache[record.id] = nil
+        memory.liveChallenges[record.id] = nil
+        memory.referenceCache[record.id] = nil
     }
 
     func closeWithoutAward(_ record: ChallengeRecord, reason: String, by principal: String? = nil, now: Millis) throws {

@@ -29,11 +29,11 @@ extension Broker {
     /// The automated scorer of a mixed challenge has scored a submission: now its judges score it too, and the
     /// challenge has that much more pending work.
     func judgingFollowsScore(submission: String, challenge: String, now: Millis) throws {
-        guard let record = liveChallenges[challenge], !record.isJudgedOnly, record.judging != nil,
+        guard let record = memory.liveChallenges[challenge], !record.isJudgedOnly, record.judging != nil,
             try store.awaitsJudging(submission, record)
         else { return }
         try judgingRequested(record, now: now)
-        pendingJobs[challenge, default: 0] += 1
+        memory.pendingJobs[challenge, default: 0] += 1
     }
 
     /// A disqualified submission is judged no further: its pending judging ends, so that settlement need not
@@ -55,9 +55,9 @@ extension Broker {
     /// After a restart: the judging that mixed challenges still wait for is pending work again. (A judged-only
     /// challenge's submissions without an outcome are recovered as pending jobs.)
     func recoverPendingJudging() throws {
-        for record in liveChallenges.values where record.isJudgeable && !record.isJudgedOnly {
+        for record in memory.liveChallenges.values where record.isJudgeable && !record.isJudgedOnly {
             let waiting = try store.awaitingJudgingCount(record)
-            if waiting > 0 { pendingJobs[record.id, default: 0] += waiting }
+            if waiting > 0 { memory.pendingJobs[record.id, default: 0] += waiting }
         }
     }
 
@@ -70,7 +70,7 @@ extension Broker {
         let judge = try judgeName(request.judge, sender: sender)
         let challenges: [ChallengeRecord]
         if let id = request.challenge {
-            let record = try liveChallenges[id] ?? challenge(id)
+            let record = try memory.liveChallenges[id] ?? challenge(id)
             guard visible(record, to: sender) else { throw ProtocolError(.notFound, "no challenge \(record.id)") }
             guard let judging = record.judging else {
                 throw ProtocolError(.badRequest, "challenge \(id) is not judged")
@@ -83,9 +83,12 @@ extension Broker {
             }
             challenges = [record]
         } else {
-            challenges = liveChallenges.values.filter { $0.isJudgeable && $0.judging?.admits(judge) == true }.sorted {
-                ($0.state == .closed ? 0 : 1, $0.deadline, $0.id) < ($1.state == .closed ? 0 : 1, $1.deadline, $1.id)
-            }
+            challenges = memory.liveChallenges.values.filter { $0.isJudgeable && $0.judging?.admits(judge) == true }
+                .sorted {
+                    ($0.state == .closed ? 0 : 1, $0.deadline, $0.id) < (
+                        $1.state == .closed ? 0 : 1, $1.deadline, $1.id
+                    )
+                }
         }
         let byId = Dictionary(uniqueKeysWithValues: challenges.map { ($0.id, $0) })
         // A place already held is given again, so that a lost reply costs the judge nothing.

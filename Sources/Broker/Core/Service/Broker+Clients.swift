@@ -24,7 +24,7 @@ extension Broker {
                     var (info, row) = try store.submissionInfo(request.submission), try mayRead(info, sender)
                 else { throw ProtocolError(.notFound, "no submission \(request.submission)") }
                 let key = JobKey(row: row, version: info.version ?? 1)
-                if info.state == .queued, let lease = dispatcher.leases[key.id] {
+                if info.state == .queued, let lease = memory.dispatcher.leases[key.id] {
                     info.state = .scoring
                     info.attempts = lease.attempt
                 }
@@ -53,7 +53,7 @@ extension Broker {
                 return reply(EventLog(events: events, last: try store.lastSeq()))
             case Service.mmiService:
                 let name = String(decoding: body.first ?? Data(), as: UTF8.self)
-                return [Data((dispatcher.isServed(name) ? MMIStatus.found : .notFound).rawValue.utf8)]
+                return [Data((memory.dispatcher.isServed(name) ? MMIStatus.found : .notFound).rawValue.utf8)]
             default:
                 if service.hasPrefix("mmi.") { return [Data(MMIStatus.notImplemented.rawValue.utf8)] }
                 throw ProtocolError(.unknownService, "unknown service \"\(service)\"")
@@ -83,7 +83,7 @@ extension Broker {
         case .queued:
             guard let service = try liveChallenge(info.challenge)?.service else { return nil }
             let retry = info.attempts > 0 ? " (attempt \(info.attempts + 1) of \(config.maxAttempts))" : ""
-            return dispatcher.isServed(service)
+            return memory.dispatcher.isServed(service)
                 ? "waiting for a free evaluator\(retry)"
                 : "waiting: no evaluator serving \(service) is connected\(retry)"
         case .scoring:
@@ -125,7 +125,7 @@ extension Broker {
                 .badRequest, "a submission carries exactly one file frame after the JSON; got \(body.count - 1)")
         }
         guard !body[1].isEmpty else { throw ProtocolError(.badRequest, "the submitted file is empty") }
-        let record = try liveChallenges[request.challenge] ?? challenge(request.challenge)
+        let record = try memory.liveChallenges[request.challenge] ?? challenge(request.challenge)
         guard visible(record, to: sender) else { throw ProtocolError(.notFound, "no challenge \(record.id)") }
         if record.state == .draft {
             throw ProtocolError(.closed, "challenge \(record.id) opens at \(WallClock.iso(record.startsAt))")
@@ -142,6 +142,9 @@ extension Broker {
         // The submission row is its own audit entry (`audit_trail`): it names the solver, the time and the hash.
         receipt.quota = try quota(record, solver: request.solver, now: now)
         if record.isJudgedOnly { try judgingRequested(record, now: now) }
+        // Its writes are in before memory changes: a write that failed after would leave a job queued in memory for
+        // a submission the savepoint undid.
+        try store.syncWrites()
         if !record.isJudgedOnly {
             rememberPayload(
                 JobPayload(
@@ -172,7 +175,7 @@ extension Broker {
         let id = Identifier.make(prefix: "ch", now: now)
         try store.insertChallenge(id: id, spec: spec, files: files, owner: sender?.name, now: now)
         guard let record = try store.challenge(id) else { throw ProtocolError(.internal, "challenge vanished") }
-        liveChallenges[id] = record
+        memory.liveChallenges[id] = record
         // A draft is announced when it opens.
         if record.state == .open { try announceOpened(record, now: now) }
         try store.audit(

@@ -135,8 +135,8 @@ extension Broker {
         try store.audit(
             "challenge.extend", record.id, by: sender?.name,
             detail: "\(WallClock.iso(record.deadline)) -> \(WallClock.iso(request.deadline))", at: now)
-        liveChallenges[record.id]?.deadline = request.deadline
-        liveChallenges[record.id]?.closingAnnounced = false
+        memory.liveChallenges[record.id]?.deadline = request.deadline
+        memory.liveChallenges[record.id]?.closingAnnounced = false
         var announcement = Announcement(topic: .extended, at: now, challenge: record.id, title: record.title)
         announcement.deadline = request.deadline
         announcement.message = "deadline extended from \(WallClock.iso(record.deadline))"
@@ -233,7 +233,7 @@ extension Broker {
             throw ProtocolError(
                 .badRequest, "\(record.id) is awarded by its \(record.policy.kind.rawValue) policy, not by hand")
         }
-        guard record.state == .closed, pendingJobs[record.id] == nil else {
+        guard record.state == .closed, memory.pendingJobs[record.id] == nil else {
             throw ProtocolError(
                 .closed,
                 record.state == .open || record.state == .draft
@@ -315,10 +315,10 @@ extension Broker {
         updated.scorer = request.scorer
         updated.service = request.scorer.service
         updated.scorerVersion = version
-        liveChallenges[record.id] = updated
-        pendingJobs[record.id] = nil
+        memory.liveChallenges[record.id] = updated
+        memory.pendingJobs[record.id] = nil
         for row in rows { jobSubmitted(row: row, challenge: updated) }
-        if record.state == .closed { settleCandidates.insert(record.id) }
+        if record.state == .closed { memory.settleCandidates.insert(record.id) }
         return info
     }
 }

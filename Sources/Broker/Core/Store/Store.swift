@@ -138,6 +138,9 @@ public final class Store {
 }
 
 extension Store {
+    /// Waits for the writes sent ahead (PostgreSQL's pipeline) and throws the first of their errors.
+    func syncWrites() throws { try db.sync() }
+
     /// Runs `body` inside a savepoint of the open transaction: undone alone if it throws.
     ///
     /// The request's deferred writes are synced before the savepoint is released, so that a write that fails is
