@@ -72,6 +72,43 @@ func freePort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
+/// Two brokers on one store, the first active and the second its standby; an evaluator and a client that list both;
+/// and a challenge posted through them. `stop()` ends every process it started, by pid.
+private struct BrokerPair {
+    let brokers: [StoreBroker]
+    let routers: String
+    let evaluator: EvaluatorHarness?
+    let client: BrokerClient
+    let challenge: ChallengeInfo
+
+    init(store: String, in dir: TempDirectory, evaluator withEvaluator: Bool = true) throws {
+        let brokers = [try StoreBroker("a", in: dir, store: store), try StoreBroker("b", in: dir, store: store)]
+        try brokers[0].start()
+        try #require(eventually(seconds: 20) { brokers[0].isServing }, "broker a did not start")
+        try brokers[1].start()
+        try #require(eventually(seconds: 20) { brokers[1].isStandby }, "broker b is not a standby")
+        self.brokers = brokers
+        routers = brokers.map(\.router).joined(separator: ",")
+        evaluator =
+            withEvaluator
+            ? try EvaluatorHarness(broker: routers, cache: dir.file("cache")) {
+                $0.heartbeatInterval = 250
+                $0.reconnectInitial = 100
+                $0.reconnectMax = 500
+            } : nil
+        client = try BrokerClient(endpoint: routers, timeoutSeconds: 1)
+        let (spec, files) = sampleSpec()
+        challenge = try client.call(
+            Service.post, PostRequest(spec: spec), files: files, as: ChallengeInfo.self, attempts: 5
+        ).0
+    }
+
+    func stop() {
+        evaluator?.shutdown()
+        for broker in brokers { broker.kill9() }
+    }
+}
+
 @Suite(
     "Standby brokers on one PostgreSQL store", .serialized, .timeLimit(.minutes(3)),
     .enabled(if: TestBackend.current == .postgresql, "PostgreSQL alone"))
@@ -85,11 +122,9 @@ struct FailoverTests {
         defer { dir.remove() }
         let schema = "f_" + UUID().uuidString.prefix(8).lowercased()
         let store = try TestBackend.conninfo(schema: schema)
-        let brokers = [try StoreBroker("a", in: dir, store: store), try StoreBroker("b", in: dir, store: store)]
-        try brokers[0].start()
-        try #require(eventually(seconds: 20) { brokers[0].isServing }, "broker a did not start")
-        try brokers[1].start()
-        try #require(eventually(seconds: 20) { brokers[1].isStandby }, "broker b is not a standby")
+        let pair = try BrokerPair(store: store, in: dir)
+        defer { pair.stop() }
+        let (brokers, routers, client, challenge) = (pair.brokers, pair.routers, pair.client, pair.challenge)
 
         // `pumasi-broker status` names the active broker and its standby.
         let status = try CLIProcess("pumasi-broker", ["status", "--store", store]).finish(within: 20)
@@ -97,19 +132,7 @@ struct FailoverTests {
         #expect(status.stdout.contains("term 1") && status.stdout.contains("pid \(brokers[0].pid ?? 0)"), "\(status)")
         #expect(status.stdout.contains("standby  pumasi-broker"), "\(status)")
 
-        let routers = brokers.map(\.router).joined(separator: ",")
         let listener = try AnnouncementListener(brokers.map(\.pub).joined(separator: ","))
-        let evaluator = try EvaluatorHarness(broker: routers, cache: dir.file("cache")) {
-            $0.heartbeatInterval = 250
-            $0.reconnectInitial = 100
-            $0.reconnectMax = 500
-        }
-        defer { evaluator.shutdown() }
-        let client = try BrokerClient(endpoint: routers, timeoutSeconds: 1)
-        let (spec, files) = sampleSpec()
-        let challenge = try client.call(
-            Service.post, PostRequest(spec: spec), files: files, as: ChallengeInfo.self, attempts: 5
-        ).0
 
         // Three solvers submit all along, each through its own client listing both brokers, each submission under a
         // client id of its own and retried under it until a broker acknowledges it.
@@ -183,7 +206,6 @@ struct FailoverTests {
                 + "kill to first receipt from "
                 + "the new broker: p50 \(String(format: "%.2f", sorted[sorted.count / 2])) s, "
                 + "max \(String(format: "%.2f", sorted.last ?? 0)) s")
-        for broker in brokers { broker.kill9() }
     }
 }
 
@@ -195,16 +217,9 @@ extension FailoverTests {
         let dir = try TempDirectory()
         defer { dir.remove() }
         let store = try TestBackend.conninfo(schema: "f_" + UUID().uuidString.prefix(8).lowercased())
-        let brokers = [try StoreBroker("a", in: dir, store: store), try StoreBroker("b", in: dir, store: store)]
-        try brokers[0].start()
-        try #require(eventually(seconds: 20) { brokers[0].isServing })
-        try brokers[1].start()
-        try #require(eventually(seconds: 20) { brokers[1].isStandby })
-        let client = try BrokerClient(endpoint: brokers.map(\.router).joined(separator: ","), timeoutSeconds: 1)
-        let (spec, files) = sampleSpec()
-        let challenge = try client.call(
-            Service.post, PostRequest(spec: spec), files: files, as: ChallengeInfo.self, attempts: 5
-        ).0
+        let pair = try BrokerPair(store: store, in: dir, evaluator: false)
+        defer { pair.stop() }
+        let (brokers, client, challenge) = (pair.brokers, pair.client, pair.challenge)
         let before = try submit(client, challenge.id, "ada", "42", clientId: "before")
 
         let admin = try PostgresConnection(store)
@@ -225,7 +240,6 @@ extension FailoverTests {
         #expect(try status(client, after.submission).challenge == challenge.id)
         #expect(try admin.queryOne("SELECT COUNT(*) FROM submissions")?.int(0) == 2)
         #expect(try admin.queryOne("SELECT MAX(term) FROM broker_terms")?.int(0) == 2)
-        for broker in brokers { broker.kill9() }
     }
 }
 
@@ -239,26 +253,9 @@ extension FailoverTests {
         defer { dir.remove() }
         let cluster = try PrivateCluster(in: dir)
         defer { cluster.stop() }
-        let brokers = [
-            try StoreBroker("a", in: dir, store: cluster.conninfo),
-            try StoreBroker("b", in: dir, store: cluster.conninfo),
-        ]
-        try brokers[0].start()
-        try #require(eventually(seconds: 20) { brokers[0].isServing })
-        try brokers[1].start()
-        try #require(eventually(seconds: 20) { brokers[1].isStandby })
-        let routers = brokers.map(\.router).joined(separator: ",")
-        let evaluator = try EvaluatorHarness(broker: routers, cache: dir.file("cache")) {
-            $0.heartbeatInterval = 250
-            $0.reconnectInitial = 100
-            $0.reconnectMax = 500
-        }
-        defer { evaluator.shutdown() }
-        let client = try BrokerClient(endpoint: routers, timeoutSeconds: 1)
-        let (spec, files) = sampleSpec()
-        let challenge = try client.call(
-            Service.post, PostRequest(spec: spec), files: files, as: ChallengeInfo.self, attempts: 5
-        ).0
+        let pair = try BrokerPair(store: cluster.conninfo, in: dir)
+        defer { pair.stop() }
+        let (brokers, routers, client, challenge) = (pair.brokers, pair.routers, pair.client, pair.challenge)
         let load = SubmissionLoad(routers: routers, challenge: challenge.id, solvers: ["ada", "bob"])
         try #require(eventually(seconds: 20) { load.acknowledged >= 10 })
 
@@ -291,7 +288,6 @@ extension FailoverTests {
         print(
             "FailoverTests: PostgreSQL restarted under load; \(receipts.count) acknowledged, \(restarts) broker restarts"
         )
-        for broker in brokers { broker.kill9() }
     }
 }
 
