@@ -99,6 +99,67 @@ struct PostgresStoreTests {
         #expect(try postgres.schemaVersion == Schema.currentVersion && postgres.integrityCheck() == "ok")
     }
 
+    /// PostgreSQL answers COMMIT on a failed transaction with a ROLLBACK and no error: the connection makes it one.
+    @Test func aFailedTransactionIsNeverTakenForCommitted() throws {
+        let db = try PostgresConnection(try fresh())
+        try db.execute("CREATE TABLE t (x BIGINT PRIMARY KEY)")
+        try db.beginWrite()
+        try db.run("INSERT INTO t VALUES (1)", [])
+        #expect(throws: DatabaseError.self) { try db.run("INSERT INTO t VALUES (1)", []) }
+        #expect(db.isInTransaction && !db.isTransactionUsable)
+        let error = try #require(throws: DatabaseError.self) { try db.execute("COMMIT") }
+        #expect(error.message.contains("the server rolled it back"), "\(error)")
+        #expect(try db.queryOne("SELECT COUNT(*) FROM t")?.int(0) == 0)
+    }
+
+    /// A request whose deferred write failed, and which then threw something else, is still undone alone: its
+    /// savepoint is rolled back (the deferred error read first), and the pass's earlier work commits.
+    @Test func aRequestWhoseDeferredWriteFailedIsUndoneAlone() throws {
+        struct Unrelated: Error {}
+        let store = try Store(location: .postgresql(try fresh()))
+        try store.db.execute("CREATE TABLE t (x BIGINT PRIMARY KEY)")
+        try store.transaction {
+            try store.savepoint { try store.db.runDeferred("INSERT INTO t VALUES (1)", []) }
+            do {
+                try store.savepoint {
+                    try store.db.runDeferred("INSERT INTO t VALUES (1)", [])
+                    throw Unrelated()
+                }
+                Issue.record("the savepoint did not throw")
+            } catch {
+                #expect(error is Unrelated, "\(error)")
+            }
+            #expect(store.isTransactionUsable)
+        }
+        #expect(try store.db.queryOne("SELECT COUNT(*) FROM t")?.int(0) == 1)
+    }
+
+    /// A host command that writes holds the brokers' lock: it refuses to run while a broker is active, and no broker
+    /// becomes active while it runs.
+    @Test func migrateAndRestoreRefuseAnActiveBroker() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let conninfo = try fresh()
+        let active = try Store(location: .postgresql(conninfo), applicationName: "pumasi-broker test pid 1")
+        #expect(try active.tryToLead())
+        let status = try active.brokerStatus()
+        #expect(status.active?.term == 0 && status.active?.host == "pumasi-broker test pid 1", "\(status)")
+        _ = try Store(directory: dir.path)
+        let migrated = try CLIProcess("pumasi-broker", ["migrate", "--from", dir.path, "--to", conninfo])
+            .finish(within: 30)
+        #expect(migrated.termination == .exit(1), "\(migrated)")
+        #expect(migrated.stderr.contains("is active on"), "\(migrated)")
+    }
+
+    /// A server that wants what the connection does not offer (SSL here) refuses every try alike: not retried.
+    @Test func aServerThatRefusesTheConnectionsTermsIsNotRetried() throws {
+        let server = try #require(TestBackend.server)
+        let error = try #require(throws: DatabaseError.self) {
+            try PostgresConnection(server + (server.contains("?") ? "&" : "?") + "sslmode=require")
+        }
+        #expect(!error.isConnectionLost && error.message.contains("SSL"), "\(error)")
+    }
+
     @Test func aMalformedConnectionStringIsNamed() throws {
         let error = try #require(throws: DatabaseError.self) {
             try Store(location: .postgresql("postgresql://pumasi@127.0.0.1:5432/postgres?nonsense=1"))

@@ -67,9 +67,10 @@ extension Broker {
                 // no longer agree, and only a restart (which rebuilds from the store) makes them agree again.
                 throw BrokerFault.storeWriteFailed("\(error)")
             }
-            guard store.isInTransaction else {
-                // SQLite rolled back the whole transaction (it may, on SQLITE_FULL or I/O errors): what this pass
-                // did before is gone too, so the pass must not go on as if it were not.
+            guard store.isTransactionUsable else {
+                // The transaction is gone (SQLite rolls it back itself on SQLITE_FULL or I/O errors) or failed
+                // past the request's savepoint (PostgreSQL keeps it open until a rollback): what this pass did
+                // before is lost too, so the pass must not go on as if it were not.
                 throw BrokerFault.transactionLost("\(error)")
             }
             logger.error("request failed", ["peer": peerName(identity), "error": "\(error)"])

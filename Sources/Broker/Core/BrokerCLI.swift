@@ -163,7 +163,11 @@ public enum BrokerCLI {
         default: throw UsageError("--sync must be full or normal", usage: spec.usage)
         }
         if let value = try milliseconds("job-batch", minimum: 1) { config.jobBatch = Int(min(value, 100_000)) }
-        if let value = try milliseconds("max-message-mb", minimum: 1) { config.maxMessageBytes = Int(value) << 20 }
+        if let value = try milliseconds("max-message-mb", minimum: 1) {
+            // A message's file is one value in the store, and neither SQLite nor PostgreSQL takes one of 1 GiB.
+            guard value <= 1000 else { throw UsageError("--max-message-mb may be at most 1000", usage: spec.usage) }
+            config.maxMessageBytes = Int(value) << 20
+        }
         return config
     }
 }

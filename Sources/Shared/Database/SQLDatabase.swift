@@ -18,7 +18,10 @@ public protocol SQLDatabase: AnyObject {
     func queryOne(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> SQLRow?
     /// Rows the last `run` inserted, changed or deleted.
     var changes: Int { get }
+    /// A transaction is open, usable or not (PostgreSQL keeps a failed one open until it is rolled back).
     var isInTransaction: Bool { get }
+    /// A transaction is open and no statement in it has failed: more may be done in it, and it may commit.
+    var isTransactionUsable: Bool { get }
     /// Starts a write transaction (SQLite takes its write lock at once).
     func beginWrite() throws(DatabaseError)
     /// Runs a write whose outcome nobody reads at once, inside a transaction: PostgreSQL sends it ahead without
@@ -42,6 +45,8 @@ extension SQLDatabase {
             try execute("COMMIT")
             return value
         } catch {
+            // Deferred writes are read first (their errors are this failure's), or the rollback would throw them.
+            try? sync()
             if isInTransaction { try? execute("ROLLBACK") }
             throw error
         }

@@ -65,6 +65,11 @@ public final class PostgresConnection: SQLDatabase {
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
     }
 
+    public var isTransactionUsable: Bool {
+        if pending > 0 { return true }
+        return PQtransactionStatus(handle) == PQTRANS_INTRANS
+    }
+
     /// Whether the connection is still up as far as libpq knows (it learns of a loss on the next exchange).
     public var isConnected: Bool { PQstatus(handle) == CONNECTION_OK }
 
@@ -78,6 +83,12 @@ public final class PostgresConnection: SQLDatabase {
         let result = PQexec(handle, sql)
         defer { PQclear(result) }
         try check(result, "execute")
+        // PostgreSQL answers COMMIT on a failed transaction with a ROLLBACK, and no error: it is one.
+        if sql == "COMMIT", let tag = result.map({ String(cString: PQcmdStatus($0)) }), tag != "COMMIT" {
+            throw DatabaseError(
+                .postgresql, kind: .other, code: "25P02", operation: "commit",
+                message: "the transaction had failed, and the server rolled it back (\(tag))")
+        }
     }
 
     public func run(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) {
@@ -116,6 +127,7 @@ public final class PostgresConnection: SQLDatabase {
     // MARK: - Pipeline
 
     public func runDeferred(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) {
+        try Self.checkSizes(values)
         let name = try statement(sql, values)
         if PQpipelineStatus(handle) == PQ_PIPELINE_OFF {
             guard PQenterPipelineMode(handle) == 1 else { throw connectionError("pipeline") }
@@ -194,7 +206,25 @@ public final class PostgresConnection: SQLDatabase {
         }
     }
 
+    /// PostgreSQL takes no value over 1 GiB (and libpq's lengths are 32-bit): refused with a clear error, not cut.
+    private static func checkSizes(_ values: [SQLValue]) throws(DatabaseError) {
+        for value in values {
+            let size: Int
+            switch value {
+            case .text(let text): size = text.utf8.count
+            case .blob(let data): size = data.count
+            default: continue
+            }
+            guard size < 1 << 30 else {
+                throw DatabaseError(
+                    .postgresql, kind: .other, code: "54000", operation: "bind",
+                    message: "a value of \(size) bytes is over PostgreSQL's limit of 1 GiB")
+            }
+        }
+    }
+
     private func exec(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> OpaquePointer {
+        try Self.checkSizes(values)
         let name = try statement(sql, values)
         let result = Self.withParameters(values) { pointers, lengths, formats in
             PQexecPrepared(handle, name, Int32(values.count), pointers, lengths, formats, 1)
@@ -223,15 +253,21 @@ public final class PostgresConnection: SQLDatabase {
     /// A server that could not be reached, or that is starting, stopping or full, may take the next try: `.connection`.
     /// A server that answered with a FATAL refusal (no such role or database, a wrong password, no pg_hba entry)
     /// will refuse the next one too: `.other`, for the caller to report rather than retry.
-    /// A connection string libpq itself finds wrong (an invalid `sslmode`, say) is `.other` too.
+    /// A connection string libpq itself finds wrong (an invalid `sslmode`, say), and a server that wants what the
+    /// connection does not offer (SSL, a password), are `.other` too: only network failures are retried.
     private static func connectFailureKind(_ message: String) -> DatabaseError.Kind {
         if message.contains("FATAL:") {
-            let transient = ["starting up", "shutting down", "in recovery", "too many", "terminating connection"]
+            let transient = [
+                "starting up", "shutting down", "in recovery", "too many", "terminating connection",
+                "not yet accepting connections", "not accepting connections", "remaining connection slots",
+            ]
             return transient.contains(where: message.contains) ? .connection : .other
         }
         let unreachable = [
-            "connection to server", "could not translate host name", "timeout expired", "Connection refused",
-            "No route to host", "Network is unreachable", "could not connect",
+            "Connection refused", "timeout expired", "No route to host", "Network is unreachable",
+            "could not translate host name", "Temporary failure in name resolution",
+            "server closed the connection unexpectedly", "Connection reset by peer", "could not receive data",
+            "could not send data", "Connection timed out",
         ]
         return unreachable.contains(where: message.contains) ? .connection : .other
     }

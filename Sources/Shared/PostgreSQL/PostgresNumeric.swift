@@ -13,7 +13,12 @@ enum PostgresNumeric {
         let weight = int16(2)
         let sign = UInt16(truncatingIfNeeded: int16(4))
         let scale = int16(6)
-        guard sign != 0xC000 else { return .real(.nan) }
+        switch sign {
+        case 0xC000: return .real(.nan)
+        case 0xD000: return .real(.infinity)
+        case 0xF000: return .real(-.infinity)
+        default: break
+        }
         guard count >= 0, bytes.count >= 8 + 2 * count else { return .null }
         let digits = (0..<count).map { int16(8 + 2 * $0) }
         let negative = sign == 0x4000

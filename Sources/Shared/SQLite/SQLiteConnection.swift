@@ -113,6 +113,8 @@ public final class SQLiteConnection: SQLDatabase {
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var changes: Int { Int(sqlite3_changes(handle)) }
     public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+    /// SQLite ends a transaction it cannot go on with (SQLITE_FULL, I/O errors) itself.
+    public var isTransactionUsable: Bool { isInTransaction }
 
     /// SQLite runs a deferred write at once: in-process, there is no round trip to save.
     public func runDeferred(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) { try run(sql, values) }

@@ -70,11 +70,7 @@ enum BrokerDumpCLI {
             }
             // A new data directory is fine: the store is made, and the broker started on it later finds the challenge.
             let store = try Store(location: place.location, applicationName: "pumasi-broker restore")
-            if let active = try store.brokerStatus().active {
-                throw HostCommand.Failure(
-                    "a broker (\(active.host) pid \(active.pid)) is active on \(place.location): stop every broker on "
-                        + "the store before restoring into it")
-            }
+            try store.excludeBrokers()
             let summary = try store.restore(dump)
             print(
                 "Restored \(summary.challenge) from \(dump.source.broker): \(summary.files) files, "

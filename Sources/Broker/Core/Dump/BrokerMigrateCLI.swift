@@ -31,10 +31,7 @@ enum BrokerMigrateCLI {
             }
             let sourceStore = try source.existingStore()
             let target = try Store(location: StoreLocation(to), applicationName: "pumasi-broker migrate")
-            if let active = try target.brokerStatus().active {
-                throw HostCommand.Failure(
-                    "a broker (\(active.host) pid \(active.pid)) is active on \(target.path): stop it before migrating")
-            }
+            try target.excludeBrokers()
             let keyFile = (from as NSString).appendingPathComponent("broker.key")
             let key = FileManager.default.fileExists(atPath: keyFile) ? try CurveKeyFile.readPair(keyFile) : nil
             let tables = try target.copy(from: sourceStore, brokerKey: key)

@@ -19,6 +19,8 @@ enum BrokerStatusCLI {
             let status = try place.existingStore().brokerStatus()
             if a.flag("json") {
                 print(String(decoding: Wire.encode(status), as: UTF8.self))
+            } else if let active = status.active, active.term == 0 {
+                print("active   \(active.host): holds the lock, not serving yet")
             } else if let active = status.active {
                 print(
                     "active   term \(active.term): \(active.host) pid \(active.pid), since \(WallClock.iso(active.startedAt))"

@@ -2,9 +2,10 @@ import PumasiShared
 
 /// The store's schema in PostgreSQL: the same tables, columns, keys and constraints as an SQLite store at
 /// `Schema.currentVersion`, in PostgreSQL's types (64-bit integers, `double precision`, `bytea`, text compared byte
-/// by byte as SQLite does), with the same rows kept immutable (`Schema.immutableTables`). `StoreSchemaTests` compares
+/// by byte as SQLite does), with the same rows kept immutable (`Schema.immutableTables`). `PostgresStoreTests.theSchemaIsSQLitesColumnForColumn` compares
 /// the two catalogues column by column, so that neither can drift from the other.
 ///
+/// It needs PostgreSQL 14 or later (`idle_session_timeout` ends a silent active broker's session).
 /// PostgreSQL stores begin at schema version 11; a later version adds its migration here and to `Schema` alike.
 /// Everything lives in the connection's current schema (`search_path`), so several Pumasi stores can share one
 /// database under different schemas.
@@ -260,6 +261,16 @@ enum PostgresSchema {
         );
         CREATE TRIGGER broker_terms_immutable BEFORE UPDATE OR DELETE ON broker_terms
             FOR EACH ROW EXECUTE FUNCTION pumasi_refuse('broker terms are append-only');
+        CREATE FUNCTION pumasi_ledger_head_forward() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' OR NEW.seq < OLD.seq THEN
+                RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation',
+                    MESSAGE = 'the ledger head only moves forward';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER ledger_head_forward BEFORE UPDATE OR DELETE ON ledger_head
+            FOR EACH ROW EXECUTE FUNCTION pumasi_ledger_head_forward();
         CREATE TABLE broker_identity (
             id INTEGER PRIMARY KEY CHECK (id = 1),
             public_key \(text) NOT NULL,

@@ -66,20 +66,38 @@ extension Store {
         }
     }
 
-    /// Who is active on this store now: the term whose session holds the lock, and the sessions waiting for it.
+    /// Who is active on this store now: the session that holds the lock, with its term once it has recorded one (a
+    /// broker takes the lock, rebuilds its memory, binds, and only then records its term), and the other brokers.
     public func brokerStatus() throws -> BrokerStatus {
         guard postgres != nil else { return BrokerStatus(active: nil, standbys: []) }
         let holder = try db.queryOne(
             """
-            SELECT t.term, t.host, t.pid, t.router, t.pub, t.started_at, t.backend_pid
-            FROM pg_locks l JOIN broker_terms t ON t.backend_pid = l.pid
+            SELECT l.pid, a.application_name, a.backend_start FROM pg_locks l
+            LEFT JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database
                 WHERE datname = current_database())
             AND ((l.classid::BIGINT << 32) | l.objid::BIGINT) = \(Self.lockKey)
-            ORDER BY t.term DESC LIMIT 1
             """)
-        let holderBackend = holder?.int(6)
+        var active: BrokerTerm?
+        if let holder, let backend = holder.int(0) {
+            active =
+                try db.queryOne(
+                    """
+                    SELECT term, host, pid, router, pub, started_at FROM broker_terms
+                    WHERE backend_pid = ? ORDER BY term DESC LIMIT 1
+                    """, [.integer(backend)]
+                ).map {
+                    BrokerTerm(
+                        term: $0.int(0) ?? 0, host: $0.string(1) ?? "", pid: $0.int(2) ?? 0,
+                        router: $0.string(3) ?? "", pub: $0.string(4) ?? "", startedAt: $0.int(5) ?? 0)
+                }
+                // Holding the lock, not yet serving: starting (or a host command at work on the store).
+                ?? BrokerTerm(
+                    term: 0, host: holder.string(1) ?? "session \(backend)", pid: 0, router: "", pub: "",
+                    startedAt: 0)
+        }
         // Standbys: the other brokers' sessions on this database (brokers name theirs "pumasi-broker HOST pid N").
+        // A role sees others' application names only with pg_read_all_stats, or when it is theirs.
         let waiting = try db.query(
             """
             SELECT a.application_name || COALESCE(' from ' || host(a.client_addr), '') || ', connected since '
@@ -88,13 +106,21 @@ extension Store {
             WHERE a.datname = current_database() AND a.application_name LIKE 'pumasi-broker % pid %'
             AND a.pid <> pg_backend_pid() AND a.pid <> COALESCE(?, 0)
             ORDER BY a.backend_start
-            """, [holderBackend.map(SQLValue.integer) ?? .null])
-        return BrokerStatus(
-            active: holder.map {
-                BrokerTerm(
-                    term: $0.int(0) ?? 0, host: $0.string(1) ?? "", pid: $0.int(2) ?? 0, router: $0.string(3) ?? "",
-                    pub: $0.string(4) ?? "", startedAt: $0.int(5) ?? 0)
-            }, standbys: waiting.compactMap { $0.string(0) })
+            """, [holder?.int(0).map(SQLValue.integer) ?? .null])
+        return BrokerStatus(active: active, standbys: waiting.compactMap { $0.string(0) })
+    }
+
+    /// For a host command that writes (restore, migrate): holds the brokers' lock on this connection until the
+    /// command ends, so that no broker is active meanwhile and none becomes active before it is done.
+    /// - Throws: when a broker (or another such command) holds it.
+    func excludeBrokers() throws {
+        guard postgres != nil else { return }
+        guard try tryToLead() else {
+            let holder = try brokerStatus().active
+            throw HostCommand.Failure(
+                "a broker (\(holder.map { $0.pid > 0 ? "\($0.host) pid \($0.pid)" : $0.host } ?? "?")) is active on "
+                    + "\(path): stop every broker on the store first")
+        }
     }
 }
 

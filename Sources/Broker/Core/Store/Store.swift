@@ -120,6 +120,8 @@ public final class Store {
     }
 
     var isInTransaction: Bool { db.isInTransaction }
+    /// The pass's transaction is open and sound: a request that failed was undone alone, and the pass may go on.
+    var isTransactionUsable: Bool { db.isTransactionUsable }
 
     public var schemaVersion: Int {
         get throws {
@@ -154,6 +156,8 @@ extension Store {
             try db.runDeferred("RELEASE SAVEPOINT request", [])
             return value
         } catch {
+            // The deferred writes' own errors first: a rollback behind them would only throw them again.
+            try? db.sync()
             try? db.run("ROLLBACK TO SAVEPOINT request")
             try? db.run("RELEASE SAVEPOINT request")
             nextSeq = 0
