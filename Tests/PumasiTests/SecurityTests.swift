@@ -207,6 +207,42 @@ struct SecurityTests {
         #expect(throws: ClientError.self) { try plain.call(Service.list, ListRequest(), as: [ChallengeInfo].self) }
     }
 
+    /// The broker's refusal of a request with an empty JSON body, or nil if it answered (or did not answer).
+    private static func refusalOfEmpty(_ service: String, by client: BrokerClient) -> ProtocolError? {
+        let result = Result<Empty, ClientError> { () throws(ClientError) -> Empty in
+            try client.call(service, [String: String](), as: Empty.self).0
+        }
+        guard case .failure(.server(let error)) = result else { return nil }
+        return error
+    }
+
+    /// Deny by default: every service the broker answers names the roles that may call it, and each role is
+    /// refused every other service with a message that names both; a service nobody lists is unknown to everyone.
+    @Test func everyServiceWithEveryRole() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        #expect(Set(Broker.servicesByRole.keys) == Set(Service.brokerServices))
+        let callers: [(String, Role)] = [
+            ("root", .admin), ("acme", .seeker), ("ada", .solver), ("eve-eval", .evaluator), ("judy", .judge),
+        ]
+        for (name, role) in callers {
+            let client = try setup.client(name)
+            for service in Service.brokerServices + ["pumasi.not-a-service", Service.relayOutbox] {
+                let allowed = Broker.servicesByRole[service]?.contains(role) ?? false
+                let refusal = Self.refusalOfEmpty(service, by: client)
+                if allowed {
+                    #expect(refusal?.code != .forbidden, "\(service) as \(role): \(String(describing: refusal))")
+                } else if let roles = Broker.servicesByRole[service] {
+                    let expected =
+                        "\(service) is for \(roles.map(\.rawValue).sorted().joined(separator: " and ")); you are \(role.rawValue)"
+                    #expect(refusal?.code == .forbidden && refusal?.message == expected, "\(service) as \(role)")
+                } else {
+                    #expect(refusal?.code == .unknownService, "\(service) as \(role): \(String(describing: refusal))")
+                }
+            }
+        }
+    }
+
     @Test func eachRoleIsRefusedWhatIsNotItsBusiness() throws {
         let setup = try SecureSetup()
         defer { setup.stop() }

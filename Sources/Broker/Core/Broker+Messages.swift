@@ -91,20 +91,43 @@ struct Sender {
 
 extension Broker {
     /// The services each role may use; anything not listed is open to every registered principal.
+    /// Who may call each service, when keys say who is calling. Deny by default: a service that is not listed here
+    /// is refused to everyone, whatever `handleClient` knows of it, so a new service cannot be open by accident.
+    /// Within a service, its handler decides further (a seeker manages only its own challenges, a solver reads
+    /// only its own submissions). Evaluators call nothing but `reference`: they work as MDP workers.
     static let servicesByRole: [String: Set<Role>] = [
         Service.post: [.seeker, .admin],
+        Service.list: [.seeker, .solver, .judge, .admin],
+        Service.show: [.seeker, .solver, .judge, .admin],
+        Service.file: [.seeker, .solver, .judge, .admin],
+        Service.leaderboard: [.seeker, .solver, .judge, .admin],
+        Service.report: [.seeker, .solver, .judge, .admin],
+        Service.status: [.seeker, .solver, .judge, .admin],
+        Service.events: [.seeker, .solver, .judge, .admin],
+        Service.mmiService: [.seeker, .solver, .judge, .admin],
         Service.close: [.seeker, .admin],
+        Service.extend: [.seeker, .admin],
+        Service.cancel: [.seeker, .admin],
+        Service.rescore: [.seeker, .admin],
+        Service.disqualify: [.seeker, .admin],
+        Service.award: [.seeker, .admin],
         Service.submit: [.solver],
+        Service.select: [.solver],
+        Service.quota: [.solver, .admin],
         Service.reference: [.evaluator],
         Service.judgeNext: [.judge, .admin],
         Service.judgeScore: [.judge, .admin],
     ]
 
+    /// The service a request is checked as: every `mmi.*` request as `mmi.service`.
+    static func listedService(_ service: String) -> String { service.hasPrefix("mmi.") ? Service.mmiService : service }
+
     /// Why `role` may not send this message, or nil if it may.
     static func forbidden(_ inbound: MDP.Inbound, for role: Role) -> String? {
         switch inbound {
         case .clientRequest(let service, _):
-            guard let allowed = servicesByRole[service], !allowed.contains(role) else { return nil }
+            // A service nobody may call is answered as unknown, by `handleClient`.
+            guard let allowed = servicesByRole[listedService(service)], !allowed.contains(role) else { return nil }
             return
                 "\(service) is for \(allowed.map(\.rawValue).sorted().joined(separator: " and ")); you are \(role.rawValue)"
         case .workerReady, .workerReply, .workerHeartbeat, .workerDisconnect:

@@ -28,6 +28,12 @@ public enum Service {
     /// 8/MMI: is a worker registered for the service named in the body?
     public static let mmiService = "mmi.service"
 
+    /// Every service the broker answers as MDP client requests (the relay's own `relayOutbox` is not one).
+    public static let brokerServices = [
+        post, list, show, file, close, extend, cancel, quota, select, disqualify, award, rescore, submit, status,
+        leaderboard, report, reference, judgeNext, judgeScore, events, mmiService,
+    ]
+
     /// Scorer services evaluators register for with READY.
     public static let builtinScorers = "pumasi.builtin"
     public static func plugin(_ name: String) -> String { "pumasi.plugin.\(name)" }

@@ -6,6 +6,10 @@ extension Broker {
     /// (bad input, unknown ids, closed challenges) come back as an error reply; store failures throw.
     func handleClient(service: String, body: [Data], sender: Sender?, now: Millis) throws -> [Data] {
         do {
+            // Deny by default: what the role table does not list does not exist, for any caller.
+            guard Self.servicesByRole[Self.listedService(service)] != nil else {
+                throw ProtocolError(.unknownService, "unknown service \"\(service)\"")
+            }
             switch service {
             case Service.post: return try reply(postChallenge(body, sender: sender, now: now))
             case Service.list:
