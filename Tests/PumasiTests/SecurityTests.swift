@@ -311,6 +311,109 @@ struct SecurityTests {
         #expect(refusal.message.contains("no longer"))
     }
 
+    /// A SUB connection opened before a revocation hears nothing after it (issue 11, item 7): at its next pass the
+    /// broker ends every subscription, and the revoked key is refused when its subscriber tries to come back. The
+    /// others reconnect and hear what follows (a relay reads back from the log what it missed meanwhile).
+    @Test func aRevokedKeyLosesItsAnnouncementStream() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        func subscriber(_ name: String) throws -> ZMQSocket {
+            let socket = try ZMQSocket(ZMQContext(), .sub)
+            try socket.useCurve(setup.curve(name))
+            try socket.setOption(.subscribe, "")
+            try socket.connect(setup.broker.pub)
+            return socket
+        }
+        func heard(_ socket: ZMQSocket) throws -> [Announcement] {
+            var announcements: [Announcement] = []
+            while let message = try socket.receive(dontWait: true) {
+                if let announcement = Announcement.parse(message.frames) { announcements.append(announcement) }
+            }
+            return announcements
+        }
+        let (ada, bob) = (try subscriber("ada"), try subscriber("bob"))
+        let acme = try setup.client("acme")
+        let adaClient = try setup.client("ada")
+        _ = try adaClient.call(Service.list, ListRequest(), as: [ChallengeInfo].self)
+        let (spec, files) = sampleSpec()
+        // Both hear a challenge open (posted again until the subscriptions are through: PUB drops what comes first).
+        var adaHeard: [Announcement] = []
+        var bobHeard: [Announcement] = []
+        #expect(
+            try eventually(seconds: 20) {
+                _ = try post(acme, spec, files)
+                usleep(100_000)
+                adaHeard += try heard(ada)
+                bobHeard += try heard(bob)
+                return !adaHeard.isEmpty && !bobHeard.isEmpty
+            })
+
+        try TestBackend.store(setup.dir.file("broker")).revokePrincipal(name: "ada", now: 2)
+        // Ada's next request on her open connection is refused: the broker has seen the revocation, and has cut the
+        // subscriptions at the start of that pass.
+        let refused = refusal { _ = try adaClient.call(Service.list, ListRequest(), as: [ChallengeInfo].self) }
+        #expect(refused?.code == .forbidden)
+        _ = try heard(ada)
+        var opened: Set<String> = []
+        #expect(
+            try eventually(seconds: 20) {
+                opened.insert(try post(acme, spec, files).id)
+                usleep(100_000)
+                return try heard(bob).contains { opened.contains($0.challenge) }
+            }, "bob did not hear the challenges opened after the revocation")
+        usleep(200_000)
+        let late = try heard(ada).filter { opened.contains($0.challenge) }
+        #expect(late.isEmpty, "ada heard \(late.map(\.topic)) after her key was revoked")
+    }
+
+    /// A principal whose key was revoked gets a new key under the same name, and keeps what is theirs: `keys add`
+    /// after a revocation, and `keys rotate` (revoke and replace in one step). The old keys stay refused.
+    @Test func aPrincipalKeepsTheirNameAndHistoryUnderANewKey() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        let (spec, files) = sampleSpec()
+        let challenge = try post(try setup.client("acme"), spec, files)
+        let first = try submit(try setup.client("ada"), challenge.id, "ada", "41")
+        let store = try TestBackend.store(setup.dir.file("broker"))
+        let taken = CurveKeyPair.generate
+        #expect(throws: DatabaseError.self) {
+            try store.addPrincipal(
+                Principal(name: "ada", role: .solver, publicKey: try taken().publicKey, createdAt: 3))
+        }
+        #expect(try store.revokePrincipal(name: "ada", now: 3))
+        let second = try taken()
+        try store.addPrincipal(Principal(name: "ada", role: .solver, publicKey: second.publicKey, createdAt: 4))
+        let ada = try setup.client("ada", keys: second)
+        #expect(try status(ada, first.submission).solver == "ada")
+        #expect(try submit(ada, challenge.id, "ada", "42").submission != first.submission)
+
+        let third = try taken()
+        let keyFile = setup.dir.file("ada3.key")
+        try CurveKeyFile.write(third, to: keyFile)
+        let rotated = try CLIProcess(
+            "pumasi-broker",
+            ["keys", "rotate", "--data-dir", setup.dir.file("broker"), "--name", "ada", keyFile + ".pub"]
+        ).finish(within: 30)
+        #expect(rotated.termination == .exit(0) && rotated.stdout.hasPrefix("Rotated ada (solver)"), "\(rotated)")
+        let again = try setup.client("ada", keys: third)
+        #expect(try status(again, first.submission).solver == "ada")
+        // The key rotated away is refused on its open connection; the first one gets no connection at all.
+        #expect(refusal { _ = try status(ada, first.submission) }?.code == .forbidden)
+        #expect(throws: ClientError.self) { _ = try status(try setup.client("ada", timeout: 1), first.submission) }
+        #expect(try store.auditTrail(action: "key.rotate").map(\.object) == ["ada"])
+    }
+
+    /// Refused handshakes are logged once a minute a key, with the refusals in between counted.
+    @Test func refusedHandshakesAreLoggedOnceAMinuteAKey() {
+        let log = RefusalLog(logger: Logger(label: "test", level: .critical))
+        #expect(log.record(publicKey: "k1", address: "127.0.0.1", "unknown key", now: 0) == 1)
+        #expect(log.record(publicKey: "k1", address: "127.0.0.1", "unknown key", now: 100) == nil)
+        #expect(log.record(publicKey: "k2", address: "127.0.0.1", "key revoked", now: 200) == 1)
+        #expect(log.record(publicKey: "k1", address: "127.0.0.1", "unknown key", now: 59_999) == nil)
+        #expect(log.record(publicKey: "k1", address: "127.0.0.1", "unknown key", now: 60_000) == 3)
+        #expect(RefusalLog.fingerprint("k1") == String(SHA256.hex(Data("k1".utf8)).prefix(16)))
+    }
+
     @Test func openRegistrationLetsUnknownKeysInAsSolversOnly() throws {
         let setup = try SecureSetup(openRegistration: true)
         defer { setup.stop() }

@@ -14,7 +14,11 @@ public final class Broker {
     let logger: Logger
     let store: Store
     let router: ZMQSocket
-    let publisher: ZMQSocket
+    /// The PUB socket: made anew (same endpoint, same key) when a key is revoked, which ends every subscription;
+    /// subscribers reconnect and do the handshake again, and a revoked key is refused there.
+    private(set) var publisher: ZMQSocket
+    private let serverSecretKey: String?
+    private let context: ZMQContext
     private let control: ZMQSocket
     public let routerEndpoint: String
     public let publishEndpoint: String
@@ -72,7 +76,12 @@ public final class Broker {
                 : try Self.loadOrCreateKeys(in: config.dataDirectory)
             let principals = try Principals(store: store, openRegistration: config.openRegistration)
             // The ZAP handler must be bound before any CURVE server socket.
-            zap = try ZAPHandler(context: context) { publicKey, _ in principals.decide(publicKey: publicKey) }
+            let refusals = RefusalLog(logger: logger)
+            zap = try ZAPHandler(context: context) { publicKey, address in
+                let decision = principals.decide(publicKey: publicKey)
+                if case .deny(let reason) = decision { refusals.record(publicKey: publicKey, address: address, reason) }
+                return decision
+            }
             self.principals = principals
             serverKeys = keys
         }
@@ -87,10 +96,9 @@ public final class Broker {
         try router.setOption(.receiveHighWaterMark, 1_000)
         try router.bind(config.routerEndpoint)
         routerEndpoint = try router.lastEndpoint
-        publisher = try ZMQSocket(context, .pub)
-        if let serverKeys { try publisher.serveCurve(secretKey: serverKeys.secretKey) }
-        try publisher.setOption(.sendHighWaterMark, 100_000)
-        try publisher.bind(config.publishEndpoint)
+        self.context = context
+        serverSecretKey = serverKeys?.secretKey
+        publisher = try Self.makePublisher(context, secretKey: serverKeys?.secretKey, endpoint: config.publishEndpoint)
         publishEndpoint = try publisher.lastEndpoint
         stopSignal = ZMQStopSignal(context: context)
         control = try stopSignal.makeReceiver()
@@ -133,6 +141,45 @@ public final class Broker {
         try recoverPendingJudging()
     }
 
+    private static func makePublisher(_ context: ZMQContext, secretKey: String?, endpoint: String) throws -> ZMQSocket {
+        let publisher = try ZMQSocket(context, .pub)
+        if let secretKey { try publisher.serveCurve(secretKey: secretKey) }
+        try publisher.setOption(.sendHighWaterMark, 100_000)
+        try publisher.bind(endpoint)
+        return publisher
+    }
+
+    /// Ends every subscription at once, so that a revoked key's live SUB connection hears nothing more: the PUB
+    /// socket is closed and bound again at the same endpoint. Subscribers reconnect within libzmq's reconnect
+    /// interval and redo the CURVE handshake, where a revoked key is refused; what they miss meanwhile, relays
+    /// read back from the log. Called at the start of a pass, when nothing is queued for the old socket.
+    private func cutSubscriptions() throws {
+        // The port first, then the socket: closing the old one ends its connections. libzmq releases the port on
+        // its I/O thread, so the new socket tries to bind it for up to a second.
+        try publisher.unbind(publishEndpoint)
+        publisher = try ZMQSocket(context, .pub)
+        if let serverSecretKey { try publisher.serveCurve(secretKey: serverSecretKey) }
+        try publisher.setOption(.sendHighWaterMark, 100_000)
+        var bound = false
+        for _ in 0..<200 where !bound {
+            bound = try Self.bindIfFree(publisher, publishEndpoint)
+            if !bound { usleep(5_000) }
+        }
+        if !bound { try publisher.bind(publishEndpoint) }  // the error, named
+        logger.notice("a key was revoked: every subscription cut, to be made again through the handshake")
+    }
+
+    /// Binds `endpoint`. - Returns: false while its port is still in use.
+    private static func bindIfFree(_ socket: ZMQSocket, _ endpoint: String) throws(ZMQError) -> Bool {
+        do {
+            try socket.bind(endpoint)
+        } catch {
+            guard error.code == EADDRINUSE else { throw error }
+            return false
+        }
+        return true
+    }
+
     /// Runs until `stopSignal` fires.
     public func run() throws {
         var poller = ZMQPoller([router, control] + (zap.map { [$0.socket] } ?? []))
@@ -160,6 +207,7 @@ public final class Broker {
     func pass(readable: Bool) throws {
         do {
             try principals?.refresh()
+            if principals?.takeRevocation() == true { try cutSubscriptions() }
             try store.transaction {
                 if readable {
                     // A pass stops reading once its replies hold 64 MiB: they are sent before the next is read.

@@ -57,6 +57,11 @@ public final class ZMQSocket {
         try zmqCall("connect(\(endpoint))") { zmq_connect(handle, endpoint) }
     }
 
+    /// Stops listening on `endpoint` (a bound one, as `lastEndpoint` gives it), freeing its port.
+    public func unbind(_ endpoint: String) throws(ZMQError) {
+        try zmqCall("unbind(\(endpoint))") { zmq_unbind(handle, endpoint) }
+    }
+
     public func disconnect(_ endpoint: String) throws(ZMQError) {
         try zmqCall("disconnect(\(endpoint))") { zmq_disconnect(handle, endpoint) }
     }

@@ -1,7 +1,7 @@
 import Foundation
 import PumasiShared
 
-/// `pumasi-broker keys add|list|revoke`: manages the principals in a broker's store. It works on the data
+/// `pumasi-broker keys add|list|rotate|revoke`: manages the principals in a broker's store. It works on the data
 /// directory directly, with the broker running or not; a running broker notices the change before its next
 /// pass, and a revocation refuses the key's next request on a live connection.
 enum BrokerKeysCLI {
@@ -10,11 +10,15 @@ enum BrokerKeysCLI {
         discussion: """
             pumasi-broker keys add --role <role> --name <name> <public key or .pub file>
             pumasi-broker keys list
+            pumasi-broker keys rotate --name <name> <new public key or .pub file>   (revoke and replace in one step)
             pumasi-broker keys revoke --name <name>
+            A name belongs to one active key at a time: once its key is revoked, add may give it a new one, and its
+            history (submissions, quotas, awards) stays its own.
             Roles: admin, seeker, solver, evaluator, judge.
             """,
         arguments: [
-            .init("action", help: "add, list or revoke."), .init("key", help: "The public key (add).", optional: true),
+            .init("action", help: "add, list, rotate or revoke."),
+            .init("key", help: "The public key (add, rotate).", optional: true),
         ],
         options: [
             HostCommand.dataDirectoryOption, HostCommand.storeOption,
@@ -57,6 +61,14 @@ enum BrokerKeysCLI {
                         )
                     }
                 }
+            case "rotate":
+                guard let key = a[argument: "key"], let name = a.value("name") else {
+                    throw UsageError("rotate needs --name and the new public key", usage: spec.usage)
+                }
+                let publicKey = try CurveKeyFile.publicKey(key)
+                guard let principal = try store.rotatePrincipal(name: name, newKey: publicKey, now: WallClock.now())
+                else { throw HostCommand.Failure("no active key named \(name)") }
+                print("Rotated \(name) (\(principal.role.rawValue)): \(publicKey) replaces the revoked key")
             case "revoke":
                 guard let name = a.value("name") else { throw UsageError("revoke needs --name", usage: spec.usage) }
                 guard try store.revokePrincipal(name: name, now: WallClock.now()) else {
@@ -65,7 +77,7 @@ enum BrokerKeysCLI {
                 print("Revoked \(name)")
             default:
                 throw UsageError(
-                    "unknown action '\(a[argument: "action"] ?? "")': add, list or revoke", usage: spec.usage)
+                    "unknown action '\(a[argument: "action"] ?? "")': add, list, rotate or revoke", usage: spec.usage)
             }
         }
     }

@@ -6,11 +6,11 @@ import PumasiShared
 /// the two catalogues column by column, so that neither can drift from the other.
 ///
 /// It needs PostgreSQL 14 or later (`idle_session_timeout` ends a silent active broker's session).
-/// PostgreSQL stores begin at schema version 11; a later version adds its migration here and to `Schema` alike.
+/// PostgreSQL stores begin at schema version 12; a later version adds its migration here and to `Schema` alike.
 /// Everything lives in the connection's current schema (`search_path`), so several Pumasi stores can share one
 /// database under different schemas.
 enum PostgresSchema {
-    static let firstVersion = 11
+    static let firstVersion = 12
 
     /// The whole schema at `firstVersion`. Foreign keys are deferrable, so that a restore may insert rows that
     /// refer to each other in any order and have them checked at its commit.
@@ -80,11 +80,12 @@ enum PostgresSchema {
 
         CREATE TABLE principals (
             public_key \(text) PRIMARY KEY,
-            name \(text) NOT NULL UNIQUE,
+            name \(text) NOT NULL,
             role \(text) NOT NULL CHECK (role IN ('admin', 'seeker', 'solver', 'evaluator', 'judge')),
             created_at BIGINT NOT NULL,
             revoked_at BIGINT
         );
+        CREATE UNIQUE INDEX principals_active_name ON principals (name) WHERE revoked_at IS NULL;
         CREATE FUNCTION pumasi_principals_changed() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             PERFORM pg_notify('pumasi_principals', current_schema());

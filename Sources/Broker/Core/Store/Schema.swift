@@ -454,6 +454,23 @@ enum Schema {
                     || CASE WHEN version > 1 THEN ' (scorer version ' || version || ')' ELSE '' END,
                 2, version FROM outcomes;
         """,
+        // 12: a name belongs to one active key at a time, not for ever: a principal whose key was revoked may be given
+        // a new one under the same name (`keys add`, `keys rotate`), keeping the history that names them. SQLite
+        // cannot drop a UNIQUE constraint in place, so the table is rebuilt.
+        """
+        CREATE TABLE principals_v12 (
+            public_key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'seeker', 'solver', 'evaluator', 'judge')),
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        );
+        INSERT INTO principals_v12 (public_key, name, role, created_at, revoked_at)
+            SELECT public_key, name, role, created_at, revoked_at FROM principals;
+        DROP TABLE principals;
+        ALTER TABLE principals_v12 RENAME TO principals;
+        CREATE UNIQUE INDEX principals_active_name ON principals (name) WHERE revoked_at IS NULL;
+        """,
     ]
 
     /// The hash-chained award ledger. Each `awards` row is a ledger entry: its id is the entry's sequence number

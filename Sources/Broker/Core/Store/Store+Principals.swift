@@ -17,6 +17,27 @@ extension Store {
         }
     }
 
+    /// Replaces a principal's active key with `newKey` in one step: the old key is revoked, the new one registered
+    /// under the same name and role, so their history, quotas and awards stay theirs.
+    /// - Returns: the principal as now registered; nil when no active key has that name.
+    public func rotatePrincipal(name: String, newKey: String, now: Millis) throws -> Principal? {
+        try transaction {
+            guard
+                let role = try db.queryOne(
+                    "SELECT role FROM principals WHERE name = ? AND revoked_at IS NULL", [.text(name)]
+                )?.string(0).flatMap(Role.init(rawValue:))
+            else { return nil }
+            try db.run(
+                "UPDATE principals SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                [.integer(now), .text(name)])
+            try db.run(
+                "INSERT INTO principals (public_key, name, role, created_at) VALUES (?, ?, ?, ?)",
+                [.text(newKey), .text(name), .text(role.rawValue), .integer(now)])
+            try audit("key.rotate", name, by: "operator", detail: "\(role.rawValue) \(newKey)", at: now)
+            return Principal(name: name, role: role, publicKey: newKey, createdAt: now)
+        }
+    }
+
     /// Revokes a principal by name. - Returns: whether one was revoked.
     @discardableResult
     public func revokePrincipal(name: String, now: Millis) throws -> Bool {
