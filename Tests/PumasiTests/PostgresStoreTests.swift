@@ -160,6 +160,26 @@ struct PostgresStoreTests {
         #expect(!error.isConnectionLost && error.message.contains("SSL"), "\(error)")
     }
 
+    /// A store made at PostgreSQL's first schema version is brought to the current one by PostgreSQL's own
+    /// migrations: here schema 12, after which a revoked name may take a new key.
+    @Test func aStoreOfTheFirstVersionIsMigrated() throws {
+        let conninfo = try fresh()
+        let db = try PostgresConnection(conninfo)
+        try db.execute(PostgresSchema.realText + PostgresSchema.initial + PostgresSchema.immutabilityTriggers)
+        try db.run("INSERT INTO pumasi_schema (id, version) VALUES (1, 11)", [])
+        try db.run(
+            "INSERT INTO principals (public_key, name, role, created_at, revoked_at) VALUES ('k1', 'ada', 'solver', 1, 2)",
+            [])
+        #expect(throws: DatabaseError.self) {
+            try db.run(
+                "INSERT INTO principals (public_key, name, role, created_at) VALUES ('k2', 'ada', 'solver', 3)", [])
+        }
+        let store = try Store(location: .postgresql(conninfo))
+        #expect(try store.schemaVersion == Schema.currentVersion && store.integrityCheck() == "ok")
+        try store.addPrincipal(Principal(name: "ada", role: .solver, publicKey: "k2", createdAt: 3))
+        #expect(try store.principals().filter { $0.name == "ada" }.map(\.publicKey).sorted() == ["k1", "k2"])
+    }
+
     @Test func aMalformedConnectionStringIsNamed() throws {
         let error = try #require(throws: DatabaseError.self) {
             try Store(location: .postgresql("postgresql://pumasi@127.0.0.1:5432/postgres?nonsense=1"))

@@ -412,6 +412,11 @@ struct SecurityTests {
         #expect(log.record(publicKey: "k1", address: "127.0.0.1", "unknown key", now: 59_999) == nil)
         #expect(log.record(publicKey: "k1", address: "127.0.0.1", "unknown key", now: 60_000) == 3)
         #expect(RefusalLog.fingerprint("k1") == String(SHA256.hex(Data("k1".utf8)).prefix(16)))
+        // A stranger with a new key each try: a few lines a minute in all, and a bounded memory of keys.
+        let flood = RefusalLog(logger: Logger(label: "test", level: .critical), linesPerInterval: 3, maxKeys: 10)
+        let logged = (0..<1_000).compactMap { flood.record(publicKey: "key\($0)", address: "x", "unknown key", now: 5) }
+        #expect(logged.count == 3)
+        #expect(flood.record(publicKey: "key-late", address: "x", "unknown key", now: 60_005) == 1)
     }
 
     @Test func openRegistrationLetsUnknownKeysInAsSolversOnly() throws {

@@ -22,6 +22,8 @@ extension Broker {
         var sender: Sender?
         if let principals {
             guard let userId = message.userId, let who = principals.principal(userId: userId) else {
+                // An evaluator whose key was revoked is let go at once: no more jobs go to its connection.
+                if memory.dispatcher.evaluators[identity] != nil { try dropEvaluator(identity, now: config.clock()) }
                 return refuse(identity, inbound, "your key is not (or no longer) registered with this broker")
             }
             sender = Sender(name: who.name, role: who.role)

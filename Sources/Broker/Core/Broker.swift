@@ -153,6 +153,25 @@ public final class Broker {
     /// socket is closed and bound again at the same endpoint. Subscribers reconnect within libzmq's reconnect
     /// interval and redo the CURVE handshake, where a revoked key is refused; what they miss meanwhile, relays
     /// read back from the log. Called at the start of a pass, when nothing is queued for the old socket.
+    /// Set while the PUB endpoint is unbound after a cut whose bind failed: each pass tries again, and announcements
+    /// meanwhile reach only the log (relays read them back).
+    private var publisherUnbound = false
+
+    /// Cuts the subscriptions (see `cutSubscriptions`); a failure is logged, not fatal: the next passes bind again.
+    private func cutSubscriptionsOrRetry() {
+        do {
+            if publisherUnbound {
+                publisherUnbound = !(try Self.bindIfFree(publisher, publishEndpoint))
+                if !publisherUnbound { logger.notice("announcement endpoint bound again", ["pub": publishEndpoint]) }
+            } else {
+                try cutSubscriptions()
+            }
+        } catch {
+            publisherUnbound = true
+            logger.error("announcement endpoint not bound again; retrying each pass", ["error": "\(error)"])
+        }
+    }
+
     private func cutSubscriptions() throws {
         // The port first, then the socket: closing the old one ends its connections. libzmq releases the port on
         // its I/O thread, so the new socket tries to bind it for up to a second.
@@ -165,7 +184,7 @@ public final class Broker {
             bound = try Self.bindIfFree(publisher, publishEndpoint)
             if !bound { usleep(5_000) }
         }
-        if !bound { try publisher.bind(publishEndpoint) }  // the error, named
+        publisherUnbound = !bound
         logger.notice("a key was revoked: every subscription cut, to be made again through the handshake")
     }
 
@@ -207,7 +226,7 @@ public final class Broker {
     func pass(readable: Bool) throws {
         do {
             try principals?.refresh()
-            if principals?.takeRevocation() == true { try cutSubscriptions() }
+            if principals?.takeRevocation() == true || publisherUnbound { cutSubscriptionsOrRetry() }
             try store.transaction {
                 if readable {
                     // A pass stops reading once its replies hold 64 MiB: they are sent before the next is read.

@@ -50,6 +50,11 @@ public struct BrokerConfig: Sendable {
         guard (1...ScoringJob.maxBatch).contains(jobBatch) else {
             throw ConfigurationError(description: "--job-batch must be between 1 and \(ScoringJob.maxBatch)")
         }
+        // libzmq deletes a wildcard ipc socket file when the listener closes, after a new one was bound: the
+        // announcement endpoint, bound anew when a key is revoked, needs a fixed path.
+        if publishEndpoint.hasPrefix("ipc://") && publishEndpoint.hasSuffix("*") {
+            throw ConfigurationError(description: "--pub takes a fixed ipc:// path, not ipc://*")
+        }
         guard !curve else { return }
         for endpoint in [routerEndpoint, publishEndpoint] where !Endpoint.isLocal(endpoint) {
             throw ConfigurationError(

@@ -10,14 +10,23 @@ import PumasiShared
 /// the ZAP handler, and is not seen here.
 ///
 /// Thread rule: the broker's loop thread (which answers ZAP requests).
+///
+/// Bounded against a stranger who makes a new key for every try: at most `linesPerInterval` lines an interval in
+/// all (the rest counted on the next line), and at most `maxKeys` keys remembered (forgotten all at once past it).
 final class RefusalLog {
     private let logger: Logger
     private let interval: Millis
+    private let linesPerInterval: Int
+    private let maxKeys: Int
     private var lastLogged: [String: (at: Millis, unlogged: Int)] = [:]
+    /// Lines logged in the current interval, from when, and refusals not logged for want of room.
+    private var window: (start: Millis, lines: Int, suppressed: Int) = (0, 0, 0)
 
-    init(logger: Logger, interval: Millis = 60_000) {
+    init(logger: Logger, interval: Millis = 60_000, linesPerInterval: Int = 20, maxKeys: Int = 1_000) {
         self.logger = logger
         self.interval = interval
+        self.linesPerInterval = linesPerInterval
+        self.maxKeys = maxKeys
     }
 
     static func fingerprint(_ publicKey: String) -> String { String(SHA256.hex(Data(publicKey.utf8)).prefix(16)) }
@@ -30,15 +39,22 @@ final class RefusalLog {
             lastLogged[publicKey] = (last.at, last.unlogged + 1)
             return nil
         }
+        if now - window.start >= interval { window = (now, 0, window.suppressed) }
+        guard window.lines < linesPerInterval else {
+            window.suppressed += 1
+            return nil
+        }
+        window.lines += 1
         let unlogged = lastLogged[publicKey]?.unlogged ?? 0
+        if lastLogged.count >= maxKeys { lastLogged.removeAll(keepingCapacity: true) }
         lastLogged[publicKey] = (now, 0)
-        if lastLogged.count > 10_000 { lastLogged = lastLogged.filter { now - $0.value.at < interval } }
         logger.warning(
             "handshake refused",
             [
                 "key.fingerprint": Self.fingerprint(publicKey), "address": address, "reason": reason,
-                "refused.since.last": "\(unlogged)",
+                "refused.since.last": "\(unlogged)", "refused.other.keys.unlogged": "\(window.suppressed)",
             ])
+        window.suppressed = 0
         return unlogged + 1
     }
 }

@@ -6,11 +6,21 @@ import PumasiShared
 /// the two catalogues column by column, so that neither can drift from the other.
 ///
 /// It needs PostgreSQL 14 or later (`idle_session_timeout` ends a silent active broker's session).
-/// PostgreSQL stores begin at schema version 12; a later version adds its migration here and to `Schema` alike.
+/// PostgreSQL stores begin at schema version 11; a later version adds its migration here and to `Schema` alike.
 /// Everything lives in the connection's current schema (`search_path`), so several Pumasi stores can share one
 /// database under different schemas.
 enum PostgresSchema {
-    static let firstVersion = 12
+    static let firstVersion = 11
+
+    /// The migrations after `firstVersion`, by the version each brings a store to: the same changes as `Schema`'s
+    /// migrations of those numbers, in PostgreSQL's words. Never edit a shipped one: add the next.
+    static let migrations: [Int: String] = [
+        // 12: one active key per name, not one key per name for ever.
+        12: """
+        ALTER TABLE principals DROP CONSTRAINT principals_name_key;
+        CREATE UNIQUE INDEX principals_active_name ON principals (name) WHERE revoked_at IS NULL;
+        """
+    ]
 
     /// The whole schema at `firstVersion`. Foreign keys are deferrable, so that a restore may insert rows that
     /// refer to each other in any order and have them checked at its commit.
@@ -80,12 +90,11 @@ enum PostgresSchema {
 
         CREATE TABLE principals (
             public_key \(text) PRIMARY KEY,
-            name \(text) NOT NULL,
+            name \(text) NOT NULL UNIQUE,
             role \(text) NOT NULL CHECK (role IN ('admin', 'seeker', 'solver', 'evaluator', 'judge')),
             created_at BIGINT NOT NULL,
             revoked_at BIGINT
         );
-        CREATE UNIQUE INDEX principals_active_name ON principals (name) WHERE revoked_at IS NULL;
         CREATE FUNCTION pumasi_principals_changed() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             PERFORM pg_notify('pumasi_principals', current_schema());
@@ -332,12 +341,21 @@ enum PostgresSchema {
                 }
                 try db.execute(realText + initial + immutabilityTriggers)
                 try db.run("INSERT INTO pumasi_schema (id, version) VALUES (1, ?)", [.integer(Int64(firstVersion))])
-                return
             }
-            guard version <= Schema.currentVersion else {
+            let current = max(version, firstVersion)
+            guard current <= Schema.currentVersion else {
                 throw DatabaseError(
                     .postgresql, kind: .schema, code: "", operation: "migrate",
                     message: "database schema version \(version) is newer than this broker's \(Schema.currentVersion)")
+            }
+            for next in (current + 1)...max(current + 1, Schema.currentVersion) where next <= Schema.currentVersion {
+                guard let migration = migrations[next] else {
+                    throw DatabaseError(
+                        .postgresql, kind: .schema, code: "", operation: "migrate",
+                        message: "no PostgreSQL migration to schema version \(next)")
+                }
+                try db.execute(migration)
+                try db.run("UPDATE pumasi_schema SET version = ?", [.integer(Int64(next))])
             }
         }
     }

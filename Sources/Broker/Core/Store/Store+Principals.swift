@@ -22,14 +22,14 @@ extension Store {
     /// - Returns: the principal as now registered; nil when no active key has that name.
     public func rotatePrincipal(name: String, newKey: String, now: Millis) throws -> Principal? {
         try transaction {
+            // Revoking and reading the role are one statement: a revocation committed meanwhile leaves nothing to
+            // rotate, rather than a name made active again.
             guard
                 let role = try db.queryOne(
-                    "SELECT role FROM principals WHERE name = ? AND revoked_at IS NULL", [.text(name)]
+                    "UPDATE principals SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL RETURNING role",
+                    [.integer(now), .text(name)]
                 )?.string(0).flatMap(Role.init(rawValue:))
             else { return nil }
-            try db.run(
-                "UPDATE principals SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-                [.integer(now), .text(name)])
             try db.run(
                 "INSERT INTO principals (public_key, name, role, created_at) VALUES (?, ?, ?, ?)",
                 [.text(newKey), .text(name), .text(role.rawValue), .integer(now)])
