@@ -136,7 +136,8 @@ for host in eval-1 eval-2; do
     pids+=($!)
 done
 ip netns exec "$tag-desk" env PUMASI_KEY="$work/keys/grace.key" "$bin/pumasi" relay --pub "$pubs" --listen "ipc://$work/relay.ipc" \
-    --outbox "$work/relay-outbox.sqlite3" --log-level warning > >(sed -u 's/^/    relay | /') 2>"$work/relay.log" &
+    --outbox "$work/relay-outbox.sqlite3" --log-level warning > >(tee "$work/relay.out" | sed -u 's/^/    relay | /') \
+    2>"$work/relay.log" &
 pids+=($!)
 sleep 1
 
@@ -204,3 +205,13 @@ for _ in $(seq 1 100); do as ada show "$challenge" --json | grep -q '"state" : "
 as ada leaderboard "$challenge" | sed 's/^/    /'
 on desk "$bin/pumasi-broker" ledger verify --store "$store" | sed 's/^/    /'
 sleep 0.5
+# The relay showed every announcement once, in order, across the three brokers' terms (what it missed live, it
+# read back from the log).
+expected=$(seq 1 "$(query 'SELECT MAX(seq) FROM events')" | tr '\n' ' ')
+for _ in $(seq 1 100); do
+    shown=$(sed -nE 's/^#([0-9]+) .*/\1/p' "$work/relay.out" | tr '\n' ' ')
+    [ "$shown" = "$expected" ] && break
+    sleep 0.1
+done
+echo "    the relay showed announcements $shown"
+[ "$shown" = "$expected" ] || { echo "the relay showed $shown, not $expected" >&2; exit 1; }
