@@ -291,6 +291,35 @@ extension FailoverTests {
     }
 }
 
+extension FailoverTests {
+    /// An evaluator sees its broker's connection drop at once (a socket monitor), not after the heartbeats it misses:
+    /// with heartbeats 10 s apart, it scores for the new active broker within seconds of the old one's death, where
+    /// without the monitor only its next heartbeat (answered by the new broker with DISCONNECT) would bring it over.
+    @Test func anEvaluatorFollowsTheNewBrokerWithoutWaitingForItsHeartbeats() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let store = try TestBackend.conninfo(schema: "f_" + UUID().uuidString.prefix(8).lowercased())
+        let pair = try BrokerPair(store: store, in: dir, evaluator: false)
+        defer { pair.stop() }
+        let evaluator = try EvaluatorHarness(broker: pair.routers, cache: dir.file("slow-cache")) {
+            $0.heartbeatInterval = 10_000
+            $0.reconnectInitial = 100
+        }
+        defer { evaluator.shutdown() }
+        let first = try submit(pair.client, pair.challenge.id, "ada", "42", clientId: "first")
+        #expect(try settled(pair.client, first.submission, seconds: 15).state == .scored)
+        pair.brokers[0].kill9()
+        #expect(eventually(seconds: 20) { pair.brokers[1].isServing })
+        let second = try pair.client.call(
+            Service.submit,
+            SubmitRequest(challenge: pair.challenge.id, solver: "bob", filename: "answer.txt", clientId: "second"),
+            files: [Data("42".utf8)], as: Receipt.self, attempts: 10
+        ).0
+        // Well inside the 10 s until its next heartbeat, which is what would tell it otherwise.
+        #expect(try settled(pair.client, second.submission, seconds: 6).state == .scored)
+    }
+}
+
 /// Solvers submitting from threads of their own until stopped, each submission under a new client id, retried under
 /// it (a second or more between tries) until some broker acknowledges it. Bounded: 300 submissions a solver.
 private final class SubmissionLoad: @unchecked Sendable {

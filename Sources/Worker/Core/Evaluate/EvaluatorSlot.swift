@@ -77,7 +77,10 @@ final class EvaluatorSlot {
                     onReady()
                 }
                 logger.info("connected", ["broker": config.brokerEndpoint, "service": service])
-                var poller = ZMQPoller([dealer, pair, control])
+                // A dropped connection (the broker killed, or another taking over) is seen at once, not after the
+                // heartbeats it misses.
+                let monitor = try ZMQMonitor(watching: dealer)
+                var poller = ZMQPoller([dealer, pair, control, monitor.socket])
                 var lastHeard = config.clock()
                 var nextHeartbeat = lastHeard + config.heartbeatInterval
                 var lost = false
@@ -85,6 +88,10 @@ final class EvaluatorSlot {
                     let now = config.clock()
                     let ready = try poller.poll(timeoutMilliseconds: Int(max(0, nextHeartbeat - now)))
                     if ready[2], stop.received(on: control) { stopRequested = true }
+                    if ready[3], try monitor.disconnected() {
+                        logger.warning("broker connection dropped; reconnecting", ["service": service])
+                        lost = true
+                    }
                     if ready[0] {
                         while let message = try dealer.receive(dontWait: true) {
                             lastHeard = config.clock()
