@@ -70,9 +70,6 @@ public final class PostgresConnection: SQLDatabase {
         return PQtransactionStatus(handle) == PQTRANS_INTRANS
     }
 
-    /// Whether the connection is still up as far as libpq knows (it learns of a loss on the next exchange).
-    public var isConnected: Bool { PQstatus(handle) == CONNECTION_OK }
-
     /// The server's process id for this session (`pg_backend_pid()`).
     public var backendPID: Int32 { PQbackendPID(handle) }
 

@@ -110,7 +110,6 @@ public final class SQLiteConnection: SQLDatabase {
         return row
     }
 
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var changes: Int { Int(sqlite3_changes(handle)) }
     public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
     /// SQLite ends a transaction it cannot go on with (SQLITE_FULL, I/O errors) itself.

@@ -119,7 +119,6 @@ public final class Store {
         return try PostgresSchema.check(db)
     }
 
-    var isInTransaction: Bool { db.isInTransaction }
     /// The pass's transaction is open and sound: a request that failed was undone alone, and the pass may go on.
     var isTransactionUsable: Bool { db.isTransactionUsable }
 
