@@ -25,13 +25,13 @@ final class StoreBroker {
 
     deinit { kill9() }
 
-    func start() throws {
+    func start(extra: [String] = []) throws {
         process = try CLIProcess(
             "pumasi-broker",
             [
                 "--data-dir", directory, "--store", store, "--router", router, "--pub", pub, "--insecure",
                 "--heartbeat-ms", "250", "--lease-margin-ms", "1000", "--log-level", "notice",
-            ])
+            ] + extra)
     }
 
     var pid: Int32? { process?.process.processIdentifier }
@@ -317,6 +317,26 @@ extension FailoverTests {
         ).0
         // Well inside the 10 s until its next heartbeat, which is what would tell it otherwise.
         #expect(try settled(pair.client, second.submission, seconds: 6).state == .scored)
+    }
+}
+
+extension FailoverTests {
+    /// A holder of the brokers' lock whose session stays still (a broker stopped or stuck while its host still
+    /// answers keepalives, which no server timeout ends) is ended by a standby after `--takeover-after-ms`, and the
+    /// standby takes over.
+    @Test func aStandbyEndsAStillActiveSessionAndTakesOver() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let store = try TestBackend.conninfo(schema: "f_" + UUID().uuidString.prefix(8).lowercased())
+        // The hung broker: a session that took the lock and then does nothing, with no idle timeout of its own.
+        let hung = try Store(location: .postgresql(store), applicationName: "pumasi-broker hung pid 1")
+        #expect(try hung.tryToLead())
+        let standby = try StoreBroker("b", in: dir, store: store)
+        try standby.start(extra: ["--takeover-after-ms", "2000"])
+        #expect(eventually(seconds: 30) { standby.isServing }, "\(standby.process?.stderr ?? "")")
+        #expect(standby.process?.stderr.contains("the active broker's session was still too long; ended it") == true)
+        #expect(throws: DatabaseError.self) { try hung.brokerStatus() }
+        standby.kill9()
     }
 }
 

@@ -63,7 +63,14 @@ public final class Broker {
         if config.store.isPostgreSQL {
             if try !store.tryToLead() {
                 logger.notice("standby: another broker is active on this store", ["store": store.path])
-                guard try store.waitToLead(shouldStop: standbyStops) else { throw StandbyStopped() }
+                let waited = try store.waitToLead(
+                    endingHolderStalledFor: config.stalledLeaderTimeout,
+                    onEnded: { [logger, config] in
+                        logger.warning(
+                            "the active broker's session was still too long; ended it",
+                            ["backend": "\($0)", "still.ms": "\(config.stalledLeaderTimeout)"])
+                    }, shouldStop: standbyStops)
+                guard waited else { throw StandbyStopped() }
             }
             try store.expireWhenSilent(after: max(10_000, config.heartbeatInterval * 4))
         }

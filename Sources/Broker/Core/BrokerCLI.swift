@@ -45,6 +45,9 @@ public enum BrokerCLI {
                 "sync", value: "full|normal",
                 help: "full: commits survive power loss (default); normal: a broker crash only."),
             .init("drain-ms", value: "ms", help: "On SIGTERM, how long to wait for jobs in flight. Default: 5000."),
+            .init(
+                "takeover-after-ms", value: "ms",
+                help: "A standby ends an active broker whose PostgreSQL session stays still this long. Default: 30000."),
             .init("log-level", value: "level", help: "trace, debug, info, notice, warning, error. Default: info."),
             .init("version", help: "Show the version."),
         ])
@@ -157,6 +160,10 @@ public enum BrokerCLI {
         if let value = try milliseconds("lease-margin-ms", minimum: 0) { config.leaseMargin = value }
         if let value = try milliseconds("closing-notice-ms", minimum: 0) { config.closingNotice = value }
         if let value = try milliseconds("drain-ms", minimum: 0) { config.drainTimeout = value }
+        if let value = try milliseconds("takeover-after-ms", minimum: 1_000) { config.stalledLeaderTimeout = value }
+        guard config.stalledLeaderTimeout > config.heartbeatInterval * 4 else {
+            throw UsageError("--takeover-after-ms must be more than 4 heartbeat intervals", usage: spec.usage)
+        }
         switch a.value("sync") {
         case nil, "full": config.synchronousFull = true
         case "normal": config.synchronousFull = false

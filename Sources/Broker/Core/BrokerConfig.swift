@@ -29,6 +29,10 @@ public struct BrokerConfig: Sendable {
     public var maxAttempts = 3
     /// How long before a deadline `challenge.closing` is announced.
     public var closingNotice: Millis = 3_600_000
+    /// On a PostgreSQL store, how long the active broker's session may stay still (no statement begun or ended)
+    /// before a standby ends it and takes over: many heartbeat intervals, as an active broker runs a pass at least
+    /// once each.
+    public var stalledLeaderTimeout: Millis = 30_000
     /// On SIGTERM, how long to wait for leases in flight to be answered before exiting.
     public var drainTimeout: Millis = 5_000
     /// SQLite's `synchronous` setting. `full` (the default) fsyncs the WAL at every commit, so an acknowledged

@@ -129,11 +129,42 @@ extension Store {
     /// the server's log, as a blocked wait cancelled by a timeout would).
     /// - Returns: true once this connection holds the lock; false if asked to stop first.
     /// - Throws: when the connection fails (PostgreSQL down or out of reach): the caller starts over.
-    func waitToLead(every interval: Millis = 200, shouldStop: () -> Bool) throws -> Bool {
+    /// - Parameter stalled: a holder whose session has done nothing for this long is ended (see `endStalledHolder`);
+    ///   nil never ends one.
+    func waitToLead(
+        every interval: Millis = 200, endingHolderStalledFor stalled: Millis? = nil,
+        onEnded: (Int64) -> Void = { _ in },
+        shouldStop: () -> Bool
+    ) throws -> Bool {
+        var tries = 0
         while !shouldStop() {
             if try tryToLead() { return true }
+            tries += 1
+            if let stalled, tries % 5 == 0, let ended = try endStalledHolder(after: stalled) { onEnded(ended) }
             usleep(useconds_t(interval * 1_000))
         }
         return false
+    }
+
+    /// Ends the session that holds the brokers' lock if it has not changed state (begun or ended a statement or a
+    /// transaction) for `after`: an active broker runs a pass at least every heartbeat interval, so one that stays
+    /// still that long is hung (stopped, stuck mid-pipeline) while its host still answers keepalives, which no
+    /// server timeout catches. The server's own clock decides, so the hosts' clocks do not matter.
+    /// - Returns: the ended session's server process id; nil when the holder is alive (or there is none).
+    func endStalledHolder(after: Millis) throws -> Int64? {
+        guard postgres != nil,
+            let holder = try db.queryOne(
+                """
+                SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database
+                    WHERE datname = current_database())
+                AND ((l.classid::BIGINT << 32) | l.objid::BIGINT) = \(Self.lockKey)
+                AND a.state_change < clock_timestamp() - make_interval(secs => ?)
+                """, [.real(Double(after) / 1000)]
+            )?.int(0)
+        else { return nil }
+        // Only that session, by its process id.
+        let ended = try db.queryOne("SELECT pg_terminate_backend(CAST(? AS INTEGER))", [.integer(holder)])?.int(0)
+        return ended == 1 ? holder : nil
     }
 }
