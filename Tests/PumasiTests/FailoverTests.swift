@@ -72,6 +72,32 @@ func freePort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
+/// A fresh schema of the test server, for a store of its own.
+private func freshStore() throws -> String {
+    try TestBackend.conninfo(schema: "f_" + UUID().uuidString.prefix(8).lowercased())
+}
+
+/// Every acknowledged submission scored exactly once (each waited for through `client`), and the announcement log
+/// numbered 1, 2, 3 … with no gap and no number used twice, across however many terms.
+private func expectScoredOnceWithoutGaps(
+    _ receipts: [Receipt], _ client: BrokerClient, _ db: PostgresConnection,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    for receipt in receipts {
+        let info = try settled(client, receipt.submission, seconds: 30)
+        #expect(info.state == .scored, "\(receipt.submission): \(info.state)", sourceLocation: sourceLocation)
+    }
+    let count = Int64(receipts.count)
+    #expect(try db.queryOne("SELECT COUNT(*) FROM submissions")?.int(0) == count, sourceLocation: sourceLocation)
+    #expect(
+        try db.queryOne("SELECT COUNT(*) FROM outcomes WHERE ok = 1")?.int(0) == count, sourceLocation: sourceLocation)
+    #expect(
+        try db.query("SELECT submission_id FROM outcomes GROUP BY 1 HAVING COUNT(*) > 1").isEmpty,
+        sourceLocation: sourceLocation)
+    let seqs = try db.query("SELECT seq FROM events ORDER BY seq").compactMap { $0.int(0) }
+    #expect(seqs == Array(1...Int64(seqs.count)), sourceLocation: sourceLocation)
+}
+
 /// Two brokers on one store, the first active and the second its standby; an evaluator and a client that list both;
 /// and a challenge posted through them. `stop()` ends every process it started, by pid.
 private struct BrokerPair {
@@ -120,8 +146,7 @@ struct FailoverTests {
     @Test func killingTheActiveBrokerHandsItsWorkToTheStandby() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let schema = "f_" + UUID().uuidString.prefix(8).lowercased()
-        let store = try TestBackend.conninfo(schema: schema)
+        let store = try freshStore()
         let pair = try BrokerPair(store: store, in: dir)
         defer { pair.stop() }
         let (brokers, routers, client, challenge) = (pair.brokers, pair.routers, pair.client, pair.challenge)
@@ -171,17 +196,8 @@ struct FailoverTests {
         let receipts = load.stop()
 
         // Every acknowledged submission is scored exactly once, by the broker of whichever term saw its result.
-        for receipt in receipts {
-            let info = try settled(client, receipt.submission, seconds: 30)
-            #expect(info.state == .scored, "\(receipt.submission): \(info.state)")
-        }
         let db = try PostgresConnection(store)
-        #expect(try db.queryOne("SELECT COUNT(*) FROM submissions")?.int(0) == Int64(receipts.count))
-        #expect(try db.queryOne("SELECT COUNT(*) FROM outcomes WHERE ok = 1")?.int(0) == Int64(receipts.count))
-        #expect(try db.query("SELECT submission_id FROM outcomes GROUP BY 1 HAVING COUNT(*) > 1").isEmpty)
-        // The announcement log: 1, 2, 3 … with no gap and no number used twice, across eleven terms.
-        let seqs = try db.query("SELECT seq FROM events ORDER BY seq").compactMap { $0.int(0) }
-        #expect(seqs == Array(1...Int64(seqs.count)))
+        try expectScoredOnceWithoutGaps(receipts, client, db)
         // Never two brokers publishing at once: what a subscriber of both heard rises strictly (it may miss some
         // during a takeover, which a relay reads back from the log).
         _ = try listener.wait(seconds: 1) { _ in false }
@@ -216,7 +232,7 @@ extension FailoverTests {
     @Test func aBrokerThatLosesItsSessionStepsDownAndTheStandbyTakesOver() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let store = try TestBackend.conninfo(schema: "f_" + UUID().uuidString.prefix(8).lowercased())
+        let store = try freshStore()
         let pair = try BrokerPair(store: store, in: dir, evaluator: false)
         defer { pair.stop() }
         let (brokers, client, challenge) = (pair.brokers, pair.client, pair.challenge)
@@ -275,15 +291,8 @@ extension FailoverTests {
         #expect(restarts >= 1, "the active broker did not stop when its session ended")
         let receipts = load.stop()
 
-        for receipt in receipts {
-            let info = try settled(client, receipt.submission, seconds: 30)
-            #expect(info.state == .scored, "\(receipt.submission): \(info.state)")
-        }
         let db = try PostgresConnection(cluster.conninfo)
-        #expect(try db.queryOne("SELECT COUNT(*) FROM submissions")?.int(0) == Int64(receipts.count))
-        #expect(try db.query("SELECT submission_id FROM outcomes GROUP BY 1 HAVING COUNT(*) > 1").isEmpty)
-        let seqs = try db.query("SELECT seq FROM events ORDER BY seq").compactMap { $0.int(0) }
-        #expect(seqs == Array(1...Int64(seqs.count)))
+        try expectScoredOnceWithoutGaps(receipts, client, db)
         #expect(try db.queryOne("SELECT MAX(term) FROM broker_terms")?.int(0) ?? 0 >= 2)
         print(
             "FailoverTests: PostgreSQL restarted under load; \(receipts.count) acknowledged, \(restarts) broker restarts"
@@ -298,7 +307,7 @@ extension FailoverTests {
     @Test func anEvaluatorFollowsTheNewBrokerWithoutWaitingForItsHeartbeats() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let store = try TestBackend.conninfo(schema: "f_" + UUID().uuidString.prefix(8).lowercased())
+        let store = try freshStore()
         let pair = try BrokerPair(store: store, in: dir, evaluator: false)
         defer { pair.stop() }
         let evaluator = try EvaluatorHarness(broker: pair.routers, cache: dir.file("slow-cache")) {
@@ -327,7 +336,7 @@ extension FailoverTests {
     @Test func aStandbyEndsAStillActiveSessionAndTakesOver() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let store = try TestBackend.conninfo(schema: "f_" + UUID().uuidString.prefix(8).lowercased())
+        let store = try freshStore()
         // The hung broker: a session that took the lock and then does nothing, with no idle timeout of its own.
         let hung = try Store(location: .postgresql(store), applicationName: "pumasi-broker hung pid 1")
         #expect(try hung.tryToLead())

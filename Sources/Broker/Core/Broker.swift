@@ -105,7 +105,8 @@ public final class Broker {
         routerEndpoint = try router.lastEndpoint
         self.context = context
         serverSecretKey = serverKeys?.secretKey
-        publisher = try Self.makePublisher(context, secretKey: serverKeys?.secretKey, endpoint: config.publishEndpoint)
+        publisher = try Self.makePublisher(context, secretKey: serverKeys?.secretKey)
+        try publisher.bind(config.publishEndpoint)
         publishEndpoint = try publisher.lastEndpoint
         stopSignal = ZMQStopSignal(context: context)
         control = try stopSignal.makeReceiver()
@@ -148,18 +149,15 @@ public final class Broker {
         try recoverPendingJudging()
     }
 
-    private static func makePublisher(_ context: ZMQContext, secretKey: String?, endpoint: String) throws -> ZMQSocket {
+    /// The PUB socket, not yet bound: CURVE with the broker's key when it has one, and a high-water mark that lets a
+    /// slow subscriber fall behind by 100,000 announcements before it loses any.
+    private static func makePublisher(_ context: ZMQContext, secretKey: String?) throws -> ZMQSocket {
         let publisher = try ZMQSocket(context, .pub)
         if let secretKey { try publisher.serveCurve(secretKey: secretKey) }
         try publisher.setOption(.sendHighWaterMark, 100_000)
-        try publisher.bind(endpoint)
         return publisher
     }
 
-    /// Ends every subscription at once, so that a revoked key's live SUB connection hears nothing more: the PUB
-    /// socket is closed and bound again at the same endpoint. Subscribers reconnect within libzmq's reconnect
-    /// interval and redo the CURVE handshake, where a revoked key is refused; what they miss meanwhile, relays
-    /// read back from the log. Called at the start of a pass, when nothing is queued for the old socket.
     /// Set while the PUB endpoint is unbound after a cut whose bind failed: each pass tries again, and announcements
     /// meanwhile reach only the log (relays read them back).
     private var publisherUnbound = false
@@ -179,13 +177,15 @@ public final class Broker {
         }
     }
 
+    /// Ends every subscription at once, so that a revoked key's live SUB connection hears nothing more: the PUB
+    /// socket is closed and bound again at the same endpoint. Subscribers reconnect within libzmq's reconnect
+    /// interval and redo the CURVE handshake, where a revoked key is refused; what they miss meanwhile, relays
+    /// read back from the log. Called at the start of a pass, when nothing is queued for the old socket.
     private func cutSubscriptions() throws {
         // The port first, then the socket: closing the old one ends its connections. libzmq releases the port on
         // its I/O thread, so the new socket tries to bind it for up to a second.
         try publisher.unbind(publishEndpoint)
-        publisher = try ZMQSocket(context, .pub)
-        if let serverSecretKey { try publisher.serveCurve(secretKey: serverSecretKey) }
-        try publisher.setOption(.sendHighWaterMark, 100_000)
+        publisher = try Self.makePublisher(context, secretKey: serverSecretKey)
         var bound = false
         for _ in 0..<200 where !bound {
             bound = try Self.bindIfFree(publisher, publishEndpoint)

@@ -6,18 +6,17 @@ extension Store {
     /// serves under the same key and clients need only one: made by the first broker to start, read by the rest.
     func sharedBrokerKeys(generate: () throws -> CurveKeyPair, now: Millis) throws -> CurveKeyPair {
         try transaction {
-            try db.run(
-                """
-                INSERT INTO broker_identity (id, public_key, secret_key, created_at) VALUES (1, ?, ?, ?)
-                ON CONFLICT DO NOTHING
-                """,
-                try {
-                    let keys = try generate()
-                    return [.text(keys.publicKey), .text(keys.secretKey), .integer(now)]
-                }())
-            guard let row = try db.queryOne("SELECT public_key, secret_key FROM broker_identity WHERE id = 1"),
-                let publicKey = row.string(0), let secretKey = row.string(1)
-            else {
+            let select = "SELECT public_key, secret_key FROM broker_identity WHERE id = 1"
+            if try db.queryOne(select) == nil {
+                // Two brokers starting at once may both get here: the first insert stands, the other changes nothing.
+                let keys = try generate()
+                try db.run(
+                    """
+                    INSERT INTO broker_identity (id, public_key, secret_key, created_at) VALUES (1, ?, ?, ?)
+                    ON CONFLICT DO NOTHING
+                    """, [.text(keys.publicKey), .text(keys.secretKey), .integer(now)])
+            }
+            guard let row = try db.queryOne(select), let publicKey = row.string(0), let secretKey = row.string(1) else {
                 throw DatabaseError(.postgresql, kind: .schema, code: "", operation: "keys", message: "no broker key")
             }
             return CurveKeyPair(publicKey: publicKey, secretKey: secretKey)
