@@ -165,7 +165,7 @@ struct PostgresStoreTests {
     @Test func aStoreOfTheFirstVersionIsMigrated() throws {
         let conninfo = try fresh()
         let db = try PostgresConnection(conninfo)
-        try db.execute(PostgresSchema.realText + PostgresSchema.initial + PostgresSchema.immutabilityTriggers)
+        try db.execute(PostgresSchema.realText + PostgresSchema.initial + PostgresSchema.immutabilityTriggers())
         try db.run("INSERT INTO pumasi_schema (id, version) VALUES (1, 11)", [])
         try db.run(
             "INSERT INTO principals (public_key, name, role, created_at, revoked_at) VALUES ('k1', 'ada', 'solver', 1, 2)",

@@ -269,12 +269,15 @@ public struct AwardInfo: Codable, Sendable, Equatable {
     public var awardedAt: Millis
     /// Why, for an award the seeker decided (discretionary) or one that passed over a disqualified winner.
     public var rationale: String?
+    /// The SHA-256 of the challenge agreement the winner accepted, when the challenge has one.
+    public var agreement: String?
 
     public init(
         challenge: String, submission: String, solver: String, amount: Decimal, currency: String, score: Double,
-        policy: String, awardedAt: Millis, rationale: String? = nil
+        policy: String, awardedAt: Millis, rationale: String? = nil, agreement: String? = nil
     ) {
         self.rationale = rationale
+        self.agreement = agreement
         self.challenge = challenge
         self.submission = submission
         self.solver = solver

@@ -23,11 +23,14 @@ enum Ledger {
         entry.seq = (head?.seq ?? 0) + 1
         entry.prevHash = head?.hash ?? LedgerEntry.genesis
         entry.seal()
+        // The agreement column only when there is one: the schema migration that chains older rows runs before
+        // the column exists.
+        let agreement = entry.agreement.map { [SQLValue.text($0)] } ?? []
         try db.run(
             """
             INSERT INTO awards (id, awarded_at, challenge_id, submission_id, solver, score, policy, amount, currency,
-                rationale, origin, prev_hash, entry, hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                rationale, origin, prev_hash, entry, hash\(agreement.isEmpty ? "" : ", agreement"))
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?\(agreement.isEmpty ? "" : ", ?"))
             """,
             [
                 .integer(entry.seq), .integer(entry.at), .text(entry.challenge), .text(entry.submission),
@@ -35,7 +38,7 @@ enum Ledger {
                 .text(entry.amount), .text(entry.currency), entry.rationale.map(SQLValue.text) ?? .null,
                 entry.origin.map(SQLValue.text) ?? .null, .text(entry.prevHash), .text(entry.text),
                 .text(entry.hash),
-            ])
+            ] + agreement)
         return entry
     }
 

@@ -15,6 +15,8 @@ import PumasiShared
 ///     {"ledger":1,"seq":2,"at":1795428000123,"challenge":"ch_…","submission":"sub_…","solver":"ada","score":0.75,
 ///      "policy":"winner-takes-all","amount":"500","currency":"USD","rationale":null,"origin":null,"prev":"…"}
 ///
+/// with `"agreement":"<sha256>"` before `prev` when the challenge had an agreement.
+///
 /// and its hash is SHA-256 of the previous entry's hash (64 lowercase hex digits) followed by that text, in hex:
 /// `printf '%s%s' "$prev" "$entry" | sha256sum` recomputes it. The first entry chains from `genesis`.
 struct LedgerEntry: Codable, Equatable {
@@ -34,6 +36,9 @@ struct LedgerEntry: Codable, Equatable {
     var rationale: String?
     /// Where the entry came from when the broker did not decide it itself: a JSON object (see `LedgerOrigin`).
     var origin: String?
+    /// The SHA-256 of the challenge agreement the winner accepted, for a challenge that has one. In the canonical
+    /// text only when present (before `prev`), so the entries written before agreements existed keep their text.
+    var agreement: String?
     /// The previous entry's hash, or `genesis`.
     var prevHash: String
     /// The canonical text as recorded (and hashed) when the entry was appended.
@@ -59,6 +64,7 @@ struct LedgerEntry: Codable, Equatable {
         w.string("currency", currency)
         if let rationale { w.string("rationale", rationale) } else { w.raw("rationale", Self.null) }
         w.raw("origin", origin.map { Data($0.utf8) } ?? Self.null)
+        if let agreement { w.string("agreement", agreement) }
         w.string("prev", prevHash)
         return String(decoding: w.data, as: UTF8.self)
     }
@@ -81,7 +87,8 @@ struct LedgerEntry: Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case seq, at, challenge, submission, solver, score, policy, amount, currency, rationale, origin, prevHash
+        case seq, at, challenge, submission, solver, score, policy, amount, currency, rationale, origin, agreement
+        case prevHash
         case text = "entry"
         case hash
     }
@@ -91,7 +98,7 @@ struct LedgerEntry: Codable, Equatable {
     /// The `awards` columns an entry is read from, in `init(row:)`'s order.
     static let columns = """
         id, awarded_at, challenge_id, submission_id, solver, score, policy, amount, currency, rationale, origin,
-        prev_hash, entry, hash
+        prev_hash, entry, hash, agreement
         """
 
     init(row: SQLRow) {
@@ -99,12 +106,14 @@ struct LedgerEntry: Codable, Equatable {
             seq: row.int(0) ?? 0, at: row.int(1) ?? 0, challenge: row.string(2) ?? "", submission: row.string(3) ?? "",
             solver: row.string(4) ?? "", score: row.double(5), policy: row.string(6) ?? "", amount: row.string(7) ?? "",
             currency: row.string(8) ?? "", rationale: row.string(9), origin: row.string(10),
-            prevHash: row.string(11) ?? "", text: row.string(12) ?? "", hash: row.string(13) ?? "")
+            agreement: row.string(14), prevHash: row.string(11) ?? "", text: row.string(12) ?? "",
+            hash: row.string(13) ?? "")
     }
 
     init(
         seq: Int64, at: Millis, challenge: String, submission: String, solver: String, score: Double?, policy: String,
-        amount: String, currency: String, rationale: String? = nil, origin: String? = nil, prevHash: String,
+        amount: String, currency: String, rationale: String? = nil, origin: String? = nil, agreement: String? = nil,
+        prevHash: String,
         text: String = "", hash: String = ""
     ) {
         self.seq = seq
@@ -118,6 +127,7 @@ struct LedgerEntry: Codable, Equatable {
         self.currency = currency
         self.rationale = rationale
         self.origin = origin
+        self.agreement = agreement
         self.prevHash = prevHash
         self.text = text
         self.hash = hash
@@ -127,7 +137,8 @@ struct LedgerEntry: Codable, Equatable {
     var award: AwardInfo {
         AwardInfo(
             challenge: challenge, submission: submission, solver: solver, amount: Decimal(string: amount) ?? 0,
-            currency: currency, score: score ?? 0, policy: policy, awardedAt: at, rationale: rationale)
+            currency: currency, score: score ?? 0, policy: policy, awardedAt: at, rationale: rationale,
+            agreement: agreement)
     }
 }
 

@@ -19,7 +19,65 @@ enum PostgresSchema {
         12: """
         ALTER TABLE principals DROP CONSTRAINT principals_name_key;
         CREATE UNIQUE INDEX principals_active_name ON principals (name) WHERE revoked_at IS NULL;
-        """
+        """,
+        // 13: confidential challenges: evaluator scopes, agreements and acceptances, invitations, clarifications,
+        // scorecards, the agreement an award was made under.
+        13: """
+        ALTER TABLE principals ADD COLUMN scope \(text);
+        ALTER TABLE judgements ADD COLUMN criteria_json \(text);
+        ALTER TABLE awards ADD COLUMN agreement \(text);
+
+        CREATE TABLE agreements (
+            challenge_id \(text) NOT NULL REFERENCES challenges (id) \(deferrable),
+            version BIGINT NOT NULL,
+            sha256 \(text) NOT NULL,
+            kind \(text) NOT NULL CHECK (kind IN ('confidentiality', 'licence', 'ip-transfer')),
+            text \(text) NOT NULL,
+            at BIGINT NOT NULL,
+            PRIMARY KEY (challenge_id, version)
+        );
+
+        CREATE TABLE acceptances (
+            challenge_id \(text) NOT NULL REFERENCES challenges (id) \(deferrable),
+            principal \(text) NOT NULL,
+            version BIGINT NOT NULL,
+            sha256 \(text) NOT NULL,
+            at BIGINT NOT NULL,
+            PRIMARY KEY (challenge_id, principal, version)
+        );
+
+        CREATE TABLE invitations (
+            challenge_id \(text) NOT NULL REFERENCES challenges (id) \(deferrable),
+            principal \(text) NOT NULL,
+            invited_at BIGINT NOT NULL,
+            via \(text) NOT NULL,
+            revoked_at BIGINT,
+            PRIMARY KEY (challenge_id, principal)
+        );
+
+        CREATE TABLE invitation_tokens (
+            id \(text) PRIMARY KEY,
+            challenge_id \(text) NOT NULL REFERENCES challenges (id) \(deferrable),
+            token_sha256 \(text) NOT NULL UNIQUE,
+            created_at BIGINT NOT NULL,
+            redeemed_by \(text),
+            redeemed_at BIGINT,
+            revoked_at BIGINT
+        );
+
+        CREATE TABLE clarifications (
+            id \(text) PRIMARY KEY,
+            challenge_id \(text) NOT NULL REFERENCES challenges (id) \(deferrable),
+            asker \(text),
+            question \(text) NOT NULL,
+            asked_at BIGINT NOT NULL,
+            answer \(text),
+            answered_by \(text),
+            answered_at BIGINT,
+            public BIGINT NOT NULL DEFAULT 0
+        );
+        CREATE INDEX clarifications_by_challenge ON clarifications (challenge_id, asked_at);
+        """ + immutabilityTriggers(since: 13),
     ]
 
     /// The whole schema at `firstVersion`. Foreign keys are deferrable, so that a restore may insert rows that
@@ -306,9 +364,10 @@ enum PostgresSchema {
         $$;
         """
 
-    /// The triggers that keep `Schema.immutableTables` so.
-    static var immutabilityTriggers: String {
-        Schema.immutableTables.map { table in
+    /// The triggers that keep `Schema.immutableTables` so: those of the first schema, or those a migration adds.
+    static func immutabilityTriggers(since: Int? = nil) -> String {
+        Schema.immutableTables.filter { table in since.map { table.since == $0 } ?? (table.since <= firstVersion) }.map {
+            table in
             let message = table.message.replacingOccurrences(of: "'", with: "''")
             return """
                 CREATE TRIGGER \(table.name)_immutable BEFORE UPDATE OR DELETE ON \(table.name)
@@ -339,7 +398,7 @@ enum PostgresSchema {
                 guard create else {
                     throw HostCommand.Failure("no broker store in \(db.displayName) (start a broker on it first)")
                 }
-                try db.execute(realText + initial + immutabilityTriggers)
+                try db.execute(realText + initial + immutabilityTriggers())
                 try db.run("INSERT INTO pumasi_schema (id, version) VALUES (1, ?)", [.integer(Int64(firstVersion))])
             }
             let current = max(version, firstVersion)

@@ -471,7 +471,79 @@ enum Schema {
         ALTER TABLE principals_v12 RENAME TO principals;
         CREATE UNIQUE INDEX principals_active_name ON principals (name) WHERE revoked_at IS NULL;
         """,
+        // 13: confidential challenges (issue 11). An evaluator key may be bound to a seeker or a challenge
+        // (`principals.scope`). A challenge's agreement has versions, each kept whole; a solver's acceptance names
+        // the version and its hash; an award names the agreement it was made under. Invitations (by name, or by a
+        // token handed out of band, kept as its hash) say who may see an invitation-only challenge. Clarifications
+        // are a solver's question and the seeker's answer. A judgement may score a scorecard's criteria.
+        schema13,
     ]
+
+    static let schema13 = """
+        ALTER TABLE principals ADD COLUMN scope TEXT;
+        ALTER TABLE judgements ADD COLUMN criteria_json TEXT;
+        ALTER TABLE awards ADD COLUMN agreement TEXT;
+
+        CREATE TABLE agreements (
+            challenge_id TEXT NOT NULL REFERENCES challenges (id),
+            version INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('confidentiality', 'licence', 'ip-transfer')),
+            text TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (challenge_id, version)
+        );
+
+        CREATE TABLE acceptances (
+            challenge_id TEXT NOT NULL REFERENCES challenges (id),
+            principal TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (challenge_id, principal, version)
+        );
+
+        CREATE TABLE invitations (
+            challenge_id TEXT NOT NULL REFERENCES challenges (id),
+            principal TEXT NOT NULL,
+            invited_at INTEGER NOT NULL,
+            via TEXT NOT NULL,
+            revoked_at INTEGER,
+            PRIMARY KEY (challenge_id, principal)
+        );
+
+        CREATE TABLE invitation_tokens (
+            id TEXT PRIMARY KEY,
+            challenge_id TEXT NOT NULL REFERENCES challenges (id),
+            token_sha256 TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            redeemed_by TEXT,
+            redeemed_at INTEGER,
+            revoked_at INTEGER
+        );
+
+        CREATE TABLE clarifications (
+            id TEXT PRIMARY KEY,
+            challenge_id TEXT NOT NULL REFERENCES challenges (id),
+            asker TEXT,
+            question TEXT NOT NULL,
+            asked_at INTEGER NOT NULL,
+            answer TEXT,
+            answered_by TEXT,
+            answered_at INTEGER,
+            public INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX clarifications_by_challenge ON clarifications (challenge_id, asked_at);
+
+        CREATE TRIGGER agreements_append_only_update BEFORE UPDATE ON agreements
+            BEGIN SELECT RAISE(ABORT, 'agreements are append-only'); END;
+        CREATE TRIGGER agreements_append_only_delete BEFORE DELETE ON agreements
+            BEGIN SELECT RAISE(ABORT, 'agreements are append-only'); END;
+        CREATE TRIGGER acceptances_append_only_update BEFORE UPDATE ON acceptances
+            BEGIN SELECT RAISE(ABORT, 'acceptances are append-only'); END;
+        CREATE TRIGGER acceptances_append_only_delete BEFORE DELETE ON acceptances
+            BEGIN SELECT RAISE(ABORT, 'acceptances are append-only'); END;
+        """
 
     /// The hash-chained award ledger. Each `awards` row is a ledger entry: its id is the entry's sequence number
     /// (1, 2, 3, … without gaps), and it holds its canonical text, the previous entry's hash and its own. A row may
@@ -509,19 +581,23 @@ enum Schema {
 
     /// The tables whose rows are never changed or deleted once written, and what a refusal says: the store's
     /// invariants, which triggers keep on both backends (here in the migrations, in `PostgresSchema` from this list).
-    static let immutableTables: [(name: String, message: String)] = [
-        ("submissions", "submissions are immutable"),
-        ("outcomes", "a recorded outcome is never changed"),
-        ("attempts", "attempts are append-only"),
-        ("events", "the event log is append-only"),
-        ("audit", "the audit trail is append-only"),
-        ("awards", "the award ledger is append-only"),
-        ("disqualifications", "a disqualification is final"),
-        ("scorer_versions", "scorer versions are append-only"),
-        ("replica_results", "replica results are append-only"),
-        ("judging_assignments", "judging assignments are append-only"),
-        ("judgements", "judgements are append-only"),
-        ("judged", "a judged score is never changed"),
+    /// `since`: a schema version by which the table exists (PostgreSQL's first schema makes the triggers of those up to
+    /// its own version; later ones come with the migration that makes their table).
+    static let immutableTables: [(name: String, message: String, since: Int)] = [
+        ("submissions", "submissions are immutable", 1),
+        ("outcomes", "a recorded outcome is never changed", 1),
+        ("attempts", "attempts are append-only", 1),
+        ("events", "the event log is append-only", 1),
+        ("audit", "the audit trail is append-only", 1),
+        ("awards", "the award ledger is append-only", 1),
+        ("disqualifications", "a disqualification is final", 7),
+        ("scorer_versions", "scorer versions are append-only", 8),
+        ("replica_results", "replica results are append-only", 8),
+        ("judging_assignments", "judging assignments are append-only", 10),
+        ("judgements", "judgements are append-only", 10),
+        ("judged", "a judged score is never changed", 10),
+        ("agreements", "agreements are append-only", 13),
+        ("acceptances", "acceptances are append-only", 13),
     ]
 
     /// Brings `db` to the current schema.
