@@ -695,7 +695,7 @@ struct CLITests {
             ])
         #expect(scored.termination == .exit(0), "\(scored)")
         #expect(scored.stdout == "Scored \(assignment): 4. It needs 1 more judgement.\n", "\(scored)")
-        let again = try run("pumasi", ["judge", "next", "--broker", listen, "--judge", "judy"])
+        let again = try run("pumasi", ["judge", "next", "--broker", listen, "--judge", "judy", "-o", dir.file("judy")])
         #expect(again.stdout == "No assignment: nothing to judge in the challenges you judge right now.\n", "\(again)")
         let changed = try run("pumasi", ["judge", "score", assignment, "--score", "5", "--judge", "judy"] + b)
         #expect(changed.termination == .exit(1), "\(changed)")
