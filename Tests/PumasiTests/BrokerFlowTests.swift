@@ -404,7 +404,14 @@ struct BrokerFlowTests {
                 Service.file, [Wire.encode(FileRequest(challenge: challenge.id, name: "answer.txt"))], .notFound,
                 "no public file"
             ),
-            (Service.reference, [Wire.encode(ReferenceRequest(sha256: "00"))], .notFound, "no reference file"),
+            (
+                Service.reference, [Wire.encode(ReferenceRequest(challenge: challenge.id, sha256: "00"))], .notFound,
+                "has no reference file"
+            ),
+            (
+                Service.reference, [Wire.encode(ReferenceRequest(challenge: nil, sha256: "00"))], .badRequest,
+                "name the challenge"
+            ),
             (
                 Service.submit,
                 [Wire.encode(SubmitRequest(challenge: challenge.id, solver: "ada", filename: "../x")), Data("1".utf8)],

@@ -30,7 +30,7 @@ struct DumpTests {
         let bytes = try files.map { file in
             file.role == .public
                 ? try #require(try store.publicFile(challenge: id, name: file.name)).1
-                : try #require(try store.referenceBlob(sha256: file.sha256 ?? "")).1
+                : try #require(try store.referenceBlob(challenge: id, sha256: file.sha256 ?? "")).1
         }
         let events = try store.events(after: 0, limit: 10_000).filter { $0.challenge == id }.map {
             var event = $0

@@ -586,7 +586,7 @@ struct FuzzTests {
             client(Service.leaderboard, LeaderboardRequest(challenge: a)),
             client(Service.report, ReportRequest(challenge: b)),
             client(Service.report, ReportRequest(challenge: a, view: "final")),
-            client(Service.reference, ReferenceRequest(sha256: SHA256.hex(files[1]))),
+            client(Service.reference, ReferenceRequest(challenge: b, sha256: SHA256.hex(files[1]))),
             client(Service.events, EventsRequest(after: 0, limit: 5)),
             MDP.clientRequest(service: Service.mmiService, body: [Data(Service.builtinScorers.utf8)]),
             MDP.clientRequest(service: "mmi.nothing", body: []),

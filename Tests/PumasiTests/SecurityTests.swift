@@ -135,7 +135,9 @@ struct SecurityTests {
         guard case .server(let notFound) = byName else { Issue.record("\(byName)"); return }
         #expect(notFound.code == .notFound)
         #expect(throws: ClientError.self) {
-            try ada.fetchFile(Service.reference) { ReferenceRequest(sha256: SHA256.hex(Data("42".utf8)), offset: $0) }
+            try ada.fetchFile(Service.reference) {
+                ReferenceRequest(challenge: challenge.id, sha256: SHA256.hex(Data("42".utf8)), offset: $0)
+            }
         }
         // After the deadline, nobody submits, whatever the client claims.
         #expect(
@@ -255,7 +257,8 @@ struct SecurityTests {
         #expect(
             refusal {
                 _ = try ada.call(
-                    Service.reference, ReferenceRequest(sha256: SHA256.hex(Data("42".utf8))), as: FileInfo.self)
+                    Service.reference, ReferenceRequest(challenge: challenge.id, sha256: SHA256.hex(Data("42".utf8))),
+                    as: FileInfo.self)
             }?.code == .forbidden)
         #expect(
             refusal {

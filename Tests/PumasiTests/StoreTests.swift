@@ -129,9 +129,10 @@ struct StoreTests {
         #expect(publicFiles.map(\.name) == ["question.txt"])
         let reference = try store.files(challenge: a.id, role: .reference)
         #expect(reference.first?.sha256 == SHA256.hex(Data("42".utf8)))
-        #expect(try store.referenceBlob(sha256: SHA256.hex(Data("42".utf8)))?.1 == Data("42".utf8))
-        // A public file is not served as reference data.
-        #expect(try store.referenceBlob(sha256: publicFiles[0].sha256!) == nil)
+        #expect(try store.referenceBlob(challenge: a.id, sha256: SHA256.hex(Data("42".utf8)))?.1 == Data("42".utf8))
+        // A public file is not served as reference data, nor one challenge's reference file as another's.
+        #expect(try store.referenceBlob(challenge: a.id, sha256: publicFiles[0].sha256!) == nil)
+        #expect(try store.referenceBlob(challenge: "ch_other", sha256: SHA256.hex(Data("42".utf8))) == nil)
         #expect(try store.publicFile(challenge: a.id, name: "answer.txt") == nil)
     }
 

@@ -15,8 +15,21 @@ extension Broker {
                 send(to: identity, MDP.worker(.disconnect))
                 return
             }
+            if let sender, let scope = sender.scope, let taken = pluginTakenElsewhere(service, scope: scope) {
+                try store.audit(
+                    "evaluator.refused", taken, by: sender.name,
+                    detail:
+                        "\(service): it serves \(taken), whose seeker brings its own evaluators; this one is bound to \(scope)",
+                    at: now)
+                logger.warning(
+                    "evaluator refused: a service of another seeker's own evaluators",
+                    ["principal": sender.name, "service": service, "challenge.id": taken])
+                send(to: identity, MDP.worker(.disconnect))
+                return
+            }
             memory.dispatcher.register(
-                identity, principal: sender?.name ?? peerName(identity), service: service, expiresAt: expiry)
+                identity, principal: sender?.name ?? peerName(identity), service: service, scope: sender?.scope,
+                expiresAt: expiry)
             logger.info("evaluator ready", ["peer": peerName(identity), "service": service])
         case .workerHeartbeat:
             guard known else { return send(to: identity, MDP.worker(.disconnect)) }
@@ -302,6 +315,14 @@ extension Broker {
                     memory.dispatcher.withdraw(queued.id, from: identity)
                     continue
                 }
+                guard Self.mayScore(challenge, scope: memory.dispatcher.evaluators[identity]?.scope) else {
+                    // Queues keep bindings apart; this is the last check before a submission leaves.
+                    logger.error(
+                        "job queued for an evaluator not allowed to score it; requeued", ["job.id": "\(queued.id)"])
+                    memory.dispatcher.withdraw(queued.id, from: identity)
+                    deferred.append((queued, challenge.queue))
+                    continue
+                }
                 guard key.version == challenge.scorerVersion else {
                     // Queued before a rescore: the new version's job replaces it.
                     memory.dispatcher.withdraw(queued.id, from: identity)
@@ -316,7 +337,7 @@ extension Broker {
                     }
                     guard memory.replicas[base]?.principals.contains(principal) != true else {
                         memory.dispatcher.withdraw(queued.id, from: identity)
-                        deferred.append((queued, challenge.service))
+                        deferred.append((queued, challenge.queue))
                         continue
                     }
                     memory.replicas[base, default: ReplicaState()].principals.insert(principal)
@@ -331,7 +352,7 @@ extension Broker {
                     Lease(
                         job: queued.id, attempt: attempt, evaluator: identity, principal: principal, expires: expires,
                         submission: payload.submission, challenge: challenge.id, solver: payload.solver,
-                        service: challenge.service))
+                        service: challenge.queue))
                 leased.append((queued.id, attempt))
                 body += [job.json(tail: try jobTail(challenge)), payload.content]
             }

@@ -26,7 +26,7 @@ extension Broker {
                 if memory.dispatcher.evaluators[identity] != nil { try dropEvaluator(identity, now: config.clock()) }
                 return refuse(identity, inbound, "your key is not (or no longer) registered with this broker")
             }
-            sender = Sender(name: who.name, role: who.role)
+            sender = Sender(name: who.name, role: who.role, scope: who.scope)
         }
         if let sender, let problem = Self.forbidden(inbound, for: sender.role) {
             logger.warning(
@@ -89,6 +89,8 @@ extension Broker {
 struct Sender {
     var name: String
     var role: Role
+    /// An evaluator's binding to a seeker or a challenge.
+    var scope: EvaluatorScope? = nil
 }
 
 extension Broker {
@@ -119,6 +121,13 @@ extension Broker {
         Service.reference: [.evaluator],
         Service.judgeNext: [.judge, .admin],
         Service.judgeScore: [.judge, .admin],
+        Service.accept: [.solver, .seeker],
+        Service.agreement: [.seeker, .admin],
+        Service.invitations: [.seeker, .admin],
+        Service.join: [.solver, .seeker, .judge],
+        Service.ask: [.solver],
+        Service.answer: [.seeker, .admin],
+        Service.clarifications: [.seeker, .solver, .judge, .admin],
     ]
 
     /// The service a request is checked as: every `mmi.*` request as `mmi.service`.

@@ -28,6 +28,8 @@ public final class Broker {
     /// What the broker holds in memory besides its sockets and this pass's sends: rebuilt from the store at start,
     /// and restored whole when a request is rolled back.
     var memory = BrokerMemory()
+    /// The service of the client request being handled, for the audit entries of refusals.
+    var requestService = ""
     /// What this pass will send once its transaction has committed, and its size in bytes.
     var outbox: [(socket: ZMQSocket, frames: [Data])] = [] {
         didSet { if outbox.isEmpty { outboxBytes = 0 } }
@@ -147,6 +149,8 @@ public final class Broker {
             jobSubmitted(row: job.row, challenge: record, failedAttempts: job.failedAttempts, replicasDone: done)
         }
         try recoverPendingJudging()
+        memory.agreements = try store.currentAgreements()
+        memory.invitationOnly = try store.invitationOnlyChallenges()
     }
 
     /// The PUB socket, not yet bound: CURVE with the broker's key when it has one, and a high-water mark that lets a
@@ -304,13 +308,15 @@ public final class Broker {
         guard !challenge.isJudgedOnly else { return }
         guard let redundancy = challenge.redundancy else {
             return memory.dispatcher.enqueue(
-                QueuedJob(id: base.id, failedAttempts: failedAttempts), service: challenge.service)
+                QueuedJob(id: base.id, failedAttempts: failedAttempts), service: challenge.queue, owner: challenge.owner
+            )
         }
         let done = replicasDone.count
         let wanted = done < redundancy.replicas ? redundancy.replicas : min(done + 1, redundancy.effectiveMaxReplicas)
         for replica in done..<max(done, wanted) {
             let key = JobKey(row: row, version: challenge.scorerVersion, replica: replica)
-            memory.dispatcher.enqueue(QueuedJob(id: key.id, failedAttempts: 0), service: challenge.service)
+            memory.dispatcher.enqueue(
+                QueuedJob(id: key.id, failedAttempts: 0), service: challenge.queue, owner: challenge.owner)
         }
         memory.replicas[base] = ReplicaState(count: max(done, wanted), principals: Set(replicasDone.map(\.evaluator)))
     }
@@ -362,6 +368,9 @@ public final class Broker {
         var announcement = announcement
         if announcement.topic == .awarded, announcement.ledger == nil { announcement.ledger = try store.ledgerHead() }
         let (numbered, json) = try store.appendEvent(announcement, principal: principal)
+        // PUB sends to every subscriber: an invitation-only challenge's announcements stay in the log, which gives
+        // them to those invited (`pumasi.events`; relays read it whenever the sequence skips, and every few seconds).
+        if memory.invitationOnly.contains(announcement.challenge) { return }
         outbox.append((publisher, numbered.frames(json: json)))
     }
 

@@ -26,6 +26,11 @@ struct BrokerMemory {
     var recentPayloadBytes = 0
     /// Closed challenges that may have finished scoring: checked for settlement at the end of the pass.
     var settleCandidates: Set<String> = []
+    /// The current agreement of every challenge that has one (live or not: its terms outlive it).
+    var agreements: [String: AgreementInfo] = [:]
+    /// Invitation-only challenges: their announcements reach the log only, read back through `pumasi.events` by
+    /// those who may see them, never the PUB socket.
+    var invitationOnly: Set<String> = []
 }
 
 extension MDP.Inbound {

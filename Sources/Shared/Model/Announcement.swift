@@ -20,6 +20,10 @@ public struct Announcement: Codable, Sendable, Equatable {
         case judgingRequested = "judging.requested"
         /// A submission's judgements are all in and combined: `score` is its judged score.
         case judged = "submission.judged"
+        /// The challenge's agreement was replaced: solvers accept the new version before they submit again.
+        case agreementChanged = "challenge.agreement"
+        /// The seeker answered a question for everyone: `pumasi clarifications` shows it.
+        case clarified = "challenge.clarified"
     }
 
     public var topic: Topic

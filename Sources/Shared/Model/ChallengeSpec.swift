@@ -116,6 +116,18 @@ public struct ChallengeSpec: Codable, Sendable, Equatable {
     public var redundancy: RedundancySpec?
     /// Human judging: for a scorer `{"judge": true}`, or beside an automated scorer (a mixed challenge).
     public var judging: JudgingSpec?
+    /// What everyone who may see the challenge reads before accepting its agreement; the description, files and
+    /// clarifications are for those who accepted it.
+    public var summary: String?
+    /// The terms a solver accepts before seeing more than the summary, or submitting.
+    public var agreement: AgreementSpec?
+    /// Only the principals invited (`invite`, or a token redeemed with `pumasi join`) see it; to anyone else it does
+    /// not exist. Needs a broker with keys.
+    public var invitationOnly: Bool?
+    /// Principals invited from the start.
+    public var invite: [String]?
+    /// `own`: scored only by evaluators bound to its seeker or to it. Default `any`.
+    public var evaluators: EvaluatorPolicy?
 
     public init(
         title: String, description: String, deadline: Millis, award: AwardSpec, direction: Direction? = nil,

@@ -10,8 +10,14 @@ public struct Principal: Codable, Sendable, Equatable {
     public var publicKey: String
     public var createdAt: Int64
     public var revokedAt: Int64?
+    /// An evaluator's binding to a seeker or a challenge; nil: bound to no one.
+    public var scope: EvaluatorScope?
 
-    public init(name: String, role: Role, publicKey: String, createdAt: Int64, revokedAt: Int64? = nil) {
+    public init(
+        name: String, role: Role, publicKey: String, createdAt: Int64, revokedAt: Int64? = nil,
+        scope: EvaluatorScope? = nil
+    ) {
+        self.scope = scope
         self.name = name
         self.role = role
         self.publicKey = publicKey

@@ -169,10 +169,14 @@ public struct AwardRequest: Codable, Sendable {
 /// `pumasi.reference`: an evaluator fetches one reference file by content address.
 public struct ReferenceRequest: Codable, Sendable {
     public var v = wireVersion
+    /// The challenge whose job needs the file: the broker gives it only to an evaluator allowed to score that
+    /// challenge, and only if it is one of that challenge's reference files.
+    public var challenge: String?
     public var sha256: String
     /// The first byte wanted (default 0), as for `FileRequest`.
     public var offset: Int?
-    public init(sha256: String, offset: Int? = nil) {
+    public init(challenge: String?, sha256: String, offset: Int? = nil) {
+        self.challenge = challenge
         self.sha256 = sha256
         self.offset = offset
     }

@@ -45,6 +45,13 @@ public struct ChallengeInfo: Codable, Sendable, Equatable {
     public var scorerVersion: Int?
     public var redundancy: RedundancySpec?
     public var judging: JudgingSpec?
+    public var summary: String?
+    /// The current agreement, with its text, and for a solver whether they accepted it.
+    public var agreement: AgreementInfo?
+    /// True when the description and files are withheld until the reader accepts the agreement.
+    public var confidential: Bool?
+    public var invitationOnly: Bool?
+    public var evaluators: EvaluatorPolicy?
 
     public init(
         id: String, title: String, description: String, state: ChallengeState, deadline: Millis, award: AwardSpec,
@@ -320,6 +327,9 @@ public enum MMIStatus: String, Sendable {
 public struct EventLog: Codable, Sendable, Equatable {
     public var events: [Announcement]
     public var last: Int64
+    /// The last sequence number the reply covers: the events up to it that the caller may not see (those of
+    /// invitation-only challenges it is not invited to) were left out. Absent: the last event's.
+    public var through: Int64?
 
     public init(events: [Announcement], last: Int64) {
         self.events = events

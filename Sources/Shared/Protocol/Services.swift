@@ -21,6 +21,15 @@ public enum Service {
     /// Human judging, for judges (and admins): the next blind assignment, and a judge's score for one.
     public static let judgeNext = "pumasi.judge.next"
     public static let judgeScore = "pumasi.judge.score"
+    /// Confidential challenges: accept an agreement, replace one, manage invitations, redeem a token.
+    public static let accept = "pumasi.challenge.accept"
+    public static let agreement = "pumasi.challenge.agreement"
+    public static let invitations = "pumasi.challenge.invitations"
+    public static let join = "pumasi.challenge.join"
+    /// Clarifications: a solver asks, the seeker answers privately or publicly, everyone lists what they may see.
+    public static let ask = "pumasi.clarification.ask"
+    public static let answer = "pumasi.clarification.answer"
+    public static let clarifications = "pumasi.clarification.list"
     /// The announcement log: events after a sequence number, and the latest number (the Clone pattern's snapshot).
     public static let events = "pumasi.events"
     /// Served by a relay itself: what its outbox holds.
@@ -31,7 +40,8 @@ public enum Service {
     /// Every service the broker answers as MDP client requests (the relay's own `relayOutbox` is not one).
     public static let brokerServices = [
         post, list, show, file, close, extend, cancel, quota, select, disqualify, award, rescore, submit, status,
-        leaderboard, report, reference, judgeNext, judgeScore, events, mmiService,
+        leaderboard, report, reference, judgeNext, judgeScore, events, mmiService, accept, agreement, invitations,
+        join, ask, answer, clarifications,
     ]
 
     /// Scorer services evaluators register for with READY.

@@ -22,6 +22,21 @@ public enum Identifier {
         return text
     }
 
+    /// A secret to hand out of band, such as an invitation token: the prefix, then 130 random bits from the system's
+    /// CSPRNG in 26 characters of the same alphabet. Store only its hash.
+    public static func secret(prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        var text = prefix + "_"
+        for _ in 0..<2 {
+            var random: UInt64 = generator.next()
+            for _ in 0..<13 {
+                text.append(alphabet[Int(random & 31)])
+                random >>= 5
+            }
+        }
+        return text
+    }
+
     /// Random words from the kernel's CSPRNG (`/dev/urandom`), read 64 at a time: a `getrandom` call per
     /// identifier was a visible share of the broker's time per job.
     private static let randomWords = Mutex(RandomWords())

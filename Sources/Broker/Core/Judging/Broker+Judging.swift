@@ -71,7 +71,7 @@ extension Broker {
         let challenges: [ChallengeRecord]
         if let id = request.challenge {
             let record = try memory.liveChallenges[id] ?? challenge(id)
-            guard visible(record, to: sender) else { throw ProtocolError(.notFound, "no challenge \(record.id)") }
+            guard try visible(record, to: sender) else { throw ProtocolError(.notFound, "no challenge \(record.id)") }
             guard let judging = record.judging else {
                 throw ProtocolError(.badRequest, "challenge \(id) is not judged")
             }
@@ -212,13 +212,6 @@ extension Broker {
         jobEnded(challenge: record.id)
         logger.info(
             "judging complete", ["submission.id": submission, "challenge.id": record.id, "judged": "\(combined)"])
-    }
-
-    /// A challenge as `sender` may see it: the names on its judging panel are for its seeker and admins.
-    func challengeInfo(_ record: ChallengeRecord, for sender: Sender?) throws -> ChallengeInfo {
-        var info = try store.challengeInfo(record)
-        if !mayManage(record, sender) { info.judging?.judges = nil }
-        return info
     }
 
     /// The judge: the key's holder with authentication, else the name the request gives.

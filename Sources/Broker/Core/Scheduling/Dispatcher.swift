@@ -41,6 +41,7 @@ struct Lease {
     var submission: String
     var challenge: String
     var solver: String
+    /// The queue the job came from, and goes back to (`Dispatcher.enqueue`).
     var service: String
 }
 
@@ -51,7 +52,12 @@ struct QueuedJob: Equatable {
     var failedAttempts: Int
 }
 
-/// The evaluators the broker knows, the jobs waiting per service, and the leases in flight. Plain
+/// The evaluators the broker knows, the jobs waiting per queue, and the leases in flight.
+///
+/// A queue is a scorer service (`pumasi.builtin`, `pumasi.plugin.NAME`), shared by the evaluators bound to no one;
+/// or, for a challenge that wants its own evaluators, `SERVICE@CHALLENGE`, served only by the evaluators registered
+/// for that service whose binding covers the challenge (its seeker, or itself). So a plugin name is per binding: an
+/// evaluator gets the jobs of no queue outside its binding, whatever service it names. Plain
 /// in-memory state owned by the broker's loop, never stored: the store holds submissions, outcomes and failed
 /// attempts, and this is rebuilt from them on start (the leases of a previous run died with it).
 struct Dispatcher {
@@ -61,6 +67,8 @@ struct Dispatcher {
         /// submission go to different ones.
         var principal: String
         var service: String
+        /// Bound to a seeker or a challenge: it serves only the own-evaluator queues of its binding.
+        var scope: EvaluatorScope?
         var expiresAt: Millis
         /// The jobs of the REQUEST it is working on, in order; empty when idle.
         var batch: [Int64]
@@ -68,19 +76,42 @@ struct Dispatcher {
 
     private(set) var evaluators: [Data: Evaluator] = [:]
     private(set) var leases: [Int64: Lease] = [:]
+    /// Idle evaluators bound to no one, and bound ones, by service.
     private var idle: [String: [Data]] = [:]
+    private var boundIdle: [String: [Data]] = [:]
     private var queues: [String: JobQueue] = [:]
+    /// The own-evaluator queues of each service: queue name → the challenge and its seeker.
+    private var ownQueues: [String: [String: (challenge: String, owner: String?)]] = [:]
 
-    mutating func register(_ identity: Data, principal: String, service: String, expiresAt: Millis) {
+    /// The queue of a challenge's jobs.
+    static func queue(service: String, challenge: String, own: Bool) -> String {
+        own ? service + "@" + challenge : service
+    }
+
+    mutating func register(
+        _ identity: Data, principal: String, service: String, scope: EvaluatorScope? = nil, expiresAt: Millis
+    ) {
         evaluators[identity] = Evaluator(
-            identity: identity, principal: principal, service: service, expiresAt: expiresAt, batch: [])
-        idle[service, default: []].append(identity)
+            identity: identity, principal: principal, service: service, scope: scope, expiresAt: expiresAt, batch: [])
+        makeIdle(identity, service: service, bound: scope != nil)
+    }
+
+    private mutating func makeIdle(_ identity: Data, service: String, bound: Bool) {
+        if bound {
+            boundIdle[service, default: []].append(identity)
+        } else {
+            idle[service, default: []].append(identity)
+        }
     }
 
     /// Forgets an evaluator. - Returns: the leases it was holding (now ended).
     mutating func remove(_ identity: Data) -> [Lease] {
         guard let evaluator = evaluators.removeValue(forKey: identity) else { return [] }
-        idle[evaluator.service]?.removeAll { $0 == identity }
+        if evaluator.scope != nil {
+            boundIdle[evaluator.service]?.removeAll { $0 == identity }
+        } else {
+            idle[evaluator.service]?.removeAll { $0 == identity }
+        }
         var lost: [Lease] = []
         for job in evaluator.batch {
             guard let lease = leases[job], lease.evaluator == identity else { continue }
@@ -99,12 +130,30 @@ struct Dispatcher {
         guard var evaluator = evaluators[identity], !evaluator.batch.isEmpty else { return }
         evaluator.batch = []
         evaluators[identity] = evaluator
-        idle[evaluator.service, default: []].append(identity)
+        makeIdle(identity, service: evaluator.service, bound: evaluator.scope != nil)
     }
 
     func isServed(_ service: String) -> Bool { evaluators.values.contains { $0.service == service } }
 
-    mutating func enqueue(_ job: QueuedJob, service: String) { queues[service, default: JobQueue()].push(job) }
+    /// Whether an evaluator that may take this challenge's jobs is connected.
+    func isServed(_ service: String, challenge: String, owner: String?, own: Bool) -> Bool {
+        evaluators.values.contains {
+            $0.service == service
+                && (own ? $0.scope?.covers(challenge: challenge, owner: owner) == true : $0.scope == nil)
+        }
+    }
+
+    /// Queues a job. - Parameter owner: for an own-evaluator queue (`queue(service:challenge:own:)`), the seeker of
+    /// its challenge; the queue remembers it.
+    mutating func enqueue(_ job: QueuedJob, service queue: String, owner: String? = nil) {
+        if let at = queue.firstIndex(of: "@") {
+            let service = String(queue[..<at])
+            if ownQueues[service]?[queue] == nil {
+                ownQueues[service, default: [:]][queue] = (String(queue[queue.index(after: at)...]), owner)
+            }
+        }
+        queues[queue, default: JobQueue()].push(job)
+    }
 
     /// Pairs the oldest queued jobs with the longest-idle evaluator of the same service. A batch takes the
     /// evaluator's fair share of the queue (the queue over the idle evaluators), at most `maxBatch(service)`.
@@ -120,6 +169,22 @@ struct Dispatcher {
             evaluators[identity]?.batch = jobs.map(\.id)
             return (jobs, identity)
         }
+        // Bound evaluators, each to the own-evaluator queues its binding covers.
+        for (service, waiting) in boundIdle where !waiting.isEmpty {
+            guard let own = ownQueues[service] else { continue }
+            for (index, identity) in waiting.enumerated() {
+                guard let scope = evaluators[identity]?.scope else { continue }
+                for (name, queueOf) in own where scope.covers(challenge: queueOf.challenge, owner: queueOf.owner) {
+                    guard var queue = queues[name], queue.count > 0 else { continue }
+                    var jobs: [QueuedJob] = []
+                    while jobs.count < max(1, maxBatch(service)), let job = queue.pop() { jobs.append(job) }
+                    queues[name] = queue
+                    boundIdle[service]?.remove(at: index)
+                    evaluators[identity]?.batch = jobs.map(\.id)
+                    return (jobs, identity)
+                }
+            }
+        }
         return nil
     }
 
@@ -129,8 +194,8 @@ struct Dispatcher {
     /// Drops a job the evaluator was given but never received (its submission could not be read).
     mutating func withdraw(_ job: Int64, from identity: Data) {
         evaluators[identity]?.batch.removeAll { $0 == job }
-        if evaluators[identity]?.batch.isEmpty == true, let service = evaluators[identity]?.service {
-            idle[service, default: []].append(identity)
+        if let evaluator = evaluators[identity], evaluator.batch.isEmpty {
+            makeIdle(identity, service: evaluator.service, bound: evaluator.scope != nil)
         }
     }
 

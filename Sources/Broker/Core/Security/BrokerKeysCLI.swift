@@ -8,13 +8,15 @@ enum BrokerKeysCLI {
     static let spec = CommandSpec(
         name: "pumasi-broker keys", abstract: "Register, list and revoke the keys that may use this broker.",
         discussion: """
-            pumasi-broker keys add --role <role> --name <name> <public key or .pub file>
+            pumasi-broker keys add --role <role> --name <name> [--for seeker:<name>|challenge:<id>] <public key or .pub file>
             pumasi-broker keys list
             pumasi-broker keys rotate --name <name> <new public key or .pub file>   (revoke and replace in one step)
             pumasi-broker keys revoke --name <name>
             A name belongs to one active key at a time: once its key is revoked, add may give it a new one, and its
             history (submissions, quotas, awards) stays its own.
             Roles: admin, seeker, solver, evaluator, judge.
+            --for binds an evaluator to a seeker or a challenge: it then takes the jobs and reference data of that
+            seeker's (or that) challenges that ask for their own evaluators ("evaluators": "own"), and of no other.
             """,
         arguments: [
             .init("action", help: "add, list, rotate or revoke."),
@@ -24,6 +26,7 @@ enum BrokerKeysCLI {
             HostCommand.dataDirectoryOption, HostCommand.storeOption,
             .init("role", value: "role", help: "The role for add."),
             .init("name", value: "name", help: "The principal's name (add, revoke)."),
+            .init("for", value: "seeker:NAME|challenge:ID", help: "Bind an evaluator (add)."),
             .init("json", help: "Print JSON (list)."),
         ])
 
@@ -46,10 +49,21 @@ enum BrokerKeysCLI {
                         "--name must be 1-64 letters, digits, - _ . @, not starting with \(Principals.openPrefix)",
                         usage: spec.usage)
                 }
+                var scope: EvaluatorScope?
+                if let binding = a.value("for") {
+                    guard role == .evaluator else {
+                        throw UsageError("--for binds evaluators only, not a \(role.rawValue)", usage: spec.usage)
+                    }
+                    guard let parsed = EvaluatorScope(binding) else {
+                        throw UsageError(
+                            "--for must be seeker:<name> or challenge:<id>, not \(binding)", usage: spec.usage)
+                    }
+                    scope = parsed
+                }
                 let publicKey = try CurveKeyFile.publicKey(key)
                 try store.addPrincipal(
-                    Principal(name: name, role: role, publicKey: publicKey, createdAt: WallClock.now()))
-                print("Registered \(name) as \(role.rawValue): \(publicKey)")
+                    Principal(name: name, role: role, publicKey: publicKey, createdAt: WallClock.now(), scope: scope))
+                print("Registered \(name) as \(role.rawValue)\(scope.map { " for \($0)" } ?? ""): \(publicKey)")
             case "list":
                 let all = try store.principals()
                 if a.flag("json") {
@@ -57,7 +71,7 @@ enum BrokerKeysCLI {
                 } else {
                     for p in all {
                         print(
-                            "\(p.name)  \(p.role.rawValue)  \(p.publicKey)  \(p.revokedAt.map { "revoked \(WallClock.iso($0))" } ?? "active")"
+                            "\(p.name)  \(p.role.rawValue)\(p.scope.map { " for \($0)" } ?? "")  \(p.publicKey)  \(p.revokedAt.map { "revoked \(WallClock.iso($0))" } ?? "active")"
                         )
                     }
                 }

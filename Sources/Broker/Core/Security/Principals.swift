@@ -57,13 +57,13 @@ final class Principals {
     }
 
     /// Who sent a message, from the user id ZAP gave its connection; nil when unknown or revoked since.
-    func principal(userId: String) -> (name: String, role: Role)? {
+    func principal(userId: String) -> (name: String, role: Role, scope: EvaluatorScope?)? {
         if userId.hasPrefix(Self.keyPrefix) {
             guard let principal = byKey[String(userId.dropFirst(Self.keyPrefix.count))], principal.revokedAt == nil
             else { return nil }
-            return (principal.name, principal.role)
+            return (principal.name, principal.role, principal.scope)
         }
-        if openRegistration, userId.hasPrefix(Self.openPrefix) { return (userId, .solver) }
+        if openRegistration, userId.hasPrefix(Self.openPrefix) { return (userId, .solver, nil) }
         return nil
     }
 }

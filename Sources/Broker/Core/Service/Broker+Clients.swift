@@ -10,12 +10,13 @@ extension Broker {
             guard Self.servicesByRole[Self.listedService(service)] != nil else {
                 throw ProtocolError(.unknownService, "unknown service \"\(service)\"")
             }
+            requestService = service
             switch service {
             case Service.post: return try reply(postChallenge(body, sender: sender, now: now))
             case Service.list:
                 let request = try Wire.decode(ListRequest.self, from: body.first)
                 return try reply(
-                    store.challenges(state: request.state).filter { visible($0, to: sender) }.map {
+                    store.challenges(state: request.state).filter { try visible($0, to: sender) }.map {
                         try challengeInfo($0, for: sender)
                     })
             case Service.show:
@@ -25,7 +26,8 @@ extension Broker {
             case Service.status:
                 let request = try Wire.decode(SubmissionRequest.self, from: body.first)
                 guard Identifier.isWellFormed(request.submission, prefix: "sub"),
-                    var (info, row) = try store.submissionInfo(request.submission), try mayRead(info, sender)
+                    var (info, row) = try store.submissionInfo(request.submission), try mayRead(info, sender),
+                    try store.challenge(info.challenge).map({ try visible($0, to: sender) }) == true
                 else { throw ProtocolError(.notFound, "no submission \(request.submission)") }
                 let key = JobKey(row: row, version: info.version ?? 1)
                 if info.state == .queued, let lease = memory.dispatcher.leases[key.id] {
@@ -47,14 +49,23 @@ extension Broker {
             case Service.disqualify: return try reply(disqualify(body, sender: sender, now: now))
             case Service.award: return try reply(award(body, sender: sender, now: now))
             case Service.rescore: return try reply(rescore(body, sender: sender, now: now))
-            case Service.reference: return try referenceFile(body)
+            case Service.reference: return try referenceFile(body, sender: sender)
             case Service.judgeNext: return try judgeNext(body, sender: sender, now: now)
             case Service.judgeScore: return try reply(judgeScore(body, sender: sender, now: now))
             case Service.events:
                 let request = try Wire.decode(EventsRequest.self, from: body.first)
                 let limit = max(0, min(request.limit ?? EventLog.maxBatch, EventLog.maxBatch))
                 let events = limit == 0 ? [] : try store.events(after: request.after, limit: limit)
-                return reply(EventLog(events: events, last: try store.lastSeq()))
+                var log = EventLog(events: try visibleEvents(events, to: sender), last: try store.lastSeq())
+                if log.events.count < events.count { log.through = events.last?.seq }
+                return reply(log)
+            case Service.accept: return try reply(acceptAgreement(body, sender: sender, now: now))
+            case Service.agreement: return try reply(replaceAgreement(body, sender: sender, now: now))
+            case Service.invitations: return try reply(manageInvitations(body, sender: sender, now: now))
+            case Service.join: return try reply(join(body, sender: sender, now: now))
+            case Service.ask: return try reply(ask(body, sender: sender, now: now))
+            case Service.answer: return try reply(answer(body, sender: sender, now: now))
+            case Service.clarifications: return try reply(clarifications(body, sender: sender))
             case Service.mmiService:
                 let name = String(decoding: body.first ?? Data(), as: UTF8.self)
                 return [Data((memory.dispatcher.isServed(name) ? MMIStatus.found : .notFound).rawValue.utf8)]
@@ -85,11 +96,15 @@ extension Broker {
     private func note(for info: SubmissionInfo) throws -> String? {
         switch info.state {
         case .queued:
-            guard let service = try liveChallenge(info.challenge)?.service else { return nil }
+            guard let record = try liveChallenge(info.challenge) else { return nil }
+            let service = record.service
             let retry = info.attempts > 0 ? " (attempt \(info.attempts + 1) of \(config.maxAttempts))" : ""
-            return memory.dispatcher.isServed(service)
+            return memory.dispatcher.isServed(
+                service, challenge: record.id, owner: record.owner, own: record.wantsOwnEvaluators)
                 ? "waiting for a free evaluator\(retry)"
-                : "waiting: no evaluator serving \(service) is connected\(retry)"
+                : record.wantsOwnEvaluators
+                    ? "waiting: none of the seeker's own evaluators serving \(service) is connected\(retry)"
+                    : "waiting: no evaluator serving \(service) is connected\(retry)"
         case .scoring:
             return "being scored (attempt \(info.attempts) of \(config.maxAttempts))"
         case .judging, .scored, .failed:
@@ -130,7 +145,16 @@ extension Broker {
         }
         guard !body[1].isEmpty else { throw ProtocolError(.badRequest, "the submitted file is empty") }
         let record = try memory.liveChallenges[request.challenge] ?? challenge(request.challenge)
-        guard visible(record, to: sender) else { throw ProtocolError(.notFound, "no challenge \(record.id)") }
+        if let sender {
+            guard try visible(record, to: sender) else {
+                try auditRefusal(record.id, sender, "not invited (\(Service.submit))")
+                throw ProtocolError(.notFound, "no challenge \(record.id)")
+            }
+            try requireAccepted(record, sender, for: "submit to \(record.id)")
+        } else if memory.agreements[record.id] != nil {
+            // Without keys the body names the solver, as for quotas: the terms bind that name.
+            try requireAcceptedBy(request.solver, record)
+        }
         if record.state == .draft {
             throw ProtocolError(.closed, "challenge \(record.id) opens at \(WallClock.iso(record.startsAt))")
         }
@@ -176,8 +200,28 @@ extension Broker {
             }
             files.append((FileEntry(name: entry.name, role: entry.role, sha256: sha, size: bytes.count), bytes))
         }
+        if sender == nil, spec.invitationOnly == true || spec.evaluators == .own {
+            throw ProtocolError(
+                .badRequest,
+                spec.invitationOnly == true
+                    ? "an invitation-only challenge needs a broker with keys: without them it cannot tell who is invited"
+                    : "\"evaluators\": \"own\" needs a broker with keys: without them no evaluator is bound to anyone")
+        }
         let id = Identifier.make(prefix: "ch", now: now)
+        let agreement = spec.agreement
+        let invite = spec.invite ?? []
+        // The agreement lives in its own table, in versions; the invitations in theirs.
+        spec.agreement = agreement.map { AgreementSpec(kind: $0.kind) }
+        spec.invite = nil
         try store.insertChallenge(id: id, spec: spec, files: files, owner: sender?.name, now: now)
+        if let agreement, let text = agreement.text {
+            memory.agreements[id] = try store.insertAgreement(challenge: id, kind: agreement.kind, text: text, at: now)
+        }
+        for name in invite {
+            try store.invite(challenge: id, principal: name, via: "list", at: now)
+            try store.audit("invitation.add", id, by: sender?.name, detail: name, at: now)
+        }
+        if spec.invitationOnly == true { memory.invitationOnly.insert(id) }
         guard let record = try store.challenge(id) else { throw ProtocolError(.internal, "challenge vanished") }
         memory.liveChallenges[id] = record
         // A draft is announced when it opens.
@@ -187,7 +231,7 @@ extension Broker {
             detail: spec.title + (record.state == .draft ? " (draft until \(WallClock.iso(record.startsAt)))" : ""),
             at: now)
         logger.info("challenge posted", ["challenge.id": id, "scorer": spec.scorer.display])
-        return try store.challengeInfo(record)
+        return try challengeInfo(record, for: sender)
     }
 
     private func close(_ body: [Data], sender: Sender?, now: Millis) throws -> ChallengeInfo {
@@ -210,7 +254,7 @@ extension Broker {
 
     private func publicFile(_ body: [Data], sender: Sender?) throws -> [Data] {
         let request = try Wire.decode(FileRequest.self, from: body.first)
-        let record = try visibleChallenge(request.challenge, to: sender)
+        let record = try confidentialChallenge(request.challenge, to: sender, for: "download its files")
         let offset = try Validation.offset(request.offset)
         guard let (info, bytes) = try store.publicFile(challenge: record.id, name: request.name, offset: offset) else {
             throw ProtocolError(.notFound, "challenge \(record.id) has no public file \"\(request.name)\"")
@@ -218,12 +262,31 @@ extension Broker {
         return [Wire.encode(Reply.success(info)), bytes]
     }
 
-    private func referenceFile(_ body: [Data]) throws -> [Data] {
+    /// A chunk of a reference file, for an evaluator allowed to score the challenge it belongs to: never by hash
+    /// alone, so that an evaluator cannot read another challenge's hidden answers.
+    private func referenceFile(_ body: [Data], sender: Sender?) throws -> [Data] {
         let request = try Wire.decode(ReferenceRequest.self, from: body.first)
         let offset = try Validation.offset(request.offset)
-        guard let (size, bytes) = try store.referenceBlob(sha256: request.sha256, offset: offset) else {
-            throw ProtocolError(.notFound, "no reference file with SHA-256 \(request.sha256)")
+        guard let challenge = request.challenge else {
+            throw ProtocolError(
+                .badRequest,
+                "name the challenge whose reference file you need (\"challenge\"): this evaluator is too old")
         }
+        let notFound = ProtocolError(
+            .notFound, "challenge \(challenge) has no reference file with SHA-256 \(request.sha256)")
+        guard Identifier.isWellFormed(challenge, prefix: "ch"), let record = try store.challenge(challenge) else {
+            throw notFound
+        }
+        if let sender, !Self.mayScore(record, scope: sender.scope) {
+            try store.audit(
+                "reference.refused", record.id, by: sender.name,
+                detail: "sha256=\(request.sha256): the evaluator is not allowed to score this challenge",
+                at: config.clock())
+            logger.warning("reference refused", ["principal": sender.name, "challenge.id": record.id])
+            throw notFound
+        }
+        guard let (size, bytes) = try store.referenceBlob(challenge: record.id, sha256: request.sha256, offset: offset)
+        else { throw notFound }
         let info = FileInfo(name: request.sha256, sha256: request.sha256, size: size, offset: offset)
         return [Wire.encode(Reply.success(info)), bytes]
     }

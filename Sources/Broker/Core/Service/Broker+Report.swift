@@ -13,7 +13,7 @@ extension Broker {
     /// - No submission carries its scorer's `log`: a report is for sharing; `pumasi status` shows the log.
     func report(_ body: [Data], sender: Sender?, now: Millis) throws -> ChallengeReport {
         let request = try Wire.decode(ReportRequest.self, from: body.first)
-        let record = try visibleChallenge(request.challenge, to: sender)
+        let record = try confidentialChallenge(request.challenge, to: sender, for: "export its results")
         let solver: String?
         if mayManage(record, sender) {
             solver = nil

@@ -12,20 +12,8 @@ extension Broker {
 
     func isAdmin(_ sender: Sender?) -> Bool { sender == nil || sender?.role == .admin }
 
-    /// A draft is seen only by its seeker and admins; to anyone else it does not exist.
-    func visible(_ record: ChallengeRecord, to sender: Sender?) -> Bool {
-        record.state != .draft || mayManage(record, sender)
-    }
-
-    /// A challenge by id, as `sender` may see it: a draft not theirs is `not_found`, like a wrong id.
-    func visibleChallenge(_ id: String, to sender: Sender?) throws -> ChallengeRecord {
-        let record = try challenge(id)
-        guard visible(record, to: sender) else { throw ProtocolError(.notFound, "no challenge \(record.id)") }
-        return record
-    }
-
     func leaderboard(_ request: LeaderboardRequest, sender: Sender?) throws -> Leaderboard {
-        let record = try visibleChallenge(request.challenge, to: sender)
+        let record = try confidentialChallenge(request.challenge, to: sender, for: "see its leaderboard")
         if sender?.role == .judge, record.judging != nil, !record.state.isFinal {
             throw ProtocolError(
                 .forbidden, "judges see the leaderboard of \(record.id) once its award is decided: they judge blind")

@@ -62,6 +62,19 @@ enum Validation {
             throw bad("spec.timeLimitSeconds must be more than 0 and at most \(Int(ChallengeSpec.maxTimeLimitSeconds))")
         }
         spec.timeLimitSeconds = limit
+        if let summary = spec.summary {
+            guard summary.utf8.count <= 10_000, !summary.unicodeScalars.contains("\u{0}") else {
+                throw bad("spec.summary must be at most 10,000 bytes of text")
+            }
+        }
+        if let agreement = spec.agreement {
+            spec.agreement?.text = try self.agreement(agreement, what: "spec.agreement")
+            spec.agreement?.file = nil
+        }
+        for name in spec.invite ?? [] { try self.name(name, what: "spec.invite name") }
+        if spec.invite?.isEmpty == false, spec.invitationOnly != true {
+            throw bad("spec.invite lists invitees, but spec.invitationOnly is not true")
+        }
         var seen = Set<String>()
         for file in spec.files ?? [] {
             try fileName(file.name, what: "spec.files name")
@@ -69,6 +82,17 @@ enum Validation {
                 throw bad("spec.files lists \(file.role.rawValue) file \"\(file.name)\" twice")
             }
         }
+    }
+
+    /// An agreement's text: 1 to `AgreementSpec.maxBytes` bytes, no NUL.
+    static func agreement(_ agreement: AgreementSpec, what: String) throws(ProtocolError) -> String {
+        guard let text = agreement.text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw bad("\(what) has no text (a spec file may name a \"file\" holding it)")
+        }
+        guard text.utf8.count <= AgreementSpec.maxBytes, !text.unicodeScalars.contains("\u{0}") else {
+            throw bad("\(what).text must be at most \(AgreementSpec.maxBytes) bytes of text")
+        }
+        return text
     }
 
     /// Checks a scorer; a built-in one's natural direction.

@@ -31,6 +31,11 @@ struct ChallengeRecord {
     var rankingMetric: String { ranking.metric ?? "score" }
     var precision: Int { ranking.precision ?? RankingSpec.defaultPrecision }
     var redundancy: RedundancySpec? { spec?.redundancy }
+    var isInvitationOnly: Bool { spec?.invitationOnly == true }
+    /// Scored only by evaluators bound to its seeker or to it.
+    var wantsOwnEvaluators: Bool { spec?.evaluators == .own }
+    /// The dispatcher's queue for its jobs.
+    var queue: String { Dispatcher.queue(service: service, challenge: id, own: wantsOwnEvaluators) }
 }
 
 extension Store {
@@ -157,12 +162,17 @@ extension Store {
     }
 
     /// A chunk of a reference file by content address; only blobs that are some challenge's reference data.
-    func referenceBlob(sha256: String, offset: Int = 0, length: Int = FileInfo.chunkSize) throws -> (size: Int, Data)? {
+    /// A chunk of one of a challenge's reference files.
+    func referenceBlob(challenge: String, sha256: String, offset: Int = 0, length: Int = FileInfo.chunkSize) throws
+        -> (size: Int, Data)?
+    {
         try db.queryOne(
             """
             SELECT b.size, substr(b.content, CAST(? AS INTEGER), CAST(? AS INTEGER)) FROM blobs b WHERE b.sha256 = ?
-            AND EXISTS (SELECT 1 FROM challenge_files f WHERE f.sha256 = b.sha256 AND f.role = 'reference')
-            """, [.integer(Int64(offset) + 1), .integer(Int64(length)), .text(sha256)]
+            AND EXISTS (
+                SELECT 1 FROM challenge_files f
+                WHERE f.challenge_id = ? AND f.sha256 = b.sha256 AND f.role = 'reference')
+            """, [.integer(Int64(offset) + 1), .integer(Int64(length)), .text(sha256), .text(challenge)]
         ).map { (Int($0.int(0) ?? 0), $0.data(1) ?? Data()) }
     }
 

@@ -6,13 +6,15 @@ extension Store {
     public func addPrincipal(_ principal: Principal) throws {
         try transaction {
             try db.run(
-                "INSERT INTO principals (public_key, name, role, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO principals (public_key, name, role, created_at, scope) VALUES (?, ?, ?, ?, ?)",
                 [
                     .text(principal.publicKey), .text(principal.name), .text(principal.role.rawValue),
-                    .integer(principal.createdAt),
+                    .integer(principal.createdAt), principal.scope.map { .text($0.description) } ?? .null,
                 ])
             try audit(
-                "key.add", principal.name, by: "operator", detail: "\(principal.role.rawValue) \(principal.publicKey)",
+                "key.add", principal.name, by: "operator",
+                detail: "\(principal.role.rawValue) \(principal.publicKey)"
+                    + (principal.scope.map { " for \($0)" } ?? ""),
                 at: principal.createdAt)
         }
     }
@@ -24,17 +26,23 @@ extension Store {
         try transaction {
             // Revoking and reading the role are one statement: a revocation committed meanwhile leaves nothing to
             // rotate, rather than a name made active again.
+            // The new key keeps the old one's binding (an evaluator's seeker or challenge).
             guard
-                let role = try db.queryOne(
-                    "UPDATE principals SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL RETURNING role",
-                    [.integer(now), .text(name)]
-                )?.string(0).flatMap(Role.init(rawValue:))
+                let row = try db.queryOne(
+                    "UPDATE principals SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL RETURNING role, scope",
+                    [.integer(now), .text(name)]),
+                let role = row.string(0).flatMap(Role.init(rawValue:))
             else { return nil }
             try db.run(
-                "INSERT INTO principals (public_key, name, role, created_at) VALUES (?, ?, ?, ?)",
-                [.text(newKey), .text(name), .text(role.rawValue), .integer(now)])
+                "INSERT INTO principals (public_key, name, role, created_at, scope) VALUES (?, ?, ?, ?, ?)",
+                [
+                    .text(newKey), .text(name), .text(role.rawValue), .integer(now),
+                    row.string(1).map(SQLValue.text) ?? .null,
+                ])
             try audit("key.rotate", name, by: "operator", detail: "\(role.rawValue) \(newKey)", at: now)
-            return Principal(name: name, role: role, publicKey: newKey, createdAt: now)
+            return Principal(
+                name: name, role: role, publicKey: newKey, createdAt: now,
+                scope: row.string(1).flatMap(EvaluatorScope.init))
         }
     }
 
@@ -52,13 +60,14 @@ extension Store {
     }
 
     public func principals() throws -> [Principal] {
-        try db.query("SELECT public_key, name, role, created_at, revoked_at FROM principals ORDER BY created_at, name")
-            .map {
-                Principal(
-                    name: $0.string(1) ?? "", role: Role(rawValue: $0.string(2) ?? "") ?? .solver,
-                    publicKey: $0.string(0) ?? "",
-                    createdAt: $0.int(3) ?? 0, revokedAt: $0.int(4))
-            }
+        try db.query(
+            "SELECT public_key, name, role, created_at, revoked_at, scope FROM principals ORDER BY created_at, name"
+        ).map {
+            Principal(
+                name: $0.string(1) ?? "", role: Role(rawValue: $0.string(2) ?? "") ?? .solver,
+                publicKey: $0.string(0) ?? "", createdAt: $0.int(3) ?? 0, revokedAt: $0.int(4),
+                scope: $0.string(5).flatMap(EvaluatorScope.init))
+        }
     }
 
 }

@@ -202,6 +202,10 @@ enum RelayCommand: Command {
         case .judged:
             return head + " \(a.submission ?? "")\(a.solver.map { " by \($0)" } ?? "") judged \(Format.score(a.score))"
                 + " (\(a.message ?? ""))"
+        case .agreementChanged:
+            return head + " new terms (\(a.message ?? "")): read them with pumasi show, accept with pumasi accept"
+        case .clarified:
+            return head + " a question was answered for everyone: pumasi clarifications \(a.challenge)"
         }
     }
 }

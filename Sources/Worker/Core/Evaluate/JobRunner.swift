@@ -51,7 +51,7 @@ final class JobRunner {
 
     private func score(_ job: ScoringJob, submission: Data) throws(ScoringFailure) -> ScoreOutcome {
         if let name = job.scorer.builtin {
-            let reference = try cache.contents(job.reference)
+            let reference = try cache.contents(job.reference, challenge: job.challenge)
             return try BuiltinScorer.score(
                 name: name, options: job.scorer.options ?? [:], submission: submission, reference: reference)
         }
@@ -67,7 +67,7 @@ final class JobRunner {
         let referenceDirectory = (work as NSString).appendingPathComponent("reference")
         let submissionDirectory = (work as NSString).appendingPathComponent("submission")
         let workDirectory = (work as NSString).appendingPathComponent("work")
-        try cache.materialize(job.reference, in: referenceDirectory)
+        try cache.materialize(job.reference, challenge: job.challenge, in: referenceDirectory)
         let submissionFile = (submissionDirectory as NSString).appendingPathComponent(safeName(job.filename))
         do {
             try FileManager.default.createDirectory(atPath: submissionDirectory, withIntermediateDirectories: true)

@@ -21,8 +21,9 @@ final class ReferenceCache {
 
     func path(_ sha256: String) -> String { (directory as NSString).appendingPathComponent(sha256) }
 
-    /// Makes sure every file is on disk, fetching what is missing.
-    func ensure(_ files: [FileEntry]) throws(ScoringFailure) {
+    /// Makes sure every file is on disk, fetching what is missing: the broker gives a challenge's reference files
+    /// only to evaluators allowed to score that challenge, so the request names it.
+    func ensure(_ files: [FileEntry], challenge: String) throws(ScoringFailure) {
         for file in files {
             guard let sha = file.sha256, sha.count == 64, sha.allSatisfy(\.isHexDigit) else {
                 throw ScoringFailure(
@@ -31,7 +32,7 @@ final class ReferenceCache {
             if isCached(sha) { continue }
             let bytes: Data
             do {
-                (_, bytes) = try fetch(sha)
+                (_, bytes) = try fetch(sha, challenge: challenge)
             } catch {
                 throw ScoringFailure(
                     code: "reference_unavailable", message: "could not fetch reference \(file.name): \(error)", log: "")
@@ -58,13 +59,15 @@ final class ReferenceCache {
         memory[sha256] != nil || FileManager.default.fileExists(atPath: path(sha256))
     }
 
-    private func fetch(_ sha: String) throws(ClientError) -> (FileInfo, Data) {
-        try client.fetchFile(Service.reference, request: { ReferenceRequest(sha256: sha, offset: $0) }, attempts: 3)
+    private func fetch(_ sha: String, challenge: String) throws(ClientError) -> (FileInfo, Data) {
+        try client.fetchFile(
+            Service.reference, request: { ReferenceRequest(challenge: challenge, sha256: sha, offset: $0) }, attempts: 3
+        )
     }
 
     /// The bytes of every file, by name.
-    func contents(_ files: [FileEntry]) throws(ScoringFailure) -> [String: Data] {
-        try ensure(files)
+    func contents(_ files: [FileEntry], challenge: String) throws(ScoringFailure) -> [String: Data] {
+        try ensure(files, challenge: challenge)
         var result: [String: Data] = [:]
         for file in files {
             guard let sha = file.sha256 else { continue }
@@ -89,8 +92,8 @@ final class ReferenceCache {
     }
 
     /// Lays the files out under `directory` by their names (hard links to the cache where possible).
-    func materialize(_ files: [FileEntry], in target: String) throws(ScoringFailure) {
-        try ensure(files)
+    func materialize(_ files: [FileEntry], challenge: String, in target: String) throws(ScoringFailure) {
+        try ensure(files, challenge: challenge)
         do {
             try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
             for file in files {

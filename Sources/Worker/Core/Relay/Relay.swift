@@ -127,12 +127,14 @@ public final class Relay: Sendable {
         }
         if announcement.seq <= last { return }  // already shown (recovered from the log)
         if announcement.seq > last + 1 {
-            // With a topic filter, gaps are expected: the log says whether they hold anything on our topics.
+            // Gaps are expected with a topic filter, and for the announcements of invitation-only challenges, which
+            // only the log carries: it says whether they hold anything for us. Only what was on the PUB stream for us
+            // and lost is worth a warning.
+            let shown = recover(after: last, through: announcement.seq - 1, &state)
             let filtered = config.topics != [""]
             logger.log(
-                filtered ? .debug : .warning, "missed announcements; recovering from the broker's log",
-                ["from": "\(last + 1)", "to": "\(announcement.seq - 1)"])
-            recover(after: last, through: announcement.seq - 1, &state)
+                filtered || shown == 0 ? .debug : .warning, "announcements came from the broker's log, not the stream",
+                ["from": "\(last + 1)", "to": "\(announcement.seq - 1)", "shown": "\(shown)"])
         }
         if announcement.seq > (state.lastSeq ?? 0) {
             state.lastSeq = announcement.seq
@@ -142,21 +144,32 @@ public final class Relay: Sendable {
 
     /// Shows logged announcements after `after` (up to `through`, if given) that this relay has not shown, on
     /// the topics it follows. (Those on other topics are the gaps a topic filter leaves: skipped, not missed.)
-    private func recover(after: Int64, through: Int64?, _ state: inout State) {
+    /// - Returns: how many it showed.
+    @discardableResult
+    private func recover(after: Int64, through: Int64?, _ state: inout State) -> Int {
         var cursor = after
+        var shown = 0
         for _ in 0..<100 {
             guard
                 let log = try? state.client.call(
                     Service.events, EventsRequest(after: cursor, limit: EventLog.maxBatch), as: EventLog.self
                 ).0
-            else { return }
+            else { return shown }
             for event in log.events where through.map({ event.seq <= $0 }) ?? true {
-                if config.topics.contains(where: { event.topic.rawValue.hasPrefix($0) }) { show(event, true) }
+                if config.topics.contains(where: { event.topic.rawValue.hasPrefix($0) }) {
+                    show(event, true)
+                    shown += 1
+                }
                 state.lastSeq = max(state.lastSeq ?? 0, event.seq)
             }
-            guard let last = log.events.last?.seq, last < (through ?? log.last) else { return }
-            cursor = last
+            // The log leaves out what we may not see: `through` says how far the reply went.
+            guard let covered = log.through ?? log.events.last?.seq else { return shown }
+            let target = through ?? log.last
+            state.lastSeq = max(state.lastSeq ?? 0, min(covered, target))
+            guard covered < target else { return shown }
+            cursor = covered
         }
+        return shown
     }
 
     /// The periodic check: delivers the outbox, then compares the broker's latest sequence number with ours.
