@@ -366,8 +366,10 @@ enum PostgresSchema {
 
     /// The triggers that keep `Schema.immutableTables` so: those of the first schema, or those a migration adds.
     static func immutabilityTriggers(since: Int? = nil) -> String {
-        Schema.immutableTables.filter { table in since.map { table.since == $0 } ?? (table.since <= firstVersion) }.map {
-            table in
+        let tables = Schema.immutableTables.filter { table in
+            since.map { table.since == $0 } ?? (table.since <= firstVersion)
+        }
+        return tables.map { table in
             let message = table.message.replacingOccurrences(of: "'", with: "''")
             return """
                 CREATE TRIGGER \(table.name)_immutable BEFORE UPDATE OR DELETE ON \(table.name)
