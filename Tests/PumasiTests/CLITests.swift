@@ -725,7 +725,9 @@ struct CLITests {
         let missing = try run("pumasi", ["judge", "score", assignment, "--judge", "judy"] + b)
         #expect(missing.termination == .exit(64), "\(missing)")
         #expect(
-            missing.stderr.hasPrefix("Error: --score is required\nUsage: pumasi judge score [<options>] <assignment>"))
+            missing.stderr.hasPrefix(
+                "Error: --score (or, with a scorecard, --criterion) is required\nUsage: pumasi judge score [<options>] <assignment>"
+            ), "\(missing)")
         let group = try pumasi("judge")
         #expect(group.termination == .exit(0) && group.stdout.contains("SUBCOMMANDS:\n  next "), "\(group)")
         let bogus = try pumasi("judge", "bogus")
@@ -782,7 +784,7 @@ extension CLITests {
     }
 
     /// The word after `prefix` in `text`, up to whitespace.
-    private func word(after prefix: String, in text: String) -> String? {
+    func word(after prefix: String, in text: String) -> String? {
         guard let range = text.range(of: prefix) else { return nil }
         let rest = text[range.upperBound...]
         return String(rest.prefix { !$0.isWhitespace })

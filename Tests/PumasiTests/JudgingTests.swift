@@ -375,6 +375,11 @@ struct JudgingTests {
             (JudgingSpec(perSubmission: 0), ScorerSpec(judge: true), "\"perSubmission\" must be from 1 to 20"),
             (JudgingSpec(metric: "total"), ScorerSpec(judge: true), "\"metric\" must be"),
             (JudgingSpec(), ScorerSpec(builtin: "exact", judge: true), "names no \"builtin\""),
+            (JudgingSpec(criteria: []), ScorerSpec(judge: true), "\"criteria\" must list 1 to 20 criteria"),
+            (
+                JudgingSpec(criteria: [.init(name: "cost"), .init(name: "Cost")]), ScorerSpec(judge: true),
+                "criterion \"Cost\" is listed twice"
+            ),
         ]
         for (judging, scorer, message) in cases {
             var spec = Self.judgedSpec(judging)

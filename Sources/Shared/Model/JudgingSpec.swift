@@ -6,6 +6,10 @@ import Foundation
 /// submission's score. A challenge with an automated scorer and `judging` is mixed: the scorer runs as usual, and
 /// once it has scored a submission the judges score it too, adding the judged metric (and, with `weight`, the
 /// metric `total`).
+///
+/// With `criteria` the challenge is judged by scorecard: each judge scores every criterion on the scale, and
+/// their score of the submission is the weighted mean of those scores, `Σ weightᵢ · scoreᵢ / Σ weightᵢ` (see
+/// `JudgingSpec+Criteria.swift`). The judges' scores are then combined by `combine`, as without criteria.
 public struct JudgingSpec: Codable, Sendable, Equatable {
     /// How several judges' scores of one submission make one.
     public enum Rule: String, Codable, Sendable, CaseIterable {
@@ -54,10 +58,12 @@ public struct JudgingSpec: Codable, Sendable, Equatable {
     public var weight: Double?
     /// How long a judge holds an assignment before another judge may take its place. Default 1440 (a day).
     public var assignmentMinutes: Int?
+    /// A scorecard: what each judge scores, criterion by criterion (1 to 20). Absent: one score per judge.
+    public var criteria: [Criterion]?
 
     public init(
         perSubmission: Int? = nil, combine: Rule? = nil, scale: Scale? = nil, judges: [String]? = nil,
-        metric: String? = nil, weight: Double? = nil, assignmentMinutes: Int? = nil
+        metric: String? = nil, weight: Double? = nil, assignmentMinutes: Int? = nil, criteria: [Criterion]? = nil
     ) {
         self.perSubmission = perSubmission
         self.combine = combine
@@ -66,6 +72,7 @@ public struct JudgingSpec: Codable, Sendable, Equatable {
         self.metric = metric
         self.weight = weight
         self.assignmentMinutes = assignmentMinutes
+        self.criteria = criteria
     }
 
     public var required: Int { perSubmission ?? 1 }
@@ -134,6 +141,7 @@ public struct JudgingSpec: Codable, Sendable, Equatable {
         if let minutes = assignmentMinutes, !(1...43_200).contains(minutes) {
             return "\"assignmentMinutes\" must be from 1 to 43200 (30 days)"
         }
+        if let criteria, let problem = Self.problem(criteria: criteria) { return problem }
         return nil
     }
 }

@@ -118,7 +118,8 @@ extension Broker {
         let given = JudgeAssignment(
             assignment: assignment.id, challenge: record.id, title: record.title,
             filename: Self.blindFilename(payload.filename), size: payload.content.count, sha256: payload.sha256,
-            scale: record.judging?.range ?? JudgingSpec().range, expiresAt: assignment.expiresAt)
+            scale: record.judging?.range ?? JudgingSpec().range, criteria: record.judging?.criteria,
+            expiresAt: assignment.expiresAt)
         return [Wire.encode(Reply.success(JudgeNextReply(assignment: given))), payload.content]
     }
 
@@ -133,8 +134,9 @@ extension Broker {
     }
 
     /// `pumasi.judge.score`: records a judge's score for one of their assignments; the last judgement a
-    /// submission needs completes its judging. Repeating a recorded judgement returns it again; changing it is
-    /// refused (judgements are final).
+    /// submission needs completes its judging. With a scorecard the judge scores every criterion, and their
+    /// score is the weighted mean (`JudgingSpec.judgement`). Repeating a recorded judgement returns it again;
+    /// changing it is refused (judgements are final).
     func judgeScore(_ body: [Data], sender: Sender?, now: Millis) throws -> JudgementReceipt {
         let request = try Wire.decode(JudgeScoreRequest.self, from: body.first)
         let judge = try judgeName(request.judge, sender: sender)
@@ -142,15 +144,20 @@ extension Broker {
             let assignment = try store.assignment(request.assignment), assignment.judge == judge
         else { throw ProtocolError(.notFound, "no assignment \(request.assignment) of yours") }
         let comment = try Validation.comment(request.comment)
+        let comments = try Validation.comments(request.comments)
         guard let record = try liveChallenge(assignment.challenge), let judging = record.judging else {
             throw ProtocolError(.notFound, "no assignment \(request.assignment) of yours")
         }
+        let (score, criteria) = try judging.judgement(
+            score: request.score, criteria: request.criteria, comments: comments)
         var receipt = JudgementReceipt(
-            assignment: assignment.id, challenge: record.id, score: request.score, comment: comment, at: now,
-            duplicate: false, remaining: 0)
+            assignment: assignment.id, challenge: record.id, score: score, comment: comment, criteria: criteria,
+            at: now, duplicate: false, remaining: 0)
         let earlier = try store.judgements(submission: assignment.submission)
         if let recorded = earlier.first(where: { $0.assignment == assignment.id }) {
-            guard recorded.score == request.score, recorded.comment == comment else {
+            guard recorded.score == score, recorded.comment == comment,
+                recorded.criteria.map(judging.ordered) == criteria
+            else {
                 throw ProtocolError(
                     .conflict, "\(assignment.id) was already scored \(recorded.score): a judgement is final")
             }
@@ -163,18 +170,15 @@ extension Broker {
         guard record.isJudgeable else {
             throw ProtocolError(.closed, "challenge \(record.id) is \(record.state.rawValue): its judging is over")
         }
-        let scale = judging.range
-        guard scale.contains(request.score) else {
-            throw ProtocolError(.badRequest, "score must be from \(scale.min) to \(scale.max), not \(request.score)")
-        }
         guard try store.awaitsJudging(assignment.submission, record), earlier.count < judging.required else {
             throw ProtocolError(.conflict, "the submission of \(assignment.id) needs no more judgements")
         }
         let judgement = Judgement(
-            assignment: assignment.id, judge: judge, score: request.score, comment: comment, at: now)
+            assignment: assignment.id, judge: judge, score: score, comment: comment, criteria: criteria, at: now)
         try store.insertJudgement(judgement, submission: assignment.submission, challenge: record.id)
-        try store.audit("submission.judge", assignment.submission, by: judge, detail: "score=\(request.score)", at: now)
-        let scores = earlier.map(\.score) + [request.score]
+        let detail = (["score=\(score)"] + (criteria ?? []).map { "\($0.name)=\($0.score)" }).joined(separator: " ")
+        try store.audit("submission.judge", assignment.submission, by: judge, detail: detail, at: now)
+        let scores = earlier.map(\.score) + [score]
         receipt.remaining = judging.required - scores.count
         if receipt.remaining == 0 {
             try completeJudging(assignment.submission, record, judging, scores: scores, now: now)
@@ -226,7 +230,7 @@ extension Broker {
 
     /// Adds a judged submission's judged metrics, where its judging stands, and the judgements its reader may
     /// see: the challenge's seeker and admins see every judgement with its judge; the solver sees scores and
-    /// comments, without judges, once the judging is complete.
+    /// comments (with a scorecard, every criterion's too), without judges, once the judging is complete.
     func showJudging(_ info: inout SubmissionInfo, sender: Sender?) throws {
         guard let record = try liveChallenge(info.challenge), let judging = record.judging else { return }
         let judgements = try store.judgements(submission: info.submission)
@@ -245,7 +249,9 @@ extension Broker {
         let named = mayManage(record, sender)
         if named || judged != nil, !judgements.isEmpty {
             info.judgements = judgements.map {
-                JudgementInfo(score: $0.score, comment: $0.comment, judge: named ? $0.judge : nil, at: $0.at)
+                JudgementInfo(
+                    score: $0.score, comment: $0.comment, criteria: $0.criteria.map(judging.ordered),
+                    judge: named ? $0.judge : nil, at: $0.at)
             }
         }
     }

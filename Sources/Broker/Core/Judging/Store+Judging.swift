@@ -10,13 +10,41 @@ struct JudgingAssignment {
     var expiresAt: Millis
 }
 
-/// A judge's score for an assignment.
+/// A judge's score for an assignment: with a scorecard, the weighted mean of their criterion scores.
 struct Judgement {
     var assignment: String
     var judge: String
     var score: Double
     var comment: String?
+    /// With a scorecard, each criterion's score and comment, by name (`judgements.criteria_json`).
+    var criteria: [CriterionScore]?
     var at: Millis
+
+    /// How `criteria_json` holds criterion scores: an object keyed by criterion name, keys sorted at every level
+    /// so that the same judgement is always the same text, `{"cost":{"score":2},"novelty":{"comment":"…","score":4}}`.
+    private struct Stored: Codable {
+        var score: Double
+        var comment: String?
+    }
+
+    static func criteriaJSON(_ criteria: [CriterionScore]?) -> String? {
+        guard let criteria else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let object = Dictionary(
+            criteria.map { ($0.name, Stored(score: $0.score, comment: $0.comment)) }, uniquingKeysWith: { a, _ in a })
+        return (try? encoder.encode(object)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The criterion scores `criteriaJSON` wrote, by name; nil for none, or for text it did not write.
+    static func criteria(fromJSON text: String?) -> [CriterionScore]? {
+        guard let text, let object = try? JSONDecoder().decode([String: Stored].self, from: Data(text.utf8)) else {
+            return nil
+        }
+        return object.keys.sorted().compactMap { name in
+            object[name].map { CriterionScore(name: name, score: $0.score, comment: $0.comment) }
+        }
+    }
 }
 
 /// What a judge is sent of a submission.
@@ -126,12 +154,13 @@ extension Store {
     func insertJudgement(_ judgement: Judgement, submission: String, challenge: String) throws {
         try db.run(
             """
-            INSERT INTO judgements (assignment_id, submission_id, challenge_id, judge, score, comment, at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO judgements (assignment_id, submission_id, challenge_id, judge, score, comment, at, criteria_json)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(judgement.assignment), .text(submission), .text(challenge), .text(judgement.judge),
                 .real(judgement.score), judgement.comment.map(SQLValue.text) ?? .null, .integer(judgement.at),
+                Judgement.criteriaJSON(judgement.criteria).map(SQLValue.text) ?? .null,
             ])
     }
 
@@ -139,13 +168,13 @@ extension Store {
     func judgements(submission: String? = nil, assignment: String? = nil) throws -> [Judgement] {
         try db.query(
             """
-            SELECT assignment_id, judge, score, comment, at FROM judgements
+            SELECT assignment_id, judge, score, comment, at, criteria_json FROM judgements
             WHERE (submission_id = ?1 OR ?1 IS NULL) AND (assignment_id = ?2 OR ?2 IS NULL) ORDER BY at, assignment_id
             """, [submission.map(SQLValue.text) ?? .null, assignment.map(SQLValue.text) ?? .null]
         ).map {
             Judgement(
                 assignment: $0.string(0) ?? "", judge: $0.string(1) ?? "", score: $0.double(2) ?? .nan,
-                comment: $0.string(3), at: $0.int(4) ?? 0)
+                comment: $0.string(3), criteria: Judgement.criteria(fromJSON: $0.string(5)), at: $0.int(4) ?? 0)
         }
     }
 

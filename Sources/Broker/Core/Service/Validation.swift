@@ -117,13 +117,23 @@ enum Validation {
         else { throw bad("\(what) must be 1-64 printable characters") }
     }
 
-    /// A judge's comment, trimmed; nil when empty.
-    static func comment(_ text: String?) throws(ProtocolError) -> String? {
+    /// A judge's comment, trimmed; nil when empty. `what` names it in the error.
+    static func comment(_ text: String?, what: String = "comment") throws(ProtocolError) -> String? {
         guard let text = text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
         guard text.count <= 4_000, !text.unicodeScalars.contains("\u{0}") else {
-            throw bad("comment must be at most 4000 characters, without NUL")
+            throw bad("\(what) must be at most 4000 characters, without NUL")
         }
         return text
+    }
+
+    /// A judge's comments per criterion, each trimmed (an empty one stays empty: its name is still checked).
+    static func comments(_ comments: [String: String]?) throws(ProtocolError) -> [String: String]? {
+        guard let comments else { return nil }
+        var kept: [String: String] = [:]
+        for name in comments.keys.sorted() {
+            kept[name] = try comment(comments[name], what: "the comment for \"\(name.prefix(64))\"") ?? ""
+        }
+        return kept
     }
 
     /// A plain file name: no path separators, not `.` or `..`, no control characters, at most 255 bytes.

@@ -82,39 +82,79 @@ enum JudgeNextCommand: Command {
             return 0
         }
         let scale = "\(Format.score(assignment.scale.min)) to \(Format.score(assignment.scale.max))"
-        context.console.out(
-            """
+        var text = """
             Assignment \(assignment.assignment) for \(assignment.challenge) "\(assignment.title)"
               file        \(path) (\(assignment.size) bytes, sha256 \(Format.short(assignment.sha256)))
               scale       \(scale)
               held until  \(WallClock.iso(assignment.expiresAt))
-            Score it with: pumasi judge score \(assignment.assignment) --score <\(scale)> --comment "…"
-            """)
+            """
+        let criteria = assignment.criteria ?? []
+        for (index, criterion) in criteria.enumerated() {
+            text += "\n  \(index == 0 ? "criteria   " : "           ") \(criterion.shown)"
+        }
+        let how =
+            criteria.isEmpty
+            ? "--score <\(scale)>"
+            : criteria.map { JudgeScoreCommand.quoted("\($0.name)=<\(scale)>") }.map { "--criterion \($0)" }
+                .joined(separator: " ")
+        text += "\nScore it with: pumasi judge score \(assignment.assignment) \(how) --comment \"…\""
+        context.console.out(text)
         return 0
+    }
+}
+
+extension JudgingSpec.Criterion {
+    /// `novelty (weight 2): How new is the idea?`
+    var shown: String {
+        "\(name) (weight \(Format.score(effectiveWeight)))" + (description.map { ": \($0)" } ?? "")
     }
 }
 
 enum JudgeScoreCommand: Command {
     static let spec = CommandSpec(
         name: "pumasi judge score", abstract: "Score an assignment, with a comment; a judgement is final.",
-        discussion: "Sending the same score and comment again is harmless: the first is returned.",
+        discussion: """
+            A challenge with a scorecard ('criteria' in 'pumasi show') takes a --criterion for every criterion
+            instead of --score: your score is their weighted mean, computed by the broker. Sending the same
+            judgement again is harmless: the first is returned.
+            """,
         arguments: [.init("assignment", help: "The assignment id (asg_…) from 'pumasi judge next'.")],
         options: CommandContext.clientOptions + [
-            .init("score", short: "s", value: "number", help: "Your score, on the challenge's scale (required)."),
+            .init(
+                "score", short: "s", value: "number",
+                help: "Your score, on the challenge's scale (required without a scorecard)."),
+            .init(
+                "criterion", value: "name=number",
+                help: "A criterion's score, on the challenge's scale; one for every criterion.", repeats: true),
             .init(
                 "comment", short: "m", value: "text", help: "What you make of it: the seeker and the solver read it."),
+            .init("comment-for", value: "name=text", help: "A comment on one criterion.", repeats: true),
             JudgeCommand.judgeOption,
         ])
 
     static func run(_ context: CommandContext) throws -> Int32 {
-        guard let text = context.arguments.value("score") else {
-            throw UsageError("--score is required", usage: spec.usage)
+        var score: Double?
+        if let text = context.arguments.value("score") {
+            guard let value = Double(text), value.isFinite else {
+                throw UsageError("--score must be a number, not '\(text)'", usage: spec.usage)
+            }
+            score = value
         }
-        guard let score = Double(text), score.isFinite else {
-            throw UsageError("--score must be a number, not '\(text)'", usage: spec.usage)
+        var criteria: [String: Double] = [:]
+        for (name, text) in try pairs("criterion", context) {
+            guard let value = Double(text), value.isFinite else {
+                throw UsageError(
+                    "--criterion \(quoted(name)) must be scored with a number, not '\(text)'", usage: spec.usage)
+            }
+            criteria[name] = value
         }
+        guard score != nil || !criteria.isEmpty else {
+            throw UsageError("--score (or, with a scorecard, --criterion) is required", usage: spec.usage)
+        }
+        let comments = Dictionary(try pairs("comment-for", context), uniquingKeysWith: { a, _ in a })
         let request = JudgeScoreRequest(
             assignment: context.arguments[argument: "assignment"] ?? "", score: score,
+            criteria: criteria.isEmpty ? nil : criteria, comments: comments.isEmpty ? nil : comments,
             comment: context.arguments.value("comment"), judge: try JudgeCommand.judgeName(context))
         // Safe to retry: the broker answers a repeat from its record.
         let (receipt, _) = try context.client().call(
@@ -127,9 +167,29 @@ enum JudgeScoreCommand: Command {
             receipt.remaining == 0
             ? "The submission's judging is complete."
             : "It needs \(receipt.remaining) more judgement\(receipt.remaining == 1 ? "" : "s")."
-        context.console.out(
-            "Scored \(receipt.assignment): \(Format.score(receipt.score))\(receipt.duplicate ? " (recorded earlier)" : ""). "
-                + remaining)
+        let parts = (receipt.criteria ?? []).map { "\($0.name) \(Format.score($0.score))" }
+        let scored =
+            Format.score(receipt.score) + (parts.isEmpty ? "" : " (\(parts.joined(separator: ", ")))")
+            + (receipt.duplicate ? " (recorded earlier)" : "")
+        context.console.out("Scored \(receipt.assignment): \(scored). " + remaining)
         return 0
     }
+
+    /// The `name=value` pairs of a repeatable option, each name once.
+    private static func pairs(_ option: String, _ context: CommandContext) throws -> [(String, String)] {
+        var seen: Set<String> = []
+        return try context.arguments.all(option).map { text in
+            guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+                throw UsageError("--\(option) must be NAME=VALUE, not '\(text)'", usage: spec.usage)
+            }
+            let name = String(text[..<equals])
+            guard seen.insert(name).inserted else {
+                throw UsageError("--\(option) \(quoted(name)) is given more than once", usage: spec.usage)
+            }
+            return (name, String(text[text.index(after: equals)...]))
+        }
+    }
+
+    /// `text`, in double quotes when it holds a space (a criterion name may).
+    static func quoted(_ text: String) -> String { text.contains(" ") ? "\"\(text)\"" : text }
 }

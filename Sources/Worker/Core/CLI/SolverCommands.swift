@@ -70,6 +70,9 @@ enum ShowCommand: Command {
                 + (judging.weight.map {
                     ", total = \(Format.score(1 - $0)) score + \(Format.score($0)) \(judging.metricName)"
                 } ?? "")
+            for (index, criterion) in (judging.criteria ?? []).enumerated() {
+                text += "\n  \(index == 0 ? "criteria     " : "             ") \(criterion.shown)"
+            }
         }
         if c.state == .draft, let startsAt = c.startsAt { text += "\n  opens         \(WallClock.iso(startsAt))" }
         if let rules = c.rules {
@@ -285,6 +288,11 @@ enum StatusCommand: Command {
             text +=
                 "\n  judgement   \(Format.score(judgement.score))" + (judgement.judge.map { " by \($0)" } ?? "")
                 + (judgement.comment.map { ": \($0)" } ?? "")
+            for criterion in judgement.criteria ?? [] {
+                text +=
+                    "\n    \(criterion.name) \(Format.score(criterion.score))"
+                    + (criterion.comment.map { ": \($0)" } ?? "")
+            }
         }
         console.out(text)
     }
