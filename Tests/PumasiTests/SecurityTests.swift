@@ -13,19 +13,22 @@ struct SecureSetup {
     let serverKey: String
     let keys: [String: CurveKeyPair]
 
-    init(openRegistration: Bool = false) throws {
+    /// - Parameter extra: more principals, such as evaluators bound to a seeker.
+    init(openRegistration: Bool = false, extra: [(String, Role, EvaluatorScope?)] = []) throws {
         dir = try TempDirectory()
         var keys: [String: CurveKeyPair] = [:]
         do {
             let store = try TestBackend.store(dir.file("broker"))
-            let principals: [(String, Role)] = [
+            let roles: [(String, Role)] = [
                 ("acme", .seeker), ("globex", .seeker), ("ada", .solver), ("bob", .solver), ("eve-eval", .evaluator),
                 ("root", .admin), ("judy", .judge), ("jules", .judge), ("jo", .judge),
             ]
-            for (name, role) in principals {
+            let principals: [(String, Role, EvaluatorScope?)] = roles.map { ($0.0, $0.1, nil) } + extra
+            for (name, role, scope) in principals {
                 let pair = try CurveKeyPair.generate()
                 keys[name] = pair
-                try store.addPrincipal(Principal(name: name, role: role, publicKey: pair.publicKey, createdAt: 1))
+                try store.addPrincipal(
+                    Principal(name: name, role: role, publicKey: pair.publicKey, createdAt: 1, scope: scope))
             }
         }
         self.keys = keys
@@ -45,10 +48,11 @@ struct SecureSetup {
         CurveClient(serverKey: serverKey, keys: pair ?? keys[name]!)
     }
 
-    /// An evaluator with the registered evaluator key, hosting `plugins` (name: executable) besides the built-ins.
-    func evaluator(plugins: [String: String] = [:]) throws -> EvaluatorHarness {
-        try EvaluatorHarness(broker: broker.router, cache: dir.file("cache"), plugins: plugins) {
-            $0.curve = curve("eve-eval")
+    /// An evaluator with a registered evaluator key (`eve-eval`'s by default), hosting `plugins` (name: executable)
+    /// besides the built-ins.
+    func evaluator(_ name: String = "eve-eval", plugins: [String: String] = [:]) throws -> EvaluatorHarness {
+        try EvaluatorHarness(broker: broker.router, cache: dir.file("cache-\(name)"), plugins: plugins) {
+            $0.curve = curve(name)
         }
     }
 

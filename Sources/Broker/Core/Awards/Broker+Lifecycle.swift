@@ -131,6 +131,11 @@ extension Broker {
         throws
     {
         for (index, award) in payments.enumerated() {
+            var award = award
+            // Made under the terms the winner accepted last: their ledger entry names them.
+            if memory.agreements[record.id] != nil {
+                award.agreement = try store.acceptance(challenge: record.id, principal: award.solver)?.sha256
+            }
             try store.insertAward(award)
             try store.audit(
                 "challenge.award", record.id, by: principal,

@@ -90,6 +90,8 @@ extension Broker {
     /// this service, when no challenge within its binding uses the service. Such a READY is refused: that plugin name
     /// is the other seeker's. (Even if it were not refused, it would get none of that challenge's jobs.)
     func pluginTakenElsewhere(_ service: String, scope: EvaluatorScope) -> String? {
+        // The built-in scorers' service is everyone's: its own-evaluator queues keep the jobs apart.
+        guard service.hasPrefix(Service.plugin("")) else { return nil }
         var taken: String?
         for record in memory.liveChallenges.values where record.service == service && record.wantsOwnEvaluators {
             if scope.covers(challenge: record.id, owner: record.owner) { return nil }
