@@ -433,4 +433,50 @@ struct ConfidentialTests {
                 "acme clarification.answer public challenge=\(challenge.id)",
             ])
     }
+
+    /// Item 7's last part: refused handshakes are logged, rate-limited: an unknown key with its fingerprint (ZAP), and
+    /// a client holding the wrong server key (the router's socket monitor: it never sends a key).
+    @Test func refusedHandshakesAreLoggedEvenWithTheWrongServerKey() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try CLIProcess(
+            "pumasi-broker",
+            [
+                "--data-dir", dir.file("broker"), "--router", "tcp://127.0.0.1:*", "--pub", "tcp://127.0.0.1:*",
+                "--log-level", "warning",
+            ])
+        var endpoints: [String: String] = [:]
+        #expect(
+            eventually {
+                endpoints =
+                    (try? JSONDecoder().decode(
+                        [String: String].self,
+                        from: FileManager.default.contents(atPath: dir.file("broker/broker.json")) ?? Data())) ?? [:]
+                return endpoints["router"] != nil
+            })
+        let router = try #require(endpoints["router"])
+        let serverKey = try CurveKeyFile.publicKey(dir.file("broker/broker.key.pub"))
+        let stranger = try CurveKeyPair.generate()
+        let wrongServer = try CurveKeyPair.generate().publicKey
+        for (server, count) in [(serverKey, 3), (wrongServer, 3)] {
+            for _ in 0..<count {
+                let client = try BrokerClient(
+                    endpoint: router, timeoutSeconds: 0.3, curve: CurveClient(serverKey: server, keys: stranger))
+                #expect(throws: ClientError.self) {
+                    _ = try client.call(Service.list, ListRequest(), as: [ChallengeInfo].self)
+                }
+            }
+        }
+        let result = broker.terminate()
+        let lines = result.stderr.split(separator: "\n")
+        let unknown = lines.filter { $0.contains("handshake refused") && $0.contains("unknown key") }
+        #expect(unknown.count == 1, "\(result.stderr)")
+        #expect(unknown.first?.contains(RefusalLog.fingerprint(stranger.publicKey)) == true)
+        let wrong = lines.filter {
+            $0.contains("handshake failed before any key was sent") && $0.contains("wrong server key")
+        }
+        // One line for the three, however many times libzmq's client retried: the rest are counted, not logged.
+        #expect(wrong.count == 1, "\(result.stderr)")
+        #expect(!result.stderr.contains(stranger.publicKey))
+    }
 }

@@ -40,6 +40,9 @@ public final class Broker {
     /// Authentication, when CURVE is on: the ZAP handler, the principals it consults, the broker's public key.
     private(set) var zap: ZAPHandler?
     private(set) var principals: Principals?
+    /// Handshakes that fail before ZAP (a wrong server key): the router's monitor, and where they are logged.
+    private var handshakeMonitor: ZMQMonitor?
+    private var refusals: RefusalLog?
     public let publicKey: String?
 
     /// Set once a stop is asked for: from then on no new work is taken, and the loop ends when the leases in
@@ -86,6 +89,7 @@ public final class Broker {
             let principals = try Principals(store: store, openRegistration: config.openRegistration)
             // The ZAP handler must be bound before any CURVE server socket.
             let refusals = RefusalLog(logger: logger)
+            self.refusals = refusals
             zap = try ZAPHandler(context: context) { publicKey, address in
                 let decision = principals.decide(publicKey: publicKey)
                 if case .deny(let reason) = decision { refusals.record(publicKey: publicKey, address: address, reason) }
@@ -103,6 +107,7 @@ public final class Broker {
         // (each at most a file chunk or an MDP job) in the broker's memory.
         try router.setOption(.sendHighWaterMark, 1_000)
         try router.setOption(.receiveHighWaterMark, 1_000)
+        if serverKeys != nil { handshakeMonitor = try ZMQMonitor(watching: router, for: .handshakeFailures) }
         try router.bind(config.routerEndpoint)
         routerEndpoint = try router.lastEndpoint
         self.context = context
@@ -212,10 +217,16 @@ public final class Broker {
 
     /// Runs until `stopSignal` fires.
     public func run() throws {
-        var poller = ZMQPoller([router, control] + (zap.map { [$0.socket] } ?? []))
+        var poller = ZMQPoller(
+            [router, control] + (zap.map { [$0.socket] } ?? []) + (handshakeMonitor.map { [$0.socket] } ?? []))
         while true {
             let ready = try poller.poll(timeoutMilliseconds: pollTimeout())
             if ready.count > 2, ready[2] { try zap?.handlePending() }
+            if ready.count > 3, ready[3], let handshakeMonitor {
+                for event in try handshakeMonitor.events() where event.isHandshakeFailure {
+                    refusals?.recordHandshakeFailure(endpoint: event.endpoint, event.handshakeProblem)
+                }
+            }
             if ready[1], stopSignal.received(on: control), drainingSince == nil {
                 drainingSince = config.clock()
                 logger.info("stopping: taking no new work", ["leases": "\(memory.dispatcher.leases.count)"])

@@ -7,7 +7,9 @@ import PumasiShared
 /// on the next line, so that a client retrying every 100 ms cannot flood the log.
 ///
 /// A handshake that fails before the key is known (a client with the wrong server key, or no CURVE) never reaches
-/// the ZAP handler, and is not seen here.
+/// the ZAP handler: the broker's socket monitor reports it (`recordHandshakeFailure`), without a key (a client sends
+/// its long-term key only inside INITIATE, after the server's WELCOME has proved the server key right) and without
+/// the peer's address (libzmq's event names the listening endpoint).
 ///
 /// Thread rule: the broker's loop thread (which answers ZAP requests).
 ///
@@ -35,19 +37,7 @@ final class RefusalLog {
     ///   nil when this one is only counted.
     @discardableResult
     func record(publicKey: String, address: String, _ reason: String, now: Millis = WallClock.now()) -> Int? {
-        if let last = lastLogged[publicKey], now - last.at < interval {
-            lastLogged[publicKey] = (last.at, last.unlogged + 1)
-            return nil
-        }
-        if now - window.start >= interval { window = (now, 0, window.suppressed) }
-        guard window.lines < linesPerInterval else {
-            window.suppressed += 1
-            return nil
-        }
-        window.lines += 1
-        let unlogged = lastLogged[publicKey]?.unlogged ?? 0
-        if lastLogged.count >= maxKeys { lastLogged.removeAll(keepingCapacity: true) }
-        lastLogged[publicKey] = (now, 0)
+        guard let unlogged = mayLog(publicKey, now: now) else { return nil }
         logger.warning(
             "handshake refused",
             [
@@ -56,5 +46,38 @@ final class RefusalLog {
             ])
         window.suppressed = 0
         return unlogged + 1
+    }
+
+    /// A handshake that failed before any key was sent, under the same limits (one line a minute per reason).
+    @discardableResult
+    func recordHandshakeFailure(endpoint: String, _ reason: String, now: Millis = WallClock.now()) -> Int? {
+        guard let unlogged = mayLog("handshake:" + reason, now: now) else { return nil }
+        logger.warning(
+            "handshake failed before any key was sent",
+            [
+                "endpoint": endpoint, "reason": reason, "failed.since.last": "\(unlogged)",
+                "refused.other.keys.unlogged": "\(window.suppressed)",
+            ])
+        window.suppressed = 0
+        return unlogged + 1
+    }
+
+    /// Whether a line for `key` may be logged now. - Returns: the refusals of `key` not logged since its last line,
+    ///   or nil when this one is only counted.
+    private func mayLog(_ key: String, now: Millis) -> Int? {
+        if let last = lastLogged[key], now - last.at < interval {
+            lastLogged[key] = (last.at, last.unlogged + 1)
+            return nil
+        }
+        if now - window.start >= interval { window = (now, 0, window.suppressed) }
+        guard window.lines < linesPerInterval else {
+            window.suppressed += 1
+            return nil
+        }
+        window.lines += 1
+        let unlogged = lastLogged[key]?.unlogged ?? 0
+        if lastLogged.count >= maxKeys { lastLogged.removeAll(keepingCapacity: true) }
+        lastLogged[key] = (now, 0)
+        return unlogged
     }
 }
