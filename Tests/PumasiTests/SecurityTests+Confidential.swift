@@ -479,4 +479,32 @@ struct ConfidentialTests {
         #expect(wrong.count == 1, "\(result.stderr)")
         #expect(!result.stderr.contains(stranger.publicKey))
     }
+
+    /// An invitation-only challenge's announcements never go on the PUB stream: an invited solver's relay reads them
+    /// from the log (at the next gap, or its periodic check), an uninvited one's never shows them.
+    @Test func anInvitationOnlyChallengeIsAnnouncedToTheInvitedAlone() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        var relays: [String: RelayHarness] = [:]
+        for name in ["ada", "bob"] {
+            relays[name] = try RelayHarness(
+                broker: setup.broker.router, pub: setup.broker.pub, outbox: setup.dir.file("\(name)-outbox.sqlite3"),
+                syncInterval: 100, curve: setup.curve(name))
+        }
+        defer { for relay in relays.values { relay.shutdown() } }
+        let acme = try setup.client("acme")
+        let (spec, files) = Self.confidentialSpec(invitationOnly: true, invite: ["ada"])
+        let secret = try post(acme, spec, files)
+        let (open, openFiles) = sampleSpec(title: "Open to all")
+        let everyone = try post(acme, open, openFiles)
+        func opened(_ name: String) -> [String] {
+            relays[name]!.shown.filter { $0.topic == .opened }.map(\.challenge)
+        }
+        #expect(eventually { Set(opened("ada")) == [secret.id, everyone.id] }, "\(opened("ada"))")
+        #expect(eventually { opened("bob") == [everyone.id] }, "\(opened("bob"))")
+        // ada's came from the log; nothing about the secret challenge ever reached bob.
+        #expect(relays["ada"]!.seen.contains { $0.recovered })
+        usleep(300_000)
+        #expect(!relays["bob"]!.shown.contains { $0.challenge == secret.id })
+    }
 }
