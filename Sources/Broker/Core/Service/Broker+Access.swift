@@ -55,9 +55,7 @@ extension Broker {
     /// A challenge whose confidential part (description, files, submissions, leaderboard) `sender` wants: refused,
     /// with how to accept and an audit entry, until they accept its agreement.
     func confidentialChallenge(_ id: String, to sender: Sender?, for what: String) throws -> ChallengeRecord {
-        let record =
-            try memory.liveChallenges[id].map { try visibleChallenge($0.id, to: sender) }
-            ?? visibleChallenge(id, to: sender)
+        let record = try visibleChallenge(id, to: sender)
         try requireAccepted(record, sender, for: what)
         return record
     }

@@ -146,11 +146,15 @@ extension Broker {
         guard !body[1].isEmpty else { throw ProtocolError(.badRequest, "the submitted file is empty") }
         let record = try memory.liveChallenges[request.challenge] ?? challenge(request.challenge)
         if let sender {
-            guard try visible(record, to: sender) else {
+            switch try access(record, sender) {
+            case .hidden:
                 try auditRefusal(record.id, sender, "not invited (\(Service.submit))")
                 throw ProtocolError(.notFound, "no challenge \(record.id)")
+            case .summary(let why):
+                try auditRefusal(record.id, sender, "submit to \(record.id) without accepting the agreement")
+                throw ProtocolError(.forbidden, "you may not submit to \(record.id) yet: \(why)")
+            case .full: break
             }
-            try requireAccepted(record, sender, for: "submit to \(record.id)")
         } else if memory.agreements[record.id] != nil {
             // Without keys the body names the solver, as for quotas: the terms bind that name.
             try requireAcceptedBy(request.solver, record)
