@@ -79,11 +79,21 @@ struct DumpTests {
             try sourceStore.selectFinal(challenge: id, solver: "ada", submissions: [first.string(0) ?? ""], now: 6)
             try sourceStore.disqualify(
                 submission: submissions[1].string(0) ?? "", challenge: id, by: "sam", reason: "copied", now: 7)
+            // And what a confidential challenge adds: its agreement, an acceptance, invitations, a clarification.
+            let terms = try sourceStore.insertAgreement(challenge: id, kind: .licence, text: "Keep it quiet.", at: 8)
+            _ = try sourceStore.accept(challenge: id, principal: "ada", agreement: terms, at: 9)
+            try sourceStore.invite(challenge: id, principal: "ada", via: "list", at: 9)
+            try sourceStore.insertInvitationToken(
+                id: "inv_1", challenge: id, sha256: String(repeating: "a", count: 64), at: 9)
+            try sourceStore.insertClarification(id: "clr_1", challenge: id, asker: "ada", question: "Why?", at: 10)
         }
         let dump = try reread(try sourceStore.dump(challenge: id, source: source(from.directory)))
         #expect(dump.submissions.count == 2 && dump.files.count == 2 && dump.attempts.count == 1)
         #expect(dump.tables["disqualifications"]?.count == 1 && dump.tables["final_selections"]?.count == 1)
         #expect(dump.tables["replica_results"]?.count == 1)
+        for table in ["agreements", "acceptances", "invitations", "invitation_tokens", "clarifications"] {
+            #expect(dump.tables[table]?.count == 1, "\(table)")
+        }
         #expect(dump.ledger.map(\.seq) == [2] && dump.source.ledgerHead?.seq == 2)
 
         let target = try TestBackend.store(into.directory)
@@ -94,6 +104,9 @@ struct DumpTests {
             try target.dump(challenge: id, source: source(into.directory)).tables
                 == sourceStore.dump(challenge: id, source: source(from.directory)).tables)
         #expect(try target.submissionInfo(first.string(0) ?? "")?.info.attempts == 1)
+        #expect(try target.currentAgreement(challenge: id)?.text == "Keep it quiet.")
+        #expect(try target.acceptance(challenge: id, principal: "ada")?.version == 1)
+        #expect(try target.isInvited(challenge: id, principal: "ada"))
 
         // The award is the target's ledger entry 2, chained to its entry 1, naming the entry it was on the source.
         let ledger = try target.ledgerEntries()
