@@ -507,4 +507,35 @@ struct ConfidentialTests {
         usleep(300_000)
         #expect(!relays["bob"]!.shown.contains { $0.challenge == secret.id })
     }
+
+    @Test func theKeysCommandBindsAnEvaluatorAndARotationKeepsTheBinding() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        _ = try TestBackend.store(dir.file("broker"))
+        func keys(_ arguments: [String]) throws -> CLIResult {
+            try CLIProcess("pumasi-broker", ["keys"] + arguments + ["--data-dir", dir.file("broker")]).finish(
+                within: 30)
+        }
+        let pairs = try (0..<3).map { index -> String in
+            let file = dir.file("k\(index).key")
+            try CurveKeyFile.write(try CurveKeyPair.generate(), to: file)
+            return file + ".pub"
+        }
+        let added = try keys(["add", "--role", "evaluator", "--name", "acme-eval", "--for", "seeker:acme", pairs[0]])
+        #expect(added.termination == .exit(0), "\(added)")
+        #expect(added.stdout.hasPrefix("Registered acme-eval as evaluator for seeker:acme: "), "\(added)")
+        let solver = try keys(["add", "--role", "solver", "--name", "ada", "--for", "seeker:acme", pairs[1]])
+        #expect(solver.termination == .exit(64) && solver.stderr.contains("--for binds evaluators only"), "\(solver)")
+        let wrong = try keys(["add", "--role", "evaluator", "--name", "x-eval", "--for", "acme", pairs[1]])
+        #expect(wrong.termination == .exit(64) && wrong.stderr.contains("seeker:<name> or challenge:<id>"), "\(wrong)")
+        #expect(try keys(["list"]).stdout.contains("acme-eval  evaluator for seeker:acme  "))
+        let rotated = try keys(["rotate", "--name", "acme-eval", pairs[2]])
+        #expect(rotated.termination == .exit(0), "\(rotated)")
+        let active = try TestBackend.store(dir.file("broker")).principals().filter { $0.revokedAt == nil }
+        #expect(
+            active.map { "\($0.name) \($0.scope.map(String.init(describing:)) ?? "-")" } == ["acme-eval seeker:acme"])
+        #expect(
+            try TestBackend.store(dir.file("broker")).auditTrail(action: "key.add").first?.detail?.hasSuffix(
+                " for seeker:acme") == true)
+    }
 }
