@@ -46,7 +46,9 @@ extension Broker {
     func visibleChallenge(_ id: String, to sender: Sender?) throws -> ChallengeRecord {
         let record = try challenge(id)
         guard try visible(record, to: sender) else {
-            try auditRefusal(record.id, sender, "not invited (\(requestService))")
+            try auditRefusal(
+                record.id, sender,
+                (record.state == .draft ? "a draft not theirs" : "not invited") + " (\(requestService))")
             throw ProtocolError(.notFound, "no challenge \(record.id)")
         }
         return record

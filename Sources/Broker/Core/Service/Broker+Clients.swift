@@ -27,7 +27,7 @@ extension Broker {
                 let request = try Wire.decode(SubmissionRequest.self, from: body.first)
                 guard Identifier.isWellFormed(request.submission, prefix: "sub"),
                     var (info, row) = try store.submissionInfo(request.submission), try mayRead(info, sender),
-                    try store.challenge(info.challenge).map({ try visible($0, to: sender) }) == true
+                    try liveChallenge(info.challenge).map({ try visible($0, to: sender) }) == true
                 else { throw ProtocolError(.notFound, "no submission \(request.submission)") }
                 let key = JobKey(row: row, version: info.version ?? 1)
                 if info.state == .queued, let lease = memory.dispatcher.leases[key.id] {
