@@ -139,9 +139,13 @@ struct CLIBroker {
     let spawned: CLIProcess
     let router: String
     let pub: String
+    /// The broker's CURVE public key; nil for an insecure broker.
+    let publicKey: String?
 
-    init(dataDirectory: String) throws {
-        let spawned = try CLIProcess("pumasi-broker", Self.arguments(dataDirectory: dataDirectory))
+    /// `insecure: false` starts it with CURVE: only keys registered in its data directory get in.
+    init(dataDirectory: String, insecure: Bool = true) throws {
+        let spawned = try CLIProcess(
+            "pumasi-broker", Self.arguments(dataDirectory: dataDirectory).filter { insecure || $0 != "--insecure" })
         let file = (dataDirectory as NSString).appendingPathComponent("broker.json")
         var endpoints: [String: String] = [:]
         _ = eventually(seconds: 10) {
@@ -149,13 +153,15 @@ struct CLIBroker {
             endpoints = (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
             return !endpoints.isEmpty
         }
-        guard let router = endpoints["router"], let pub = endpoints["pub"] else {
+        guard let router = endpoints["router"], let pub = endpoints["pub"], insecure || endpoints["publicKey"] != nil
+        else {
             let result = spawned.terminate()
             throw CLITestFailure("pumasi-broker wrote no endpoints to \(file) within 10 s: \(result)")
         }
         self.spawned = spawned
         self.router = router
         self.pub = pub
+        publicKey = endpoints["publicKey"]
     }
 
     /// Loopback ephemeral ports, warnings only.

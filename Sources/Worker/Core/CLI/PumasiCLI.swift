@@ -12,10 +12,13 @@ protocol Command {
     /// Long-running commands stop gracefully on SIGTERM/SIGINT; one-shot commands just exit.
     static var longRunning: Bool { get }
     static func run(_ context: CommandContext) throws -> Int32
+    /// Parses the words after the command's name; `spec.parse` unless the command takes a list of arguments.
+    static func parse(_ arguments: [String]) throws(UsageError) -> ParsedArguments
 }
 
 extension Command {
     static var longRunning: Bool { false }
+    static func parse(_ arguments: [String]) throws(UsageError) -> ParsedArguments { try spec.parse(arguments) }
 }
 
 /// The `pumasi` command: argument parsing, dispatch, and exit codes (0 ok, 1 failure, 64 usage).
@@ -28,7 +31,8 @@ public enum PumasiCLI {
             AwardCommand.self, RescoreCommand.self, ListCommand.self, ShowCommand.self, DownloadCommand.self,
             SubmitCommand.self, StatusCommand.self, QuotaCommand.self, SelectCommand.self, LeaderboardCommand.self,
             ExportCommand.self, JudgeCommand.self, JudgeNextCommand.self, JudgeScoreCommand.self, EvaluateCommand.self,
-            RelayCommand.self, OutboxCommand.self, KeygenCommand.self,
+            AcceptCommand.self, TermsCommand.self, InviteCommand.self, JoinCommand.self, AskCommand.self,
+            AnswerCommand.self, ClarificationsCommand.self, RelayCommand.self, OutboxCommand.self, KeygenCommand.self,
         ]
     }
 
@@ -37,8 +41,10 @@ public enum PumasiCLI {
             name: "pumasi",
             abstract: "Post challenges, submit solutions, and run evaluators and relays for a Pumasi broker.",
             discussion: """
-                Seekers: post, extend, cancel (a draft), rescore, disqualify, award, export.  Admins: close, cancel.
-                Solvers: list, show, download, submit, status, quota, select, leaderboard, export.  Judges: judge.
+                Seekers: post, extend, cancel (a draft), rescore, disqualify, award, export, terms, invite, answer.
+                Admins: close, cancel.  Judges: judge.
+                Solvers: list, show, accept, join, download, submit, status, quota, select, leaderboard, export, ask.
+                Everyone who may see a challenge: clarifications.
                 Long-running workers: evaluate (scores submissions), relay (shows announcements, forwards requests).
                 """,
             options: [.init("version", help: "Show the version.")],
@@ -86,7 +92,7 @@ public enum PumasiCLI {
             if !command.spec.subcommands.isEmpty, let word = arguments.dropFirst().first, !word.hasPrefix("-") {
                 throw UsageError("unknown subcommand '\(word)'", usage: command.spec.usage)
             }
-            let parsed = try command.spec.parse(Array(arguments.dropFirst(words)))
+            let parsed = try command.parse(Array(arguments.dropFirst(words)))
             if parsed.helpRequested {
                 console.out(command.spec.help)
                 return 0

@@ -22,7 +22,13 @@ enum PostCommand: Command {
                   deadline  \(WallClock.iso(info.deadline))
                   scorer    \(info.scorer), \(info.direction.rawValue)
                   files     \(info.files.count) public
-                """)
+                """
+                    + (info.agreement.map {
+                        "\n  agreement \($0.kind.rawValue), version \($0.version), sha256 \(Format.short($0.sha256))"
+                    } ?? "")
+                    + (info.invitationOnly == true ? "\n  access    invitation only" : "")
+                    + (file.spec.invite.map { "\n  invited   " + $0.joined(separator: ", ") } ?? "")
+                    + (info.evaluators == .own ? "\n  evaluators the seeker's own" : ""))
         }
         return 0
     }

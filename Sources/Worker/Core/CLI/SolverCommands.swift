@@ -27,15 +27,30 @@ enum ListCommand: Command {
             context.console.out("No \(stateText == "all" ? "" : stateText + " ")challenges.")
             return 0
         }
-        var table = Table(headers: ["ID", "TITLE", "STATE", "DEADLINE", "AWARD", "SUBMISSIONS"])
-        for c in challenges {
-            table.rows.append([
-                c.id, String(c.title.prefix(40)), c.state.rawValue, WallClock.iso(c.deadline), c.award.display,
-                String(c.submissions),
-            ])
+        // An ACCESS column only when some challenge has an agreement or is invitation-only.
+        let access = challenges.map(Self.access)
+        let marked = access.contains { !$0.isEmpty }
+        var table = Table(
+            headers: ["ID", "TITLE", "STATE", "DEADLINE", "AWARD", "SUBMISSIONS"] + (marked ? ["ACCESS"] : []))
+        for (c, access) in zip(challenges, access) {
+            table.rows.append(
+                [
+                    c.id, String(c.title.prefix(40)), c.state.rawValue, WallClock.iso(c.deadline), c.award.display,
+                    String(c.submissions),
+                ] + (marked ? [access.isEmpty ? "-" : access] : []))
         }
         context.console.out(table.rendered)
         return 0
+    }
+}
+
+extension ListCommand {
+    /// "agreement", "invitation only", "agreement (withheld)": what `list` marks a challenge with; empty for none.
+    static func access(_ c: ChallengeInfo) -> String {
+        var parts: [String] = []
+        if c.invitationOnly == true { parts.append("invitation only") }
+        if c.agreement != nil { parts.append(c.confidential == true ? "agreement (not accepted)" : "agreement") }
+        return parts.joined(separator: ", ")
     }
 }
 
@@ -52,10 +67,20 @@ enum ShowCommand: Command {
             context.console.json(c)
             return 0
         }
-        var text = """
-            \(c.title)  [\(c.id), \(c.state.rawValue)]
+        var text = "\(c.title)  [\(c.id), \(c.state.rawValue)]\n\n"
+        if let summary = c.summary { text += summary.trimmingCharacters(in: .newlines) + "\n\n" }
+        if c.confidential == true, let agreement = c.agreement {
+            text += """
+                The description and files are withheld until you accept the agreement (\(agreement.kind.rawValue), \
+                version \(agreement.version)): accept with: pumasi accept \(c.id)
+                """
+        } else if c.confidential == true {
+            text += "The description and files are withheld until you accept the challenge's agreement."
+        } else {
+            text += c.description
+        }
+        text += """
 
-            \(c.description)
 
               award         \(c.award.display) (\(Self.policy(c.award.policy)))
               deadline      \(WallClock.iso(c.deadline))
@@ -74,6 +99,9 @@ enum ShowCommand: Command {
                 text += "\n  \(index == 0 ? "criteria     " : "             ") \(criterion.shown)"
             }
         }
+        if let agreement = c.agreement { text += "\n  agreement     " + Self.agreement(agreement) }
+        if c.invitationOnly == true { text += "\n  access        invitation only" }
+        if c.evaluators == .own { text += "\n  evaluators    scored by the seeker's own evaluators" }
         if c.state == .draft, let startsAt = c.startsAt { text += "\n  opens         \(WallClock.iso(startsAt))" }
         if let rules = c.rules {
             var parts: [String] = []
@@ -105,12 +133,27 @@ enum ShowCommand: Command {
                 text += "\n  \(file.name)  \(file.size ?? 0) bytes  sha256 \(Format.short(file.sha256 ?? ""))"
             }
         }
+        if let agreement = c.agreement, c.confidential == true || agreement.accepted == false {
+            text += "\n\nAgreement, version \(agreement.version) (sha256 \(agreement.sha256)):\n"
+            text += agreement.text.trimmingCharacters(in: .newlines)
+        }
         context.console.out(text)
         return 0
     }
 }
 
 extension ShowCommand {
+    /// "version 2: confidentiality, and a licence …; sha256 1a2b…; not accepted": the acceptance part for a solver.
+    static func agreement(_ agreement: AgreementInfo) -> String {
+        var text = "version \(agreement.version): \(agreement.kind.display); sha256 \(Format.short(agreement.sha256))"
+        if let old = agreement.acceptedVersion {
+            text += "; you accepted version \(old); the terms changed"
+        } else if let accepted = agreement.accepted {
+            text += accepted ? "; accepted" : "; not accepted"
+        }
+        return text
+    }
+
     /// "winner-takes-all", "top-n 70/30", "threshold-tiers: 1000 at 30, all at 20", …
     static func policy(_ policy: AwardPolicySpec?) -> String {
         guard let policy else { return "winner takes all" }
@@ -143,6 +186,11 @@ enum DownloadCommand: Command {
         let id = context.arguments[argument: "challenge"] ?? ""
         let client = try context.client()
         let (challenge, _) = try client.call(Service.show, ChallengeRequest(challenge: id), as: ChallengeInfo.self)
+        if challenge.confidential == true {
+            throw CommandFailure(
+                "the files of \(challenge.id) are withheld until you accept its agreement: read it and accept it with "
+                    + "`pumasi accept \(challenge.id)`")
+        }
         let wanted = context.arguments.all("file")
         let names = wanted.isEmpty ? challenge.files.map(\.name) : wanted
         let directory = context.arguments.value("output") ?? FileManager.default.currentDirectoryPath

@@ -15,7 +15,9 @@ import PumasiShared
 ///  "ranking": {"metric": "accuracy", "precision": 4},
 ///  "redundancy": {"replicas": 2, "tolerance": 0.0001, "maxReplicas": 4},
 ///  "award": {…, "policy": {"kind": "threshold-tiers", "minimum": 0.8, "target": 0.95, "guaranteed": 1000}},
-///  "judging": {"perSubmission": 2, "combine": "median", "scale": {"min": 0, "max": 10}, "weight": 0.5}}
+///  "judging": {"perSubmission": 2, "combine": "median", "scale": {"min": 0, "max": 10}, "weight": 0.5},
+///  "summary": "what everyone may read", "agreement": {"kind": "licence", "file": "terms.md"} or {…, "text": "…"},
+///  "invitationOnly": true, "invite": ["ada", "bob"], "evaluators": "own"}
 /// ```
 struct SpecFile {
     var spec: ChallengeSpec
@@ -41,6 +43,11 @@ struct SpecFile {
         var ranking: RankingSpec?
         var judging: JudgingSpec?
         var redundancy: RedundancySpec?
+        var summary: String?
+        var agreement: AgreementSpec?
+        var invitationOnly: Bool?
+        var invite: [String]?
+        var evaluators: EvaluatorPolicy?
     }
 
     static func load(_ path: String, now: Millis = WallClock.now()) throws -> SpecFile {
@@ -100,11 +107,33 @@ struct SpecFile {
             entries.append(FileEntry(name: name, role: file.role, sha256: SHA256.hex(content), size: content.count))
             bytes.append(content)
         }
-        let spec = ChallengeSpec(
+        var spec = ChallengeSpec(
             title: raw.title, description: raw.description, deadline: deadline, award: raw.award,
             direction: raw.direction, scorer: raw.scorer, timeLimitSeconds: raw.timeLimitSeconds, files: entries,
             startsAt: startsAt, rules: raw.rules, ranking: raw.ranking, redundancy: raw.redundancy, judging: raw.judging
         )
+        spec.summary = raw.summary
+        spec.agreement = try raw.agreement.map { try agreement($0, base: base, path: path) }
+        spec.invitationOnly = raw.invitationOnly
+        spec.invite = raw.invite
+        spec.evaluators = raw.evaluators
         return SpecFile(spec: spec, fileBytes: bytes)
+    }
+
+    /// The agreement as sent: its text given inline, or read from `file` (relative to the spec), never both.
+    private static func agreement(_ agreement: AgreementSpec, base: String, path: String) throws -> AgreementSpec {
+        switch (agreement.text, agreement.file) {
+        case (.some, .some):
+            throw CommandFailure("\(path): agreement: give \"text\" or \"file\", not both")
+        case (nil, nil):
+            throw CommandFailure("\(path): agreement: give its \"text\", or a \"file\" holding it")
+        case (.some, nil):
+            return agreement
+        case (nil, .some(let file)):
+            let full = file.hasPrefix("/") ? file : (base as NSString).appendingPathComponent(file)
+            guard let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8)
+            else { throw CommandFailure("\(path): cannot read agreement file \(file) as UTF-8 text") }
+            return AgreementSpec(kind: agreement.kind, text: text)
+        }
     }
 }
