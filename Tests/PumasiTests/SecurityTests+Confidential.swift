@@ -404,6 +404,7 @@ struct ConfidentialTests {
                 .clarifications.map { "\($0.asker ?? "-"): \($0.question) -> \($0.answer ?? "?")" }
         }
         let adas = try ask(ada, "May I use a calculator?")
+        usleep(2_000)  // listed by the time asked, then by id: the same millisecond would leave their order to chance
         let bobs = try ask(bob, "Is the answer an integer?")
         #expect(refusal { _ = try ask(ada, "  ") }?.code == .badRequest)
         _ = try answer(adas.id, "Yes.", public: false)

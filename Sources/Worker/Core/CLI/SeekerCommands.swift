@@ -4,7 +4,8 @@ import PumasiShared
 enum PostCommand: Command {
     static let spec = CommandSpec(
         name: "pumasi post", abstract: "Post a challenge from a JSON spec file.",
-        discussion: "The spec names the title, description, deadline, award, scorer and files; see docs/cli.md.",
+        discussion:
+            "The spec names the title, description, deadline, award, scorer and files; see docs/challenges.md and docs/protocol.md.",
         arguments: [.init("spec", help: "Path to the challenge spec (JSON).")],
         options: CommandContext.clientOptions)
 
