@@ -2,9 +2,10 @@
 # The Pumasi demo: a broker on embedded SQLite in a temporary directory, two evaluators, a relay showing
 # live announcements, and challenges as their users know them: a route scored by a plugin with a
 # threshold-tier award, pump failures scored by a built-in scorer on public and private splits with a daily
-# limit and a top-2 split award, and a judged challenge scored blind by two human judges through a relay.
-# Then the close, the awards, the verified ledger, a report and the audit trail. Every process is started
-# here and stopped here by its PID.
+# limit and a top-2 split award (on the seeker's own evaluator), and a confidential proposals challenge: by
+# invitation, under an IP-transfer agreement each solver accepts, with a public clarification, scored blind by
+# two human judges on a weighted scorecard through their relays. Then the close, the awards, the verified ledger,
+# a report and the audit trail. Every process is started here and stopped here by its PID.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -49,13 +50,20 @@ for who in acme:seeker globex:seeker ops:admin ada:solver grace:solver linus:sol
     "$bin/pumasi-broker" keys add --data-dir "$work/broker" --role "${who##*:}" --name "${who%%:*}" \
         "$keys/${who%%:*}.key.pub"
 done
+# globex brings its own compute for its pump data: an evaluator key bound to globex, for challenges that ask for it.
+"$bin/pumasi" keygen "$keys/globex-eval.key" >/dev/null
+"$bin/pumasi-broker" keys add --data-dir "$work/broker" --role evaluator --name globex-eval --for seeker:globex \
+    "$keys/globex-eval.key.pub"
 
-step "starting two evaluators, each with the built-in scorers and the tour-length plugin"
+step "starting two shared evaluators with the built-in scorers and the tour-length plugin, and globex's own"
 for n in 1 2; do
     PUMASI_KEY="$keys/evaluator-$n.key" "$bin/pumasi" evaluate --plugin "tour-length=$here/plugins/tour-length" \
         --cache "$work/cache-$n" --log-level warning 2>"$work/evaluator-$n.log" &
     pids+=($!)
 done
+PUMASI_KEY="$keys/globex-eval.key" "$bin/pumasi" evaluate --cache "$work/cache-globex" --log-level warning \
+    2>"$work/evaluator-globex.log" &
+pids+=($!)
 
 step "grace starts a relay: it prints every announcement as it arrives, and forwards her requests"
 relay="ipc://$work/relay.ipc"
@@ -66,7 +74,8 @@ pids+=($!)
 # order; any it misses (the PUB/SUB slow joiner) it would recover from the broker's log a little later.
 sleep 1
 
-step "seekers post three challenges: one scored by a plugin, one by a built-in scorer, one by human judges"
+step "seekers post three challenges: one scored by a plugin, one by a built-in scorer on globex's own evaluator,
+    one confidential, by invitation, for human judges"
 as acme "$bin/pumasi" post "$here/route/challenge.json"
 as globex "$bin/pumasi" post "$here/failures/challenge.json"
 as globex "$bin/pumasi" post "$here/ideas/challenge.json"
@@ -79,6 +88,22 @@ step "a solver looks around"
 as ada "$bin/pumasi" list
 as ada "$bin/pumasi" show "$pumps"
 as ada "$bin/pumasi" download "$pumps" -o "$work/downloads"
+
+step "the proposals challenge: grace is not invited, so to her it does not exist (her relay hears nothing of it);
+    ada is, and reads its summary and terms, accepts them, and then sees the details"
+as grace "$bin/pumasi" show "$ideas" || true
+as ada "$bin/pumasi" show "$ideas"
+as ada "$bin/pumasi" download "$ideas" -o "$work/downloads" || true
+as ada "$bin/pumasi" accept "$ideas" --yes
+quietly_as linus "$bin/pumasi" accept "$ideas" --yes >/dev/null
+as ada "$bin/pumasi" show "$ideas"
+
+step "a question in private, answered for everyone who may see the challenge"
+question=$(quietly_as ada "$bin/pumasi" ask "$ideas" "Are pumps under warranty out of scope?" --json |
+    sed -nE 's/.*"id" : "(clr_[^"]+)".*/\1/p')
+as ada "$bin/pumasi" ask "$ideas" "May a proposal include a supplier's quote?"
+as globex "$bin/pumasi" answer "$question" "Yes: the warranty covers parts, not downtime." --public
+as linus "$bin/pumasi" clarifications "$ideas"
 
 step "solvers submit (each is who their key says; one broken route; grace goes through her relay)"
 as ada "$bin/pumasi" submit "$route" "$here/solutions/route-ada.txt"
@@ -95,7 +120,8 @@ step "proposals for the judged challenge"
 as ada "$bin/pumasi" submit "$ideas" "$here/solutions/idea-ada.md"
 as linus "$bin/pumasi" submit "$ideas" "$here/solutions/idea-linus.md"
 
-step "two judges score them blind, each through a relay of their own (they see neither solver nor submission id)"
+step "two judges score them blind on the scorecard (impact counts twice), each through a relay of their own
+    (they see neither solver nor submission id)"
 for judge in judy jules; do
     PUMASI_KEY="$keys/$judge.key" "$bin/pumasi" relay --pub "$pub" --listen "ipc://$work/$judge.ipc" \
         --outbox "$work/$judge-outbox.sqlite3" --topic judging. --log-level warning >"$work/$judge-relay.log" 2>&1 &
@@ -107,11 +133,11 @@ for round in 1 2; do
         assignment=$(PUMASI_KEY="$keys/$judge.key" PUMASI_BROKER_KEY= "$bin/pumasi" judge next --challenge "$ideas" \
             --broker "ipc://$work/$judge.ipc" --judge "$judge" -o "$work/$judge" --json | sed -nE 's/.*"assignment" : "(asg_[^"]+)".*/\1/p')
         file=$(ls "$work/$judge/$assignment"-* 2>/dev/null | head -n 1)
-        if grep -q Vibration "$file"; then score=5; comment="Measured, costed, and aimed at the real cause."
-        elif [ "$judge" = judy ]; then score=2; comment="Fast to do, but it treats the symptom."
-        else score=3; comment="Cheap insurance; says nothing about why pumps fail."; fi
-        as "$judge" env PUMASI_BROKER_KEY= "$bin/pumasi" judge score "$assignment" --score "$score" \
-            --comment "$comment" --broker "ipc://$work/$judge.ipc" --judge "$judge"
+        if grep -q Vibration "$file"; then impact=5; feasible=4; comment="Measured, costed, and aimed at the real cause."
+        elif [ "$judge" = judy ]; then impact=2; feasible=4; comment="Fast to do, but it treats the symptom."
+        else impact=3; feasible=5; comment="Cheap insurance; says nothing about why pumps fail."; fi
+        as "$judge" env PUMASI_BROKER_KEY= "$bin/pumasi" judge score "$assignment" --criterion "impact=$impact" \
+            --criterion "feasibility=$feasible" --comment "$comment" --broker "ipc://$work/$judge.ipc" --judge "$judge"
     done
 done
 as globex "$bin/pumasi" leaderboard "$ideas"
