@@ -131,8 +131,9 @@ export PUMASI_BROKER="$routers" PUMASI_BROKER_KEY="$work/broker-a/broker.key.pub
 
 step "two evaluator hosts and a relay, each given both brokers' endpoints"
 for host in eval-1 eval-2; do
+    # The brokers' heartbeat interval: an idle evaluator that beats slower than the broker expects is dropped as silent.
     ip netns exec "$tag-$host" env PUMASI_KEY="$work/keys/$host.key" "$bin/pumasi" evaluate --cache "$work/cache-$host" \
-        --log-level warning 2>"$work/$host.log" &
+        --heartbeat-ms 500 --log-level warning 2>"$work/$host.log" &
     pids+=($!)
 done
 ip netns exec "$tag-desk" env PUMASI_KEY="$work/keys/grace.key" "$bin/pumasi" relay --pub "$pubs" --listen "ipc://$work/relay.ipc" \
@@ -153,7 +154,11 @@ submit() {
 }
 
 step "acme posts a challenge; solvers submit"
-as acme post "$here/demo/failures/challenge.json" | sed 's/^/    /'
+# The demo's pump challenge, scored here by the evaluators any seeker may use (in the demo, globex brings its own).
+mkdir -p "$work/pumps"
+cp "$here/demo/failures/sensors.csv" "$here/demo/failures/labels.csv" "$work/pumps/"
+grep -v '"evaluators"' "$here/demo/failures/challenge.json" >"$work/pumps/challenge.json"
+as acme post "$work/pumps/challenge.json" | sed 's/^/    /'
 challenge=$(as ada list --json | sed -nE 's/.*"id" : "([^"]+)".*/\1/p' | head -n 1)
 submit ada "$here/demo/solutions/pumps-ada.csv"
 submit linus "$here/demo/solutions/pumps-linus.csv"
