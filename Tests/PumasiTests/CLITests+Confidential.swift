@@ -15,8 +15,10 @@ struct CLIKeyedBroker {
         for (name, role) in principals {
             let keys = try CurveKeyPair.generate()
             try CurveKeyFile.write(keys, to: dir.file("\(name).key"))
+            // The .pub file, not the key itself: a Z85 key may begin with '-', which reads as an option.
             let added = try CLIProcess(
-                "pumasi-broker", ["keys", "add", "--data-dir", data, "--role", role, "--name", name, keys.publicKey]
+                "pumasi-broker",
+                ["keys", "add", "--data-dir", data, "--role", role, "--name", name, dir.file("\(name).key.pub")]
             ).finish(within: 30)
             guard added.termination == .exit(0) else { throw CLITestFailure("keys add \(name): \(added)") }
         }
