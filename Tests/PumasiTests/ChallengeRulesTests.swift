@@ -407,7 +407,8 @@ struct ChallengeRulesTests {
         }
         func candidate(_ n: Int64, _ score: Double, disqualified: Bool = false) -> RankingCandidate {
             RankingCandidate(
-                submission: "sub_\(n)", solver: "s\(n)", receivedAt: n, order: n, score: score, metrics: [:],
+                submission: "sub_\(n)", solver: "s\(n)", entrant: "s\(n)", receivedAt: n, order: n, score: score,
+                metrics: [:],
                 disqualified: disqualified, selected: false)
         }
         func paid(_ decision: AwardDecision) -> [String] {

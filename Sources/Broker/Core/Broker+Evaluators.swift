@@ -139,7 +139,8 @@ extension Broker {
             // Announced on the public split: the private one stays hidden until the challenge closes.
             if let record = memory.liveChallenges[lease.challenge] {
                 let candidate = RankingCandidate(
-                    submission: lease.submission, solver: lease.solver, receivedAt: 0, order: 0, score: score,
+                    submission: lease.submission, solver: lease.solver, entrant: lease.solver, receivedAt: 0, order: 0,
+                    score: score,
                     metrics: result.metrics ?? [:], disqualified: false, selected: false)
                 let ranking = Ranking(record: record, candidates: [])
                 announcement.score = ranking.value(candidate, on: .provisional)

@@ -128,6 +128,7 @@ extension Broker {
         Service.ask: [.solver],
         Service.answer: [.seeker, .admin],
         Service.clarifications: [.seeker, .solver, .judge, .admin],
+        Service.team: [.solver, .seeker, .admin],
     ]
 
     /// The service a request is checked as: every `mmi.*` request as `mmi.service`.

@@ -128,6 +128,9 @@ public struct ChallengeSpec: Codable, Sendable, Equatable {
     public var invite: [String]?
     /// `own`: scored only by evaluators bound to its seeker or to it. Default `any`.
     public var evaluators: EvaluatorPolicy?
+    /// Solvers may form teams (`pumasi team`): limits, rankings and awards are then by entrant, a team or a solver
+    /// alone.
+    public var teams: TeamRules?
 
     public init(
         title: String, description: String, deadline: Millis, award: AwardSpec, direction: Direction? = nil,

@@ -186,6 +186,9 @@ public struct LeaderboardEntry: Codable, Sendable, Equatable {
     public var entries: Int
     /// The scorer's other metrics for that submission, shown beside the score in reports.
     public var metrics: [String: Double]?
+    /// A team's entry: `solver` is then the team's name, and `members` its members.
+    public var team: String?
+    public var members: [String]?
 
     public init(
         rank: Int, solver: String, submission: String, score: Double?, submittedAt: Millis, entries: Int,
@@ -278,13 +281,16 @@ public struct AwardInfo: Codable, Sendable, Equatable {
     public var rationale: String?
     /// The SHA-256 of the challenge agreement the winner accepted, when the challenge has one.
     public var agreement: String?
+    /// The team whose award this is a member's share of.
+    public var team: String?
 
     public init(
         challenge: String, submission: String, solver: String, amount: Decimal, currency: String, score: Double,
-        policy: String, awardedAt: Millis, rationale: String? = nil, agreement: String? = nil
+        policy: String, awardedAt: Millis, rationale: String? = nil, agreement: String? = nil, team: String? = nil
     ) {
         self.rationale = rationale
         self.agreement = agreement
+        self.team = team
         self.challenge = challenge
         self.submission = submission
         self.solver = solver

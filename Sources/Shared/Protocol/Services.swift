@@ -30,6 +30,8 @@ public enum Service {
     public static let ask = "pumasi.clarification.ask"
     public static let answer = "pumasi.clarification.answer"
     public static let clarifications = "pumasi.clarification.list"
+    /// Teams: create, invite, join, leave, set award shares, show (`TeamRequest`).
+    public static let team = "pumasi.team"
     /// The announcement log: events after a sequence number, and the latest number (the Clone pattern's snapshot).
     public static let events = "pumasi.events"
     /// Served by a relay itself: what its outbox holds.
@@ -41,7 +43,7 @@ public enum Service {
     public static let brokerServices = [
         post, list, show, file, close, extend, cancel, quota, select, disqualify, award, rescore, submit, status,
         leaderboard, report, reference, judgeNext, judgeScore, events, mmiService, accept, agreement, invitations,
-        join, ask, answer, clarifications,
+        join, ask, answer, clarifications, team,
     ]
 
     /// Scorer services evaluators register for with READY.

@@ -130,6 +130,8 @@ extension Broker {
     func recordAwards(_ payments: [AwardInfo], _ record: ChallengeRecord, by principal: String? = nil, now: Millis)
         throws
     {
+        // A team's payment is one per member, by the team's shares.
+        let payments = try splitForTeams(payments, record)
         for (index, award) in payments.enumerated() {
             var award = award
             // Made under the terms the winner accepted last: their ledger entry names them.
@@ -139,7 +141,9 @@ extension Broker {
             try store.insertAward(award)
             try store.audit(
                 "challenge.award", record.id, by: principal,
-                detail: "\(award.amount) \(award.currency) to \(award.solver) for \(award.submission) (\(award.policy))"
+                detail:
+                    "\(award.amount) \(award.currency) to \(award.solver)\(award.team.map { " of team \($0)" } ?? "") "
+                    + "for \(award.submission) (\(award.policy))"
                     + (award.rationale.map { ": \($0)" } ?? ""),
                 at: now)
             var announcement = Announcement(topic: .awarded, at: now, challenge: record.id, title: record.title)

@@ -25,12 +25,14 @@ enum Ledger {
         entry.seal()
         // The agreement column only when there is one: the schema migration that chains older rows runs before
         // the column exists.
-        let agreement = entry.agreement.map { [SQLValue.text($0)] } ?? []
+        var extra: [(column: String, value: SQLValue)] = []
+        if let agreement = entry.agreement { extra.append(("agreement", .text(agreement))) }
+        if let team = entry.team { extra.append(("team", .text(team))) }
         try db.run(
             """
             INSERT INTO awards (id, awarded_at, challenge_id, submission_id, solver, score, policy, amount, currency,
-                rationale, origin, prev_hash, entry, hash\(agreement.isEmpty ? "" : ", agreement"))
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?\(agreement.isEmpty ? "" : ", ?"))
+                rationale, origin, prev_hash, entry, hash\(extra.map { ", " + $0.column }.joined()))
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?\(String(repeating: ", ?", count: extra.count)))
             """,
             [
                 .integer(entry.seq), .integer(entry.at), .text(entry.challenge), .text(entry.submission),
@@ -38,7 +40,7 @@ enum Ledger {
                 .text(entry.amount), .text(entry.currency), entry.rationale.map(SQLValue.text) ?? .null,
                 entry.origin.map(SQLValue.text) ?? .null, .text(entry.prevHash), .text(entry.text),
                 .text(entry.hash),
-            ] + agreement)
+            ] + extra.map(\.value))
         return entry
     }
 

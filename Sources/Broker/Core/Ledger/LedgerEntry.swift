@@ -39,6 +39,9 @@ struct LedgerEntry: Codable, Equatable {
     /// The SHA-256 of the challenge agreement the winner accepted, for a challenge that has one. In the canonical
     /// text only when present (before `prev`), so the entries written before agreements existed keep their text.
     var agreement: String?
+    /// The team whose award this is a member's share of (in the canonical text only when present, after
+    /// `agreement`).
+    var team: String?
     /// The previous entry's hash, or `genesis`.
     var prevHash: String
     /// The canonical text as recorded (and hashed) when the entry was appended.
@@ -65,6 +68,7 @@ struct LedgerEntry: Codable, Equatable {
         if let rationale { w.string("rationale", rationale) } else { w.raw("rationale", Self.null) }
         w.raw("origin", origin.map { Data($0.utf8) } ?? Self.null)
         if let agreement { w.string("agreement", agreement) }
+        if let team { w.string("team", team) }
         w.string("prev", prevHash)
         return String(decoding: w.data, as: UTF8.self)
     }
@@ -87,7 +91,7 @@ struct LedgerEntry: Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case seq, at, challenge, submission, solver, score, policy, amount, currency, rationale, origin, agreement
+        case seq, at, challenge, submission, solver, score, policy, amount, currency, rationale, origin, agreement, team
         case prevHash
         case text = "entry"
         case hash
@@ -98,7 +102,7 @@ struct LedgerEntry: Codable, Equatable {
     /// The `awards` columns an entry is read from, in `init(row:)`'s order.
     static let columns = """
         id, awarded_at, challenge_id, submission_id, solver, score, policy, amount, currency, rationale, origin,
-        prev_hash, entry, hash, agreement
+        prev_hash, entry, hash, agreement, team
         """
 
     init(row: SQLRow) {
@@ -106,14 +110,14 @@ struct LedgerEntry: Codable, Equatable {
             seq: row.int(0) ?? 0, at: row.int(1) ?? 0, challenge: row.string(2) ?? "", submission: row.string(3) ?? "",
             solver: row.string(4) ?? "", score: row.double(5), policy: row.string(6) ?? "", amount: row.string(7) ?? "",
             currency: row.string(8) ?? "", rationale: row.string(9), origin: row.string(10),
-            agreement: row.string(14), prevHash: row.string(11) ?? "", text: row.string(12) ?? "",
+            agreement: row.string(14), team: row.string(15), prevHash: row.string(11) ?? "", text: row.string(12) ?? "",
             hash: row.string(13) ?? "")
     }
 
     init(
         seq: Int64, at: Millis, challenge: String, submission: String, solver: String, score: Double?, policy: String,
         amount: String, currency: String, rationale: String? = nil, origin: String? = nil, agreement: String? = nil,
-        prevHash: String,
+        team: String? = nil, prevHash: String,
         text: String = "", hash: String = ""
     ) {
         self.seq = seq
@@ -128,6 +132,7 @@ struct LedgerEntry: Codable, Equatable {
         self.rationale = rationale
         self.origin = origin
         self.agreement = agreement
+        self.team = team
         self.prevHash = prevHash
         self.text = text
         self.hash = hash
@@ -138,7 +143,7 @@ struct LedgerEntry: Codable, Equatable {
         AwardInfo(
             challenge: challenge, submission: submission, solver: solver, amount: Decimal(string: amount) ?? 0,
             currency: currency, score: score ?? 0, policy: policy, awardedAt: at, rationale: rationale,
-            agreement: agreement)
+            agreement: agreement, team: team)
     }
 }
 

@@ -5,6 +5,8 @@ import PumasiShared
 struct RankingCandidate {
     var submission: String
     var solver: String
+    /// Who competes with it: the solver, or `team:<id>` (see `Entrant`).
+    var entrant: String
     var receivedAt: Millis
     /// Arrival order, for ties at equal times.
     var order: Int64
@@ -37,6 +39,8 @@ enum LeaderboardView: String {
 struct Ranking {
     let record: ChallengeRecord
     let candidates: [RankingCandidate]
+    /// The teams among the entrants, by entrant key: their names and members.
+    var teams: [String: (name: String, members: [String])] = [:]
 
     func value(_ candidate: RankingCandidate, on view: LeaderboardView) -> Double? {
         guard let score = candidate.score else { return nil }
@@ -59,11 +63,11 @@ struct Ranking {
         return a.0.order < b.0.order
     }
 
-    /// The submissions that count for each solver on `view`, valued, best first.
+    /// The submissions that count for each entrant on `view`, valued, best first.
     func counting(on view: LeaderboardView) -> [String: [(RankingCandidate, Double)]] {
         var bySolver: [String: [RankingCandidate]] = [:]
         for candidate in candidates where !candidate.disqualified && candidate.score != nil {
-            bySolver[candidate.solver, default: []].append(candidate)
+            bySolver[candidate.entrant, default: []].append(candidate)
         }
         var result: [String: [(RankingCandidate, Double)]] = [:]
         for (solver, all) in bySolver {
@@ -90,23 +94,37 @@ struct Ranking {
         var entriesBySolver: [String: Int] = [:]
         var firstSeen: [String: RankingCandidate] = [:]
         for candidate in candidates {
-            entriesBySolver[candidate.solver, default: 0] += 1
-            if firstSeen[candidate.solver] == nil, !candidate.disqualified { firstSeen[candidate.solver] = candidate }
+            entriesBySolver[candidate.entrant, default: 0] += 1
+            if firstSeen[candidate.entrant] == nil, !candidate.disqualified { firstSeen[candidate.entrant] = candidate }
         }
         var entries = best.enumerated().map { index, pair in
-            LeaderboardEntry(
-                rank: index + 1, solver: pair.0.solver, submission: pair.0.submission, score: pair.1,
-                submittedAt: pair.0.receivedAt, entries: entriesBySolver[pair.0.solver] ?? 1,
-                metrics: visibleMetrics(pair.0, on: view))
-        }
-        let ranked = Set(entries.map(\.solver))
-        for candidate in firstSeen.values.sorted(by: { $0.order < $1.order }) where !ranked.contains(candidate.solver) {
-            entries.append(
+            entry(
                 LeaderboardEntry(
-                    rank: entries.count + 1, solver: candidate.solver, submission: candidate.submission, score: nil,
-                    submittedAt: candidate.receivedAt, entries: entriesBySolver[candidate.solver] ?? 1))
+                    rank: index + 1, solver: pair.0.solver, submission: pair.0.submission, score: pair.1,
+                    submittedAt: pair.0.receivedAt, entries: entriesBySolver[pair.0.entrant] ?? 1,
+                    metrics: visibleMetrics(pair.0, on: view)), of: pair.0.entrant)
+        }
+        let ranked = Set(best.map(\.0.entrant))
+        for candidate in firstSeen.values.sorted(by: { $0.order < $1.order }) where !ranked.contains(candidate.entrant)
+        {
+            entries.append(
+                entry(
+                    LeaderboardEntry(
+                        rank: entries.count + 1, solver: candidate.solver, submission: candidate.submission, score: nil,
+                        submittedAt: candidate.receivedAt, entries: entriesBySolver[candidate.entrant] ?? 1),
+                    of: candidate.entrant))
         }
         return entries
+    }
+
+    /// A team's entry names the team and its members where a solver's names the solver.
+    private func entry(_ entry: LeaderboardEntry, of entrant: String) -> LeaderboardEntry {
+        guard let team = teams[entrant] else { return entry }
+        var entry = entry
+        entry.solver = team.name
+        entry.team = team.name
+        entry.members = team.members
+        return entry
     }
 
     /// The metrics a view may show: never the private split on the provisional view.

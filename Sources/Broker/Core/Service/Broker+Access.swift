@@ -344,7 +344,7 @@ extension Broker {
     }
 
     /// The name a request gives, where no key names its sender.
-    private func named(_ claimed: String?, what: String) throws -> String {
+    func named(_ claimed: String?, what: String) throws -> String {
         guard let claimed else { throw ProtocolError(.badRequest, "name the \(what) (\"\(what)\")") }
         try Validation.name(claimed, what: what)
         return claimed

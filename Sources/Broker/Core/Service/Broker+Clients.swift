@@ -66,6 +66,7 @@ extension Broker {
             case Service.ask: return try reply(ask(body, sender: sender, now: now))
             case Service.answer: return try reply(answer(body, sender: sender, now: now))
             case Service.clarifications: return try reply(clarifications(body, sender: sender))
+            case Service.team: return try reply(teamRequest(body, sender: sender, now: now))
             case Service.mmiService:
                 let name = String(decoding: body.first ?? Data(), as: UTF8.self)
                 return [Data((memory.dispatcher.isServed(name) ? MMIStatus.found : .notFound).rawValue.utf8)]
@@ -167,8 +168,11 @@ extension Broker {
                 .closed, "challenge \(record.id) closed at \(WallClock.iso(record.closedAt ?? record.deadline))")
         }
         try checkQuota(record, solver: request.solver, now: now)
+        // With teams, a submission records its solver's team: it is the team's for good, whoever leaves later.
+        let team =
+            record.spec?.teams != nil ? try store.currentTeam(challenge: record.id, principal: request.solver) : nil
         var (receipt, job) = try store.insertSubmission(
-            id: Identifier.make(prefix: "sub", now: now), challenge: record, solver: request.solver,
+            id: Identifier.make(prefix: "sub", now: now), challenge: record, solver: request.solver, team: team,
             clientId: request.clientId,
             filename: request.filename, bytes: body[1], now: now)
         // The submission row is its own audit entry (`audit_trail`): it names the solver, the time and the hash.

@@ -53,7 +53,9 @@ extension Broker {
                 old.metrics = shown.isEmpty ? nil : shown
                 old.score = Ranking(record: record, candidates: []).value(
                     RankingCandidate(
-                        submission: info.submission, solver: info.solver, receivedAt: info.receivedAt, order: 0,
+                        submission: info.submission, solver: info.solver, entrant: info.solver,
+                        receivedAt: info.receivedAt,
+                        order: 0,
                         score: old.score, metrics: metrics, disqualified: false, selected: false),
                     on: .provisional)
                 return old
@@ -65,7 +67,8 @@ extension Broker {
         if metrics.keys.contains(where: { $0.hasPrefix("private.") }) {
             info.score = Ranking(record: record, candidates: []).value(
                 RankingCandidate(
-                    submission: info.submission, solver: info.solver, receivedAt: info.receivedAt, order: 0,
+                    submission: info.submission, solver: info.solver, entrant: info.solver, receivedAt: info.receivedAt,
+                    order: 0,
                     score: info.score, metrics: metrics, disqualified: false, selected: false),
                 on: .provisional)
         }
@@ -76,7 +79,12 @@ extension Broker {
         let rules = record.rules
         guard rules.perDay != nil || rules.total != nil else { return nil }
         let dayStart = now - now % 86_400_000
-        let counts = try store.submissionCounts(challenge: record.id, solver: solver, since: dayStart)
+        // With teams the limits are the entrant's: the team's, shared by its members, or the solver's alone.
+        let counts =
+            record.spec?.teams != nil
+            ? try store.entrantCounts(
+                challenge: record.id, entrant: entrant(of: solver, in: record), since: dayStart)
+            : try store.submissionCounts(challenge: record.id, solver: solver, since: dayStart)
         return Quota(
             perDay: rules.perDay, usedToday: counts.since, total: rules.total, used: counts.total,
             resetsAt: dayStart + 86_400_000)
@@ -169,12 +177,15 @@ extension Broker {
         guard chosen.count <= limit else {
             throw ProtocolError(.badRequest, "at most \(limit) submissions may be selected, not \(chosen.count)")
         }
+        // With teams, a team selects as one: any member, for all its submissions.
+        let selector = record.spec?.teams != nil ? try entrant(of: solver, in: record) : solver
         for id in chosen {
             guard Identifier.isWellFormed(id, prefix: "sub"), let owner = try store.submissionOwner(id),
-                owner.challenge == record.id, owner.solver == solver
+                owner.challenge == record.id,
+                record.spec?.teams != nil ? try submissionEntrant(id, in: record) == selector : owner.solver == solver
             else { throw ProtocolError(.notFound, "no submission \(id) of yours to \(record.id)") }
         }
-        try store.selectFinal(challenge: record.id, solver: solver, submissions: chosen, now: now)
+        try store.selectFinal(challenge: record.id, solver: selector, submissions: chosen, now: now)
         try store.audit("submission.select", record.id, by: solver, detail: chosen.joined(separator: " "), at: now)
         return chosen
     }

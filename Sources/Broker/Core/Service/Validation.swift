@@ -72,6 +72,14 @@ enum Validation {
             spec.agreement?.file = nil
         }
         for name in spec.invite ?? [] { try self.name(name, what: "spec.invite name") }
+        if let teams = spec.teams {
+            if let size = teams.maxSize, !(2...TeamRules.maxMaxSize).contains(size) {
+                throw bad("spec.teams.maxSize must be from 2 to \(TeamRules.maxMaxSize)")
+            }
+            if let merge = teams.mergeDeadline, merge <= now || merge > spec.deadline {
+                throw bad("spec.teams.mergeDeadline must be in the future and no later than the deadline")
+            }
+        }
         if spec.invite?.isEmpty == false, spec.invitationOnly != true {
             throw bad("spec.invite lists invitees, but spec.invitationOnly is not true")
         }

@@ -78,6 +78,49 @@ enum PostgresSchema {
         );
         CREATE INDEX clarifications_by_challenge ON clarifications (challenge_id, asked_at);
         """ + immutabilityTriggers(since: 13),
+        // 14: teams.
+        14: """
+        ALTER TABLE submissions ADD COLUMN team_id \(text);
+        ALTER TABLE awards ADD COLUMN team \(text);
+
+        CREATE TABLE teams (
+            id \(text) PRIMARY KEY,
+            challenge_id \(text) NOT NULL REFERENCES challenges (id) \(deferrable),
+            name \(text) NOT NULL,
+            created_by \(text) NOT NULL,
+            created_at BIGINT NOT NULL,
+            shares_json \(text),
+            merged_into \(text),
+            UNIQUE (challenge_id, name)
+        );
+
+        CREATE TABLE team_members (
+            team_id \(text) NOT NULL REFERENCES teams (id) \(deferrable),
+            challenge_id \(text) NOT NULL REFERENCES challenges (id) \(deferrable),
+            principal \(text) NOT NULL,
+            joined_at BIGINT NOT NULL,
+            left_at BIGINT,
+            PRIMARY KEY (team_id, principal, joined_at)
+        );
+        CREATE UNIQUE INDEX team_members_active ON team_members (challenge_id, principal) WHERE left_at IS NULL;
+
+        CREATE TABLE team_invitations (
+            team_id \(text) NOT NULL REFERENCES teams (id) \(deferrable),
+            challenge_id \(text) NOT NULL REFERENCES challenges (id) \(deferrable),
+            invitee \(text) NOT NULL,
+            invited_by \(text) NOT NULL,
+            at BIGINT NOT NULL,
+            PRIMARY KEY (team_id, invitee)
+        );
+
+        CREATE TABLE entrant_merges (
+            challenge_id \(text) NOT NULL REFERENCES challenges (id) \(deferrable),
+            from_entrant \(text) NOT NULL,
+            into_team \(text) NOT NULL REFERENCES teams (id) \(deferrable),
+            at BIGINT NOT NULL,
+            PRIMARY KEY (challenge_id, from_entrant, at)
+        );
+        """ + immutabilityTriggers(since: 14),
     ]
 
     /// The whole schema at `firstVersion`. Foreign keys are deferrable, so that a restore may insert rows that

@@ -477,7 +477,58 @@ enum Schema {
         // token handed out of band, kept as its hash) say who may see an invitation-only challenge. Clarifications
         // are a solver's question and the seeker's answer. A judgement may score a scorecard's criteria.
         schema13,
+        // 14: teams (issue 12). A submission records the team its solver was in (`submissions.team_id`); a merge
+        // (a solver joining a team, or one team into another) moves what the merged entrant had submitted until
+        // then (`entrant_merges`, append-only), so the counts and rankings follow it and nothing is rewritten.
+        schema14,
     ]
+
+    static let schema14 = """
+        ALTER TABLE submissions ADD COLUMN team_id TEXT;
+        ALTER TABLE awards ADD COLUMN team TEXT;
+
+        CREATE TABLE teams (
+            id TEXT PRIMARY KEY,
+            challenge_id TEXT NOT NULL REFERENCES challenges (id),
+            name TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            shares_json TEXT,
+            merged_into TEXT,
+            UNIQUE (challenge_id, name)
+        );
+
+        CREATE TABLE team_members (
+            team_id TEXT NOT NULL REFERENCES teams (id),
+            challenge_id TEXT NOT NULL REFERENCES challenges (id),
+            principal TEXT NOT NULL,
+            joined_at INTEGER NOT NULL,
+            left_at INTEGER,
+            PRIMARY KEY (team_id, principal, joined_at)
+        );
+        CREATE UNIQUE INDEX team_members_active ON team_members (challenge_id, principal) WHERE left_at IS NULL;
+
+        CREATE TABLE team_invitations (
+            team_id TEXT NOT NULL REFERENCES teams (id),
+            challenge_id TEXT NOT NULL REFERENCES challenges (id),
+            invitee TEXT NOT NULL,
+            invited_by TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (team_id, invitee)
+        );
+
+        CREATE TABLE entrant_merges (
+            challenge_id TEXT NOT NULL REFERENCES challenges (id),
+            from_entrant TEXT NOT NULL,
+            into_team TEXT NOT NULL REFERENCES teams (id),
+            at INTEGER NOT NULL,
+            PRIMARY KEY (challenge_id, from_entrant, at)
+        );
+        CREATE TRIGGER entrant_merges_append_only_update BEFORE UPDATE ON entrant_merges
+            BEGIN SELECT RAISE(ABORT, 'team merges are append-only'); END;
+        CREATE TRIGGER entrant_merges_append_only_delete BEFORE DELETE ON entrant_merges
+            BEGIN SELECT RAISE(ABORT, 'team merges are append-only'); END;
+        """
 
     static let schema13 = """
         ALTER TABLE principals ADD COLUMN scope TEXT;
@@ -598,6 +649,7 @@ enum Schema {
         ("judged", "a judged score is never changed", 10),
         ("agreements", "agreements are append-only", 13),
         ("acceptances", "acceptances are append-only", 13),
+        ("entrant_merges", "team merges are append-only", 14),
     ]
 
     /// Brings `db` to the current schema.

@@ -8,14 +8,16 @@ extension Store {
             """
             SELECT s.id, s.solver, s.received_at, s.seq, o.score, o.metrics_json,
                 EXISTS (SELECT 1 FROM disqualifications d WHERE d.submission_id = s.id),
-                EXISTS (SELECT 1 FROM final_selections f WHERE f.challenge_id = s.challenge_id AND f.solver = s.solver
-                    AND f.submission_id = s.id)
+                EXISTS (SELECT 1 FROM final_selections f WHERE f.challenge_id = s.challenge_id
+                    AND f.submission_id = s.id),
+                s.team_id
             FROM submissions s LEFT JOIN outcomes o ON o.submission_id = s.id AND o.version = ? AND o.ok = 1
             WHERE s.challenge_id = ? ORDER BY s.seq
             """, [.integer(Int64(version)), .text(challenge)]
         ).map {
             RankingCandidate(
-                submission: $0.string(0) ?? "", solver: $0.string(1) ?? "", receivedAt: $0.int(2) ?? 0,
+                submission: $0.string(0) ?? "", solver: $0.string(1) ?? "",
+                entrant: Entrant.recorded(solver: $0.string(1) ?? "", team: $0.string(8)), receivedAt: $0.int(2) ?? 0,
                 order: $0.int(3) ?? 0, score: $0.double(4),
                 metrics: Store.metrics($0.data(5)) ?? [:],
                 disqualified: $0.int(6) == 1, selected: $0.int(7) == 1)
@@ -23,9 +25,21 @@ extension Store {
     }
 
     func ranking(_ record: ChallengeRecord) throws -> Ranking {
-        Ranking(
-            record: record,
-            candidates: try withJudging(rankingCandidates(challenge: record.id, version: record.scorerVersion), record))
+        var candidates = try withJudging(
+            rankingCandidates(challenge: record.id, version: record.scorerVersion), record)
+        guard record.spec?.teams != nil else { return Ranking(record: record, candidates: candidates) }
+        // By entrant: each submission follows the merges of what it recorded.
+        let resolver = try entrantResolver(challenge: record.id)
+        for index in candidates.indices {
+            candidates[index].entrant = resolver.resolve(candidates[index].entrant, at: candidates[index].receivedAt)
+        }
+        var teams: [String: (name: String, members: [String])] = [:]
+        for team in try self.teams(challenge: record.id) {
+            teams[Entrant.team(team.id)] = (team.name, team.members.map(\.name))
+        }
+        var ranking = Ranking(record: record, candidates: candidates)
+        ranking.teams = teams
+        return ranking
     }
 
     /// A solver's submissions counted against the challenge's limits: all but those that failed for

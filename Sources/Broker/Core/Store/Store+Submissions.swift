@@ -18,8 +18,9 @@ extension Store {
     /// Stores a submission; its sequence number (one more than the last submission's, on both backends) numbers its
     /// scoring job, which is pending until it has an outcome.
     func insertSubmission(
-        id: String, challenge: ChallengeRecord, solver: String, clientId: String?, filename: String, bytes: Data,
-        now: Millis
+        id: String, challenge: ChallengeRecord, solver: String, team: String? = nil, clientId: String?,
+        filename: String,
+        bytes: Data, now: Millis
     ) throws -> (receipt: Receipt, job: Int64) {
         let sha = SHA256.hex(bytes)
         if nextSubmissionSeq == 0 {
@@ -29,12 +30,13 @@ extension Store {
         try db.runDeferred(
             """
             INSERT INTO submissions (id, challenge_id, solver, client_id, filename, sha256, size, content, received_at,
-                seq)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                seq, team_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(id), .text(challenge.id), .text(solver), clientId.map(SQLValue.text) ?? .null, .text(filename),
                 .text(sha), .integer(Int64(bytes.count)), .blob(bytes), .integer(now), .integer(seq),
+                team.map(SQLValue.text) ?? .null,
             ])
         nextSubmissionSeq = seq + 1
         let receipt = Receipt(
