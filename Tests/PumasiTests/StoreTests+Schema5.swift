@@ -9,7 +9,7 @@ import Testing
     "Schema 5 store through every migration", .timeLimit(.minutes(1)),
     .enabled(if: TestBackend.isSQLite, "SQLite files alone"))
 struct Schema5MigrationTests {
-    private func writeSchema5(_ path: String) throws {
+    static func writeSchema5(_ path: String) throws {
         let db = try SQLiteConnection(path: path)
         for index in 0..<5 {
             try db.execute(Schema.migrations[index])
@@ -71,7 +71,7 @@ struct Schema5MigrationTests {
     @Test func everyFactSurvivesAndTheBrokerSettlesTheClosedChallenge() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        try writeSchema5(dir.file("pumasi.sqlite3"))
+        try Self.writeSchema5(dir.file("pumasi.sqlite3"))
         do {
             let store = try Store(directory: dir.path)
             #expect(try store.schemaVersion == Schema.currentVersion)

@@ -355,7 +355,7 @@ extension Broker {
                         submission: payload.submission, challenge: challenge.id, solver: payload.solver,
                         service: challenge.queue))
                 leased.append((queued.id, attempt))
-                body += [job.json(tail: try jobTail(challenge)), payload.content]
+                body += [job.json(tail: try jobTail(challenge, phase: payload.phase)), payload.content]
             }
             guard !leased.isEmpty else { continue }
             // Sent at once, before the pass commits: the evaluator scores while the pass goes on and the disk syncs.
@@ -367,12 +367,18 @@ extension Broker {
     }
 
     /// The members a challenge's jobs share, written once per scorer version.
-    private func jobTail(_ challenge: ChallengeRecord) throws -> Data {
-        if let cached = memory.jobTails[challenge.id], cached.version == challenge.scorerVersion { return cached.json }
+    private func jobTail(_ challenge: ChallengeRecord, phase: Int) throws -> Data {
+        let key = phase == 0 ? challenge.id : "\(challenge.id)/\(phase)"
+        if let cached = memory.jobTails[key], cached.version == challenge.scorerVersion { return cached.json }
+        var reference = try referenceFiles(challenge.id)
+        // A phase scores on its own reference data.
+        if challenge.phases.indices.contains(phase), let names = challenge.phases[phase].reference {
+            reference = reference.filter { names.contains($0.name) }
+        }
         let json = ScoringJob.tail(
-            scorer: challenge.scorer, reference: try referenceFiles(challenge.id),
+            scorer: challenge.scorer, reference: reference,
             timeLimitSeconds: challenge.timeLimitSeconds)
-        memory.jobTails[challenge.id] = (challenge.scorerVersion, json)
+        memory.jobTails[key] = (challenge.scorerVersion, json)
         return json
     }
 

@@ -24,6 +24,8 @@ public struct Announcement: Codable, Sendable, Equatable {
         case agreementChanged = "challenge.agreement"
         /// The seeker answered a question for everyone: `pumasi clarifications` shows it.
         case clarified = "challenge.clarified"
+        /// The next phase opened (`message`: its name and number; `deadline`: its end).
+        case phase = "challenge.phase"
     }
 
     public var topic: Topic

@@ -131,6 +131,8 @@ public struct ChallengeSpec: Codable, Sendable, Equatable {
     /// Solvers may form teams (`pumasi team`): limits, rankings and awards are then by entrant, a team or a solver
     /// alone.
     public var teams: TeamRules?
+    /// Stages, in order (at least two to mean anything); the last one's end is the deadline.
+    public var phases: [PhaseSpec]?
 
     public init(
         title: String, description: String, deadline: Millis, award: AwardSpec, direction: Direction? = nil,

@@ -66,10 +66,13 @@ public struct LeaderboardRequest: Codable, Sendable {
     /// `provisional` or `final`; default: provisional while open, final once closed. The final view of an open
     /// challenge is for its seeker and admins only.
     public var view: String?
-    public init(challenge: String, limit: Int? = nil, view: String? = nil) {
+    /// For a challenge in phases, which one (1, 2, …); default the current one, or the last once it closed.
+    public var phase: Int?
+    public init(challenge: String, limit: Int? = nil, view: String? = nil, phase: Int? = nil) {
         self.challenge = challenge
         self.limit = limit
         self.view = view
+        self.phase = phase
     }
 }
 

@@ -52,6 +52,9 @@ public struct ChallengeInfo: Codable, Sendable, Equatable {
     public var confidential: Bool?
     public var invitationOnly: Bool?
     public var evaluators: EvaluatorPolicy?
+    /// Its phases, and which is open now (1, 2, …).
+    public var phases: [PhaseSpec]?
+    public var phase: Int?
 
     public init(
         id: String, title: String, description: String, state: ChallengeState, deadline: Millis, award: AwardSpec,
@@ -219,6 +222,9 @@ public struct Leaderboard: Codable, Sendable, Equatable {
     /// The metric that ranks, and the decimal places scores are shown and compared at.
     public var metric: String?
     public var precision: Int?
+    /// For a challenge in phases: which one (1, 2, …) and its name.
+    public var phase: Int?
+    public var phaseName: String?
 
     public init(
         challenge: String, title: String, state: ChallengeState, direction: Direction, entries: [LeaderboardEntry],

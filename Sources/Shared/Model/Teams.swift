@@ -107,3 +107,47 @@ public struct TeamList: Codable, Sendable, Equatable {
         self.message = message
     }
 }
+
+/// One stage of a challenge (`"phases": […]` in a spec): development then final, as Codabench and EvalAI run them,
+/// or InnoCentive's staged challenges. Phases follow each other: the first opens with the challenge, each next one
+/// once the one before has ended and its scoring has drained; the challenge's deadline is the last one's end.
+/// Every phase has its own submissions, limits, reference data and leaderboard (public and private splits as
+/// usual), and uses the challenge's scorer.
+public struct PhaseSpec: Codable, Sendable, Equatable {
+    public var name: String
+    /// When it stops taking submissions.
+    public var endsAt: Millis
+    /// Its limits; the challenge's `rules` when absent.
+    public var rules: SubmissionRules?
+    /// The names of the reference files its submissions are scored on; every reference file when absent.
+    public var reference: [String]?
+    /// Who may enter it, from the phase before's final standings: its top `top` entrants, or those whose score
+    /// meets `bar`. Everyone when absent.
+    public var qualify: Qualification?
+    /// Each qualified entrant's submissions that counted on the phase before's final leaderboard (their final
+    /// selection, or their best) come over, to be scored on this phase's data.
+    public var carryOver: Bool?
+
+    public struct Qualification: Codable, Sendable, Equatable {
+        public var top: Int?
+        public var bar: Double?
+        public init(top: Int? = nil, bar: Double? = nil) {
+            self.top = top
+            self.bar = bar
+        }
+    }
+
+    public init(
+        name: String, endsAt: Millis, rules: SubmissionRules? = nil, reference: [String]? = nil,
+        qualify: Qualification? = nil, carryOver: Bool? = nil
+    ) {
+        self.name = name
+        self.endsAt = endsAt
+        self.rules = rules
+        self.reference = reference
+        self.qualify = qualify
+        self.carryOver = carryOver
+    }
+
+    public static let maxPhases = 10
+}

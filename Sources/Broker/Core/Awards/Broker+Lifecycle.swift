@@ -7,11 +7,12 @@ extension Broker {
     /// Opens drafts whose start time has come, closes open challenges whose deadline has passed, and announces
     /// deadlines drawing near.
     func applyDeadlines(now: Millis) throws {
+        try advancePhases(now: now)
         for record in memory.liveChallenges.values {
             switch record.state {
             case .draft where record.startsAt <= now:
                 try openDraft(record, now: now)
-            case .open where record.deadline <= now:
+            case .open where record.deadline <= now && record.currentPhase + 1 >= max(1, record.phases.count):
                 try closeChallenge(record, now: now, reason: "deadline passed")
             case .open where !record.closingAnnounced && record.deadline - config.closingNotice <= now:
                 try store.markClosingAnnounced(challenge: record.id)
@@ -27,13 +28,15 @@ extension Broker {
 
     /// The next time a draft opens or an open challenge's deadline or closing notice falls due.
     var nextLifecycleEvent: Millis? {
-        memory.liveChallenges.values.compactMap { record -> Millis? in
+        let next = memory.liveChallenges.values.compactMap { record -> Millis? in
             switch record.state {
             case .draft: record.startsAt
             case .open: record.closingAnnounced ? record.deadline : record.deadline - config.closingNotice
             default: nil
             }
         }.min()
+        guard let phase = nextPhaseEnd else { return next }
+        return min(next ?? phase, phase)
     }
 
     private func openDraft(_ record: ChallengeRecord, now: Millis) throws {

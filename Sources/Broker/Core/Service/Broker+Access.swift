@@ -116,6 +116,10 @@ extension Broker {
         info.summary = record.spec?.summary
         info.invitationOnly = record.isInvitationOnly ? true : nil
         info.evaluators = record.spec?.evaluators
+        if record.isPhased {
+            info.phases = record.phases
+            info.phase = record.currentPhase + 1
+        }
         if var agreement = memory.agreements[record.id] {
             if let sender, !mayManage(record, sender) {
                 let accepted = try store.acceptance(challenge: record.id, principal: sender.name)

@@ -167,6 +167,7 @@ extension Broker {
             throw ProtocolError(
                 .closed, "challenge \(record.id) closed at \(WallClock.iso(record.closedAt ?? record.deadline))")
         }
+        try checkPhase(record, solver: request.solver, now: now)
         try checkQuota(record, solver: request.solver, now: now)
         // With teams, a submission records its solver's team: it is the team's for good, whoever leaves later.
         let team =
@@ -174,7 +175,7 @@ extension Broker {
         var (receipt, job) = try store.insertSubmission(
             id: Identifier.make(prefix: "sub", now: now), challenge: record, solver: request.solver, team: team,
             clientId: request.clientId,
-            filename: request.filename, bytes: body[1], now: now)
+            filename: request.filename, bytes: body[1], now: now, phase: record.currentPhase)
         // The submission row is its own audit entry (`audit_trail`): it names the solver, the time and the hash.
         receipt.quota = try quota(record, solver: request.solver, now: now)
         if record.isJudgedOnly { try judgingRequested(record, now: now) }
@@ -185,7 +186,7 @@ extension Broker {
             rememberPayload(
                 JobPayload(
                     challenge: record.id, submission: receipt.submission, solver: request.solver,
-                    filename: request.filename, sha256: receipt.sha256, content: body[1]),
+                    filename: request.filename, sha256: receipt.sha256, content: body[1], phase: record.currentPhase),
                 row: job)
         }
         jobSubmitted(row: job, challenge: record)

@@ -34,7 +34,21 @@ extension Broker {
                 "the final leaderboard of \(record.id) is revealed when it closes, at \(WallClock.iso(record.deadline))"
             )
         }
-        return try store.leaderboard(record, view: view, limit: request.limit)
+        var phase: Int?
+        if let asked = request.phase {
+            guard record.phases.indices.contains(asked - 1) else {
+                throw ProtocolError(
+                    .badRequest,
+                    record.isPhased
+                        ? "\(record.id) has phases 1 to \(record.phases.count), not \(asked)"
+                        : "\(record.id) has no phases")
+            }
+            guard asked - 1 <= record.currentPhase else {
+                throw ProtocolError(.notFound, "phase \(asked) of \(record.id) has not opened yet")
+            }
+            phase = asked - 1
+        }
+        return try store.leaderboard(record, view: view, limit: request.limit, phase: phase)
     }
 
     /// What a solver's status may show: the private split stays hidden from solvers until the challenge closes.
@@ -76,15 +90,18 @@ extension Broker {
 
     /// The solver's quota for a challenge at `now`.
     func quota(_ record: ChallengeRecord, solver: String, now: Millis) throws -> Quota? {
-        let rules = record.rules
+        // In phases, the limits and the count are the current phase's.
+        let rules = record.activeRules
         guard rules.perDay != nil || rules.total != nil else { return nil }
         let dayStart = now - now % 86_400_000
         // With teams the limits are the entrant's: the team's, shared by its members, or the solver's alone.
         let counts =
             record.spec?.teams != nil
             ? try store.entrantCounts(
-                challenge: record.id, entrant: entrant(of: solver, in: record), since: dayStart)
-            : try store.submissionCounts(challenge: record.id, solver: solver, since: dayStart)
+                challenge: record.id, entrant: entrant(of: solver, in: record), since: dayStart,
+                phase: record.phaseFilter)
+            : try store.submissionCounts(
+                challenge: record.id, solver: solver, since: dayStart, phase: record.phaseFilter)
         return Quota(
             perDay: rules.perDay, usedToday: counts.since, total: rules.total, used: counts.total,
             resetsAt: dayStart + 86_400_000)

@@ -72,6 +72,42 @@ enum Validation {
             spec.agreement?.file = nil
         }
         for name in spec.invite ?? [] { try self.name(name, what: "spec.invite name") }
+        if let phases = spec.phases {
+            guard (1...PhaseSpec.maxPhases).contains(phases.count) else {
+                throw bad("spec.phases lists 1 to \(PhaseSpec.maxPhases) phases")
+            }
+            let references = Set((spec.files ?? []).filter { $0.role == .reference }.map(\.name))
+            var names = Set<String>()
+            var previous = max(now, spec.startsAt ?? now)
+            for (index, phase) in phases.enumerated() {
+                let what = "spec.phases[\(index)]"
+                try name(phase.name, what: "\(what).name")
+                guard names.insert(phase.name).inserted else { throw bad("\(what).name \(phase.name) is used twice") }
+                guard phase.endsAt > previous else {
+                    throw bad("\(what).endsAt must come after the phase before ends (or the challenge starts)")
+                }
+                previous = phase.endsAt
+                for file in phase.reference ?? [] where !references.contains(file) {
+                    throw bad("\(what).reference names \(file), which is not one of the spec's reference files")
+                }
+                if index == 0, phase.qualify != nil || phase.carryOver == true {
+                    throw bad("\(what): the first phase has no phase before it to qualify from or carry over")
+                }
+                if let top = phase.qualify?.top, top < 1 { throw bad("\(what).qualify.top must be at least 1") }
+                if let bar = phase.qualify?.bar, !bar.isFinite { throw bad("\(what).qualify.bar must be a number") }
+                if let problem = phase.rules.flatMap({ rules -> String? in
+                    [rules.perDay, rules.total, rules.finalSelection].contains {
+                        $0.map { !(1...1_000_000).contains($0) } ?? false
+                    }
+                        ? "limits must be from 1 to 1000000" : nil
+                }) {
+                    throw bad("\(what).rules: \(problem)")
+                }
+            }
+            guard phases.last?.endsAt == spec.deadline else {
+                throw bad("spec.deadline must be the last phase's end, \(WallClock.iso(phases.last?.endsAt ?? 0))")
+            }
+        }
         if let teams = spec.teams {
             if let size = teams.maxSize, !(2...TeamRules.maxMaxSize).contains(size) {
                 throw bad("spec.teams.maxSize must be from 2 to \(TeamRules.maxMaxSize)")

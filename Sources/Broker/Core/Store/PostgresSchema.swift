@@ -121,6 +121,19 @@ enum PostgresSchema {
             PRIMARY KEY (challenge_id, from_entrant, at)
         );
         """ + immutabilityTriggers(since: 14),
+        // 15: phases.
+        15: """
+        ALTER TABLE submissions ADD COLUMN phase BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE submissions ADD COLUMN carried_from \(text);
+
+        CREATE TABLE phase_openings (
+            challenge_id \(text) NOT NULL REFERENCES challenges (id) \(deferrable),
+            phase BIGINT NOT NULL,
+            opened_at BIGINT NOT NULL,
+            qualified_json \(text),
+            PRIMARY KEY (challenge_id, phase)
+        );
+        """ + immutabilityTriggers(since: 15),
     ]
 
     /// The whole schema at `firstVersion`. Foreign keys are deferrable, so that a restore may insert rows that

@@ -481,6 +481,25 @@ enum Schema {
         // (a solver joining a team, or one team into another) moves what the merged entrant had submitted until
         // then (`entrant_merges`, append-only), so the counts and rankings follow it and nothing is rewritten.
         schema14,
+        // 15: phases (issue 12). A submission belongs to a phase (0 for every submission before: a challenge
+        // without phases is one phase); one carried over from the phase before names its original. A phase's
+        // opening is recorded once (append-only), with who qualified for it.
+        """
+        ALTER TABLE submissions ADD COLUMN phase INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE submissions ADD COLUMN carried_from TEXT;
+
+        CREATE TABLE phase_openings (
+            challenge_id TEXT NOT NULL REFERENCES challenges (id),
+            phase INTEGER NOT NULL,
+            opened_at INTEGER NOT NULL,
+            qualified_json TEXT,
+            PRIMARY KEY (challenge_id, phase)
+        );
+        CREATE TRIGGER phase_openings_append_only_update BEFORE UPDATE ON phase_openings
+            BEGIN SELECT RAISE(ABORT, 'phase openings are append-only'); END;
+        CREATE TRIGGER phase_openings_append_only_delete BEFORE DELETE ON phase_openings
+            BEGIN SELECT RAISE(ABORT, 'phase openings are append-only'); END;
+        """,
     ]
 
     static let schema14 = """
@@ -650,17 +669,20 @@ enum Schema {
         ("agreements", "agreements are append-only", 13),
         ("acceptances", "acceptances are append-only", 13),
         ("entrant_merges", "team merges are append-only", 14),
+        ("phase_openings", "phase openings are append-only", 15),
     ]
 
     /// Brings `db` to the current schema.
     /// - Returns: whether a migration appended entries to the award ledger (its head file is then behind).
     @discardableResult
-    static func migrate(_ db: SQLiteConnection) throws -> Bool {
+    /// - Parameter target: the version to stop at (tests make stores of earlier schemas); the current one by default.
+    static func migrate(_ db: SQLiteConnection, to target: Int = currentVersion) throws -> Bool {
+        let currentVersion = min(target, Self.currentVersion)
         let version = try db.userVersion
-        guard version <= currentVersion else {
+        guard version <= Self.currentVersion else {
             throw DatabaseError(
                 .sqlite, kind: .schema, code: "0", operation: "migrate",
-                message: "database schema version \(version) is newer than this broker's \(currentVersion)")
+                message: "database schema version \(version) is newer than this broker's \(Self.currentVersion)")
         }
         guard version < currentVersion else { return false }
         // Some migrations rebuild a table that others refer to: foreign keys are off while they run (it cannot

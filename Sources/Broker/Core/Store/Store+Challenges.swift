@@ -24,6 +24,8 @@ struct ChallengeRecord {
     var spec: ChallengeSpec?
     /// The current version of its scorer (1, plus one per rescore).
     var scorerVersion: Int = 1
+    /// The phase open now (0 without phases): the last one recorded in `phase_openings`.
+    var currentPhase: Int = 0
 
     var rules: SubmissionRules { spec?.rules ?? SubmissionRules() }
     var ranking: RankingSpec { spec?.ranking ?? RankingSpec() }
@@ -34,6 +36,18 @@ struct ChallengeRecord {
     var isInvitationOnly: Bool { spec?.invitationOnly == true }
     /// Scored only by evaluators bound to its seeker or to it.
     var wantsOwnEvaluators: Bool { spec?.evaluators == .own }
+    /// Its phases; empty for a challenge in one piece.
+    var phases: [PhaseSpec] { spec?.phases ?? [] }
+    var isPhased: Bool { !phases.isEmpty }
+    /// The phase whose submissions count now: nil without phases.
+    var phaseFilter: Int? { isPhased ? currentPhase : nil }
+    /// The limits of the phase open now.
+    var activeRules: SubmissionRules {
+        phases.indices.contains(currentPhase) ? phases[currentPhase].rules ?? rules : rules
+    }
+    /// When the phase open now stops taking submissions.
+    var phaseEnd: Millis { phases.indices.contains(currentPhase) ? phases[currentPhase].endsAt : deadline }
+
     /// The dispatcher's queue for its jobs.
     var queue: String { Dispatcher.queue(service: service, challenge: id, own: wantsOwnEvaluators) }
 }
@@ -41,7 +55,8 @@ struct ChallengeRecord {
 extension Store {
     private static let challengeColumns = """
         id, title, description, state, deadline, award_amount, award_currency, direction, scorer_json, service,
-        time_limit, closing_announced, created_at, closed_at, owner, starts_at, spec_json, scorer_version
+        time_limit, closing_announced, created_at, closed_at, owner, starts_at, spec_json, scorer_version,
+        (SELECT COALESCE(MAX(p.phase), 0) FROM phase_openings p WHERE p.challenge_id = challenges.id)
         """
 
     private static func challenge(_ row: SQLRow) -> ChallengeRecord {
@@ -56,7 +71,7 @@ extension Store {
             direction: Direction(rawValue: row.string(7) ?? "") ?? .maximize, scorer: scorer,
             service: row.string(9) ?? "", timeLimitSeconds: row.double(10) ?? 60, closingAnnounced: row.int(11) == 1,
             createdAt: row.int(12) ?? 0, closedAt: row.int(13), owner: row.string(14), startsAt: row.int(15) ?? 0,
-            spec: spec, scorerVersion: Int(row.int(17) ?? 1))
+            spec: spec, scorerVersion: Int(row.int(17) ?? 1), currentPhase: Int(row.int(18) ?? 0))
     }
 
     /// Stores a new challenge with its files (file bytes stored once per content address).

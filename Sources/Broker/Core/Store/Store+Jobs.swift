@@ -21,6 +21,8 @@ struct JobPayload {
     var filename: String
     var sha256: String
     var content: Data
+    /// The phase it was submitted to (0 without phases): which reference data scores it.
+    var phase: Int = 0
 }
 
 /// How a job ended.
@@ -60,12 +62,13 @@ extension Store {
     /// The submission behind a job.
     func jobPayload(row: Int64) throws -> JobPayload? {
         try db.queryOne(
-            "SELECT challenge_id, id, solver, filename, sha256, content FROM submissions WHERE seq = ?",
+            "SELECT challenge_id, id, solver, filename, sha256, content, phase FROM submissions WHERE seq = ?",
             [.integer(row)]
         ).map {
             JobPayload(
                 challenge: $0.string(0) ?? "", submission: $0.string(1) ?? "", solver: $0.string(2) ?? "",
-                filename: $0.string(3) ?? "", sha256: $0.string(4) ?? "", content: $0.data(5) ?? Data())
+                filename: $0.string(3) ?? "", sha256: $0.string(4) ?? "", content: $0.data(5) ?? Data(),
+                phase: Int($0.int(6) ?? 0))
         }
     }
 
@@ -117,14 +120,35 @@ extension Store {
     }
 
     /// Submissions of a challenge without an outcome under `version`.
-    func pendingJobCount(challenge: String, version: Int) throws -> Int {
+    func pendingJobCount(challenge: String, version: Int, phase: Int? = nil) throws -> Int {
         Int(
             try db.queryOne(
                 """
                 SELECT COUNT(*) FROM submissions s WHERE s.challenge_id = ?
+                AND (CAST(? AS INTEGER) IS NULL OR s.phase = CAST(? AS INTEGER))
                 AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.submission_id = s.id AND o.version = ?)
-                """, [.text(challenge), .integer(Int64(version))]
+                """,
+                [
+                    .text(challenge), phase.map { .integer(Int64($0)) } ?? .null,
+                    phase.map { .integer(Int64($0)) } ?? .null, .integer(Int64(version)),
+                ]
             )?.int(0) ?? 0)
+    }
+
+    /// Records that a phase opened, with who qualified for it (nil: everyone).
+    func recordPhaseOpening(challenge: String, phase: Int, qualified: [String]?, at now: Millis) throws {
+        let json = try qualified.map { String(decoding: try JSONEncoder().encode($0.sorted()), as: UTF8.self) }
+        try db.run(
+            "INSERT INTO phase_openings (challenge_id, phase, opened_at, qualified_json) VALUES (?, ?, ?, ?)",
+            [.text(challenge), .integer(Int64(phase)), .integer(now), json.map(SQLValue.text) ?? .null])
+    }
+
+    /// Who qualified for a phase: nil when everyone may enter it.
+    func qualified(challenge: String, phase: Int) throws -> Set<String>? {
+        try db.queryOne(
+            "SELECT qualified_json FROM phase_openings WHERE challenge_id = ? AND phase = ?",
+            [.text(challenge), .integer(Int64(phase))]
+        )?.data(0).flatMap { try? JSONDecoder().decode([String].self, from: $0) }.map(Set.init)
     }
 
     /// Keeps one replica's result (redundant scoring).

@@ -3,7 +3,7 @@ import PumasiShared
 
 extension Store {
     /// Every submission of a challenge with what ranking needs, in arrival order.
-    func rankingCandidates(challenge: String, version: Int) throws -> [RankingCandidate] {
+    func rankingCandidates(challenge: String, version: Int, phase: Int? = nil) throws -> [RankingCandidate] {
         try db.query(
             """
             SELECT s.id, s.solver, s.received_at, s.seq, o.score, o.metrics_json,
@@ -12,8 +12,12 @@ extension Store {
                     AND f.submission_id = s.id),
                 s.team_id
             FROM submissions s LEFT JOIN outcomes o ON o.submission_id = s.id AND o.version = ? AND o.ok = 1
-            WHERE s.challenge_id = ? ORDER BY s.seq
-            """, [.integer(Int64(version)), .text(challenge)]
+            WHERE s.challenge_id = ? AND (CAST(? AS INTEGER) IS NULL OR s.phase = CAST(? AS INTEGER)) ORDER BY s.seq
+            """,
+            [
+                .integer(Int64(version)), .text(challenge), phase.map { .integer(Int64($0)) } ?? .null,
+                phase.map { .integer(Int64($0)) } ?? .null,
+            ]
         ).map {
             RankingCandidate(
                 submission: $0.string(0) ?? "", solver: $0.string(1) ?? "",
@@ -24,9 +28,11 @@ extension Store {
         }
     }
 
-    func ranking(_ record: ChallengeRecord) throws -> Ranking {
+    /// The ranking of a challenge, or of one of its phases (default: the phase open now, or the last once closed).
+    func ranking(_ record: ChallengeRecord, phase: Int? = nil) throws -> Ranking {
         var candidates = try withJudging(
-            rankingCandidates(challenge: record.id, version: record.scorerVersion), record)
+            rankingCandidates(
+                challenge: record.id, version: record.scorerVersion, phase: phase ?? record.phaseFilter), record)
         guard record.spec?.teams != nil else { return Ranking(record: record, candidates: candidates) }
         // By entrant: each submission follows the merges of what it recorded.
         let resolver = try entrantResolver(challenge: record.id)
@@ -44,13 +50,20 @@ extension Store {
 
     /// A solver's submissions counted against the challenge's limits: all but those that failed for
     /// infrastructure reasons (never the solver's fault). - Returns: in all, and since `since`.
-    func submissionCounts(challenge: String, solver: String, since: Millis) throws -> (total: Int, since: Int) {
+    func submissionCounts(challenge: String, solver: String, since: Millis, phase: Int? = nil) throws -> (
+        total: Int, since: Int
+    ) {
         let row = try db.queryOne(
             """
             SELECT COUNT(*), COALESCE(SUM(CASE WHEN s.received_at >= ? THEN 1 ELSE 0 END), 0) FROM submissions s
-            WHERE s.solver = ? AND s.challenge_id = ? AND NOT EXISTS (SELECT 1 FROM outcomes o
+            WHERE s.solver = ? AND s.challenge_id = ? AND (CAST(? AS INTEGER) IS NULL OR s.phase = CAST(? AS INTEGER))
+                AND s.carried_from IS NULL AND NOT EXISTS (SELECT 1 FROM outcomes o
                 WHERE o.submission_id = s.id AND o.ok = 0 AND o.error LIKE 'infrastructure:%')
-            """, [.integer(since), .text(solver), .text(challenge)])
+            """,
+            [
+                .integer(since), .text(solver), .text(challenge), phase.map { .integer(Int64($0)) } ?? .null,
+                phase.map { .integer(Int64($0)) } ?? .null,
+            ])
         return (Int(row?.int(0) ?? 0), Int(row?.int(1) ?? 0))
     }
 

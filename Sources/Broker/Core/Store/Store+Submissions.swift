@@ -19,8 +19,7 @@ extension Store {
     /// scoring job, which is pending until it has an outcome.
     func insertSubmission(
         id: String, challenge: ChallengeRecord, solver: String, team: String? = nil, clientId: String?,
-        filename: String,
-        bytes: Data, now: Millis
+        filename: String, bytes: Data, now: Millis, phase: Int = 0, carriedFrom: String? = nil
     ) throws -> (receipt: Receipt, job: Int64) {
         let sha = SHA256.hex(bytes)
         if nextSubmissionSeq == 0 {
@@ -30,13 +29,13 @@ extension Store {
         try db.runDeferred(
             """
             INSERT INTO submissions (id, challenge_id, solver, client_id, filename, sha256, size, content, received_at,
-                seq, team_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                seq, team_id, phase, carried_from)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(id), .text(challenge.id), .text(solver), clientId.map(SQLValue.text) ?? .null, .text(filename),
                 .text(sha), .integer(Int64(bytes.count)), .blob(bytes), .integer(now), .integer(seq),
-                team.map(SQLValue.text) ?? .null,
+                team.map(SQLValue.text) ?? .null, .integer(Int64(phase)), carriedFrom.map(SQLValue.text) ?? .null,
             ])
         nextSubmissionSeq = seq + 1
         let receipt = Receipt(
@@ -104,15 +103,26 @@ extension Store {
     }
 
     /// The leaderboard on `view`: see `Ranking`.
-    func leaderboard(_ challenge: ChallengeRecord, view: LeaderboardView, limit: Int?) throws -> Leaderboard {
-        var entries = try ranking(challenge).leaderboard(on: view)
+    func leaderboard(_ challenge: ChallengeRecord, view: LeaderboardView, limit: Int?, phase: Int? = nil) throws
+        -> Leaderboard
+    {
+        let phase = phase ?? challenge.phaseFilter
+        var entries = try ranking(challenge, phase: phase).leaderboard(on: view)
         if let limit, limit >= 0, entries.count > limit { entries.removeLast(entries.count - limit) }
         let counts = try db.queryOne(
             """
-            SELECT (SELECT COUNT(*) FROM submissions WHERE challenge_id = ?1)
-                - (SELECT COUNT(*) FROM outcomes WHERE challenge_id = ?1 AND version = ?2),
-                (SELECT COUNT(*) FROM outcomes WHERE challenge_id = ?1 AND version = ?2 AND ok = 0)
-            """, [.text(challenge.id), .integer(Int64(challenge.scorerVersion))])
+            SELECT (SELECT COUNT(*) FROM submissions WHERE challenge_id = ?1 AND (CAST(?3 AS INTEGER) IS NULL OR phase = ?3))
+                - (SELECT COUNT(*) FROM outcomes o WHERE o.challenge_id = ?1 AND o.version = ?2
+                    AND (CAST(?3 AS INTEGER) IS NULL
+                        OR EXISTS (SELECT 1 FROM submissions s WHERE s.id = o.submission_id AND s.phase = ?3))),
+                (SELECT COUNT(*) FROM outcomes o WHERE o.challenge_id = ?1 AND o.version = ?2 AND o.ok = 0
+                    AND (CAST(?3 AS INTEGER) IS NULL
+                        OR EXISTS (SELECT 1 FROM submissions s WHERE s.id = o.submission_id AND s.phase = ?3)))
+            """,
+            [
+                .text(challenge.id), .integer(Int64(challenge.scorerVersion)),
+                phase.map { .integer(Int64($0)) } ?? .null,
+            ])
         var board = Leaderboard(
             challenge: challenge.id, title: challenge.title, state: challenge.state, direction: challenge.direction,
             entries: entries,
@@ -122,6 +132,10 @@ extension Store {
         board.view = view.rawValue
         board.metric = challenge.rankingMetric
         board.precision = challenge.precision
+        if let phase, challenge.phases.indices.contains(phase) {
+            board.phase = phase + 1
+            board.phaseName = challenge.phases[phase].name
+        }
         return board
     }
 }

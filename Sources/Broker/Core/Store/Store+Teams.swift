@@ -187,16 +187,20 @@ extension Store {
 
     /// The submissions counted against an entrant's limits (all but infrastructure failures), in all and since
     /// `since`, following merges.
-    func entrantCounts(challenge: String, entrant: String, since: Millis) throws -> (total: Int, since: Int) {
+    func entrantCounts(challenge: String, entrant: String, since: Millis, phase: Int? = nil) throws -> (
+        total: Int, since: Int
+    ) {
         let resolver = try entrantResolver(challenge: challenge)
         var total = 0
         var recent = 0
         for row in try db.query(
             """
             SELECT s.solver, s.team_id, s.received_at FROM submissions s
-            WHERE s.challenge_id = ? AND NOT EXISTS (SELECT 1 FROM outcomes o
+            WHERE s.challenge_id = ? AND (CAST(? AS INTEGER) IS NULL OR s.phase = CAST(? AS INTEGER))
+                AND s.carried_from IS NULL AND NOT EXISTS (SELECT 1 FROM outcomes o
                 WHERE o.submission_id = s.id AND o.ok = 0 AND o.error LIKE 'infrastructure:%')
-            """, [.text(challenge)])
+            """,
+            [.text(challenge), phase.map { .integer(Int64($0)) } ?? .null, phase.map { .integer(Int64($0)) } ?? .null])
         {
             let at = row.int(2) ?? 0
             let recorded = Entrant.recorded(solver: row.string(0) ?? "", team: row.string(1))

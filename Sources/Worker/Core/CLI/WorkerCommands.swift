@@ -206,6 +206,8 @@ enum RelayCommand: Command {
             return head + " new terms (\(a.message ?? "")): read them with pumasi show, accept with pumasi accept"
         case .clarified:
             return head + " a question was answered for everyone: pumasi clarifications \(a.challenge)"
+        case .phase:
+            return head + " \(a.message ?? "next phase") is open until \(a.deadline.map(WallClock.iso) ?? "?")"
         }
     }
 }
