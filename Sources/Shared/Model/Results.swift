@@ -52,6 +52,8 @@ public struct ChallengeInfo: Codable, Sendable, Equatable {
     public var confidential: Bool?
     public var invitationOnly: Bool?
     public var evaluators: EvaluatorPolicy?
+    /// Set when the challenge takes teams: their most members and merge deadline, as the spec gives them.
+    public var teams: TeamRules?
 
     public init(
         id: String, title: String, description: String, state: ChallengeState, deadline: Millis, award: AwardSpec,

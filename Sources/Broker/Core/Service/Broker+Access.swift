@@ -116,6 +116,7 @@ extension Broker {
         info.summary = record.spec?.summary
         info.invitationOnly = record.isInvitationOnly ? true : nil
         info.evaluators = record.spec?.evaluators
+        info.teams = record.spec?.teams
         if var agreement = memory.agreements[record.id] {
             if let sender, !mayManage(record, sender) {
                 let accepted = try store.acceptance(challenge: record.id, principal: sender.name)
