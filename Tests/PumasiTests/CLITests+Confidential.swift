@@ -8,6 +8,8 @@ import Testing
 struct CLIKeyedBroker {
     let broker: CLIBroker
     let dir: TempDirectory
+    /// The broker's public key file, written to its data directory.
+    let brokerKeyFile: String
 
     /// Registers each `name: role` with `pumasi-broker keys add`, then starts the broker without --insecure.
     init(in dir: TempDirectory, principals: KeyValuePairs<String, String>) throws {
@@ -23,12 +25,14 @@ struct CLIKeyedBroker {
             guard added.termination == .exit(0) else { throw CLITestFailure("keys add \(name): \(added)") }
         }
         broker = try CLIBroker(dataDirectory: data, insecure: false)
+        brokerKeyFile = (data as NSString).appendingPathComponent("broker.key.pub")
         self.dir = dir
     }
 
-    /// The options that make `pumasi` speak to the broker as `name`.
+    /// The options that make `pumasi` speak to the broker as `name`; the broker's key by its file, never as Z85
+    /// text (which may begin with '-').
     func `as`(_ name: String) -> [String] {
-        ["--broker", broker.router, "--broker-key", broker.publicKey ?? "", "--key", dir.file("\(name).key")]
+        ["--broker", broker.router, "--broker-key", brokerKeyFile, "--key", dir.file("\(name).key")]
     }
 }
 

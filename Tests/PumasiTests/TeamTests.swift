@@ -162,7 +162,8 @@ struct TeamTests {
         #expect(board.entries.map { "\($0.solver) \($0.submission)" } == ["owls \(cys.submission)"])
 
         // After the merge deadline, membership is frozen.
-        try Self.team(ada, challenge, .invite, invitee: "team:bats")
+        // An invited team is listed by its name.
+        #expect(try Self.team(ada, challenge, .invite, invitee: "team:bats").teams[0].invited == ["team:bats"])
         _ = eventually(seconds: 5) { WallClock.now() > spec.teams!.mergeDeadline! + 50 }
         let frozen = refusal { try Self.team(bob, challenge, .join, name: "owls") }
         #expect(frozen?.code == .closed && frozen?.message.contains("frozen") == true, "\(String(describing: frozen))")

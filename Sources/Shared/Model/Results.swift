@@ -55,6 +55,8 @@ public struct ChallengeInfo: Codable, Sendable, Equatable {
     /// Its phases, and which is open now (1, 2, …).
     public var phases: [PhaseSpec]?
     public var phase: Int?
+    /// Set when the challenge takes teams: their most members and merge deadline, as the spec gives them.
+    public var teams: TeamRules?
 
     public init(
         id: String, title: String, description: String, state: ChallengeState, deadline: Millis, award: AwardSpec,

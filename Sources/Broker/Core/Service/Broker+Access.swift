@@ -120,6 +120,7 @@ extension Broker {
             info.phases = record.phases
             info.phase = record.currentPhase + 1
         }
+        info.teams = record.spec?.teams
         if var agreement = memory.agreements[record.id] {
             if let sender, !mayManage(record, sender) {
                 let accepted = try store.acceptance(challenge: record.id, principal: sender.name)

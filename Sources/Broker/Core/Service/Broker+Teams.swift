@@ -229,12 +229,18 @@ extension Broker {
                     members: team.members.map {
                         .init(name: $0.name, joinedAt: $0.joinedAt, share: shares[$0.name] ?? 0)
                     },
-                    invited: insider ? try store.teamInvitations(team: team.id) : [],
+                    invited: insider ? try store.teamInvitations(team: team.id).map(invitedName) : [],
                     submissions: try store.entrantCounts(challenge: record.id, entrant: Entrant.team(team.id), since: 0)
                         .total,
                     createdAt: team.createdAt, mergedInto: team.mergedInto))
         }
         return TeamList(challenge: record.id, teams: teams, message: message)
+    }
+
+    /// An invitation as people name it: a solver, or `team:NAME` for a team (stored by its id).
+    private func invitedName(_ invitee: String) throws -> String {
+        guard let id = Entrant.teamId(invitee) else { return invitee }
+        return try store.team(id: id).map { Entrant.teamPrefix + $0.name } ?? invitee
     }
 
     /// Each member's share in percent: as the team declared, or equal.

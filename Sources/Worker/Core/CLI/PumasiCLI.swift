@@ -32,7 +32,9 @@ public enum PumasiCLI {
             SubmitCommand.self, StatusCommand.self, QuotaCommand.self, SelectCommand.self, LeaderboardCommand.self,
             ExportCommand.self, JudgeCommand.self, JudgeNextCommand.self, JudgeScoreCommand.self, EvaluateCommand.self,
             AcceptCommand.self, TermsCommand.self, InviteCommand.self, JoinCommand.self, AskCommand.self,
-            AnswerCommand.self, ClarificationsCommand.self, RelayCommand.self, OutboxCommand.self, KeygenCommand.self,
+            AnswerCommand.self, ClarificationsCommand.self, TeamCommand.self, TeamCreateCommand.self,
+            TeamInviteCommand.self, TeamJoinCommand.self, TeamLeaveCommand.self, TeamSharesCommand.self,
+            TeamShowCommand.self, RelayCommand.self, OutboxCommand.self, KeygenCommand.self,
         ]
     }
 
@@ -43,13 +45,14 @@ public enum PumasiCLI {
             discussion: """
                 Seekers: post, extend, cancel (a draft), rescore, disqualify, award, export, terms, invite, answer.
                 Admins: close, cancel.  Judges: judge.
-                Solvers: list, show, accept, join, download, submit, status, quota, select, leaderboard, export, ask.
+                Solvers: list, show, accept, join, team, download, submit, status, quota, select, leaderboard, export,
+                ask.
                 Everyone who may see a challenge: clarifications.
                 Long-running workers: evaluate (scores submissions), relay (shows announcements, forwards requests).
                 """,
             options: [.init("version", help: "Show the version.")],
             subcommands: commands.compactMap { command -> (name: String, abstract: String)? in
-                // `judge next` and `judge score` are listed by `pumasi judge --help`.
+                // `judge next`, `team create` and the like are listed by `pumasi judge --help`, `pumasi team --help`.
                 let name = String(command.spec.name.dropFirst("pumasi ".count))
                 return name.contains(" ") ? nil : (name, command.spec.abstract)
             } + [("help", "Show help for a subcommand.")])

@@ -29,7 +29,8 @@ enum PostCommand: Command {
                     } ?? "")
                     + (info.invitationOnly == true ? "\n  access    invitation only" : "")
                     + (file.spec.invite.map { "\n  invited   " + $0.joined(separator: ", ") } ?? "")
-                    + (info.evaluators == .own ? "\n  evaluators the seeker's own" : ""))
+                    + (info.evaluators == .own ? "\n  evaluators the seeker's own" : "")
+                    + (info.teams.map { "\n  teams     " + ShowCommand.teams($0, deadline: info.deadline) } ?? ""))
         }
         return 0
     }
@@ -152,7 +153,9 @@ enum AwardCommand: Command {
         if context.json {
             context.console.json(info)
         } else {
-            let paid = (info.awards ?? []).map { "\($0.amount) \($0.currency) to \($0.solver) for \($0.submission)" }
+            let paid = (info.awards ?? []).map {
+                "\($0.amount) \($0.currency) to \($0.shownSolver) for \($0.submission)"
+            }
             context.console.out(
                 "\(info.id) is \(info.state.rawValue)" + (paid.isEmpty ? "." : ": " + paid.joined(separator: "; ")))
         }

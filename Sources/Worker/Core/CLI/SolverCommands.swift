@@ -103,6 +103,7 @@ enum ShowCommand: Command {
         if c.invitationOnly == true { text += "\n  access        invitation only" }
         if c.evaluators == .own { text += "\n  evaluators    scored by the seeker's own evaluators" }
         if c.state == .draft, let startsAt = c.startsAt { text += "\n  opens         \(WallClock.iso(startsAt))" }
+        if let teams = c.teams { text += "\n  teams         " + Self.teams(teams, deadline: c.deadline) }
         if let rules = c.rules {
             var parts: [String] = []
             if let perDay = rules.perDay { parts.append("\(perDay) a day") }
@@ -124,7 +125,7 @@ enum ShowCommand: Command {
         }
         for award in c.awards ?? [] {
             text +=
-                "\n  awarded       \(award.amount) \(award.currency) to \(award.solver) (\(award.submission))"
+                "\n  awarded       \(award.amount) \(award.currency) to \(award.shownSolver) (\(award.submission))"
                 + (award.rationale.map { ": \($0)" } ?? "")
         }
         if !c.files.isEmpty {
@@ -154,6 +155,12 @@ extension ShowCommand {
         return text
     }
 
+    /// "up to 3 members, merge deadline 2026-12-31T00:00:00Z": the spec's, or the broker's defaults.
+    static func teams(_ teams: TeamRules, deadline: Millis) -> String {
+        "up to \(teams.maxSize ?? TeamRules.defaultMaxSize) members, merge deadline "
+            + WallClock.iso(min(teams.mergeDeadline ?? deadline, deadline))
+    }
+
     /// "winner-takes-all", "top-n 70/30", "threshold-tiers: 1000 at 30, all at 20", …
     static func policy(_ policy: AwardPolicySpec?) -> String {
         guard let policy else { return "winner takes all" }
@@ -169,6 +176,11 @@ extension ShowCommand {
         case .winnerTakesAll: return "winner takes all"
         }
     }
+}
+
+extension AwardInfo {
+    /// "ada", or "ada of team owls" for a member's share of a team's award.
+    var shownSolver: String { solver + (team.map { " of team \($0)" } ?? "") }
 }
 
 enum DownloadCommand: Command {
@@ -348,7 +360,8 @@ enum StatusCommand: Command {
 
 enum LeaderboardCommand: Command {
     static let spec = CommandSpec(
-        name: "pumasi leaderboard", abstract: "Show a challenge's leaderboard: each solver's best score.",
+        name: "pumasi leaderboard",
+        abstract: "Show a challenge's leaderboard: each solver's (or team's, with its members) best score.",
         arguments: [.init("challenge", help: "The challenge id (ch_…).")],
         options: CommandContext.clientOptions + [
             .init("limit", short: "n", value: "count", help: "Show the top N only.")
@@ -375,12 +388,17 @@ enum LeaderboardCommand: Command {
         if board.entries.isEmpty {
             text += "No scored submissions yet."
         } else {
-            var table = Table(headers: ["RANK", "SOLVER", "SCORE", "ENTRIES", "SUBMISSION", "SUBMITTED"])
+            // A MEMBERS column only when some entrant is a team.
+            let teams = board.entries.contains { $0.members != nil }
+            var table = Table(
+                headers: ["RANK", "SOLVER", "SCORE", "ENTRIES", "SUBMISSION", "SUBMITTED"] + (teams ? ["MEMBERS"] : []))
             for e in board.entries {
-                table.rows.append([
-                    e.score == nil ? "-" : String(e.rank), e.solver, Format.score(e.score, decimals: board.precision),
-                    String(e.entries), e.submission, WallClock.iso(e.submittedAt),
-                ])
+                table.rows.append(
+                    [
+                        e.score == nil ? "-" : String(e.rank), e.solver,
+                        Format.score(e.score, decimals: board.precision), String(e.entries), e.submission,
+                        WallClock.iso(e.submittedAt),
+                    ] + (teams ? [e.members.map { $0.joined(separator: ", ") } ?? "-"] : []))
             }
             text += table.rendered
         }

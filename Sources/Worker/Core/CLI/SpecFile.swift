@@ -17,7 +17,9 @@ import PumasiShared
 ///  "award": {…, "policy": {"kind": "threshold-tiers", "minimum": 0.8, "target": 0.95, "guaranteed": 1000}},
 ///  "judging": {"perSubmission": 2, "combine": "median", "scale": {"min": 0, "max": 10}, "weight": 0.5},
 ///  "summary": "what everyone may read", "agreement": {"kind": "licence", "file": "terms.md"} or {…, "text": "…"},
-///  "invitationOnly": true, "invite": ["ada", "bob"], "evaluators": "own"}
+///  "invitationOnly": true, "invite": ["ada", "bob"], "evaluators": "own",
+///  "teams": {"maxSize": 3, "mergeDeadline": "+30m"} (optional: solvers may form teams; the merge deadline is a
+///           time like the deadline, and defaults to it)}
 /// ```
 struct SpecFile {
     var spec: ChallengeSpec
@@ -48,6 +50,13 @@ struct SpecFile {
         var invitationOnly: Bool?
         var invite: [String]?
         var evaluators: EvaluatorPolicy?
+        var teams: Teams?
+    }
+
+    /// `TeamRules` with a readable merge deadline.
+    private struct Teams: Decodable {
+        var maxSize: Int?
+        var mergeDeadline: String?
     }
 
     static func load(_ path: String, now: Millis = WallClock.now()) throws -> SpecFile {
@@ -79,6 +88,18 @@ struct SpecFile {
                     "\(path): startsAt \"\(text)\" is not ISO 8601 (2026-12-31T00:00:00Z) or relative (+2h)")
             }
             startsAt = value
+        }
+        var teams: TeamRules?
+        if let raw = raw.teams {
+            teams = TeamRules(maxSize: raw.maxSize)
+            if let text = raw.mergeDeadline {
+                guard let value = WallClock.parse(text, now: now) else {
+                    throw CommandFailure(
+                        "\(path): teams.mergeDeadline \"\(text)\" is not ISO 8601 (2026-12-31T00:00:00Z) or relative (+2h)"
+                    )
+                }
+                teams?.mergeDeadline = value
+            }
         }
         if let policy = raw.award.policy, let problem = policy.problem(amount: raw.award.amount) {
             throw CommandFailure("\(path): award.policy: \(problem)")
@@ -117,6 +138,7 @@ struct SpecFile {
         spec.invitationOnly = raw.invitationOnly
         spec.invite = raw.invite
         spec.evaluators = raw.evaluators
+        spec.teams = teams
         return SpecFile(spec: spec, fileBytes: bytes)
     }
 
