@@ -154,10 +154,23 @@ submit() {
 }
 
 step "acme posts a challenge; solvers submit"
-# The demo's pump challenge, scored here by the evaluators any seeker may use (in the demo, globex brings its own).
+# The demo's pump data in one phase, scored by the evaluators any seeker may use (the demo's has two phases and
+# globex's own evaluator).
 mkdir -p "$work/pumps"
 cp "$here/demo/failures/sensors.csv" "$here/demo/failures/labels.csv" "$work/pumps/"
-grep -v '"evaluators"' "$here/demo/failures/challenge.json" >"$work/pumps/challenge.json"
+cat >"$work/pumps/challenge.json" <<'EOF'
+{
+  "title": "Predict pump failures",
+  "description": "From sensors.csv, predict which pumps fail within 30 days: a CSV with columns pump,failed (yes/no).",
+  "deadline": "+1h",
+  "award": {"amount": 10000, "currency": "EUR", "policy": {"kind": "top-n", "shares": [70, 30]}},
+  "scorer": {"builtin": "csv-accuracy", "options": {"id": "pump", "target": "failed", "split": "Usage"}},
+  "ranking": {"metric": "accuracy", "precision": 2},
+  "rules": {"perDay": 3},
+  "timeLimitSeconds": 10,
+  "files": [{"path": "sensors.csv", "role": "public"}, {"path": "labels.csv", "role": "reference"}]
+}
+EOF
 as acme post "$work/pumps/challenge.json" | sed 's/^/    /'
 challenge=$(as ada list --json | sed -nE 's/.*"id" : "([^"]+)".*/\1/p' | head -n 1)
 submit ada "$here/demo/solutions/pumps-ada.csv"

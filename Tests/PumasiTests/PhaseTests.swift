@@ -59,6 +59,17 @@ struct PhaseTests {
             eventually(seconds: 10) { (try? Self.board(ada, challenge)) == ["bob 1.0", "ada 0.0"] },
             "\(String(describing: try? Self.board(ada, challenge)))")
         #expect(try Self.board(ada, challenge, phase: 1) == ["ada 1.0", "bob 0.0", "cy 0.0"])
+        // A phase that gave way to the next shows its final standings (they decided who went on); the open one not.
+        let closedPhase = try ada.call(
+            Service.leaderboard, LeaderboardRequest(challenge: challenge, view: "final", phase: 1), as: Leaderboard.self
+        ).0
+        #expect(closedPhase.phase == 1 && closedPhase.phaseName == "dev" && closedPhase.view == "final")
+        let openPhase = refusal {
+            _ = try ada.call(
+                Service.leaderboard, LeaderboardRequest(challenge: challenge, view: "final", phase: 2),
+                as: Leaderboard.self)
+        }
+        #expect(openPhase?.code == .forbidden)
         let refused = refusal { _ = try submit(cy, challenge, "cy", "43") }
         #expect(
             refused?.code == .forbidden && refused?.message.contains("did not") == true,

@@ -105,6 +105,11 @@ as ada "$bin/pumasi" ask "$ideas" "May a proposal include a supplier's quote?"
 as globex "$bin/pumasi" answer "$question" "Yes: the warranty covers parts, not downtime." --public
 as linus "$bin/pumasi" clarifications "$ideas"
 
+step "linus and grace enter the pump challenge as one team: its limits are shared, and its award split between them"
+as linus "$bin/pumasi" team create "$pumps" wrench
+quietly_as linus "$bin/pumasi" team invite "$pumps" grace >/dev/null
+as grace "$bin/pumasi" team join "$pumps" wrench
+
 step "solvers submit (each is who their key says; one broken route; grace goes through her relay)"
 as ada "$bin/pumasi" submit "$route" "$here/solutions/route-ada.txt"
 as grace "$bin/pumasi" submit "$route" "$here/solutions/route-grace.txt"
@@ -142,8 +147,22 @@ for round in 1 2; do
 done
 as globex "$bin/pumasi" leaderboard "$ideas"
 
-step "limits: three pump submissions a day each; every receipt says what is left, and pumasi quota too"
+step "the pumps' development phase ends; once scored, the final phase opens for its top two, each one's best
+    submission carried over and scored again on this year's records"
+for _ in $(seq 1 200); do
+    quietly_as ada "$bin/pumasi" show "$pumps" --json | grep -q '"phase" : 2' && break
+    sleep 0.1
+done
+for _ in $(seq 1 100); do
+    [ "$(quietly_as ada "$bin/pumasi" leaderboard "$pumps" --json | grep -c '"score"')" -ge 2 ] && break
+    sleep 0.1
+done
+as ada "$bin/pumasi" leaderboard "$pumps" --phase 1 --final
+as ada "$bin/pumasi" leaderboard "$pumps"
+
+step "limits: three pump submissions a day, per phase, shared within a team; every receipt says what is left"
 as ada "$bin/pumasi" quota "$pumps"
+as grace "$bin/pumasi" quota "$pumps"
 
 step "a solver may not post or close, nor may a seeker pull a posted challenge; a stranger's key does not get in"
 as ada "$bin/pumasi" close "$route" || true

@@ -18,7 +18,23 @@ extension Broker {
             throw ProtocolError(
                 .forbidden, "judges see the leaderboard of \(record.id) once its award is decided: they judge blind")
         }
-        let settled = record.state != .draft && record.state != .open
+        var phase: Int?
+        if let asked = request.phase {
+            guard record.phases.indices.contains(asked - 1) else {
+                throw ProtocolError(
+                    .badRequest,
+                    record.isPhased
+                        ? "\(record.id) has phases 1 to \(record.phases.count), not \(asked)"
+                        : "\(record.id) has no phases")
+            }
+            guard asked - 1 <= record.currentPhase else {
+                throw ProtocolError(.notFound, "phase \(asked) of \(record.id) has not opened yet")
+            }
+            phase = asked - 1
+        }
+        // A phase that has given way to the next is settled too: its final standings decided who went on.
+        let settled =
+            (record.state != .draft && record.state != .open) || (phase.map { $0 < record.currentPhase } ?? false)
         let view: LeaderboardView
         switch request.view {
         case nil: view = settled ? .final : .provisional
@@ -33,20 +49,6 @@ extension Broker {
                 .forbidden,
                 "the final leaderboard of \(record.id) is revealed when it closes, at \(WallClock.iso(record.deadline))"
             )
-        }
-        var phase: Int?
-        if let asked = request.phase {
-            guard record.phases.indices.contains(asked - 1) else {
-                throw ProtocolError(
-                    .badRequest,
-                    record.isPhased
-                        ? "\(record.id) has phases 1 to \(record.phases.count), not \(asked)"
-                        : "\(record.id) has no phases")
-            }
-            guard asked - 1 <= record.currentPhase else {
-                throw ProtocolError(.notFound, "phase \(asked) of \(record.id) has not opened yet")
-            }
-            phase = asked - 1
         }
         return try store.leaderboard(record, view: view, limit: request.limit, phase: phase)
     }
