@@ -86,12 +86,21 @@ struct DumpTests {
             try sourceStore.insertInvitationToken(
                 id: "inv_1", challenge: id, sha256: String(repeating: "a", count: 64), at: 9)
             try sourceStore.insertClarification(id: "clr_1", challenge: id, asker: "ada", question: "Why?", at: 10)
+            // And teams and phases: a team, its member, the merge that made it, an invitation, a phase opening.
+            try sourceStore.insertTeam(id: "team_1", challenge: id, name: "owls", by: "ada", at: 11)
+            try sourceStore.addMember(team: "team_1", challenge: id, principal: "ada", at: 11)
+            try sourceStore.recordMerge(challenge: id, from: "ada", into: "team_1", at: 11)
+            try sourceStore.inviteToTeam(team: "team_1", challenge: id, invitee: "bob", by: "ada", at: 12)
+            try sourceStore.recordPhaseOpening(challenge: id, phase: 1, qualified: ["team:team_1"], at: 13)
         }
         let dump = try reread(try sourceStore.dump(challenge: id, source: source(from.directory)))
         #expect(dump.submissions.count == 2 && dump.files.count == 2 && dump.attempts.count == 1)
         #expect(dump.tables["disqualifications"]?.count == 1 && dump.tables["final_selections"]?.count == 1)
         #expect(dump.tables["replica_results"]?.count == 1)
-        for table in ["agreements", "acceptances", "invitations", "invitation_tokens", "clarifications"] {
+        for table in [
+            "agreements", "acceptances", "invitations", "invitation_tokens", "clarifications", "teams", "team_members",
+            "entrant_merges", "team_invitations", "phase_openings",
+        ] {
             #expect(dump.tables[table]?.count == 1, "\(table)")
         }
         #expect(dump.ledger.map(\.seq) == [2] && dump.source.ledgerHead?.seq == 2)
@@ -107,6 +116,8 @@ struct DumpTests {
         #expect(try target.currentAgreement(challenge: id)?.text == "Keep it quiet.")
         #expect(try target.acceptance(challenge: id, principal: "ada")?.version == 1)
         #expect(try target.isInvited(challenge: id, principal: "ada"))
+        #expect(try target.currentTeam(challenge: id, principal: "ada") == "team_1")
+        #expect(try target.qualified(challenge: id, phase: 1) == ["team:team_1"])
 
         // The award is the target's ledger entry 2, chained to its entry 1, naming the entry it was on the source.
         let ledger = try target.ledgerEntries()
