@@ -28,7 +28,8 @@ extension CLITests {
     }
 
     /// A phased spec file posted to a real broker: `show` prints the phases, `leaderboard --phase 1` names its
-    /// phase, and a phase that does not exist or has not opened is the broker's error.
+    /// phase, a phase that does not exist or has not opened is the broker's error, and the leaderboard CSV export
+    /// has a phase column.
     @Test func aChallengeInPhasesShowsItsPhasesAndLeaderboards() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
@@ -80,6 +81,10 @@ extension CLITests {
         #expect(notANumber.termination == .exit(64), "\(notANumber)")
         #expect(notANumber.stderr.hasPrefix("Error: --phase must be a phase's number: 1, 2, …\n"), "\(notANumber)")
 
+        let csv = try run("pumasi", ["export", id, "--format", "leaderboard-csv"] + b)
+        let table = try CSVTable.parse(csv.stdout)
+        #expect(table.header.prefix(4) == ["phase", "rank", "solver", "submission"], "\(csv)")
+        #expect(table.rows.map { Array($0.fields.prefix(5)) } == [["1", "1", "ada", ada.submission, "0.750000"]])
     }
 
     /// A spec file's phase ends read like its deadline; without a deadline it is the last phase's end, and one
