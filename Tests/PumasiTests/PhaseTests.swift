@@ -76,6 +76,20 @@ struct PhaseTests {
             "\(String(describing: refused))")
         #expect(refusal { _ = try Self.board(ada, challenge, phase: 3) }?.code == .badRequest)
 
+        // The report carries each opened phase's board; its main leaderboard is the current phase's.
+        let report = try setup.client("acme").call(
+            Service.report, ReportRequest(challenge: challenge), as: ChallengeReport.self
+        ).0
+        let boards = (report.phases ?? []).map { phase in
+            "\(phase.number) \(phase.name): "
+                + phase.leaderboard.map { "\($0.solver) \($0.score.map { String($0) } ?? "-")" }
+                .joined(separator: ", ")
+        }
+        #expect(boards == ["1 dev: ada 1.0, bob 0.0, cy 0.0", "2 final: bob 1.0, ada 0.0"], "\(report)")
+        #expect(report.leaderboard == report.phases?.last?.leaderboard)
+        #expect(report.phases?.map(\.endsAt) == spec.phases?.map(\.endsAt))
+        #expect(report.challenge.phase == 2 && report.challenge.phases == spec.phases)
+
         _ = try setup.client("root").call(Service.close, ChallengeRequest(challenge: challenge), as: ChallengeInfo.self)
         let store = try TestBackend.store(setup.dir.file("broker"))
         #expect(eventually { (try? store.award(challenge: challenge)) != nil })

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Everything a seeker exports about one challenge: the challenge itself, its leaderboard, every submission and
-/// the awards. The broker assembles it (it computes the leaderboard, never the client); the worker library
+/// Everything a seeker exports about one challenge: the challenge itself, its leaderboard (and each phase's, for a
+/// challenge in phases), every submission and the awards. The broker assembles it (it computes the leaderboard, never the client); the worker library
 /// writes it out as CSV, JSON or a self-contained HTML page (`ReportFormat`).
 public struct ChallengeReport: Codable, Sendable, Equatable {
     /// The layout of this type, written into every report so that readers of old exports can tell.
@@ -27,11 +27,36 @@ public struct ChallengeReport: Codable, Sendable, Equatable {
     public var awards: [AwardInfo]
     /// When the broker assembled the report.
     public var generatedAt: Millis
+    /// For a challenge in phases, the leaderboard of each phase that has opened, in order, on the same view as
+    /// `leaderboard` (which is the current phase's, or the last one's once the challenge closed). Nil without
+    /// phases.
+    public var phases: [PhaseBoard]?
+
+    /// One phase of a challenge in phases and its leaderboard.
+    public struct PhaseBoard: Codable, Sendable, Equatable {
+        /// 1, 2, …
+        public var number: Int
+        public var name: String
+        /// When it stopped, or stops, taking submissions.
+        public var endsAt: Millis
+        /// Its entrants' best submissions, scored on its reference data, in the broker's order.
+        public var leaderboard: [LeaderboardEntry]
+
+        public init(number: Int, name: String, endsAt: Millis, leaderboard: [LeaderboardEntry]) {
+            self.number = number
+            self.name = name
+            self.endsAt = endsAt
+            self.leaderboard = leaderboard
+        }
+
+        /// `leaderboard` in the order reports show it (see `ChallengeReport.standings`).
+        public var standings: [LeaderboardEntry] { ChallengeReport.standings(leaderboard) }
+    }
 
     public init(
         challenge: ChallengeInfo, metric: String, precision: Int = ChallengeReport.defaultPrecision,
         leaderboard: [LeaderboardEntry], submissions: [SubmissionInfo], awards: [AwardInfo], generatedAt: Millis,
-        version: Int = ChallengeReport.currentVersion
+        phases: [PhaseBoard]? = nil, version: Int = ChallengeReport.currentVersion
     ) {
         self.version = version
         self.challenge = challenge
@@ -41,6 +66,7 @@ public struct ChallengeReport: Codable, Sendable, Equatable {
         self.submissions = submissions
         self.awards = awards
         self.generatedAt = generatedAt
+        self.phases = phases
     }
 
     /// The decimals to show: `precision` clamped to `0...maxPrecision`.
@@ -48,7 +74,9 @@ public struct ChallengeReport: Codable, Sendable, Equatable {
 
     /// The leaderboard as reports show it: scored entries in rank order (ties keep the broker's order), then
     /// the entries without a score in the broker's order, so that a missing score never ranks ahead of a score.
-    public var standings: [LeaderboardEntry] {
+    public var standings: [LeaderboardEntry] { Self.standings(leaderboard) }
+
+    static func standings(_ leaderboard: [LeaderboardEntry]) -> [LeaderboardEntry] {
         let scored = leaderboard.enumerated().filter { $0.element.score != nil }
             .sorted { ($0.element.rank, $0.offset) < ($1.element.rank, $1.offset) }
             .map(\.element)
@@ -56,7 +84,13 @@ public struct ChallengeReport: Codable, Sendable, Equatable {
     }
 
     /// The names of the extra metrics on the leaderboard, sorted: one column each in the leaderboard's exports.
-    public var leaderboardMetricNames: [String] { Self.metricNames(leaderboard.map(\.metrics)) }
+    /// With phases, those of every phase's leaderboard.
+    public var leaderboardMetricNames: [String] {
+        Self.metricNames((leaderboard + (phases ?? []).flatMap(\.leaderboard)).map(\.metrics))
+    }
+
+    /// Whether some leaderboard entry, of any phase, is a team's: the exports then show members.
+    public var hasTeams: Bool { (leaderboard + (phases ?? []).flatMap(\.leaderboard)).contains { $0.members != nil } }
 
     /// The names of the metrics of all submissions, sorted: one column each in the submissions' exports.
     public var submissionMetricNames: [String] { Self.metricNames(submissions.map(\.metrics)) }

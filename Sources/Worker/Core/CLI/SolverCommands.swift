@@ -104,13 +104,9 @@ enum ShowCommand: Command {
         if c.evaluators == .own { text += "\n  evaluators    scored by the seeker's own evaluators" }
         if c.state == .draft, let startsAt = c.startsAt { text += "\n  opens         \(WallClock.iso(startsAt))" }
         if let teams = c.teams { text += "\n  teams         " + Self.teams(teams, deadline: c.deadline) }
-        if let rules = c.rules {
-            var parts: [String] = []
-            if let perDay = rules.perDay { parts.append("\(perDay) a day") }
-            if let total = rules.total { parts.append("\(total) in all") }
-            if rules.mode == .replace { parts.append("each replaces the last") }
-            if let n = rules.finalSelection { parts.append("select \(n) for the final ranking") }
-            if !parts.isEmpty { text += "\n  limits        " + parts.joined(separator: ", ") }
+        if let rules = c.rules, let limits = Self.limits(rules) { text += "\n  limits        " + limits }
+        for (index, line) in Self.phases(c).enumerated() {
+            text += (index == 0 ? "\n  phases        " : "\n                ") + line
         }
         if let ranking = c.ranking, ranking.metric != nil || ranking.precision != nil {
             text +=
@@ -153,6 +149,67 @@ extension ShowCommand {
             text += accepted ? "; accepted" : "; not accepted"
         }
         return text
+    }
+
+    /// "5 a day, 50 in all, …", or nil for rules that limit nothing.
+    static func limits(_ rules: SubmissionRules) -> String? {
+        var parts: [String] = []
+        if let perDay = rules.perDay { parts.append("\(perDay) a day") }
+        if let total = rules.total { parts.append("\(total) in all") }
+        if rules.mode == .replace { parts.append("each replaces the last") }
+        if let n = rules.finalSelection { parts.append("select \(n) for the final ranking") }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
+    }
+
+    /// One line per phase: `2 final  ends 2026-…  (open now)  reference final.csv, top 2 of phase 1, …`; empty
+    /// for a challenge without phases. A phase before the current one is closed, the current one open while the
+    /// challenge is (or ended, while its scoring drains), a later one upcoming.
+    static func phases(_ c: ChallengeInfo) -> [String] {
+        guard let phases = c.phases, !phases.isEmpty else { return [] }
+        let current = (c.phase ?? 1) - 1
+        let width = phases.map(\.name.count).max() ?? 0
+        let now = WallClock.now()
+        return phases.enumerated().map { index, phase in
+            let status: String
+            switch c.state {
+            case .draft: status = "upcoming"
+            case .open:
+                if index < current {
+                    status = "closed"
+                } else if index > current {
+                    status = "upcoming"
+                } else {
+                    status = phase.endsAt <= now && index + 1 < phases.count ? "ended, scoring" : "open now"
+                }
+            default: status = "closed"
+            }
+            var parts: [String] = []
+            if let reference = phase.reference { parts.append("reference " + reference.joined(separator: ", ")) }
+            if let rules = phase.rules, let limits = limits(rules) { parts.append(limits) }
+            if let qualify = phase.qualify, let rule = qualification(qualify, before: index, direction: c.direction) {
+                parts.append(rule)
+            }
+            if phase.carryOver == true {
+                parts.append(
+                    c.rules?.finalSelection == nil
+                        ? "carries the best submission over" : "carries the final selection over")
+            }
+            let name = phase.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            return "\(index + 1) \(name)  ends \(WallClock.iso(phase.endsAt))  (\(status))"
+                + (parts.isEmpty ? "" : "  " + parts.joined(separator: ", "))
+        }
+    }
+
+    /// "top 10 of phase 1", "score at least 0.8 in phase 1", or both: who may enter a phase, from the final
+    /// standings of the phase before it, numbered `before` (1, 2, …).
+    static func qualification(_ rule: PhaseSpec.Qualification, before: Int, direction: Direction) -> String? {
+        let bar = rule.bar.map { "score \(direction == .maximize ? "at least" : "at most") \(Format.score($0))" }
+        switch (rule.top, bar) {
+        case (let top?, let bar?): return "top \(top) of phase \(before) among those who \(bar)"
+        case (let top?, nil): return "top \(top) of phase \(before)"
+        case (nil, let bar?): return "\(bar) in phase \(before)"
+        case (nil, nil): return nil
+        }
     }
 
     /// "up to 3 members, merge deadline 2026-12-31T00:00:00Z": the spec's, or the broker's defaults.
@@ -364,7 +421,10 @@ enum LeaderboardCommand: Command {
         abstract: "Show a challenge's leaderboard: each solver's (or team's, with its members) best score.",
         arguments: [.init("challenge", help: "The challenge id (ch_…).")],
         options: CommandContext.clientOptions + [
-            .init("limit", short: "n", value: "count", help: "Show the top N only.")
+            .init("limit", short: "n", value: "count", help: "Show the top N only."),
+            .init(
+                "phase", value: "number",
+                help: "For a challenge in phases, this one (1, 2, …). Default: the one open now, or the last."),
         ] + CommandContext.viewOptions)
 
     static func run(_ context: CommandContext) throws -> Int32 {
@@ -375,8 +435,16 @@ enum LeaderboardCommand: Command {
             }
             limit = value
         }
+        var phase: Int?
+        if let text = context.arguments.value("phase") {
+            guard let value = Int(text), value > 0 else {
+                throw UsageError("--phase must be a phase's number: 1, 2, …", usage: spec.usage)
+            }
+            phase = value
+        }
         let request = LeaderboardRequest(
-            challenge: context.arguments[argument: "challenge"] ?? "", limit: limit, view: try context.view())
+            challenge: context.arguments[argument: "challenge"] ?? "", limit: limit, view: try context.view(),
+            phase: phase)
         let (board, _) = try context.client().call(Service.leaderboard, request, as: Leaderboard.self)
         if context.json {
             context.console.json(board)
@@ -384,7 +452,9 @@ enum LeaderboardCommand: Command {
         }
         var text =
             "\(board.title)  [\(board.challenge), \(board.state.rawValue)]  \(board.view ?? "") by \(board.metric ?? "score"), "
-        text += board.direction == .maximize ? "higher is better\n" : "lower is better\n"
+        text += board.direction == .maximize ? "higher is better" : "lower is better"
+        if let number = board.phase { text += ", phase \(number)" + (board.phaseName.map { " (\($0))" } ?? "") }
+        text += "\n"
         if board.entries.isEmpty {
             text += "No scored submissions yet."
         } else {

@@ -19,7 +19,11 @@ import PumasiShared
 ///  "summary": "what everyone may read", "agreement": {"kind": "licence", "file": "terms.md"} or {…, "text": "…"},
 ///  "invitationOnly": true, "invite": ["ada", "bob"], "evaluators": "own",
 ///  "teams": {"maxSize": 3, "mergeDeadline": "+30m"} (optional: solvers may form teams; the merge deadline is a
-///           time like the deadline, and defaults to it)}
+///           time like the deadline, and defaults to it),
+///  "phases": [{"name": "dev", "endsAt": "+1h", "reference": ["dev.csv"]},
+///             {"name": "final", "endsAt": "+2h", "reference": ["final.csv"], "qualify": {"top": 10},
+///              "carryOver": true, "rules": {"total": 5}}] (optional: stages, each ending at a time like the
+///             deadline; the deadline may then be left out, and is the last phase's end)}
 /// ```
 struct SpecFile {
     var spec: ChallengeSpec
@@ -34,7 +38,8 @@ struct SpecFile {
 
         var title: String
         var description: String
-        var deadline: String
+        /// Optional with phases: the last phase's end.
+        var deadline: String?
         var award: AwardSpec
         var direction: Direction?
         var scorer: ScorerSpec
@@ -51,12 +56,23 @@ struct SpecFile {
         var invite: [String]?
         var evaluators: EvaluatorPolicy?
         var teams: Teams?
+        var phases: [Phase]?
     }
 
     /// `TeamRules` with a readable merge deadline.
     private struct Teams: Decodable {
         var maxSize: Int?
         var mergeDeadline: String?
+    }
+
+    /// `PhaseSpec` with a readable end.
+    private struct Phase: Decodable {
+        var name: String
+        var endsAt: String
+        var rules: SubmissionRules?
+        var reference: [String]?
+        var qualify: PhaseSpec.Qualification?
+        var carryOver: Bool?
     }
 
     static func load(_ path: String, now: Millis = WallClock.now()) throws -> SpecFile {
@@ -77,10 +93,8 @@ struct SpecFile {
         } catch {
             throw CommandFailure("\(path): \(error)")
         }
-        guard let deadline = WallClock.parse(raw.deadline, now: now) else {
-            throw CommandFailure(
-                "\(path): deadline \"\(raw.deadline)\" is not ISO 8601 (2026-12-31T00:00:00Z) or relative (+2h)")
-        }
+        let phases = try raw.phases.map { try phaseSpecs($0, path: path, now: now) }
+        let deadline = try deadline(raw.deadline, phases: phases, path: path, now: now)
         var startsAt: Millis?
         if let text = raw.startsAt {
             guard let value = WallClock.parse(text, now: now) else {
@@ -139,7 +153,42 @@ struct SpecFile {
         spec.invite = raw.invite
         spec.evaluators = raw.evaluators
         spec.teams = teams
+        spec.phases = phases
         return SpecFile(spec: spec, fileBytes: bytes)
+    }
+
+    /// The phases with their ends read like the deadline: ISO 8601 or relative to `now`.
+    private static func phaseSpecs(_ phases: [Phase], path: String, now: Millis) throws -> [PhaseSpec] {
+        try phases.enumerated().map { index, phase in
+            guard let endsAt = WallClock.parse(phase.endsAt, now: now) else {
+                throw CommandFailure(
+                    "\(path): phases[\(index)].endsAt \"\(phase.endsAt)\" is not ISO 8601 (2026-12-31T00:00:00Z) or "
+                        + "relative (+2h)")
+            }
+            return PhaseSpec(
+                name: phase.name, endsAt: endsAt, rules: phase.rules, reference: phase.reference,
+                qualify: phase.qualify, carryOver: phase.carryOver)
+        }
+    }
+
+    /// The spec's deadline: as given, or the last phase's end when it gives phases and no deadline. The broker
+    /// requires the two to be equal, so a spec that gives both differently is refused here, naming both.
+    private static func deadline(_ text: String?, phases: [PhaseSpec]?, path: String, now: Millis) throws -> Millis {
+        let last = phases?.last?.endsAt
+        guard let text else {
+            guard let last else { throw CommandFailure("\(path): missing field \"deadline\"") }
+            return last
+        }
+        guard let deadline = WallClock.parse(text, now: now) else {
+            throw CommandFailure(
+                "\(path): deadline \"\(text)\" is not ISO 8601 (2026-12-31T00:00:00Z) or relative (+2h)")
+        }
+        if let last, last != deadline {
+            throw CommandFailure(
+                "\(path): deadline \(WallClock.iso(deadline)) is not the last phase's end, \(WallClock.iso(last)): "
+                    + "give them equal, or leave the deadline out")
+        }
+        return deadline
     }
 
     /// The agreement as sent: its text given inline, or read from `file` (relative to the spec), never both.

@@ -7,18 +7,30 @@ extension ChallengeReport {
     /// Columns: `rank,solver,submission,score,submitted_at,entries`, then `metric:<name>` for each extra metric
     /// (sorted by name). Scores and metrics carry `decimals` decimals; times are ISO 8601 UTC to the millisecond;
     /// an entry without a score has an empty rank and score. Text is guarded against formula injection.
+    ///
+    /// Two columns appear only when they have something to say, so that other challenges' CSV stays as it was:
+    /// for a challenge in phases, a first column `phase` (1, 2, …) and the rows of every opened phase's
+    /// leaderboard in turn; when some entrant is a team, a `members` column after `solver`, its members joined
+    /// by `;` (empty for a solver alone).
     public func leaderboardCSV() -> String {
         let metrics = leaderboardMetricNames
+        let teams = hasTeams
+        let boards: [(phase: Int?, entries: [LeaderboardEntry])] =
+            phases.map { $0.map { ($0.number, $0.standings) } } ?? [(nil, standings)]
         var csv = CSVWriter(
-            header: ["rank", "solver", "submission", "score", "submitted_at", "entries"]
-                + metrics.map { "metric:" + $0 })
-        for entry in standings {
-            csv.row(
-                [
-                    entry.score == nil ? "" : String(entry.rank), CSVWriter.guarded(entry.solver),
-                    CSVWriter.guarded(entry.submission), numberField(entry.score),
-                    ReportText.time(entry.submittedAt), String(entry.entries),
-                ] + metricFields(entry.metrics, metrics))
+            header: (phases == nil ? [] : ["phase"]) + ["rank", "solver"] + (teams ? ["members"] : [])
+                + ["submission", "score", "submitted_at", "entries"] + metrics.map { "metric:" + $0 })
+        for (phase, entries) in boards {
+            for entry in entries {
+                csv.row(
+                    (phase.map { [String($0)] } ?? [])
+                        + [entry.score == nil ? "" : String(entry.rank), CSVWriter.guarded(entry.solver)]
+                        + (teams ? [CSVWriter.guarded((entry.members ?? []).joined(separator: ";"))] : [])
+                        + [
+                            CSVWriter.guarded(entry.submission), numberField(entry.score),
+                            ReportText.time(entry.submittedAt), String(entry.entries),
+                        ] + metricFields(entry.metrics, metrics))
+            }
         }
         return csv.text
     }
