@@ -38,12 +38,8 @@ extension Broker {
             // A no-op for the seeker and admins, who see the private split all along.
             if solver != nil { try redactPrivateSplit(&submissions[index], sender: sender) }
         }
-        var info = try store.challengeInfo(record)
-        if record.isPhased {
-            info.phases = record.phases
-            info.phase = record.currentPhase + 1
-        }
-        info.teams = record.spec?.teams
+        // The challenge as its reader sees it elsewhere (`show`): a judging panel's names only for its seeker.
+        let info = try challengeInfo(record, for: sender)
         return ChallengeReport(
             challenge: info, metric: record.rankingMetric, precision: record.precision,
             leaderboard: board.entries, submissions: submissions, awards: try store.awards(challenge: record.id),
