@@ -132,6 +132,37 @@ struct PhaseTests {
         setup.dir.remove()
     }
 
+    /// A phase may have its own scorer: the final one here accepts answers within 1 of final.txt's, the dev one only
+    /// dev.txt's exact text; and the award may be decided on a phase other than the last.
+    @Test func aPhaseScoresWithItsOwnScorerAndTheAwardMayFollowAnotherPhase() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        let evaluator = try setup.evaluator()
+        defer { evaluator.shutdown() }
+        var (spec, files) = Self.phasedSpec(devMillis: 1_200)
+        spec.phases![1].qualify = nil
+        spec.phases![1].scorer = ScorerSpec(builtin: "numeric-tolerance", options: ["absolute": "1"])
+        spec.award.phase = 1
+        let challenge = try post(try setup.client("acme"), spec, files).id
+        let (ada, bob) = (try setup.client("ada"), try setup.client("bob"))
+        #expect(try settled(ada, try submit(ada, challenge, "ada", "42.5").submission).score == 0)
+        #expect(try settled(bob, try submit(bob, challenge, "bob", "42").submission).score == 1)
+        #expect(
+            // Carried over in the order of phase 1's standings: a tie goes to the one carried first.
+            eventually(seconds: 10) { (try? Self.board(ada, challenge)) == ["bob 1.0", "ada 1.0"] },
+            "\(String(describing: try? Self.board(ada, challenge)))")
+        _ = try setup.client("root").call(Service.close, ChallengeRequest(challenge: challenge), as: ChallengeInfo.self)
+        let store = try TestBackend.store(setup.dir.file("broker"))
+        #expect(eventually { (try? store.award(challenge: challenge)) != nil })
+        // Decided on phase 1, where bob alone was right.
+        #expect(try store.award(challenge: challenge)?.solver == "bob")
+        var (wrong, _) = Self.phasedSpec(devMillis: 60_000)
+        wrong.phases![1].scorer = ScorerSpec(builtin: "csv-rmse")
+        #expect(
+            refusal { _ = try post(try setup.client("acme"), wrong, files) }?.message.contains("ranks minimized")
+                == true)
+    }
+
     @Test func aSpecsPhasesAreChecked() throws {
         let broker = try BrokerHarness(directory: try TempDirectory().path, logLevel: .error)
         defer { broker.shutdown() }

@@ -321,7 +321,7 @@ extension Broker {
                     logger.error(
                         "job queued for an evaluator not allowed to score it; requeued", ["job.id": "\(queued.id)"])
                     memory.dispatcher.withdraw(queued.id, from: identity)
-                    deferred.append((queued, challenge.queue))
+                    deferred.append((queued, challenge.queue(phase: payload.phase)))
                     continue
                 }
                 guard key.version == challenge.scorerVersion else {
@@ -338,7 +338,7 @@ extension Broker {
                     }
                     guard memory.replicas[base]?.principals.contains(principal) != true else {
                         memory.dispatcher.withdraw(queued.id, from: identity)
-                        deferred.append((queued, challenge.queue))
+                        deferred.append((queued, challenge.queue(phase: payload.phase)))
                         continue
                     }
                     memory.replicas[base, default: ReplicaState()].principals.insert(principal)
@@ -353,7 +353,7 @@ extension Broker {
                     Lease(
                         job: queued.id, attempt: attempt, evaluator: identity, principal: principal, expires: expires,
                         submission: payload.submission, challenge: challenge.id, solver: payload.solver,
-                        service: challenge.queue))
+                        service: challenge.queue(phase: payload.phase)))
                 leased.append((queued.id, attempt))
                 body += [job.json(tail: try jobTail(challenge, phase: payload.phase)), payload.content]
             }
@@ -376,7 +376,7 @@ extension Broker {
             reference = reference.filter { names.contains($0.name) }
         }
         let json = ScoringJob.tail(
-            scorer: challenge.scorer, reference: reference,
+            scorer: challenge.scorer(phase: phase), reference: reference,
             timeLimitSeconds: challenge.timeLimitSeconds)
         memory.jobTails[key] = (challenge.scorerVersion, json)
         return json

@@ -151,7 +151,9 @@ public final class Broker {
             guard let record = memory.liveChallenges[job.challenge] else { continue }
             var done: [ReplicaResult] = []
             if record.redundancy != nil { done = try store.replicas(submission: job.submission, version: job.version) }
-            jobSubmitted(row: job.row, challenge: record, failedAttempts: job.failedAttempts, replicasDone: done)
+            jobSubmitted(
+                row: job.row, challenge: record, phase: job.phase, failedAttempts: job.failedAttempts,
+                replicasDone: done)
         }
         try recoverPendingJudging()
         memory.agreements = try store.currentAgreements()
@@ -311,15 +313,17 @@ public final class Broker {
     /// With redundancy, as many replicas as are still needed go to the queue (`replicasDone`: the results kept
     /// from before a restart).
     func jobSubmitted(
-        row: Int64, challenge: ChallengeRecord, failedAttempts: Int = 0, replicasDone: [ReplicaResult] = []
+        row: Int64, challenge: ChallengeRecord, phase: Int = 0, failedAttempts: Int = 0,
+        replicasDone: [ReplicaResult] = []
     ) {
+        let queue = challenge.queue(phase: phase)
         let base = JobKey(row: row, version: challenge.scorerVersion)
         memory.pendingJobs[challenge.id, default: 0] += 1
         // A submission that judges alone score waits for them, not for an evaluator.
         guard !challenge.isJudgedOnly else { return }
         guard let redundancy = challenge.redundancy else {
             return memory.dispatcher.enqueue(
-                QueuedJob(id: base.id, failedAttempts: failedAttempts), service: challenge.queue, owner: challenge.owner
+                QueuedJob(id: base.id, failedAttempts: failedAttempts), service: queue, owner: challenge.owner
             )
         }
         let done = replicasDone.count
@@ -327,7 +331,7 @@ public final class Broker {
         for replica in done..<max(done, wanted) {
             let key = JobKey(row: row, version: challenge.scorerVersion, replica: replica)
             memory.dispatcher.enqueue(
-                QueuedJob(id: key.id, failedAttempts: 0), service: challenge.queue, owner: challenge.owner)
+                QueuedJob(id: key.id, failedAttempts: 0), service: queue, owner: challenge.owner)
         }
         memory.replicas[base] = ReplicaState(count: max(done, wanted), principals: Set(replicasDone.map(\.evaluator)))
     }

@@ -14,6 +14,8 @@ public struct AwardSpec: Codable, Sendable, Equatable {
     public var currency: String
     /// How it is decided; winner-takes-all when absent.
     public var policy: AwardPolicySpec?
+    /// For a challenge in phases: the phase (1, 2, …) whose final standings the policy decides on; the last by default.
+    public var phase: Int?
 
     public init(amount: Decimal, currency: String, policy: AwardPolicySpec? = nil) {
         self.amount = amount

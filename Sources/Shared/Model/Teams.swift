@@ -121,6 +121,9 @@ public struct PhaseSpec: Codable, Sendable, Equatable {
     public var rules: SubmissionRules?
     /// The names of the reference files its submissions are scored on; every reference file when absent.
     public var reference: [String]?
+    /// Its own scorer (a built-in or a plugin, not judges); the challenge's when absent. Rescoring replaces the
+    /// challenge's scorer, and so scores again the phases that use it.
+    public var scorer: ScorerSpec?
     /// Who may enter it, from the phase before's final standings: its top `top` entrants, or those whose score
     /// meets `bar`. Everyone when absent.
     public var qualify: Qualification?

@@ -116,7 +116,8 @@ extension Broker {
                 try store.pendingJobCount(challenge: id, version: record.scorerVersion) == 0,
                 try store.awaitingJudgingCount(record) == 0
             else { continue }
-            switch record.policy.decide(record, ranking: try store.ranking(record), now: now) {
+            switch record.policy.decide(record, ranking: try store.ranking(record, phase: record.awardPhase), now: now)
+            {
             case .awaitSeeker:
                 logger.info("scoring finished; the seeker decides the award", ["challenge.id": id])
             case .pay(let payments) where payments.contains(where: { $0.amount > 0 }):

@@ -95,7 +95,7 @@ extension Broker {
                 challenge: record.id, submission: receipt.submission, solver: solver, filename: filename,
                 sha256: receipt.sha256, content: bytes, phase: phase),
             row: job)
-        jobSubmitted(row: job, challenge: record)
+        jobSubmitted(row: job, challenge: record, phase: phase)
     }
 
     /// Refuses a submission a phased challenge cannot take now: between phases, or from an entrant who did not

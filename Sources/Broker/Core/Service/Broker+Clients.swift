@@ -189,7 +189,7 @@ extension Broker {
                     filename: request.filename, sha256: receipt.sha256, content: body[1], phase: record.currentPhase),
                 row: job)
         }
-        jobSubmitted(row: job, challenge: record)
+        jobSubmitted(row: job, challenge: record, phase: record.currentPhase)
         return receipt
     }
 

@@ -268,7 +268,7 @@ extension Broker {
                 .badRequest,
                 "payments must be positive and add up to at most \(record.award.amount) \(record.award.currency)")
         }
-        let ranking = try store.ranking(record)
+        let ranking = try store.ranking(record, phase: record.awardPhase)
         var payments: [AwardInfo] = []
         for payment in request.payments {
             guard let candidate = ranking.candidates.first(where: { $0.submission == payment.submission }) else {
@@ -335,7 +335,7 @@ extension Broker {
         updated.scorerVersion = version
         memory.liveChallenges[record.id] = updated
         memory.pendingJobs[record.id] = nil
-        for row in rows { jobSubmitted(row: row, challenge: updated) }
+        for (row, phase) in rows { jobSubmitted(row: row, challenge: updated, phase: phase) }
         if record.state == .closed { memory.settleCandidates.insert(record.id) }
         return info
     }

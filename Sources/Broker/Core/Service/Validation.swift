@@ -94,6 +94,16 @@ enum Validation {
                     throw bad("\(what): the first phase has no phase before it to qualify from or carry over")
                 }
                 if let top = phase.qualify?.top, top < 1 { throw bad("\(what).qualify.top must be at least 1") }
+                if let own = phase.scorer {
+                    guard own.judge != true, spec.scorer.judge != true else {
+                        throw bad("\(what).scorer: judges score the whole challenge, not a phase")
+                    }
+                    if let natural = try scorer(own, what: "\(what).scorer"), natural != spec.direction {
+                        throw bad(
+                            "\(what).scorer ranks \(natural.rawValue)d, but the challenge is \(spec.direction?.rawValue ?? "?")d"
+                        )
+                    }
+                }
                 if let bar = phase.qualify?.bar, !bar.isFinite { throw bad("\(what).qualify.bar must be a number") }
                 if let problem = phase.rules.flatMap({ rules -> String? in
                     [rules.perDay, rules.total, rules.finalSelection].contains {
@@ -104,9 +114,15 @@ enum Validation {
                     throw bad("\(what).rules: \(problem)")
                 }
             }
+            if let phase = spec.award.phase, !(1...phases.count).contains(phase) {
+                throw bad("spec.award.phase must be one of the phases, 1 to \(phases.count)")
+            }
             guard phases.last?.endsAt == spec.deadline else {
                 throw bad("spec.deadline must be the last phase's end, \(WallClock.iso(phases.last?.endsAt ?? 0))")
             }
+        }
+        if spec.award.phase != nil, spec.phases == nil {
+            throw bad("spec.award.phase names a phase, but the challenge has no phases")
         }
         if let teams = spec.teams {
             if let size = teams.maxSize, !(2...TeamRules.maxMaxSize).contains(size) {

@@ -48,8 +48,23 @@ struct ChallengeRecord {
     /// When the phase open now stops taking submissions.
     var phaseEnd: Millis { phases.indices.contains(currentPhase) ? phases[currentPhase].endsAt : deadline }
 
-    /// The dispatcher's queue for its jobs.
-    var queue: String { Dispatcher.queue(service: service, challenge: id, own: wantsOwnEvaluators) }
+    /// The scorer of a phase's submissions: the phase's own, or the challenge's.
+    func scorer(phase: Int) -> ScorerSpec {
+        phases.indices.contains(phase) ? phases[phase].scorer ?? scorer : scorer
+    }
+
+    /// The phase whose standings decide the award: the spec's `award.phase`, or the last (nil without phases).
+    var awardPhase: Int? {
+        guard isPhased else { return nil }
+        // Never a phase that has not opened (an admin may close a challenge early).
+        return min((spec?.award.phase).map { min(max($0 - 1, 0), phases.count - 1) } ?? phases.count - 1, currentPhase)
+    }
+
+    /// The dispatcher's queue for a phase's jobs.
+    func queue(phase: Int) -> String {
+        let service = phases.indices.contains(phase) ? phases[phase].scorer?.service ?? service : service
+        return Dispatcher.queue(service: service, challenge: id, own: wantsOwnEvaluators)
+    }
 }
 
 extension Store {

@@ -11,6 +11,8 @@ struct PendingJob {
     var version: Int
     /// Attempts that failed before (lost evaluators, expired leases): they count towards the job's limit.
     var failedAttempts: Int
+    /// The phase it belongs to (0 without phases).
+    var phase: Int = 0
 }
 
 /// What a job's REQUEST carries, read from its submission.
@@ -46,7 +48,7 @@ extension Store {
         try db.query(
             """
             SELECT s.seq, s.id, s.challenge_id, c.service, c.scorer_version,
-                (SELECT COUNT(*) FROM attempts a WHERE a.submission_id = s.id AND a.version = c.scorer_version)
+                (SELECT COUNT(*) FROM attempts a WHERE a.submission_id = s.id AND a.version = c.scorer_version), s.phase
             FROM challenges c JOIN submissions s ON s.challenge_id = c.id
             WHERE c.state IN ('open', 'closed') AND NOT EXISTS (SELECT 1 FROM outcomes o
                 WHERE o.submission_id = s.id AND o.version = c.scorer_version)
@@ -55,7 +57,8 @@ extension Store {
         ).map {
             PendingJob(
                 row: $0.int(0) ?? 0, submission: $0.string(1) ?? "", challenge: $0.string(2) ?? "",
-                service: $0.string(3) ?? "", version: Int($0.int(4) ?? 1), failedAttempts: Int($0.int(5) ?? 0))
+                service: $0.string(3) ?? "", version: Int($0.int(4) ?? 1), failedAttempts: Int($0.int(5) ?? 0),
+                phase: Int($0.int(6) ?? 0))
         }
     }
 

@@ -101,10 +101,10 @@ extension Store {
         }
     }
 
-    /// Every submission's sequence number, oldest first.
-    func submissionRows(challenge: String) throws -> [Int64] {
-        try db.query("SELECT seq FROM submissions WHERE challenge_id = ? ORDER BY seq", [.text(challenge)]).map {
-            $0.int(0) ?? 0
+    /// Every submission's sequence number and phase, oldest first.
+    func submissionRows(challenge: String) throws -> [(row: Int64, phase: Int)] {
+        try db.query("SELECT seq, phase FROM submissions WHERE challenge_id = ? ORDER BY seq", [.text(challenge)]).map {
+            ($0.int(0) ?? 0, Int($0.int(1) ?? 0))
         }
     }
 }
