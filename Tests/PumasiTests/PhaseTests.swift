@@ -59,6 +59,11 @@ struct PhaseTests {
             eventually(seconds: 10) { (try? Self.board(ada, challenge)) == ["bob 1.0", "ada 0.0"] },
             "\(String(describing: try? Self.board(ada, challenge)))")
         #expect(try Self.board(ada, challenge, phase: 1) == ["ada 1.0", "bob 0.0", "cy 0.0"])
+        let carried = try ada.call(Service.leaderboard, LeaderboardRequest(challenge: challenge), as: Leaderboard.self)
+            .0
+            .entries.first { $0.solver == "ada" }?.submission
+        let info = try status(ada, try #require(carried))
+        #expect(info.phase == 2 && info.carriedFrom?.hasPrefix("sub_") == true && info.score == 0)
         // A phase that gave way to the next shows its final standings (they decided who went on); the open one not.
         let closedPhase = try ada.call(
             Service.leaderboard, LeaderboardRequest(challenge: challenge, view: "final", phase: 1), as: Leaderboard.self

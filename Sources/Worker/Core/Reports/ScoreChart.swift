@@ -28,9 +28,12 @@ struct ScoreChart {
     static let height = 360.0
 
     init(report: ChallengeReport) {
+        // In phases, the phase the report's leaderboard is of (the current one, or the last): scores of different
+        // phases are on different data, and one line through them would mean nothing.
+        let phase = report.challenge.phase
         submissions = report.submissions.enumerated()
             .compactMap { offset, item -> (Int, Point)? in
-                guard let score = item.score, score.isFinite else { return nil }
+                guard let score = item.score, score.isFinite, phase == nil || item.phase == phase else { return nil }
                 return (offset, Point(time: item.receivedAt, score: score, solver: item.solver))
             }
             .sorted { ($0.1.time, $0.0) < ($1.1.time, $1.0) }
