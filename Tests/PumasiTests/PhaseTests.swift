@@ -168,6 +168,29 @@ struct PhaseTests {
                 == true)
     }
 
+    /// A phase with a start of its own waits for it, even once the phase before is done.
+    @Test func aPhaseWithItsOwnStartWaitsForIt() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        var (spec, files) = Self.phasedSpec(devMillis: 500)
+        spec.phases![1].qualify = nil
+        spec.phases![1].startsAt = spec.phases![0].endsAt + 1_500
+        let challenge = try post(try setup.client("acme"), spec, files).id
+        let ada = try setup.client("ada")
+        _ = eventually(seconds: 5) { WallClock.now() > spec.phases![0].endsAt + 300 }
+        let between = refusal { _ = try submit(ada, challenge, "ada", "43") }
+        #expect(
+            between?.code == .closed && between?.message.contains("opens at") == true, "\(String(describing: between))")
+        #expect(try Self.show(ada, challenge).phase == 1)
+        #expect(eventually(seconds: 10) { (try? Self.show(ada, challenge).phase) == 2 })
+        #expect(WallClock.now() >= spec.phases![1].startsAt!)
+        _ = try submit(ada, challenge, "ada", "43")
+    }
+
+    static func show(_ client: BrokerClient, _ id: String) throws -> ChallengeInfo {
+        try client.call(Service.show, ChallengeRequest(challenge: id), as: ChallengeInfo.self).0
+    }
+
     @Test func aSpecsPhasesAreChecked() throws {
         let broker = try BrokerHarness(directory: try TempDirectory().path, logLevel: .error)
         defer { broker.shutdown() }

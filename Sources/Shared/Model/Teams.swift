@@ -115,6 +115,9 @@ public struct TeamList: Codable, Sendable, Equatable {
 /// usual), and uses the challenge's scorer.
 public struct PhaseSpec: Codable, Sendable, Equatable {
     public var name: String
+    /// When it may open, at the earliest (a gap after the phase before); as soon as the phase before is done when
+    /// absent. Not for the first phase: the challenge's `startsAt` opens it.
+    public var startsAt: Millis?
     /// When it stops taking submissions.
     public var endsAt: Millis
     /// Its limits; the challenge's `rules` when absent.

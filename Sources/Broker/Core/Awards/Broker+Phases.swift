@@ -10,7 +10,9 @@ extension Broker {
     func advancePhases(now: Millis) throws {
         for record in memory.liveChallenges.values where record.state == .open && record.isPhased {
             let current = record.currentPhase
-            guard current + 1 < record.phases.count, record.phases[current].endsAt <= now else { continue }
+            guard current + 1 < record.phases.count, record.phases[current].endsAt <= now,
+                (record.phases[current + 1].startsAt ?? 0) <= now
+            else { continue }
             let pending =
                 memory.pendingJobs[record.id] == nil
                 ? 0 : try store.pendingJobCount(challenge: record.id, version: record.scorerVersion, phase: current)
@@ -25,7 +27,7 @@ extension Broker {
             guard record.state == .open, record.isPhased, record.currentPhase + 1 < record.phases.count else {
                 return nil
             }
-            return record.phases[record.currentPhase].endsAt
+            return max(record.phases[record.currentPhase].endsAt, record.phases[record.currentPhase + 1].startsAt ?? 0)
         }.min()
     }
 
@@ -105,10 +107,13 @@ extension Broker {
         let current = record.currentPhase
         let spec = record.phases[current]
         if now >= spec.endsAt, current + 1 < record.phases.count {
+            let next = record.phases[current + 1]
             throw ProtocolError(
                 .closed,
                 "phase \(current + 1) (\(spec.name)) of \(record.id) ended at \(WallClock.iso(spec.endsAt)); "
-                    + "phase \(current + 2) (\(record.phases[current + 1].name)) opens once its scoring has finished")
+                    + "phase \(current + 2) (\(next.name)) opens "
+                    + (next.startsAt.map { "at \(WallClock.iso($0)), or later " } ?? "")
+                    + "once its scoring has finished")
         }
         guard let qualified = try store.qualified(challenge: record.id, phase: current) else { return }
         let entrant = record.spec?.teams != nil ? try entrant(of: solver, in: record) : solver

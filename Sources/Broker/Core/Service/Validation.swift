@@ -83,6 +83,12 @@ enum Validation {
                 let what = "spec.phases[\(index)]"
                 try name(phase.name, what: "\(what).name")
                 guard names.insert(phase.name).inserted else { throw bad("\(what).name \(phase.name) is used twice") }
+                if let start = phase.startsAt {
+                    guard index > 0 else { throw bad("\(what).startsAt: the first phase opens with the challenge") }
+                    guard start >= previous, start < phase.endsAt else {
+                        throw bad("\(what).startsAt must come after the phase before ends, and before its own end")
+                    }
+                }
                 guard phase.endsAt > previous else {
                     throw bad("\(what).endsAt must come after the phase before ends (or the challenge starts)")
                 }

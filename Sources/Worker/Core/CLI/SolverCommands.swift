@@ -184,6 +184,8 @@ extension ShowCommand {
             default: status = "closed"
             }
             var parts: [String] = []
+            if let start = phase.startsAt { parts.append("opens at " + WallClock.iso(start) + " at the earliest") }
+            if let scorer = phase.scorer { parts.append("scored by " + scorer.display) }
             if let reference = phase.reference { parts.append("reference " + reference.joined(separator: ", ")) }
             if let rules = phase.rules, let limits = limits(rules) { parts.append(limits) }
             if let qualify = phase.qualify, let rule = qualification(qualify, before: index, direction: c.direction) {

@@ -68,7 +68,9 @@ struct SpecFile {
     /// `PhaseSpec` with a readable end.
     private struct Phase: Decodable {
         var name: String
+        var startsAt: String?
         var endsAt: String
+        var scorer: ScorerSpec?
         var rules: SubmissionRules?
         var reference: [String]?
         var qualify: PhaseSpec.Qualification?
@@ -165,9 +167,21 @@ struct SpecFile {
                     "\(path): phases[\(index)].endsAt \"\(phase.endsAt)\" is not ISO 8601 (2026-12-31T00:00:00Z) or "
                         + "relative (+2h)")
             }
-            return PhaseSpec(
+            var startsAt: Millis?
+            if let text = phase.startsAt {
+                guard let parsed = WallClock.parse(text, now: now) else {
+                    throw CommandFailure(
+                        "\(path): phases[\(index)].startsAt \"\(text)\" is not ISO 8601 (2026-12-31T00:00:00Z) or "
+                            + "relative (+2h)")
+                }
+                startsAt = parsed
+            }
+            var spec = PhaseSpec(
                 name: phase.name, endsAt: endsAt, rules: phase.rules, reference: phase.reference,
                 qualify: phase.qualify, carryOver: phase.carryOver)
+            spec.startsAt = startsAt
+            spec.scorer = phase.scorer
+            return spec
         }
     }
 
