@@ -205,6 +205,13 @@ struct PhaseTests {
         #expect(refusedPost { $0.phases![1].endsAt = $0.phases![0].endsAt }?.contains("must come after") == true)
         #expect(refusedPost { $0.phases![1].reference = ["nope.txt"] }?.contains("not one of the spec's") == true)
         #expect(refusedPost { $0.phases![0].carryOver = true }?.contains("the first phase") == true)
+        // A valid one posts; extending it moves its last phase's end with the deadline.
+        let posted = try post(client, spec, files)
+        let later = posted.deadline + 60_000
+        _ = try client.call(
+            Service.extend, ExtendRequest(challenge: posted.id, deadline: later), as: ChallengeInfo.self)
+        let extended = try Self.show(client, posted.id)
+        #expect(extended.phases?.last?.endsAt == later && extended.deadline == later)
         spec.phases![1].name = "dev"
         #expect(refusal { _ = try post(client, spec, files) }?.message.contains("used twice") == true)
         files = []

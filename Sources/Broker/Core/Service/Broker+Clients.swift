@@ -258,7 +258,7 @@ extension Broker {
         try closeChallenge(
             record, now: now, reason: "closed before its deadline by \(sender?.name ?? "the operator")",
             by: sender?.name)
-        return try store.challengeInfo(challenge(record.id))
+        return try challengeInfo(challenge(record.id), for: sender)
     }
 
     private func publicFile(_ body: [Data], sender: Sender?) throws -> [Data] {

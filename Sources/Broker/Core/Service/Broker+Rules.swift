@@ -156,7 +156,7 @@ extension Broker {
         announcement.deadline = request.deadline
         announcement.message = "deadline extended from \(WallClock.iso(record.deadline))"
         if record.state == .open { try publish(announcement) }
-        return try store.challengeInfo(challenge(record.id))
+        return try challengeInfo(challenge(record.id), for: sender)
     }
 
     /// A draft may be cancelled by its seeker; a posted challenge only by an admin, until its award.
@@ -179,7 +179,7 @@ extension Broker {
             throw ProtocolError(.badRequest, "give a reason (1-1000 characters)")
         }
         try cancelChallenge(record, now: now, reason: reason, by: sender?.name)
-        return try store.challengeInfo(challenge(record.id))
+        return try challengeInfo(challenge(record.id), for: sender)
     }
 
     func select(_ body: [Data], sender: Sender?, now: Millis) throws -> [String] {
@@ -291,7 +291,7 @@ extension Broker {
         } else {
             try recordAwards(payments, record, by: sender?.name, now: now)
         }
-        return try store.challengeInfo(challenge(record.id))
+        return try challengeInfo(challenge(record.id), for: sender)
     }
 
     /// Scores every submission again with a new version of the scorer. The old scores stay on record (a
@@ -327,7 +327,7 @@ extension Broker {
         // A draft is announced when it opens, not before.
         if record.state != .draft { try publish(announcement) }
         let rows = try store.submissionRows(challenge: record.id)
-        let info = try store.challengeInfo(challenge(record.id))
+        let info = try challengeInfo(challenge(record.id), for: sender)
         // Memory changes only after the last write, so that a request rolled back leaves it as the store is.
         var updated = record
         updated.scorer = request.scorer

@@ -36,8 +36,12 @@ struct ChallengeRecord {
     var isInvitationOnly: Bool { spec?.invitationOnly == true }
     /// Scored only by evaluators bound to its seeker or to it.
     var wantsOwnEvaluators: Bool { spec?.evaluators == .own }
-    /// Its phases; empty for a challenge in one piece.
-    var phases: [PhaseSpec] { spec?.phases ?? [] }
+    /// Its phases; empty for a challenge in one piece. The last ends at the deadline, extended or not.
+    var phases: [PhaseSpec] {
+        guard var phases = spec?.phases, !phases.isEmpty else { return [] }
+        phases[phases.count - 1].endsAt = deadline
+        return phases
+    }
     var isPhased: Bool { !phases.isEmpty }
     /// The phase whose submissions count now: nil without phases.
     var phaseFilter: Int? { isPhased ? currentPhase : nil }
