@@ -13,15 +13,20 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", providers: [.apt(["libpq-dev"])]),
-        .target(name: "PumasiShared", dependencies: ["CZeroMQ", "CSQLite", "CLibPQ"], path: "Sources/Shared"),
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "PumasiShared", dependencies: ["CZeroMQ", "CSQLite", "CLibPQ", "CSodium"], path: "Sources/Shared"),
         .target(name: "PumasiBroker", dependencies: ["PumasiShared"], path: "Sources/Broker/Core"),
         .executableTarget(name: "PumasiBrokerMain", dependencies: ["PumasiBroker", "PumasiShared"], path: "Sources/Broker/Main"),
-        .target(name: "PumasiWorker", dependencies: ["PumasiShared"], path: "Sources/Worker/Core"),
+        .target(name: "PumasiWorker", dependencies: ["PumasiShared", "CZlib"], path: "Sources/Worker/Core"),
         .executableTarget(name: "PumasiWorkerMain", dependencies: ["PumasiWorker", "PumasiShared"], path: "Sources/Worker/Main"),
         .executableTarget(name: "PumasiBench", dependencies: ["PumasiBroker", "PumasiWorker"], path: "Sources/Broker/Bench"),
         .testTarget(
             name: "PumasiTests",
-            dependencies: ["PumasiShared", "PumasiBroker", "PumasiWorker", "PumasiBrokerMain", "PumasiWorkerMain"],
+            dependencies: [
+                "PumasiShared", "PumasiBroker", "PumasiWorker", "PumasiBrokerMain", "PumasiWorkerMain", "CZlib",
+            ],
             path: "Tests/PumasiTests"
         ),
     ],

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libzmq3-dev libsqlite3-dev libpq-dev postgresql chromium)
+packages=(libzmq3-dev libsqlite3-dev libpq-dev libsodium-dev zlib1g-dev postgresql chromium)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

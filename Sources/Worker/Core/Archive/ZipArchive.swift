@@ -1,3 +1,4 @@
+internal import CZlib
 import Foundation
 import Glibc
 
@@ -213,17 +214,20 @@ enum ZipArchive {
 }
 
 /// The CRC-32 of zip and gzip (reflected polynomial 0xEDB88320).
+/// CRC-32 (ISO 3309, as zip uses it), by the system's zlib.
 enum CRC32 {
-    private static let table: [UInt32] = (0..<256).map { index in
-        var value = UInt32(index)
-        for _ in 0..<8 { value = value & 1 == 1 ? 0xEDB8_8320 ^ (value >> 1) : value >> 1 }
-        return value
-    }
-
     static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
-        return crc ^ 0xFFFF_FFFF
+        bytes.withUnsafeBufferPointer { buffer in
+            var crc = crc32(0, nil, 0)
+            var offset = 0
+            // zlib takes a 32-bit length: in pieces of at most 1 GiB.
+            while offset < buffer.count {
+                let count = min(buffer.count - offset, 1 << 30)
+                crc = crc32(crc, buffer.baseAddress! + offset, uInt(count))
+                offset += count
+            }
+            return UInt32(crc)
+        }
     }
 }
 
