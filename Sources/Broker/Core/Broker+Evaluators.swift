@@ -97,6 +97,15 @@ extension Broker {
                 version: key.version, evaluator: evaluator, attempt: lease.attempt, now: now, unlessRecorded: true)
             return
         }
+        if result.ok, let score = result.score, let range = record?.spec?.scoreRange, !range.contains(score) {
+            // A score the scorer cannot rightly give is its fault, not the solver's: no score, no retry (it would
+            // say the same again), and no submission counted against the solver's limits.
+            let reason =
+                "infrastructure: scorer_error: the scorer gave \(score), outside the challenge's valid range "
+                + "\(range.min) to \(range.max): its seeker should check the scorer"
+            logger.warning("score outside the valid range", ["job.id": "\(lease.job)", "score": "\(score)"])
+            return try conclude(lease, with: result, evaluator: evaluator, now: now, failure: reason)
+        }
         if let redundancy = record?.redundancy {
             // The submission's outcome is in already (another replica's failure ended it): nothing to decide.
             guard memory.replicas[JobKey(row: key.row, version: key.version)] != nil else {

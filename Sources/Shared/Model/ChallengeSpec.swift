@@ -100,6 +100,18 @@ public struct FileEntry: Codable, Sendable, Equatable {
     }
 }
 
+/// The valid scores of a challenge's scorer.
+public struct ScoreRange: Codable, Sendable, Equatable {
+    public var min: Double
+    public var max: Double
+    public init(min: Double, max: Double) {
+        self.min = min
+        self.max = max
+    }
+
+    public func contains(_ score: Double) -> Bool { score >= min && score <= max }
+}
+
 /// What a seeker posts. On the wire the deadline is in milliseconds since the epoch; `files` lists the
 /// raw frames that follow the JSON frame, in order.
 public struct ChallengeSpec: Codable, Sendable, Equatable {
@@ -135,6 +147,9 @@ public struct ChallengeSpec: Codable, Sendable, Equatable {
     public var teams: TeamRules?
     /// Stages, in order (at least two to mean anything); the last one's end is the deadline.
     public var phases: [PhaseSpec]?
+    /// The scores its scorer can rightly give, both ends included: a score outside fails the job as the scorer's
+    /// error (never the solver's, and never recorded as a score).
+    public var scoreRange: ScoreRange?
 
     public init(
         title: String, description: String, deadline: Millis, award: AwardSpec, direction: Direction? = nil,

@@ -127,6 +127,9 @@ enum Validation {
                 throw bad("spec.deadline must be the last phase's end, \(WallClock.iso(phases.last?.endsAt ?? 0))")
             }
         }
+        if let range = spec.scoreRange, !(range.min.isFinite && range.max.isFinite && range.min < range.max) {
+            throw bad("spec.scoreRange must have finite min and max, min below max")
+        }
         if spec.award.phase != nil, spec.phases == nil {
             throw bad("spec.award.phase names a phase, but the challenge has no phases")
         }
