@@ -119,7 +119,8 @@ struct PhaseTests {
         #expect(try settled(ada, receipt.submission).score == 0)
         evaluator.shutdown()
         setup.broker.shutdown()
-        usleep(1_500_000)
+        // Down until the development phase has ended.
+        #expect(eventually(seconds: 5) { WallClock.now() > spec.phases![0].endsAt + 100 })
         for _ in 0..<2 {
             let broker = try BrokerHarness(directory: setup.dir.file("broker"), logLevel: .error) { $0.curve = true }
             let store = try TestBackend.store(setup.dir.file("broker"))

@@ -100,7 +100,7 @@ struct TeamTests {
         }
         let winning = try submit(bob, first, "bob", "42")
         #expect(try settled(bob, winning.submission).score == 1)
-        #expect(try status(bob, winning.submission).phase == nil)
+        #expect(try status(bob, winning.submission).phase == 1)
         _ = try settled(dee, try submit(dee, first, "dee", "41").submission)
         let board = try ada.call(Service.leaderboard, LeaderboardRequest(challenge: first), as: Leaderboard.self).0
         #expect(

@@ -151,8 +151,8 @@ public struct SubmissionInfo: Codable, Sendable, Equatable {
     /// The scorer version `state` and `score` are for, and the outcomes under every version (after a rescore).
     public var version: Int?
     public var history: [ScoreRecord]?
-    /// For a challenge in phases: the phase it was submitted to (1, 2, …), and the submission it was carried over
-    /// from, if it was.
+    /// The phase it was submitted to (1, 2, …; 1 for a challenge without phases), and the submission it was carried
+    /// over from, if it was.
     public var phase: Int?
     public var carriedFrom: String?
     /// Its judges' scores and comments, in a judged challenge: see `JudgementInfo` for who sees what.

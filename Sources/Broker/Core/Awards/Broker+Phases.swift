@@ -80,13 +80,8 @@ extension Broker {
     )
         throws
     {
-        guard
-            let row = try store.db.queryOne(
-                "SELECT solver, filename, content FROM submissions WHERE id = ?", [.text(submission)])
-        else { return }
-        let solver = row.string(0) ?? ""
-        let filename = row.string(1) ?? "submission"
-        let bytes = row.data(2) ?? Data()
+        guard let original = try store.submissionContent(submission) else { return }
+        let (solver, filename, bytes) = original
         let (receipt, job) = try store.insertSubmission(
             id: Identifier.make(prefix: "sub", now: now), challenge: record, solver: solver,
             team: Entrant.teamId(entrant), clientId: nil, filename: filename, bytes: bytes, now: now, phase: phase,

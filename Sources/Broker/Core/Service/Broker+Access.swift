@@ -45,27 +45,41 @@ extension Broker {
     /// is in the audit trail.
     func visibleChallenge(_ id: String, to sender: Sender?) throws -> ChallengeRecord {
         let record = try challenge(id)
-        guard try visible(record, to: sender) else {
-            try auditRefusal(
-                record.id, sender,
-                (record.state == .draft ? "a draft not theirs" : "not invited") + " (\(requestService))")
-            throw ProtocolError(.notFound, "no challenge \(record.id)")
-        }
+        if try access(record, sender) == .hidden { try refuseHidden(record, sender) }
         return record
     }
 
-    /// A challenge whose confidential part (description, files, submissions, leaderboard) `sender` wants: refused,
-    /// with how to accept and an audit entry, until they accept its agreement.
+    /// A challenge whose confidential part (description, files, submissions, leaderboard) `sender` wants.
     func confidentialChallenge(_ id: String, to sender: Sender?, for what: String) throws -> ChallengeRecord {
-        let record = try visibleChallenge(id, to: sender)
-        try requireAccepted(record, sender, for: what)
+        let record = try challenge(id)
+        try requireFullAccess(record, sender, for: what)
         return record
     }
 
-    func requireAccepted(_ record: ChallengeRecord, _ sender: Sender?, for what: String) throws {
-        guard case .summary(let why) = try access(record, sender) else { return }
-        try auditRefusal(record.id, sender, "\(what) without accepting the agreement")
-        throw ProtocolError(.forbidden, "you may not \(what) yet: \(why)")
+    /// Refuses `sender` anything short of full access, each refusal in the audit trail: a challenge hidden from them
+    /// is `not_found`, like a wrong id; one whose agreement they have not accepted is `forbidden`, saying how to
+    /// accept. Access is decided once.
+    func requireFullAccess(_ record: ChallengeRecord, _ sender: Sender?, for what: String) throws {
+        switch try access(record, sender) {
+        case .full: return
+        case .hidden: try refuseHidden(record, sender)
+        case .summary(let why):
+            try auditRefusal(record.id, sender, "\(what) without accepting the agreement")
+            throw ProtocolError(.forbidden, "you may not \(what) yet: \(why)")
+        }
+    }
+
+    private func refuseHidden(_ record: ChallengeRecord, _ sender: Sender?) throws -> Never {
+        try auditRefusal(
+            record.id, sender, (record.state == .draft ? "a draft not theirs" : "not invited") + " (\(requestService))")
+        throw ProtocolError(.notFound, "no challenge \(record.id)")
+    }
+
+    /// Refuses a seeker's action on a challenge not theirs (admins may act on any), in the audit trail.
+    func requireManager(_ record: ChallengeRecord, _ sender: Sender?, to action: String, _ refusal: String) throws {
+        guard !mayManage(record, sender) else { return }
+        try auditRefusal(record.id, sender, "\(action) of a challenge not theirs")
+        throw ProtocolError(.forbidden, "only the seeker who posted \(record.id), or an admin, \(refusal)")
     }
 
     /// Without keys the body names the solver: the agreement binds that name.
@@ -168,11 +182,7 @@ extension Broker {
     func replaceAgreement(_ body: [Data], sender: Sender?, now: Millis) throws -> ChallengeInfo {
         let request = try Wire.decode(AgreementRequest.self, from: body.first)
         let record = try visibleChallenge(request.challenge, to: sender)
-        guard mayManage(record, sender) else {
-            try auditRefusal(record.id, sender, "replace the agreement of a challenge not theirs")
-            throw ProtocolError(
-                .forbidden, "only the seeker who posted \(record.id), or an admin, may change its terms")
-        }
+        try requireManager(record, sender, to: "replace the agreement", "may change its terms")
         guard !record.state.isFinal else {
             throw ProtocolError(.closed, "challenge \(record.id) is \(record.state.rawValue): its terms are settled")
         }
@@ -203,11 +213,7 @@ extension Broker {
     func manageInvitations(_ body: [Data], sender: Sender?, now: Millis) throws -> InvitationList {
         let request = try Wire.decode(InvitationsRequest.self, from: body.first)
         let record = try visibleChallenge(request.challenge, to: sender)
-        guard mayManage(record, sender) else {
-            try auditRefusal(record.id, sender, "manage the invitations of a challenge not theirs")
-            throw ProtocolError(
-                .forbidden, "only the seeker who posted \(record.id), or an admin, manages its invitations")
-        }
+        try requireManager(record, sender, to: "manage the invitations", "manages its invitations")
         guard record.isInvitationOnly else {
             throw ProtocolError(.badRequest, "\(record.id) is open to every solver: it takes no invitations")
         }
@@ -304,11 +310,7 @@ extension Broker {
             let question = try store.clarification(request.clarification),
             let record = try store.challenge(question.challenge), try visible(record, to: sender)
         else { throw ProtocolError(.notFound, "no clarification \(request.clarification)") }
-        guard mayManage(record, sender) else {
-            try auditRefusal(record.id, sender, "answer a question about a challenge not theirs")
-            throw ProtocolError(
-                .forbidden, "only the seeker who posted \(record.id), or an admin, answers its questions")
-        }
+        try requireManager(record, sender, to: "answer the questions", "answers its questions")
         let answer = request.answer.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !answer.isEmpty, answer.utf8.count <= AskRequest.maxBytes, !answer.unicodeScalars.contains("\u{0}") else {
             throw ProtocolError(.badRequest, "an answer is 1 to \(AskRequest.maxBytes) bytes of text")

@@ -27,7 +27,7 @@ extension Broker {
                 let request = try Wire.decode(SubmissionRequest.self, from: body.first)
                 guard Identifier.isWellFormed(request.submission, prefix: "sub"),
                     var (info, row) = try store.submissionInfo(request.submission), try mayRead(info, sender),
-                    try liveChallenge(info.challenge).map({ try visible($0, to: sender) }) == true
+                    let record = try liveChallenge(info.challenge), try visible(record, to: sender)
                 else { throw ProtocolError(.notFound, "no submission \(request.submission)") }
                 let key = JobKey(row: row, version: info.version ?? 1)
                 if info.state == .queued, let lease = memory.dispatcher.leases[key.id] {
@@ -147,15 +147,7 @@ extension Broker {
         guard !body[1].isEmpty else { throw ProtocolError(.badRequest, "the submitted file is empty") }
         let record = try memory.liveChallenges[request.challenge] ?? challenge(request.challenge)
         if let sender {
-            switch try access(record, sender) {
-            case .hidden:
-                try auditRefusal(record.id, sender, "not invited (\(Service.submit))")
-                throw ProtocolError(.notFound, "no challenge \(record.id)")
-            case .summary(let why):
-                try auditRefusal(record.id, sender, "submit to \(record.id) without accepting the agreement")
-                throw ProtocolError(.forbidden, "you may not submit to \(record.id) yet: \(why)")
-            case .full: break
-            }
+            try requireFullAccess(record, sender, for: "submit to \(record.id)")
         } else if memory.agreements[record.id] != nil {
             // Without keys the body names the solver, as for quotas: the terms bind that name.
             try requireAcceptedBy(request.solver, record)

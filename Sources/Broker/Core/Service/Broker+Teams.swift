@@ -11,13 +11,7 @@ extension Broker {
 
     /// Whose a submission is now, following merges.
     func submissionEntrant(_ id: String, in record: ChallengeRecord) throws -> String? {
-        guard
-            let row = try store.db.queryOne(
-                "SELECT solver, team_id, received_at FROM submissions WHERE id = ? AND challenge_id = ?",
-                [.text(id), .text(record.id)])
-        else { return nil }
-        return try store.entrantResolver(challenge: record.id).resolve(
-            Entrant.recorded(solver: row.string(0) ?? "", team: row.string(1)), at: row.int(2) ?? 0)
+        try store.submissionEntrant(id, challenge: record.id)
     }
 
     func teamRequest(_ body: [Data], sender: Sender?, now: Millis) throws -> TeamList {

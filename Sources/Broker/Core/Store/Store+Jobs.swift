@@ -62,6 +62,13 @@ extension Store {
         }
     }
 
+    /// A submission's solver, file name and bytes.
+    func submissionContent(_ id: String) throws -> (solver: String, filename: String, content: Data)? {
+        try db.queryOne("SELECT solver, filename, content FROM submissions WHERE id = ?", [.text(id)]).map {
+            ($0.string(0) ?? "", $0.string(1) ?? "submission", $0.data(2) ?? Data())
+        }
+    }
+
     /// The submission behind a job.
     func jobPayload(row: Int64) throws -> JobPayload? {
         try db.queryOne(

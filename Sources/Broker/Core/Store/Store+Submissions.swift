@@ -76,9 +76,7 @@ extension Store {
         SELECT s.id, s.challenge_id, s.solver, s.filename, s.sha256, s.size, s.received_at, s.seq,
             o.ok, o.attempt, o.error, o.log, o.score, o.metrics_json, o.message, o.at,
             (SELECT COUNT(*) FROM attempts a WHERE a.submission_id = s.id AND a.version = c.scorer_version),
-            c.scorer_version, s.phase, s.carried_from,
-            EXISTS (SELECT 1 FROM phase_openings p WHERE p.challenge_id = s.challenge_id) OR s.phase > 0
-                OR c.spec_json LIKE '%"phases"%'
+            c.scorer_version, s.phase, s.carried_from
         FROM submissions s JOIN challenges c ON c.id = s.challenge_id
         LEFT JOIN outcomes o ON o.submission_id = s.id AND o.version = c.scorer_version
         """
@@ -97,11 +95,9 @@ extension Store {
             score: row.double(12), metrics: metrics(row.data(13)), message: row.string(14), error: row.string(10),
             log: row.string(11), scoredAt: row.int(15))
         info.version = Int(row.int(17) ?? 1)
-        // Only a challenge that may be in phases says which (the text match is cheap and errs toward saying so).
-        if row.int(20) == 1 {
-            info.phase = Int(row.int(18) ?? 0) + 1
-            info.carriedFrom = row.string(19)
-        }
+        // Every submission is in a phase: a challenge without phases is one.
+        info.phase = Int(row.int(18) ?? 0) + 1
+        info.carriedFrom = row.string(19)
         return info
     }
 

@@ -183,6 +183,17 @@ extension Store {
             ).map { (from: $0.string(0) ?? "", into: $0.string(1) ?? "", at: $0.int(2) ?? 0) })
     }
 
+    /// Whose a submission of `challenge` is now, following merges; nil if it has no such submission.
+    func submissionEntrant(_ id: String, challenge: String) throws -> String? {
+        guard
+            let row = try db.queryOne(
+                "SELECT solver, team_id, received_at FROM submissions WHERE id = ? AND challenge_id = ?",
+                [.text(id), .text(challenge)])
+        else { return nil }
+        return try entrantResolver(challenge: challenge).resolve(
+            Entrant.recorded(solver: row.string(0) ?? "", team: row.string(1)), at: row.int(2) ?? 0)
+    }
+
     // MARK: Counts
 
     /// The submissions counted against an entrant's limits (all but infrastructure failures), in all and since
