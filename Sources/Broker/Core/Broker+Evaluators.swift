@@ -27,6 +27,7 @@ extension Broker {
                 send(to: identity, MDP.worker(.disconnect))
                 return
             }
+            forgetRefusals(of: sender?.name ?? peerName(identity))
             memory.dispatcher.register(
                 identity, principal: sender?.name ?? peerName(identity), service: service, scope: sender?.scope,
                 expiresAt: expiry)
@@ -85,6 +86,9 @@ extension Broker {
     }
 
     private func record(_ result: ScoringResult, for lease: Lease, evaluator: String, now: Millis) throws {
+        if let failure = result.error, failure.code == Self.misconfiguredCode {
+            return try refused(lease, reason: failure.message, evaluator: evaluator, now: now)
+        }
         if let failure = result.error, failure.isInfrastructure {
             return try retryOrFail(lease, reason: "\(failure.code): \(failure.message)", evaluator: evaluator, now: now)
         }
@@ -338,6 +342,13 @@ extension Broker {
                     memory.dispatcher.withdraw(queued.id, from: identity)
                     continue
                 }
+                let queue = challenge.queue(phase: payload.phase)
+                guard !hasRefused(principal, queue: queue, version: key.version) else {
+                    // This evaluator found the scorer misconfigured: the job waits for another.
+                    memory.dispatcher.withdraw(queued.id, from: identity)
+                    deferred.append((queued, queue))
+                    continue
+                }
                 let base = JobKey(row: key.row, version: key.version)
                 if challenge.redundancy != nil {
                     // No replica state: the submission already has its outcome (another replica's failure ended it).
@@ -353,7 +364,7 @@ extension Broker {
                     memory.replicas[base, default: ReplicaState()].principals.insert(principal)
                 }
                 let attempt = queued.failedAttempts + 1
-                expires += Millis(challenge.timeLimitSeconds * 1000)
+                expires += Millis(Self.leaseSeconds(challenge, phase: payload.phase) * 1000)
                 let job = ScoringJob(
                     job: queued.id, attempt: attempt, challenge: challenge.id, submission: payload.submission,
                     filename: payload.filename, sha256: payload.sha256, scorer: challenge.scorer, reference: [],
@@ -375,14 +386,24 @@ extension Broker {
         }
     }
 
+    /// How long an evaluator may take over one job: the scoring program's time limit, plus its ingestion's, and as
+    /// much again for each canary it may have to check first.
+    static func leaseSeconds(_ challenge: ChallengeRecord, phase: Int) -> Double {
+        let scorer = challenge.scorer(phase: phase)
+        let limit = challenge.timeLimitSeconds
+        let once = limit + (scorer.ingestion.map { $0.timeLimitSeconds ?? limit } ?? 0)
+        return once * Double(1 + (scorer.canaries?.count ?? 0))
+    }
+
     /// The members a challenge's jobs share, written once per scorer version.
     private func jobTail(_ challenge: ChallengeRecord, phase: Int) throws -> Data {
         let key = phase == 0 ? challenge.id : "\(challenge.id)/\(phase)"
         if let cached = memory.jobTails[key], cached.version == challenge.scorerVersion { return cached.json }
         var reference = try referenceFiles(challenge.id)
-        // A phase scores on its own reference data.
+        // A phase scores on its own reference data (and its scorer's programs, input data and canaries).
         if challenge.phases.indices.contains(phase), let names = challenge.phases[phase].reference {
-            reference = reference.filter { names.contains($0.name) }
+            let kept = Set(names + challenge.scorer(phase: phase).programFiles)
+            reference = reference.filter { kept.contains($0.name) }
         }
         let json = ScoringJob.tail(
             scorer: challenge.scorer(phase: phase), reference: reference,

@@ -31,6 +31,17 @@ struct BrokerMemory {
     /// Invitation-only challenges: their announcements reach the log only, read back through `pumasi.events` by
     /// those who may see them, never the PUB socket.
     var invitationOnly: Set<String> = []
+    /// Evaluators (by principal) that refused a challenge's scorer as misconfigured, per queue and scorer version,
+    /// with their reason: its jobs go to other evaluators, or wait.
+    var refusals: [RefusalKey: [String: String]] = [:]
+    /// Queues whose seekers were told that no connected evaluator serves them (once per broker run and queue).
+    var unservedTold: Set<String> = []
+}
+
+/// A challenge's queue under one scorer version.
+struct RefusalKey: Hashable {
+    var queue: String
+    var version: Int
 }
 
 extension MDP.Inbound {

@@ -26,6 +26,11 @@ public struct Announcement: Codable, Sendable, Equatable {
         case clarified = "challenge.clarified"
         /// The next phase opened (`message`: its name and number; `deadline`: its end).
         case phase = "challenge.phase"
+        /// An evaluator refused the challenge: its scorer failed a canary check (`message` says which, and how).
+        /// No submission is scored by that evaluator until the scorer, its files or its environment change.
+        case misconfigured = "challenge.misconfigured"
+        /// Submissions wait: no connected evaluator serves the challenge's scorer (`message`: which, and why).
+        case unserved = "challenge.unserved"
     }
 
     public var topic: Topic

@@ -27,7 +27,8 @@ public struct AwardSpec: Codable, Sendable, Equatable {
 }
 
 /// Which scorer scores a challenge: one built into every evaluator, a plugin executable that evaluators
-/// which host it register for by name, or (`"judge": true`) human judges alone, with no evaluator involved.
+/// which host it register for by name, a Codabench or CodaLab scoring program that travels with the challenge
+/// (`program`, see `ScorerSpec+Programs.swift`), or (`"judge": true`) human judges alone, with no evaluator involved.
 /// A plugin's `format` option says how it is run (`ScorerFormat`).
 public struct ScorerSpec: Codable, Sendable, Equatable {
     public var builtin: String?
@@ -35,6 +36,16 @@ public struct ScorerSpec: Codable, Sendable, Equatable {
     public var options: [String: String]?
     /// Scored by the challenge's judges only (`ChallengeSpec.judging`).
     public var judge: Bool?
+    /// The reference file (a zip, or a single program file) holding a Codabench or CodaLab scoring program, which
+    /// evaluators fetch with the reference data and run unmodified.
+    public var program: String?
+    /// A program that runs a code submission on input data first; its output is what `program` scores.
+    public var ingestion: IngestionSpec?
+    /// The environment (an OCI image name, such as `codalab/codalab-legacy:py37`) the programs run in; on an
+    /// evaluator's own host when absent.
+    public var environment: String?
+    /// Submissions with known scores that an evaluator checks the scorer against before its first real job.
+    public var canaries: [CanarySpec]?
 
     public init(builtin: String? = nil, plugin: String? = nil, options: [String: String]? = nil, judge: Bool? = nil) {
         self.builtin = builtin
@@ -48,22 +59,29 @@ public struct ScorerSpec: Codable, Sendable, Equatable {
     public var service: String {
         if judge == true { return Service.judging }
         if let plugin { return Service.plugin(plugin) }
+        if program != nil { return Service.program(environment: environment) }
         return Service.builtinScorers
     }
 
     public var display: String {
         if judge == true { return "judges" }
+        if let program {
+            return "program \(program)" + (ingestion.map { " after ingestion \($0.program)" } ?? "")
+                + (environment.map { " in \($0)" } ?? "")
+        }
         return plugin.map { "plugin \($0)" } ?? "builtin \(builtin ?? "?")"
     }
 
     /// Checks the shape (the builtin names themselves are checked by the caller that knows them).
     public func validate() -> String? {
         if judge == true {
-            guard builtin == nil, plugin == nil, options == nil else {
-                return "a scorer with \"judge\": true names no \"builtin\", \"plugin\" or \"options\""
+            guard builtin == nil, plugin == nil, options == nil, program == nil else {
+                return "a scorer with \"judge\": true names no \"builtin\", \"plugin\", \"program\" or \"options\""
             }
             return nil
         }
+        if let problem = canaryProblem { return problem }
+        if program != nil || ingestion != nil || environment != nil { return programProblem }
         switch (builtin, plugin) {
         case (nil, nil), (.some, .some):
             return "scorer must name exactly one of \"builtin\" or \"plugin\", or be {\"judge\": true}"

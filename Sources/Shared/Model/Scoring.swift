@@ -93,6 +93,8 @@ public struct ScoringResult: Codable, Sendable, Equatable {
     public var message: String?
     public var error: Failure?
     public var log: String?
+    /// A Codabench scoring program's detailed results page (HTML, at most 1 MiB).
+    public var detailedResults: String?
 
     public init(
         ok: Bool, score: Double? = nil, metrics: [String: Double]? = nil, message: String? = nil,

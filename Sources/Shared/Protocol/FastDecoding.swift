@@ -56,6 +56,7 @@ extension ScoringResult: FastJSONDecodable {
                 case "message": seen.first(3) && r.assign(&result.message) { $0.string() }
                 case "error": seen.first(4) && r.assign(&result.error, Failure.read)
                 case "log": seen.first(5) && r.assign(&result.log) { $0.string() }
+                case "detailedResults": seen.first(6) && r.assign(&result.detailedResults) { $0.string() }
                 default: r.skip()
                 }
             }), let ok
@@ -129,6 +130,8 @@ extension ScorerSpec {
                 case "plugin": seen.first(1) && r.assign(&spec.plugin) { $0.string() }
                 case "options": seen.first(2) && r.assign(&spec.options, options)
                 case "judge": seen.first(3) && r.assign(&spec.judge) { $0.bool() }
+                // A program scorer's members: left to the decoder (the caller's slow path).
+                case "program", "environment", "ingestion", "canaries": false
                 default: r.skip()
                 }
             })

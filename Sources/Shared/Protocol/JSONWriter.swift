@@ -203,6 +203,11 @@ extension ScoringJob {
             if let options = scorer.options {
                 s.object("options") { o in for key in options.keys.sorted() { o.string(key, options[key]) } }
             }
+            // A program scorer's own members (rare, so written by the encoder; read by the decoder's slow path).
+            s.string("program", scorer.program)
+            s.string("environment", scorer.environment)
+            s.raw("ingestion", scorer.ingestion.flatMap { try? JSONEncoder().encode($0) })
+            s.raw("canaries", scorer.canaries.flatMap { try? JSONEncoder().encode($0) })
         }
         w.raw(
             "reference",
@@ -235,6 +240,7 @@ extension ScoringResult {
             }
         }
         w.string("log", log)
+        w.string("detailedResults", detailedResults)
         return w.data
     }
 }

@@ -49,6 +49,11 @@ public enum Service {
     /// Scorer services evaluators register for with READY.
     public static let builtinScorers = "pumasi.builtin"
     public static func plugin(_ name: String) -> String { "pumasi.plugin.\(name)" }
+    /// Codabench and CodaLab programs that travel with their challenge: on evaluators that run them on their own host
+    /// (`pumasi.program`), or in a named environment (`pumasi.program.<image>`) on evaluators that have it.
+    public static func program(environment: String?) -> String {
+        environment.map { "pumasi.program.\($0)" } ?? "pumasi.program"
+    }
     /// The service of a challenge scored by judges alone: no job is ever queued for it.
     public static let judging = "pumasi.judging"
 }

@@ -98,14 +98,14 @@ extension Broker {
         switch info.state {
         case .queued:
             guard let record = try liveChallenge(info.challenge) else { return nil }
-            let service = record.service
+            let phase = max(0, (info.phase ?? 1) - 1)
+            let service = record.scorer(phase: phase).service
             let retry = info.attempts > 0 ? " (attempt \(info.attempts + 1) of \(config.maxAttempts))" : ""
+            if let refused = refusalNote(record, phase: phase) { return refused }
             return memory.dispatcher.isServed(
                 service, challenge: record.id, owner: record.owner, own: record.wantsOwnEvaluators)
                 ? "waiting for a free evaluator\(retry)"
-                : record.wantsOwnEvaluators
-                    ? "waiting: none of the seeker's own evaluators serving \(service) is connected\(retry)"
-                    : "waiting: no evaluator serving \(service) is connected\(retry)"
+                : "waiting: " + unservedReason(record, phase: phase) + retry
         case .scoring:
             return "being scored (attempt \(info.attempts) of \(config.maxAttempts))"
         case .judging, .scored, .failed:
@@ -182,6 +182,7 @@ extension Broker {
                 row: job)
         }
         jobSubmitted(row: job, challenge: record, phase: record.currentPhase)
+        try tellIfUnserved(record, phase: record.currentPhase, now: now)
         return receipt
     }
 

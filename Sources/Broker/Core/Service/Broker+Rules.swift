@@ -306,6 +306,8 @@ extension Broker {
             throw ProtocolError(.closed, "challenge \(record.id) is \(record.state.rawValue): its scores are final")
         }
         _ = try Validation.scorer(request.scorer, what: "scorer")
+        try Validation.programFiles(
+            of: request.scorer, in: Set(try referenceFiles(record.id).map(\.name)), what: "scorer")
         // Judgements are per submission, not per version: a judged submission would never be judged again, and
         // its challenge would wait for it forever.
         guard request.scorer.judge != true else {

@@ -46,6 +46,13 @@ enum Validation {
         if spec.scorer.judge == true { spec.judging = spec.judging ?? JudgingSpec() }
         if let problem = spec.judging?.problem(scorer: spec.scorer) { throw bad("spec.judging: \(problem)") }
         if let direction = try scorer(spec.scorer, what: "spec.scorer") { spec.direction = spec.direction ?? direction }
+        let referenceNames = Set((spec.files ?? []).filter { $0.role == .reference }.map(\.name))
+        try programFiles(of: spec.scorer, in: referenceNames, what: "spec.scorer")
+        for (index, phase) in (spec.phases ?? []).enumerated() {
+            if let scorer = phase.scorer {
+                try programFiles(of: scorer, in: referenceNames, what: "spec.phases[\(index)].scorer")
+            }
+        }
         spec.direction = spec.direction ?? .maximize
         if let policy = spec.award.policy, let problem = policy.problem(amount: spec.award.amount) {
             throw bad("spec.award.policy: \(problem)")
@@ -162,6 +169,13 @@ enum Validation {
             throw bad("\(what).text must be at most \(AgreementSpec.maxBytes) bytes of text")
         }
         return text
+    }
+
+    /// Checks that the files a scorer's programs and canaries are made of are among the challenge's reference files.
+    static func programFiles(of scorer: ScorerSpec, in references: Set<String>, what: String) throws(ProtocolError) {
+        for name in scorer.programFiles where !references.contains(name) {
+            throw bad("\(what) names \(name), which is not one of the challenge's reference files")
+        }
     }
 
     /// Checks a scorer; a built-in one's natural direction.

@@ -23,6 +23,16 @@ enum EvaluateCommand: Command {
                 help: "Host a plugin scorer (an executable, or a Codabench program directory) under a name.",
                 repeats: true),
             .init("no-builtins", help: "Do not serve the built-in scorers."),
+            .init(
+                "programs",
+                help:
+                    "Run challenges' own Codabench programs (scorer \"program\") on this host, under plugin containment."
+            ),
+            .init(
+                "environment", short: "e", value: "image=rootfs",
+                help:
+                    "Run challenges' programs that name this environment (an OCI image name) in a container (runc) on this root filesystem.",
+                repeats: true),
             .init("slots", value: "count", help: "Jobs scored at once per scorer. Default: 1."),
             .init("cache", value: "directory", help: "Reference data cache. Default: $TMPDIR/pumasi-cache."),
             .init("memory-mb", value: "megabytes", help: "Address-space limit for plugins. Default: 1024."),
@@ -58,6 +68,19 @@ enum EvaluateCommand: Command {
                 path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         }
         config.builtins = !a.flag("no-builtins")
+        config.hostPrograms = a.flag("programs")
+        for entry in a.all("environment") {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, ScorerSpec.isEnvironmentName(parts[0]) else {
+                throw UsageError(
+                    "--environment takes image=rootfs with an image name of a-z, A-Z, 0-9 and ._/:-", usage: spec.usage)
+            }
+            let root = PluginRunner.absolute((parts[1] as NSString).expandingTildeInPath)
+            guard PluginRunner.fileType(root) == S_IFDIR else {
+                throw CommandFailure("environment \(parts[0]): \(root) is not a directory (a root filesystem)")
+            }
+            config.environments[parts[0]] = root
+        }
         config.curve = try context.curve()
         if let slots = a.value("slots") {
             guard let n = Int(slots), (1...64).contains(n) else {
@@ -84,7 +107,8 @@ enum EvaluateCommand: Command {
             config.heartbeatInterval = n
         }
         guard !config.services.isEmpty else {
-            throw UsageError("nothing to serve: add --plugin or drop --no-builtins", usage: spec.usage)
+            throw UsageError(
+                "nothing to serve: add --plugin, --programs or --environment, or drop --no-builtins", usage: spec.usage)
         }
         let logger = context.logger("evaluator")
         let evaluator = try Evaluator(config: config, logger: logger)
@@ -192,6 +216,10 @@ enum RelayCommand: Command {
             return head + " cancelled (\(a.message ?? ""))"
         case .disputed:
             return head + " \(a.submission ?? "") disputed: \(a.message ?? "")"
+        case .misconfigured:
+            return head + " misconfigured: \(a.message ?? "")"
+        case .unserved:
+            return head + " waiting for evaluators: \(a.message ?? "")"
         case .rescoring:
             return head + " rescoring every submission (\(a.message ?? ""))"
         case .disqualified:

@@ -8,6 +8,11 @@ public struct EvaluatorConfig: Sendable {
     public var plugins: [String: String] = [:]
     /// Whether to serve the built-in scorers.
     public var builtins = true
+    /// Whether to run challenges' own Codabench programs (`ScorerSpec.program`) on this host, under plugin
+    /// containment, for challenges that name no environment.
+    public var hostPrograms = false
+    /// The environments this evaluator can run challenges' programs in: image name → root filesystem.
+    public var environments: [String: String] = [:]
     /// Jobs run at once per scorer service (each slot is one MDP worker connection).
     public var slots = 1
     /// Where reference data is cached by content address.
@@ -31,5 +36,7 @@ public struct EvaluatorConfig: Sendable {
     /// The MDP services this evaluator registers for.
     public var services: [String] {
         (builtins ? [Service.builtinScorers] : []) + plugins.keys.sorted().map(Service.plugin)
+            + (hostPrograms ? [Service.program(environment: nil)] : [])
+            + environments.keys.sorted().map { Service.program(environment: $0) }
     }
 }

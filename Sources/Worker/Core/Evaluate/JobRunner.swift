@@ -10,6 +10,9 @@ final class JobRunner {
     private let config: EvaluatorConfig
     private let cache: ReferenceCache
     private let logger: Logger
+    /// The canaries' verdict per challenge and what scores it (scorer, files, where programs run): nil when they
+    /// all came out as expected, or why not.
+    private var canaryVerdicts: [String: String?] = [:]
 
     init(config: EvaluatorConfig, logger: Logger) throws {
         self.config = config
@@ -33,10 +36,13 @@ final class JobRunner {
 
     func run(_ job: ScoringJob, submission: Data) -> ScoringResult {
         do {
+            try checkCanaries(job)
             let outcome = try score(job, submission: submission)
-            return ScoringResult(
+            var result = ScoringResult(
                 ok: true, score: outcome.score, metrics: outcome.metrics.isEmpty ? nil : outcome.metrics,
                 message: outcome.message, log: outcome.log.isEmpty ? nil : outcome.log)
+            result.detailedResults = outcome.detailedResults
+            return result
         } catch {
             logger.info("job failed", ["job.id": "\(job.job)", "code": error.code, "reason": error.message])
             return failure(error)
@@ -55,24 +61,28 @@ final class JobRunner {
             return try BuiltinScorer.score(
                 name: name, options: job.scorer.options ?? [:], submission: submission, reference: reference)
         }
-        guard let name = job.scorer.plugin, let path = config.plugins[name] else {
-            throw ScoringFailure(
-                code: "plugin_missing", message: "this evaluator does not host scorer \(job.scorer.display)", log: "")
-        }
-        guard let format = job.scorer.format else {
-            throw .badOptions(job.scorer.validate() ?? "unknown plugin format")
-        }
         let work = (Self.workRoot(config) as NSString).appendingPathComponent("job-\(job.job)-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let referenceDirectory = (work as NSString).appendingPathComponent("reference")
         let submissionDirectory = (work as NSString).appendingPathComponent("submission")
-        let workDirectory = (work as NSString).appendingPathComponent("work")
-        try cache.materialize(job.reference, challenge: job.challenge, in: referenceDirectory)
         let submissionFile = (submissionDirectory as NSString).appendingPathComponent(safeName(job.filename))
         do {
             try FileManager.default.createDirectory(atPath: submissionDirectory, withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
             try submission.write(to: URL(fileURLWithPath: submissionFile))
+        } catch {
+            throw ScoringFailure(code: "evaluator_error", message: "could not prepare the working directory", log: "")
+        }
+        return try score(job, submissionFile: submissionFile, work: work)
+    }
+
+    /// Scores the submission in `submissionFile` with a plugin or the challenge's programs, in `work` (an existing
+    /// directory the caller removes).
+    private func score(_ job: ScoringJob, submissionFile: String, work: String) throws(ScoringFailure)
+        -> ScoreOutcome
+    {
+        let referenceDirectory = (work as NSString).appendingPathComponent("reference")
+        let workDirectory = (work as NSString).appendingPathComponent("work")
+        do {
+            try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         } catch {
             throw ScoringFailure(code: "evaluator_error", message: "could not prepare the working directory", log: "")
         }
@@ -80,6 +90,28 @@ final class JobRunner {
         limits.wallSeconds = job.timeLimitSeconds
         limits.cpuSeconds = max(1, Int(job.timeLimitSeconds.rounded(.up)))
         let environment = ["PUMASI_CHALLENGE": job.challenge, "PUMASI_SUBMISSION": job.submission]
+        if job.scorer.program != nil {
+            let executor = try programExecutor(for: job.scorer)
+            try cache.ensure(job.reference, challenge: job.challenge)
+            var files: [String: String] = [:]
+            for entry in job.reference {
+                guard let sha = entry.sha256 else { continue }
+                files[entry.name] = cache.path(sha)
+            }
+            let run = ProgramRun(
+                scorer: job.scorer, limits: limits, executor: executor,
+                placement: CodabenchPlacement(archiveLimits: ZipArchive.Limits()))
+            return try run.run(
+                submissionFile: submissionFile, files: files, work: workDirectory, environment: environment)
+        }
+        guard let name = job.scorer.plugin, let path = config.plugins[name] else {
+            throw ScoringFailure(
+                code: "plugin_missing", message: "this evaluator does not host scorer \(job.scorer.display)", log: "")
+        }
+        guard let format = job.scorer.format else {
+            throw .badOptions(job.scorer.validate() ?? "unknown plugin format")
+        }
+        try cache.materialize(job.reference, challenge: job.challenge, in: referenceDirectory)
         switch format {
         case .pumasi:
             return try PluginRunner(executable: path, limits: limits).run(
@@ -90,6 +122,79 @@ final class JobRunner {
                 submissionFile: submissionFile, referenceDirectory: referenceDirectory, workDirectory: workDirectory,
                 extraEnvironment: environment)
         }
+    }
+
+    /// Where the job's programs run: in its environment, which this evaluator must have, or on this host if it
+    /// runs programs there.
+    private func programExecutor(for scorer: ScorerSpec) throws(ScoringFailure) -> ProgramExecutor {
+        guard let environment = scorer.environment else {
+            guard config.hostPrograms else {
+                throw ScoringFailure(
+                    code: "plugin_missing", message: "this evaluator does not run challenges' programs on its host")
+            }
+            return HostExecutor(sandbox: PluginRunner.isolation)
+        }
+        guard let root = config.environments[environment] else {
+            throw ScoringFailure(
+                code: "plugin_missing", message: "this evaluator does not have environment \(environment)")
+        }
+        return try EnvironmentExecutor(name: environment, rootfs: root, workRoot: Self.workRoot(config))
+    }
+
+    /// Scores the job's canaries before its first real job, and again whenever the scorer, its files or where its
+    /// programs run change; throws `challenge_misconfigured` if one did not come out as the seeker said.
+    private func checkCanaries(_ job: ScoringJob) throws(ScoringFailure) {
+        guard let canaries = job.scorer.canaries, !canaries.isEmpty else { return }
+        let runs =
+            job.scorer.program == nil
+            ? (job.scorer.plugin.flatMap { config.plugins[$0] } ?? "")
+            : (job.scorer.environment.map { "\($0)=\(config.environments[$0] ?? "")" } ?? "host")
+        let key =
+            [
+                job.challenge, String(decoding: (try? JSONEncoder().encode(job.scorer)) ?? Data(), as: UTF8.self), runs,
+            ].joined(separator: "|") + job.reference.map { "|\($0.name)=\($0.sha256 ?? "")" }.joined()
+        if let verdict = canaryVerdicts[key] {
+            if let reason = verdict { throw ScoringFailure(code: "challenge_misconfigured", message: reason) }
+            return
+        }
+        var problem: String?
+        for canary in canaries {
+            guard let entry = job.reference.first(where: { $0.name == canary.file }), let sha = entry.sha256 else {
+                problem = "canary \(canary.file) did not come with the job"
+                break
+            }
+            try cache.ensure([entry], challenge: job.challenge)
+            let work = (Self.workRoot(config) as NSString).appendingPathComponent("canary-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(atPath: work) }
+            let file = (work as NSString).appendingPathComponent("submission/" + safeName(canary.file))
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: cache.path(sha), toPath: file)
+            } catch {
+                throw ScoringFailure(code: "evaluator_error", message: "could not lay out canary \(canary.file)")
+            }
+            var canaryJob = job
+            canaryJob.filename = canary.file
+            canaryJob.submission = "canary"
+            let got: String
+            do {
+                let outcome = try score(canaryJob, submissionFile: file, work: work)
+                if canary.fails != true, canary.matches(outcome.score) { continue }
+                got = "the score \(outcome.score)"
+            } catch {
+                if ScoringResult.Failure.infrastructureCodes.contains(error.code) { throw error }
+                if canary.fails == true { continue }
+                got = "a failure (\(error.code): \(error.message))"
+            }
+            problem = "canary \(canary.file) was expected to get \(canary.expectation) but got \(got)"
+            break
+        }
+        canaryVerdicts[key] = .some(problem)
+        logger.info(
+            problem == nil ? "canaries passed" : "canaries failed: challenge refused",
+            ["challenge.id": job.challenge, "reason": problem ?? ""])
+        if let problem { throw ScoringFailure(code: "challenge_misconfigured", message: problem) }
     }
 
     /// This process's job directories live under `<cache>/work-<pid>/`, so that one left by a killed evaluator

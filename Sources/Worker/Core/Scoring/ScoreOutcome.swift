@@ -10,6 +10,8 @@ public struct ScoreOutcome: Sendable, Equatable {
     public var message: String?
     /// Captured plugin stdout and stderr (bounded); "" for builtin scorers.
     public var log: String
+    /// A Codabench scoring program's detailed results (HTML), for the solver and the seeker.
+    public var detailedResults: String?
 
     /// Creates an outcome.
     /// - Parameters:

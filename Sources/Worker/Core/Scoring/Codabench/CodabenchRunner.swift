@@ -81,8 +81,10 @@ public struct CodabenchRunner: Sendable {
         }
         let layout = Layout(root: work)
         try layout.create(program: programDirectory)
-        try placeFiles(of: PluginRunner.absolute(referenceDirectory), into: layout.reference, role: .reference)
-        try place(PluginRunner.absolute(submissionFile), into: layout.predictions, role: .submission)
+        let placement = CodabenchPlacement(archiveLimits: archiveLimits)
+        try placement.placeFiles(
+            of: PluginRunner.absolute(referenceDirectory), into: layout.reference, role: .reference)
+        try placement.place(PluginRunner.absolute(submissionFile), into: layout.predictions, role: .submission)
 
         let words: [String]
         do {
@@ -152,45 +154,6 @@ public struct CodabenchRunner: Sendable {
                     code: "evaluator_error",
                     message: "could not lay out the scoring program's working directory: \(error)")
             }
-        }
-    }
-
-    /// Places every file of `source` in `directory`, unpacking those named `*.zip`.
-    private func placeFiles(of source: String, into directory: String, role: DataRole) throws(ScoringFailure) {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: source)
-        } catch {
-            throw ScoringFailure(code: "evaluator_error", message: "could not list \(source): \(error)")
-        }
-        for name in names.sorted() {
-            try place(source + "/" + name, into: directory, role: role)
-        }
-    }
-
-    /// Unpacks `file` into `directory` if it is named `*.zip`, or else links (or copies) it there under its name.
-    private func place(_ file: String, into directory: String, role: DataRole) throws(ScoringFailure) {
-        let name = (file as NSString).lastPathComponent
-        let destination = directory + "/" + name
-        guard name.lowercased().hasSuffix(".zip") else {
-            guard link(file, destination) != 0 else { return }
-            do {
-                try FileManager.default.copyItem(atPath: file, toPath: destination)
-                return
-            } catch {
-                throw ScoringFailure(
-                    code: "evaluator_error", message: "could not place \(name) in \(directory): \(error)")
-            }
-        }
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw ScoringFailure(code: "evaluator_error", message: "could not read \(file)")
-        }
-        do {
-            try ZipArchive.unpack(data, into: directory, limits: archiveLimits)
-        } catch  where error.isArchiveFault {
-            throw role.failure("\(role.noun) \(name) cannot be unpacked: \(error.message)")
-        } catch {
-            throw ScoringFailure(code: "evaluator_error", message: "could not unpack \(name): \(error.message)")
         }
     }
 }
