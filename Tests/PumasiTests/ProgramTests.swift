@@ -255,3 +255,90 @@ struct ProgramTests {
         #expect(refusal { _ = try post(setup.client, spec, data) }?.message.contains("exactly one of") == true)
     }
 }
+
+/// Ingestions that misbehave, run by `ProgramRun` on this host under plugin containment: each fails as the
+/// submission's fault with a reason, and nothing is scored.
+@Suite("Ingestion under limits", .enabled(if: ScoringTests.hasPython), .timeLimit(.minutes(2)))
+struct IngestionLimitTests {
+    /// Runs a code submission whose `model.py` is `code` through the test ingestion and scoring programs.
+    func run(_ code: String, limits: PluginLimits) throws -> Result<ScoreOutcome, ScoringFailure> {
+        let fixture = try CodabenchTests.Fixture()
+        defer { fixture.remove() }
+        var files: [String: String] = [:]
+        let data: [String: Data] = [
+            "scoring_program.zip": try fixture.zip(ProgramTests.scoringProgram),
+            "ingestion_program.zip": try fixture.zip(ProgramTests.ingestionProgram),
+            "input_data.zip": try fixture.zip(["items.txt": "1 2 2 3\n"]), "labels.txt": Data("a b b c\n".utf8),
+        ]
+        for (name, bytes) in data {
+            files[name] = fixture.dir.file("file-" + name)
+            try bytes.write(to: URL(fileURLWithPath: files[name]!))
+        }
+        let submission = fixture.dir.file("code.zip")
+        try fixture.zip(["model.py": code]).write(to: URL(fileURLWithPath: submission))
+        var scorer = ScorerSpec()
+        scorer.program = "scoring_program.zip"
+        scorer.options = ["score-key": "accuracy"]
+        scorer.ingestion = IngestionSpec(program: "ingestion_program.zip", input: ["input_data.zip"], showLog: 5)
+        let work = fixture.dir.file("work")
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let run = ProgramRun(
+            scorer: scorer, limits: limits, executor: HostExecutor(sandbox: PluginRunner.isolation),
+            placement: CodabenchPlacement(archiveLimits: ZipArchive.Limits()))
+        do {
+            return .success(try run.run(submissionFile: submission, files: files, work: work))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    func failure(_ result: Result<ScoreOutcome, ScoringFailure>) -> ScoringFailure? {
+        if case .failure(let error) = result { return error }
+        Issue.record("scored: \(result)")
+        return nil
+    }
+
+    @Test func anIngestionThatFillsTheDiskIsStoppedAtTheFileSizeLimit() throws {
+        let code = """
+            with open("fill.bin", "wb") as f:
+                for _ in range(64):
+                    f.write(b"x" * (1 << 20))
+            def predict(x):
+                return "a"
+            """
+        let failure = failure(try run(code, limits: PluginLimits(wallSeconds: 20, fileSizeBytes: 4 << 20)))
+        #expect(failure?.code == ScoringFailure.badSubmission, "\(failure.map { "\($0)" } ?? "")")
+        #expect(failure?.message.contains("the ingestion program failed on this submission") == true)
+    }
+
+    @Test(.enabled(if: PluginRunner.isolation.processCap != .none))
+    func anIngestionThatForksWithoutEndIsHeldByTheProcessCap() throws {
+        let code = """
+            import os, time
+            children = 0
+            try:
+                for _ in range(10000):
+                    if os.fork() == 0:
+                        time.sleep(30)
+                        os._exit(0)
+                    children += 1
+            except OSError as error:
+                print("fork refused after", children, "children:", error)
+                raise SystemExit(3)
+            def predict(x):
+                return "a"
+            """
+        let failure = failure(try run(code, limits: PluginLimits(wallSeconds: 20, processes: 32)))
+        #expect(failure?.code == ScoringFailure.badSubmission, "\(failure.map { "\($0)" } ?? "")")
+        #expect(failure?.log.contains("fork refused after") == true, "\(failure?.log ?? "")")
+    }
+
+    @Test func anIngestionThatHangsIsKilledAtItsOwnTimeLimit() throws {
+        let code = "import time\ntime.sleep(60)\ndef predict(x):\n    return 'a'\n"
+        let started = Date()
+        let failure = failure(try run(code, limits: PluginLimits(wallSeconds: 2)))
+        #expect(failure?.code == ScoringFailure.badSubmission)
+        #expect(failure?.message.contains("timed out") == true, "\(failure?.message ?? "")")
+        #expect(Date().timeIntervalSince(started) < 30)
+    }
+}
