@@ -221,3 +221,22 @@ struct YAMLTests {
         }
     }
 }
+
+/// Metadata files read as YAML: what the line-based reader accepted but PyYAML (so Codabench) refuses is refused
+/// with libyaml's reason.
+@Suite("Codabench metadata read as YAML")
+struct CodabenchMetadataYAMLTests {
+    @Test func metadataThatIsNotYAMLIsRefusedWithWhere() {
+        let loose = "command: python3 score.py $input $output\ndescription: Scores: accuracy\n"
+        #expect(
+            CodabenchFileTests.command(loose)
+                == "problem: it is not valid YAML: mapping values are not allowed in this context at line 2, column 20")
+        #expect(
+            CodabenchFileTests.command("description: \"open\ncommand: x\n").hasPrefix(
+                "problem: it is not valid YAML: found unexpected end of stream"))
+        #expect(CodabenchFileTests.command("- command: x\n") == "problem: there is no \"command\"")
+        #expect(CodabenchFileTests.command("command: {a: b}\n").contains("not a list or a mapping"))
+        #expect(CodabenchFileTests.command("command: &c python3 a.py\nother: *c\n") == "python3 a.py")
+        #expect(CodabenchFileTests.command("command: \"\"\n") == "problem: \"command\" is empty")
+    }
+}
