@@ -15,11 +15,12 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CSodium", path: "Sources/CSodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML", providers: [.apt(["libyaml-dev"])]),
         .target(
             name: "PumasiShared", dependencies: ["CZeroMQ", "CSQLite", "CLibPQ", "CSodium"], path: "Sources/Shared"),
         .target(name: "PumasiBroker", dependencies: ["PumasiShared"], path: "Sources/Broker/Core"),
         .executableTarget(name: "PumasiBrokerMain", dependencies: ["PumasiBroker", "PumasiShared"], path: "Sources/Broker/Main"),
-        .target(name: "PumasiWorker", dependencies: ["PumasiShared", "CZlib"], path: "Sources/Worker/Core"),
+        .target(name: "PumasiWorker", dependencies: ["PumasiShared", "CZlib", "CYAML"], path: "Sources/Worker/Core"),
         .executableTarget(name: "PumasiWorkerMain", dependencies: ["PumasiWorker", "PumasiShared"], path: "Sources/Worker/Main"),
         .executableTarget(name: "PumasiBench", dependencies: ["PumasiBroker", "PumasiWorker"], path: "Sources/Broker/Bench"),
         .testTarget(

@@ -2,12 +2,12 @@
 
 # Installs the system libraries Pumasi links against, when they are missing (Debian/Ubuntu).
 pumasi_install_packages() {
-    if dpkg -s libzmq3-dev libsqlite3-dev libpq-dev libsodium-dev zlib1g-dev >/dev/null 2>&1; then return 0; fi
-    echo "==> installing libzmq3-dev, libsqlite3-dev, libpq-dev, libsodium-dev and zlib1g-dev"
+    if dpkg -s libzmq3-dev libsqlite3-dev libpq-dev libsodium-dev zlib1g-dev libyaml-dev >/dev/null 2>&1; then return 0; fi
+    echo "==> installing libzmq3-dev, libsqlite3-dev, libpq-dev, libsodium-dev, zlib1g-dev and libyaml-dev"
     if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && apt-get install -y -qq libzmq3-dev libsqlite3-dev libpq-dev libsodium-dev zlib1g-dev >/dev/null
+        apt-get update -qq && apt-get install -y -qq libzmq3-dev libsqlite3-dev libpq-dev libsodium-dev zlib1g-dev libyaml-dev >/dev/null
     else
-        sudo apt-get update -qq && sudo apt-get install -y -qq libzmq3-dev libsqlite3-dev libpq-dev libsodium-dev zlib1g-dev >/dev/null
+        sudo apt-get update -qq && sudo apt-get install -y -qq libzmq3-dev libsqlite3-dev libpq-dev libsodium-dev zlib1g-dev libyaml-dev >/dev/null
     fi
 }
 

@@ -3,8 +3,9 @@ import Foundation
 /// The command of a Codabench or CodaLab program directory, from its `metadata.yaml` or `metadata` file, and how
 /// Codabench's compute worker turns it into a process's arguments.
 ///
-/// Only the top-level `command` key is read, as a plain, quoted (`'…'`, `"…"`) or block (`|`, `>`) scalar: the
-/// subset of YAML that metadata files use. Other keys (`description`, `image`, …) are ignored.
+/// The file is read as YAML by `YAMLDocument` and only its top-level `command` is used, which must be a scalar (plain,
+/// quoted or block); other keys (`description`, `image`, …) are ignored but must be valid YAML, as Codabench's worker
+/// (PyYAML) requires.
 struct CodabenchMetadata: Equatable {
     /// The metadata file's name: `metadata.yaml` or `metadata`.
     var file: String
@@ -39,84 +40,35 @@ struct CodabenchMetadata: Equatable {
         var message: String
     }
 
-    /// The `command` value in a metadata text.
+    /// The `command` value in a metadata text, read as YAML (as Codabench's worker reads it, with PyYAML).
     static func command(in text: String) throws(Problem) -> String {
-        // "\r\n" is one Character, so lines are split on every kind of line end, not on "\n".
-        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
-        for (index, line) in lines.enumerated() {
-            guard let value = value(of: "command", in: line) else { continue }
-            let following = lines[(index + 1)...].prefix { $0.isEmpty || $0.first == " " || $0.first == "\t" }
-            let command: String
-            switch value.first {
-            case "|"?, ">"?:
-                let kept = following.map { $0.trimmingCharacters(in: .whitespaces) }
-                command = kept.joined(separator: value.first == "|" ? "\n" : " ")
-            case "\""?, "'"?:
-                command = try quoted(value)
-            case "["?, "{"?:
-                throw Problem(message: "\"command\" must be one string, not a list or a mapping")
-            default:
-                let continued = following.map { $0.trimmingCharacters(in: .whitespaces) }
-                if continued.first?.hasPrefix("- ") == true || continued.first == "-" {
-                    throw Problem(message: "\"command\" must be one string, not a list")
-                }
-                command = ([withoutComment(value)] + continued.filter { !$0.hasPrefix("#") }).joined(separator: " ")
-            }
-            let trimmed = command.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !trimmed.isEmpty, trimmed != "~", trimmed != "null" else {
-                throw Problem(message: "\"command\" is empty")
-            }
-            return trimmed
+        let root: YAMLNode
+        do {
+            root = try YAMLDocument(parsing: text, limits: YAMLDocument.Limits(bytes: sizeLimit)).root
+        } catch {
+            throw Problem(message: message(for: error, in: text))
         }
-        throw Problem(message: "there is no \"command\"")
+        guard let command = root["command"] else { throw Problem(message: "there is no \"command\"") }
+        guard let value = command.string else {
+            throw Problem(message: "\"command\" must be one string, not a list or a mapping")
+        }
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw Problem(message: "\"command\" is empty") }
+        return trimmed
     }
 
-    /// The text after `key:` on a top-level line (`key`, `"key"` or `'key'`), trimmed; nil if the line is not one.
-    private static func value(of key: String, in line: Substring) -> Substring? {
-        for spelling in [key, "\"\(key)\"", "'\(key)'"] where line.hasPrefix(spelling + ":") {
-            let rest = line.dropFirst(spelling.count + 1)
-            guard rest.isEmpty || rest.first == " " || rest.first == "\t" else { continue }
-            return rest.drop { $0 == " " || $0 == "\t" }
-        }
-        return nil
-    }
-
-    /// A plain scalar without a trailing ` # comment`.
-    private static func withoutComment(_ value: Substring) -> String {
-        guard let range = value.range(of: " #") ?? value.range(of: "\t#") else { return String(value) }
-        return String(value[..<range.lowerBound])
-    }
-
-    /// A single- or double-quoted YAML scalar on one line, unquoted.
-    private static func quoted(_ value: Substring) throws(Problem) -> String {
-        let quote = value.first
-        var result = ""
-        var index = value.index(after: value.startIndex)
-        while index < value.endIndex {
-            let character = value[index]
-            index = value.index(after: index)
-            if character == quote {
-                // A doubled single quote is one quote.
-                if quote == "'", index < value.endIndex, value[index] == "'" {
-                    result.append("'")
-                    index = value.index(after: index)
-                    continue
-                }
-                return result
+    /// A YAML failure in words: an unclosed quote that opens on the `command` line is named as such, any other
+    /// failure is libyaml's problem and where it was found.
+    private static func message(for failure: YAMLDocument.Failure, in text: String) -> String {
+        if failure.context == "while scanning a quoted scalar", let line = failure.contextLine {
+            // "\r\n" is one Character, so lines are split on every kind of line end, not on "\n".
+            let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+            let opening = lines.indices.contains(line - 1) ? lines[line - 1] : ""
+            if ["command:", "\"command\":", "'command':"].contains(where: opening.hasPrefix) {
+                return "\"command\" has an unterminated quoted string"
             }
-            if quote == "\"", character == "\\", index < value.endIndex {
-                let escaped = value[index]
-                index = value.index(after: index)
-                switch escaped {
-                case "n": result.append("\n")
-                case "t": result.append("\t")
-                default: result.append(escaped)
-                }
-                continue
-            }
-            result.append(character)
         }
-        throw Problem(message: "\"command\" has an unterminated quoted string")
+        return "it is not valid YAML: \(failure)"
     }
 }
 
