@@ -14,6 +14,9 @@ public struct IngestionSpec: Codable, Sendable, Equatable {
     public var memoryMiB: Int?
     /// How many of the last lines of its output the solver sees: none when absent or 0.
     public var showLog: Int?
+    /// CodaLab's rule: only a submission holding a `metadata` file is code, run by the ingestion; any other is a
+    /// result submission, scored as it is. Every submission is code when absent (Codabench's rule).
+    public var acceptsResults: Bool?
 
     public init(program: String, input: [String]? = nil, timeLimitSeconds: Double? = nil, showLog: Int? = nil) {
         self.program = program

@@ -3,14 +3,51 @@ import PumasiShared
 
 enum PostCommand: Command {
     static let spec = CommandSpec(
-        name: "pumasi post", abstract: "Post a challenge from a JSON spec file.",
-        discussion:
-            "The spec names the title, description, deadline, award, scorer and files; see docs/challenges.md and docs/protocol.md.",
-        arguments: [.init("spec", help: "Path to the challenge spec (JSON).")],
-        options: CommandContext.clientOptions)
+        name: "pumasi post", abstract: "Post a challenge from a JSON spec file, or from a Codabench bundle.",
+        discussion: """
+            The spec names the title, description, deadline, award, scorer and files; see docs/challenges.md and
+            docs/protocol.md. With --bundle, a Codabench or CodaLab competition bundle (a zip with competition.yaml)
+            is the challenge: its phases, programs, data, leaderboard, limits, terms, pages and image; see
+            docs/plugins.md.
+            """,
+        arguments: [.init("spec", help: "Path to the challenge spec (JSON).", optional: true)],
+        options: CommandContext.clientOptions + [
+            .init("bundle", value: "zip", help: "Post this Codabench or CodaLab competition bundle."),
+            .init("award", value: "amount currency", help: "With --bundle: the award, such as \"1000 USD\"."),
+            .init(
+                "deadline", value: "time",
+                help: "With --bundle: the deadline (2026-12-31T23:59:00Z or +30d), if the bundle's has passed."),
+            .init("phase-ends", value: "times", help: "With --bundle: each phase's end, comma-separated."),
+            .init(
+                "environment", value: "image", help: "With --bundle: run in this environment, not the bundle's image."),
+            .init(
+                "ingestion-log", value: "lines",
+                help: "With --bundle: the last lines of the ingestion's output solvers see. Default: none."),
+            .init(
+                "terms-kind", value: "kind",
+                help: "With --bundle: the agreement the terms are: licence (default), confidentiality or ip-transfer."),
+            .init(
+                "canary", value: "file=score[@phase]",
+                help:
+                    "With --bundle: a submission that must get this score (or =fail: must fail) before any is scored.",
+                repeats: true),
+            .init("dry-run", help: "With --bundle: print the challenge spec and post nothing."),
+        ])
 
     static func run(_ context: CommandContext) throws -> Int32 {
-        let file = try SpecFile.load(context.arguments[argument: "spec"] ?? "")
+        let file: SpecFile
+        if let bundle = context.arguments.value("bundle") {
+            guard context.arguments[argument: "spec"] == nil else {
+                throw UsageError("give a spec file or --bundle, not both", usage: spec.usage)
+            }
+            guard let posting = try BundlePosting.load(bundle, context: context) else { return 0 }
+            file = posting
+        } else {
+            guard let path = context.arguments[argument: "spec"] else {
+                throw UsageError("give a spec file, or --bundle", usage: spec.usage)
+            }
+            file = try SpecFile.load(path)
+        }
         let (info, _) = try context.client().call(
             Service.post, PostRequest(spec: file.spec), files: file.fileBytes, as: ChallengeInfo.self)
         if context.json {

@@ -46,7 +46,7 @@ struct ProgramRun: Sendable {
         let variables = ["PYTHONUNBUFFERED": "1"].merging(environment) { _, extra in extra }
 
         var ingestionLog = ""
-        if let ingestion = scorer.ingestion {
+        if let ingestion = scorer.ingestion, try isCode(submissionFile, under: ingestion, layout: layout) {
             ingestionLog = try ingest(
                 ingestion, submissionFile: submissionFile, files: files, layout: layout, environment: variables)
         } else {
@@ -91,7 +91,6 @@ struct ProgramRun: Sendable {
             }
             try placement.place(path, named: name, into: layout.inputData, role: .reference)
         }
-        try placement.place(submissionFile, into: layout.ingestedProgram, role: .submission)
         let metadata = try Self.metadata(of: layout.ingestionProgram, what: "ingestion program")
         let words = try Self.words(metadata, variables: Self.ingestionVariables, what: "ingestion program")
         var ingestionLimits = limits
@@ -128,6 +127,27 @@ struct ProgramRun: Sendable {
                 message: "the ingestion program failed on this submission: \(error.message)",
                 log: Self.shown(error.log, lines: shown, heading: "ingestion: failed"))
         }
+    }
+
+    /// Unpacks the submission as code for the ingestion, and says whether it is code: always, unless the ingestion
+    /// accepts results and the submission holds no metadata file, in which case it goes to the predictions instead.
+    private func isCode(_ submissionFile: String, under ingestion: IngestionSpec, layout: Layout) throws(ScoringFailure)
+        -> Bool
+    {
+        try placement.place(submissionFile, into: layout.ingestedProgram, role: .submission)
+        guard ingestion.acceptsResults == true,
+            !CodabenchMetadata.fileNames.contains(where: {
+                PluginRunner.fileType(layout.ingestedProgram + "/" + $0) == S_IFREG
+            })
+        else { return true }
+        do {
+            try FileManager.default.removeItem(atPath: layout.predictions)
+            try FileManager.default.moveItem(atPath: layout.ingestedProgram, toPath: layout.predictions)
+            try FileManager.default.createDirectory(atPath: layout.ingestedProgram, withIntermediateDirectories: true)
+        } catch {
+            throw ScoringFailure(code: "evaluator_error", message: "could not lay out a result submission: \(error)")
+        }
+        return false
     }
 
     /// Unpacks a program's reference file into `directory`; a zip whose files sit in one top-level folder is
