@@ -116,6 +116,32 @@ struct ContainerTests {
         #expect(written == "written inside\n")
     }
 
+    @Test func aMountPointMissingFromTheImageIsRefusedNotMade() throws {
+        try Self.requireRunc()
+        let fixture = try Fixture()
+        defer { fixture.root.remove() }
+        let source = fixture.root.file("input")
+        for directory in [source, fixture.root.file("output")] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        try fixture.root.write("input/ref.txt", "ref\n")
+        let failure = Self.failure { () throws(ScoringFailure) in
+            try fixture.run("true", mounts: [ContainerMount(source: source, destination: "/app/in", readOnly: true)])
+        }
+        #expect(failure?.code == ScoringFailure.pluginStart)
+        #expect(failure?.message.contains("environment test/busybox:1 has no /app/in to mount") == true)
+        #expect(!FileManager.default.fileExists(atPath: fixture.rootfs + "/app"))
+        // Below /tmp (a tmpfs of the run) and below an earlier mount, mount points are made where they harm nothing.
+        let outcome = try fixture.run(
+            "cat /tmp/in/ref.txt /data/nested/ref.txt",
+            mounts: [
+                ContainerMount(source: source, destination: "/tmp/in", readOnly: true),
+                ContainerMount(source: fixture.root.file("output"), destination: "/data", readOnly: false),
+                ContainerMount(source: source, destination: "/data/nested", readOnly: true),
+            ])
+        #expect(outcome.log.contains("ref\nref\n"))
+    }
+
     @Test func thereIsNoNetwork() throws {
         try Self.requireRunc()
         let fixture = try Fixture()
@@ -318,23 +344,45 @@ struct ContainerTests {
         #expect(reference["options"] as? [String] == ["rbind", "ro", "nosuid", "nodev"])
     }
 
-    /// The Codabench legacy image (`deploy/images/build-python-legacy.sh`) runs numpy with `np.float` and
-    /// scikit-learn. Needs the image built: `PUMASI_TEST_LEGACY_IMAGE=DIR`.
+    /// The Codabench legacy image (`deploy/images/build-python-legacy.sh`) runs a scoring program laid out as
+    /// Codabench lays it out under /app: numpy with `np.float`, and scikit-learn fitting a model. Needs the image
+    /// built: `PUMASI_TEST_LEGACY_IMAGE=DIR`.
     @Test(.tags(.slow)) func theLegacyPythonImageRunsNumpyAndScikitLearn() throws {
         guard let image = ProcessInfo.processInfo.environment["PUMASI_TEST_LEGACY_IMAGE"] else {
             try Test.cancel("set PUMASI_TEST_LEGACY_IMAGE to a directory built by build-python-legacy.sh")
         }
         try Self.requireRunc()
-        let state = try TempDirectory()
-        defer { state.remove() }
+        let work = try TempDirectory()
+        defer { work.remove() }
+        for directory in ["program", "output"] {
+            try FileManager.default.createDirectory(atPath: work.file(directory), withIntermediateDirectories: true)
+        }
+        try work.write(
+            "program/score.py",
+            """
+            import numpy as np, sklearn
+            from sklearn.linear_model import LogisticRegression
+            x = np.array([[0.0], [1.0], [2.0], [3.0]], dtype=np.float)
+            model = LogisticRegression().fit(x, [0, 0, 1, 1])
+            print(np.__version__, np.float, sklearn.__version__)
+            open("/app/output/scores.txt", "w").write("accuracy: %.1f\\n" % model.score(x, [0, 0, 1, 1]))
+            """)
         let environment = try ContainerEnvironment.parse("codalab/codalab-legacy:py37=\(image)")
         let runner = ContainerRunner(
-            environment: environment, limits: PluginLimits(wallSeconds: 30, memoryBytes: 512 << 20),
-            stateDirectory: state.path)
-        let script = "import numpy, sklearn; print(numpy.__version__, numpy.float, sklearn.__version__)"
-        let outcome = try runner.execute(arguments: ["python", "-c", script]) { _, log in
+            environment: environment, limits: PluginLimits(wallSeconds: 60, memoryBytes: 512 << 20),
+            stateDirectory: work.file("runc"))
+        let outcome = try runner.execute(
+            arguments: ["python", "score.py"],
+            mounts: [
+                ContainerMount(source: work.file("program"), destination: "/app/program", readOnly: true),
+                ContainerMount(source: work.file("output"), destination: "/app/output", readOnly: false),
+            ],
+            workingDirectory: "/app/program", environment: ["PYTHONUNBUFFERED": "1"]
+        ) { _, log in
             ScoreOutcome(score: 1, log: log)
         }
         #expect(outcome.log.contains("1.23.5 <class 'float'> 1.2.2"))
+        let scores = try String(contentsOfFile: work.file("output/scores.txt"), encoding: .utf8)
+        #expect(scores == "accuracy: 1.0\n")
     }
 }

@@ -4,9 +4,9 @@
 public struct ContainerMount: Sendable, Equatable {
     /// The absolute host path mounted; it must exist.
     public let source: String
-    /// The absolute path inside the container. If the image has no such path, runc makes it in the image's root
-    /// file system (on the host) before making that root read-only, unless it lies under a tmpfs such as /tmp: an
-    /// image meant for containers should hold its mount points (the images of `deploy/images` have /app).
+    /// The absolute path inside the container. It must exist in the environment's root file system, unless it lies
+    /// under /tmp, /dev or an earlier mount: runc would make a missing one in the (shared, pinned) root file system
+    /// on the host, so a run refuses to start instead (the images of `deploy/images` hold Codabench's /app paths).
     public let destination: String
     /// Whether the run may only read it.
     public let readOnly: Bool

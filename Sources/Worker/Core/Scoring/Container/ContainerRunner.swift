@@ -164,11 +164,26 @@ public struct ContainerRunner: Sendable {
         for mount in mounts where !mount.source.hasPrefix("/") || PluginRunner.fileType(mount.source) == nil {
             throw PluginRunner.startFailure("the mount source \(mount.source) does not exist or is not absolute")
         }
+        for (index, mount) in mounts.enumerated() {
+            let writable = ["/tmp", "/dev"] + mounts[..<index].map(\.destination)
+            if writable.contains(where: { Self.path(mount.destination, isWithin: $0) }) { continue }
+            var info = stat()
+            guard lstat(environment.rootfs + mount.destination, &info) != 0 else { continue }
+            throw PluginRunner.startFailure(
+                "environment \(environment.name) has no \(mount.destination) to mount \(mount.source) on (its root "
+                    + "file system must hold the mount points, which runc would otherwise make in it)")
+        }
         let texts = arguments + variables + paths + mounts.map(\.source)
         if let bad = texts.first(where: { $0.contains("\0") }) {
             throw PluginRunner.startFailure(
                 "an argument, path or variable contains a NUL byte: \(ScoringText.quoted(bad))")
         }
+    }
+
+    /// Whether `path` is `directory` or lies below it (both absolute, without `..`).
+    static func path(_ path: String, isWithin directory: String) -> Bool {
+        let trimmed = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        return path == trimmed || path.hasPrefix(trimmed + "/")
     }
 
     /// A container id unique to this run: `pumasi-<evaluator pid>-<random>`.
