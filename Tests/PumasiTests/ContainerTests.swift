@@ -261,6 +261,37 @@ struct ContainerTests {
         #expect(fixture.containersLeft() == [])
     }
 
+    @Test func containersOfEvaluatorsThatAreGoneAreRemoved() throws {
+        try Self.requireRunc()
+        let fixture = try Fixture()
+        defer { fixture.root.remove() }
+        let runc = try #require(Runc.locate())
+        // A container created (its process waiting to start) and a bundle, as an evaluator killed mid-run leaves them.
+        let gone = "pumasi-2147483647-abandoned"
+        let bundle = fixture.state + "/bundles/" + gone
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        let spec = ContainerBundle(
+            rootfs: fixture.rootfs, arguments: ["/bin/sleep", "60"], environment: ["PATH=/bin"],
+            workingDirectory: "/", mounts: [], limits: PluginLimits(), cgroupPath: gone)
+        try spec.json().write(to: URL(fileURLWithPath: bundle + "/config.json"))
+        let create = Process()
+        create.executableURL = URL(fileURLWithPath: runc)
+        create.arguments = ["--root", fixture.state + "/state", "create", "--bundle", bundle, gone]
+        create.standardOutput = FileHandle.nullDevice
+        create.standardError = FileHandle.nullDevice
+        try create.run()
+        create.waitUntilExit()
+        try #require(create.terminationStatus == 0)
+        #expect(fixture.containersLeft() == [gone])
+        let live = "pumasi-\(getpid())-inprogress"
+        try FileManager.default.createDirectory(
+            atPath: fixture.state + "/bundles/" + live, withIntermediateDirectories: true)
+
+        #expect(fixture.runner().removeAbandoned() == [gone])
+        #expect(fixture.containersLeft() == [])
+        #expect(fixture.bundlesLeft() == [live])
+    }
+
     @Test func aMissingRootFileSystemCannotStart() throws {
         let fixture = try Fixture()
         defer { fixture.root.remove() }
