@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The test suite on a fresh Debian machine: installs what it needs (libzmq, SQLite, libpq, PostgreSQL, Chromium),
-# starts a throwaway PostgreSQL cluster (initdb in a temporary directory, pg_ctl on a free loopback port), runs the
-# whole suite twice, on SQLite and on PostgreSQL, and stops the cluster. Arguments go to both `swift test` runs.
+# The test suite on a fresh Debian machine: installs what it needs (libzmq, SQLite, libpq, PostgreSQL, Chromium; runc
+# and busybox for the container tests, mmdebstrap for their images), starts a throwaway PostgreSQL cluster (initdb in
+# a temporary directory, pg_ctl on a free loopback port), runs the whole suite twice, on SQLite and on PostgreSQL, and
+# stops the cluster. Arguments go to both `swift test` runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libzmq3-dev libsqlite3-dev libpq-dev libsodium-dev zlib1g-dev postgresql chromium)
+packages=(libzmq3-dev libsqlite3-dev libpq-dev libsodium-dev zlib1g-dev postgresql chromium runc busybox-static mmdebstrap)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
