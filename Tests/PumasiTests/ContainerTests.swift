@@ -217,6 +217,18 @@ struct ContainerTests {
         #expect(fixture.containersLeft() == [])
     }
 
+    @Test func aSpinIsStoppedAtTheCPULimit() throws {
+        try Self.requireRunc()
+        let fixture = try Fixture()
+        defer { fixture.root.remove() }
+        let failure = Self.failure { () throws(ScoringFailure) in
+            try fixture.run("while true; do :; done", limits: PluginLimits(wallSeconds: 8, cpuSeconds: 1))
+        }
+        #expect(failure?.code == ScoringFailure.pluginCrashed)
+        #expect(
+            failure?.message.contains("it reached the CPU time limit of 1 s") == true, "\(String(describing: failure))")
+    }
+
     @Test func aForkBombIsHeldByTheProcessLimit() throws {
         try Self.requireRunc()
         let fixture = try Fixture()
