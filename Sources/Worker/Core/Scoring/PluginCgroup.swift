@@ -106,7 +106,7 @@ enum PluginCgroup {
     }
 
     /// `path` (a cgroup path) inside a cgroup file system mounted at `mountPoint` whose root is `root`.
-    private static func joined(_ mountPoint: String, root: String, path: String) -> String? {
+    static func joined(_ mountPoint: String, root: String, path: String) -> String? {
         let relative: Substring
         if root == "/" {
             relative = path.dropFirst(0)
@@ -120,7 +120,7 @@ enum PluginCgroup {
     }
 
     /// Undoes mountinfo's octal escapes (`\040` for a space).
-    private static func unescaped(_ field: Substring) -> String {
+    static func unescaped(_ field: Substring) -> String {
         var bytes: [UInt8] = []
         var utf8 = Array(field.utf8)[...]
         while let byte = utf8.popFirst() {

@@ -29,10 +29,13 @@ struct PluginProcess {
 
     /// Spawns `path` with `arguments` (argv[1...]) and exactly `environment` ("NAME=value"), stdin from /dev/null,
     /// stdout and stderr captured up to `outputBytes` each, and waits for it.
+    /// - Parameter onTimeout: called once at the wall-clock limit, before the group is killed: to stop what the
+    ///   group kill cannot reach (a container runc started in a session of its own).
     /// - Throws: `SystemCalls.Failure` if the process could not be started or watched (it is killed and reaped
     ///   first in the second case).
     static func run(
-        path: String, arguments: [String], environment: [String], wallSeconds: Double, outputBytes: Int
+        path: String, arguments: [String], environment: [String], wallSeconds: Double, outputBytes: Int,
+        onTimeout: () -> Void = {}
     ) throws(SystemCalls.Failure) -> Outcome {
         let outPipe = try SystemCalls.closeOnExecPipe()
         var outRead = OwnedDescriptor(outPipe.read)
@@ -80,6 +83,7 @@ struct PluginProcess {
             if let stop = stopReadingAt, now >= stop { break }
             if !exited, !timedOut, now >= deadline {
                 timedOut = true
+                onTimeout()
                 killGroup(pid)
                 stopReadingAt = now + drainAfterKill
                 continue

@@ -262,11 +262,11 @@ public struct PluginRunner: Sendable {
         return log
     }
 
-    private static func seconds(_ value: Double) -> String {
+    static func seconds(_ value: Double) -> String {
         String(format: "%.1f", value)
     }
 
-    private static func mebibytes(_ bytes: Int) -> String {
+    static func mebibytes(_ bytes: Int) -> String {
         if bytes > 0, bytes % (1 << 30) == 0 { return "\(bytes >> 30) GiB" }
         return bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
     }
