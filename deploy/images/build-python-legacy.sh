@@ -40,6 +40,7 @@ fi
 command -v mmdebstrap >/dev/null || { echo "error: mmdebstrap is not installed (apt-get install mmdebstrap)" >&2; exit 1; }
 
 work="$dir.building"
+mkdir -p "$(dirname "$dir")"
 # An interrupted build may have left file systems mounted inside: do not cross into them.
 rm -rf --one-file-system "$work"
 started=$(date +%s)

@@ -70,16 +70,24 @@ enum EvaluateCommand: Command {
         config.builtins = !a.flag("no-builtins")
         config.hostPrograms = a.flag("programs")
         for entry in a.all("environment") {
-            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, ScorerSpec.isEnvironmentName(parts[0]) else {
+            let environment: ContainerEnvironment
+            do {
+                environment = try ContainerEnvironment.parse(entry)
+            } catch {
+                throw UsageError("--environment: \(error.message)", usage: spec.usage)
+            }
+            guard ScorerSpec.isEnvironmentName(environment.name) else {
                 throw UsageError(
-                    "--environment takes image=rootfs with an image name of a-z, A-Z, 0-9 and ._/:-", usage: spec.usage)
+                    "--environment \(environment.name): an image name is 1-200 characters of a-z, A-Z, 0-9 and ._/:-",
+                    usage: spec.usage)
             }
-            let root = PluginRunner.absolute((parts[1] as NSString).expandingTildeInPath)
-            guard PluginRunner.fileType(root) == S_IFDIR else {
-                throw CommandFailure("environment \(parts[0]): \(root) is not a directory (a root filesystem)")
+            config.environments[environment.name] = environment.rootfs
+        }
+        if !config.environments.isEmpty {
+            if let problem = ContainerRunner.runtimeProblem() {
+                throw CommandFailure("--environment: containers cannot run here: \(problem)")
             }
-            config.environments[parts[0]] = root
+            ContainerRunner(environment: ContainerEnvironment(name: "", rootfs: "/")).removeAbandoned()
         }
         config.curve = try context.curve()
         if let slots = a.value("slots") {

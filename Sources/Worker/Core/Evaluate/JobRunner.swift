@@ -138,7 +138,7 @@ final class JobRunner {
             throw ScoringFailure(
                 code: "plugin_missing", message: "this evaluator does not have environment \(environment)")
         }
-        return try EnvironmentExecutor(name: environment, rootfs: root, workRoot: Self.workRoot(config))
+        return EnvironmentExecutor(environment: ContainerEnvironment(name: environment, rootfs: root))
     }
 
     /// Scores the job's canaries before its first real job, and again whenever the scorer, its files or where its
