@@ -22,6 +22,16 @@ if ((${#missing[@]})); then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# The pinned environment Codabench's fixtures were written for: built once per machine (about 40 s and 600 MB from
+# Debian's archive and PyPI), then reused.
+image=${PUMASI_TEST_LEGACY_IMAGE:-/var/cache/pumasi-images/python-legacy}
+if [[ $(id -u) == 0 ]]; then
+    deploy/images/build-python-legacy.sh "$image" 2>&1 | tail -n 2 >&2
+    export PUMASI_TEST_LEGACY_IMAGE="$image"
+else
+    echo "not root: the container tests and the Codabench fixtures in their environment are skipped" >&2
+fi
+
 # A throwaway cluster. initdb refuses to run as root: as root, it belongs to the postgres user Debian's package made.
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/pumasi-pg.XXXXXX")

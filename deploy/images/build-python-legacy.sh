@@ -6,7 +6,7 @@
 #
 # What it holds: Debian 12 (bookworm) with its Python 3.11, and from PyPI the last releases whose programs still
 # run old CodaLab scoring programs: numpy 1.23.5 (numpy 1.24 removed `np.float`, which they use), scipy 1.10.1 and
-# scikit-learn 1.2.2 (with joblib 1.2.0 and threadpoolctl 3.1.0 of their time), all as cp311 wheels. `python` is
+# scikit-learn 1.2.2 (with joblib 1.2.0 and threadpoolctl 3.1.0 of their time) and pandas 1.5.3, all as cp311 wheels. `python` is
 # `python3`; PyYAML and psutil are Debian's (CodaLab programs import them; PyYAML 6 no longer takes `yaml.load`
 # without a loader, which old programs catch). Codabench's mount points are there (/app/program, /app/input/ref and
 # res, /app/input_data, /app/ingested_program, /app/output, /app/shared):
@@ -23,7 +23,7 @@ if [ $# -ne 1 ] || [ -z "$1" ]; then
 fi
 dir=$(realpath -m "$1")
 marker="$dir/.pumasi-image-complete"
-packages="numpy==1.23.5 scipy==1.10.1 scikit-learn==1.2.2 joblib==1.2.0 threadpoolctl==3.1.0"
+packages="numpy==1.23.5 scipy==1.10.1 scikit-learn==1.2.2 joblib==1.2.0 threadpoolctl==3.1.0 pandas==1.5.3"
 
 if [ -e "$marker" ]; then
     echo "$dir is already built ($(cat "$marker")); nothing to do"

@@ -27,7 +27,9 @@ enum BundlePosting {
         if let ends = a.value("phase-ends") {
             options.phaseEnds = try ends.split(separator: ",").map { try time(String($0), "--phase-ends") }
         }
-        options.environment = a.value("environment")
+        if let environment = a.value("environment") {
+            if environment == "host" { options.onHost = true } else { options.environment = environment }
+        }
         if let lines = a.value("ingestion-log") {
             guard let n = Int(lines), (0...IngestionSpec.maxShownLines).contains(n) else {
                 throw UsageError("--ingestion-log must be 0-\(IngestionSpec.maxShownLines) lines", usage: usage)

@@ -19,7 +19,8 @@ enum PostCommand: Command {
                 help: "With --bundle: the deadline (2026-12-31T23:59:00Z or +30d), if the bundle's has passed."),
             .init("phase-ends", value: "times", help: "With --bundle: each phase's end, comma-separated."),
             .init(
-                "environment", value: "image", help: "With --bundle: run in this environment, not the bundle's image."),
+                "environment", value: "image",
+                help: "With --bundle: run in this environment, not the bundle's image; `host`: on evaluators' hosts."),
             .init(
                 "ingestion-log", value: "lines",
                 help: "With --bundle: the last lines of the ingestion's output solvers see. Default: none."),

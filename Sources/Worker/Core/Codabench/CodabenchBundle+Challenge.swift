@@ -28,6 +28,8 @@ extension CodabenchBundle {
         var phaseEnds: [Millis]?
         /// The environment to run in, instead of the bundle's image.
         var environment: String?
+        /// Run on evaluators' own hosts (`evaluate --programs`), whatever image the bundle names.
+        var onHost = false
         /// How many of the ingestion's last output lines solvers see.
         var ingestionLog: Int?
         var agreementKind: AgreementKind = .licence
@@ -84,7 +86,7 @@ extension CodabenchBundle {
 
         let primary = leaderboard.first
         if primary == nil { notes.append("the bundle has no leaderboard column: the scores file's first entry ranks") }
-        let environment = options.environment ?? dockerImage
+        let environment = options.onHost ? nil : options.environment ?? dockerImage
         if let environment, !ScorerSpec.isEnvironmentName(environment) {
             throw Failure(message: "the image \(environment) is not a name an evaluator can advertise")
         }
