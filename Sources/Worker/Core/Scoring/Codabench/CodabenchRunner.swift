@@ -100,7 +100,9 @@ public struct CodabenchRunner: Sendable {
             program: program, arguments: Array(words.dropFirst()), directory: layout.program, home: layout.home,
             extraEnvironment: ["PYTHONUNBUFFERED": "1"].merging(extraEnvironment) { _, extra in extra }
         ) { _, log throws(ScoringFailure) in
-            try CodabenchScores.outcome(outputDirectory: layout.output, scoreKey: scoreKey, log: log)
+            var outcome = try CodabenchScores.outcome(outputDirectory: layout.output, scoreKey: scoreKey, log: log)
+            outcome.detailedResults = ProgramRun.detailedResults(in: layout.output)
+            return outcome
         }
     }
 
