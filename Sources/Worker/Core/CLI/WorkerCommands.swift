@@ -9,7 +9,9 @@ enum EvaluateCommand: Command {
             A plugin is any executable: it is run as `<plugin> <submission-file> <reference-dir>` and prints one
             JSON object such as {"score": 0.93}. A plugin may also be a Codabench or CodaLab scoring program's
             directory (with metadata.yaml or metadata), run unmodified for challenges whose scorer has the option
-            "format": "codabench". See docs/plugins.md. Stops gracefully on SIGTERM or SIGINT.
+            "format": "codabench". With --programs or --environment it also runs challenges' own Codabench programs
+            (their ingestion of code submissions too): on this host, or in a pinned environment under runc. See
+            docs/plugins.md. Stops gracefully on SIGTERM or SIGINT.
             """,
         options: [
             .init(
@@ -125,7 +127,10 @@ enum EvaluateCommand: Command {
             "evaluator starting",
             [
                 "broker": config.brokerEndpoint, "services": config.services.joined(separator: ","),
-                "plugin.isolation": config.plugins.isEmpty ? "no plugins" : PluginRunner.isolation.description,
+                "plugin.isolation": config.plugins.isEmpty && !config.hostPrograms
+                    ? "no plugins" : PluginRunner.isolation.description,
+                "environments": config.environments.isEmpty
+                    ? "none" : config.environments.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","),
             ])
         evaluator.run()
         return 0
