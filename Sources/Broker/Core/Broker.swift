@@ -13,6 +13,8 @@ public final class Broker {
     let config: BrokerConfig
     let logger: Logger
     let store: Store
+    /// Large files and uploads under way, on disk.
+    let blobs: BlobStore
     let router: ZMQSocket
     /// The PUB socket: made anew (same endpoint, same key) when a key is revoked, which ends every subscription;
     /// subscribers reconnect and do the handshake again, and a revoked key is refused there.
@@ -79,6 +81,8 @@ public final class Broker {
             }
             try store.expireWhenSilent(after: max(10_000, config.heartbeatInterval * 4))
         }
+        blobs = try BlobStore(
+            directory: config.blobDirectory ?? (config.dataDirectory as NSString).appendingPathComponent("blobs"))
         try store.checkpointInBackground()
         var serverKeys: CurveKeyPair?
         if config.curve {

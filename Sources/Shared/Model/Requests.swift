@@ -43,11 +43,14 @@ public struct SubmitRequest: Codable, Sendable {
     public var solver: String
     public var filename: String
     public var clientId: String?
-    public init(challenge: String, solver: String, filename: String, clientId: String? = nil) {
+    /// An upload (`pumasi.upload.begin`) that holds the file, instead of a file frame.
+    public var upload: String?
+    public init(challenge: String, solver: String, filename: String, clientId: String? = nil, upload: String? = nil) {
         self.challenge = challenge
         self.solver = solver
         self.filename = filename
         self.clientId = clientId
+        self.upload = upload
     }
 }
 

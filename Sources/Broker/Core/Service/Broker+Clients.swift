@@ -50,6 +50,9 @@ extension Broker {
             case Service.award: return try reply(award(body, sender: sender, now: now))
             case Service.rescore: return try reply(rescore(body, sender: sender, now: now))
             case Service.reference: return try referenceFile(body, sender: sender)
+            case Service.uploadBegin: return try reply(beginUpload(body, sender: sender, now: now))
+            case Service.uploadChunk: return try reply(uploadChunk(body, sender: sender, now: now))
+            case Service.submissionFile: return try submissionFileChunk(body, sender: sender)
             case Service.judgeNext: return try judgeNext(body, sender: sender, now: now)
             case Service.judgeScore: return try reply(judgeScore(body, sender: sender, now: now))
             case Service.events:
@@ -140,12 +143,23 @@ extension Broker {
                 return receipt
             }
         }
-        guard body.count == 2 else {
+        // A file comes in one frame, or before the request in chunks (`upload`).
+        guard body.count == (request.upload == nil ? 2 : 1) else {
             throw ProtocolError(
-                .badRequest, "a submission carries exactly one file frame after the JSON; got \(body.count - 1)")
+                .badRequest,
+                request.upload == nil
+                    ? "a submission carries exactly one file frame after the JSON; got \(body.count - 1)"
+                    : "a submission of an upload carries no file frame; got \(body.count - 1)")
         }
-        guard !body[1].isEmpty else { throw ProtocolError(.badRequest, "the submitted file is empty") }
+        let bytes = request.upload == nil ? body[1] : Data()
+        if request.upload == nil, bytes.isEmpty { throw ProtocolError(.badRequest, "the submitted file is empty") }
         let record = try memory.liveChallenges[request.challenge] ?? challenge(request.challenge)
+        if request.upload == nil, bytes.count > maxSubmissionBytes(record) {
+            throw ProtocolError(
+                .tooLarge,
+                "the file is \(bytes.count) bytes; \(record.id) takes submissions of at most \(maxSubmissionBytes(record)) bytes"
+            )
+        }
         if let sender {
             try requireFullAccess(record, sender, for: "submit to \(record.id)")
         } else if memory.agreements[record.id] != nil {
@@ -164,10 +178,13 @@ extension Broker {
         // With teams, a submission records its solver's team: it is the team's for good, whoever leaves later.
         let team =
             record.spec?.teams != nil ? try store.currentTeam(challenge: record.id, principal: request.solver) : nil
+        let external = try request.upload.map {
+            try takeUpload($0, solver: request.solver, challenge: record, now: now)
+        }
         var (receipt, job) = try store.insertSubmission(
             id: Identifier.make(prefix: "sub", now: now), challenge: record, solver: request.solver, team: team,
             clientId: request.clientId,
-            filename: request.filename, bytes: body[1], now: now, phase: record.currentPhase)
+            filename: request.filename, bytes: bytes, now: now, phase: record.currentPhase, external: external)
         // The submission row is its own audit entry (`audit_trail`): it names the solver, the time and the hash.
         receipt.quota = try quota(record, solver: request.solver, now: now)
         if record.isJudgedOnly { try judgingRequested(record, now: now) }
@@ -178,7 +195,8 @@ extension Broker {
             rememberPayload(
                 JobPayload(
                     challenge: record.id, submission: receipt.submission, solver: request.solver,
-                    filename: request.filename, sha256: receipt.sha256, content: body[1], phase: record.currentPhase),
+                    filename: request.filename, sha256: receipt.sha256, content: bytes, phase: record.currentPhase,
+                    fetch: external?.size),
                 row: job)
         }
         jobSubmitted(row: job, challenge: record, phase: record.currentPhase)

@@ -244,17 +244,23 @@ extension AwardInfo {
 
 enum DownloadCommand: Command {
     static let spec = CommandSpec(
-        name: "pumasi download", abstract: "Download a challenge's public files.",
-        arguments: [.init("challenge", help: "The challenge id (ch_…).")],
+        name: "pumasi download", abstract: "Download a challenge's public files, or a submission's file.",
+        discussion: """
+            A submission's file (yours, or any to your own challenge as its seeker) comes in chunks, checked against
+            its SHA-256, with progress on stderr.
+            """,
+        arguments: [.init("challenge", help: "The challenge id (ch_…), or a submission id (sub_…).")],
         options: CommandContext.clientOptions + [
             .init(
-                "output", short: "o", value: "directory",
-                help: "Where to write the files. Default: the current directory."),
+                "output", short: "o", value: "path",
+                help: "Where to write the files (a directory), or a submission's file. Default: the current "
+                    + "directory, under the file's name."),
             .init("file", value: "name", help: "Only this file.", repeats: true),
         ])
 
     static func run(_ context: CommandContext) throws -> Int32 {
         let id = context.arguments[argument: "challenge"] ?? ""
+        if id.hasPrefix("sub_") { return try SubmissionTransfer.download(id, context) }
         let client = try context.client()
         let (challenge, _) = try client.call(Service.show, ChallengeRequest(challenge: id), as: ChallengeInfo.self)
         if challenge.confidential == true {
@@ -300,9 +306,9 @@ enum SubmitCommand: Command {
     static func run(_ context: CommandContext) throws -> Int32 {
         let challenge = context.arguments[argument: "challenge"] ?? ""
         let path = context.arguments[argument: "file"] ?? ""
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw CommandFailure("cannot read \(path)")
-        }
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
+            FileManager.default.isReadableFile(atPath: path)
+        else { throw CommandFailure("cannot read \(path)") }
         // Over CURVE the broker names the solver after the key; the name here matters only without it.
         let curve = try context.curve()
         guard let solver = context.solverName ?? (curve != nil ? "key-holder" : nil)
@@ -311,7 +317,15 @@ enum SubmitCommand: Command {
             challenge: challenge, solver: solver, filename: (path as NSString).lastPathComponent,
             clientId: context.arguments.value("client-id") ?? UUID().uuidString.lowercased())
         let client = try context.client()
-        let (receipt, _) = try client.call(Service.submit, request, files: [bytes], as: Receipt.self, attempts: 3)
+        let receipt: Receipt
+        if size > Uploader.inlineLimit {
+            receipt = try SubmissionTransfer.upload(path, request, client: client)
+        } else {
+            guard let bytes = FileManager.default.contents(atPath: path) else {
+                throw CommandFailure("cannot read \(path)")
+            }
+            (receipt, _) = try client.call(Service.submit, request, files: [bytes], as: Receipt.self, attempts: 3)
+        }
         if receipt.queued == true {
             if context.json {
                 context.console.json(receipt)

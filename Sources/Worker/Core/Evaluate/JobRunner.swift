@@ -9,6 +9,7 @@ import PumasiShared
 final class JobRunner {
     private let config: EvaluatorConfig
     private let cache: ReferenceCache
+    private let fetcher: SubmissionFetcher
     private let logger: Logger
 
     init(config: EvaluatorConfig, logger: Logger) throws {
@@ -17,6 +18,8 @@ final class JobRunner {
         cache = try ReferenceCache(
             directory: config.cacheDirectory,
             client: BrokerClient(endpoint: config.brokerEndpoint, timeoutSeconds: 10, curve: config.curve))
+        fetcher = SubmissionFetcher(
+            client: try BrokerClient(endpoint: config.brokerEndpoint, timeoutSeconds: 30, curve: config.curve))
     }
 
     /// Whether every reference file of the job is already on disk (so scoring it needs no fetch).
@@ -52,8 +55,9 @@ final class JobRunner {
     private func score(_ job: ScoringJob, submission: Data) throws(ScoringFailure) -> ScoreOutcome {
         if let name = job.scorer.builtin {
             let reference = try cache.contents(job.reference, challenge: job.challenge)
+            let bytes = job.fetch == nil ? submission : try fetcher.contents(job, in: Self.workRoot(config))
             return try BuiltinScorer.score(
-                name: name, options: job.scorer.options ?? [:], submission: submission, reference: reference)
+                name: name, options: job.scorer.options ?? [:], submission: bytes, reference: reference)
         }
         guard let name = job.scorer.plugin, let path = config.plugins[name] else {
             throw ScoringFailure(
@@ -72,10 +76,12 @@ final class JobRunner {
         do {
             try FileManager.default.createDirectory(atPath: submissionDirectory, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
-            try submission.write(to: URL(fileURLWithPath: submissionFile))
+            if job.fetch == nil { try submission.write(to: URL(fileURLWithPath: submissionFile)) }
         } catch {
             throw ScoringFailure(code: "evaluator_error", message: "could not prepare the working directory", log: "")
         }
+        // A large submission comes from the broker in chunks, straight to its file.
+        if job.fetch != nil { try fetcher.fetch(job, to: submissionFile) }
         var limits = config.limits
         limits.wallSeconds = job.timeLimitSeconds
         limits.cpuSeconds = max(1, Int(job.timeLimitSeconds.rounded(.up)))
