@@ -32,6 +32,7 @@ enum Validation {
                     throw bad("spec.rules.\(name) must be from 1 to 1000000")
                 }
             }
+            if let maxBytes = rules.maxBytes, maxBytes < 1 { throw bad("spec.rules.maxBytes must be at least 1") }
         }
         if let ranking = spec.ranking {
             if let metric = ranking.metric, !(1...64).contains(metric.count) || metric.contains(where: \.isWhitespace) {
