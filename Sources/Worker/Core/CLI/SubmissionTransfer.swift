@@ -7,9 +7,18 @@ enum SubmissionTransfer {
     /// Uploads `path` and commits it as the submission `request`. The broker refuses a file over the challenge's
     /// limit when asked to begin, before any of its bytes leave.
     static func upload(_ path: String, _ request: SubmitRequest, client: BrokerClient) throws -> Receipt {
-        var hashing = ProgressBar(label: "hashing")
         let name = (path as NSString).lastPathComponent
         let total = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int ?? 0
+        // The challenge's limit first, before reading the file: the broker says it again at the upload's begin (and a
+        // relay whose broker is away cannot say it now).
+        if let shown = try? client.call(
+            Service.show, ChallengeRequest(challenge: request.challenge), as: ChallengeInfo.self
+        )
+        .0, let limit = shown.rules?.maxBytes, total > limit {
+            throw CommandFailure(
+                "the file is \(total) bytes; \(request.challenge) takes submissions of at most \(limit) bytes")
+        }
+        var hashing = ProgressBar(label: "hashing")
         let (sha256, size) = try FileDigest.sha256(path: path) { hashing.update($0, of: total) }
         let uploader = try Uploader(client: client, path: path, request: request, sha256: sha256, size: size)
         var bar = ProgressBar(label: "uploading \(name)")
