@@ -302,4 +302,52 @@ struct UploadTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == data)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("outbox.sqlite3.files/outbox")).isEmpty)
     }
+
+    @Test func aChallengesLargeFilesArePostedInChunksFetchedByTheEvaluatorAndDownloaded() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let plugin = try dir.write(
+            "reference-size", "#!/bin/sh\necho \"{\\\"score\\\": $(wc -c < \"$2/answer.bin\")}\"\n", executable: true)
+        let broker = try Self.broker(dir)
+        defer { broker.shutdown() }
+        let evaluator = try EvaluatorHarness(
+            broker: broker.router, cache: dir.file("cache"), plugins: ["reference-size": plugin],
+            configure: { $0.builtins = false })
+        defer { evaluator.shutdown() }
+        let client = try client(broker)
+        let (publicPath, publicData) = try Self.file(dir, "data.bin", size: 1_100_000, seed: 11)
+        let (referencePath, referenceData) = try Self.file(dir, "answer.bin", size: 1_300_000, seed: 12)
+        var uploads: [String] = []
+        for (path, data, name) in [(publicPath, publicData, "data.bin"), (referencePath, referenceData, "answer.bin")] {
+            let uploader = try Uploader(
+                client: client, path: path, file: name, sha256: SHA256.hex(data), size: data.count)
+            uploads.append(try uploader.runFile().upload)
+        }
+        var (spec, _) = sampleSpec(scorer: ScorerSpec(plugin: "reference-size"))
+        spec.files = [FileEntry(name: "data.bin", role: .public), FileEntry(name: "answer.bin", role: .reference)]
+        let challenge = try client.call(
+            Service.post, PostRequest(spec: spec, uploads: uploads), files: [Data(), Data()], as: ChallengeInfo.self
+        ).0
+        #expect(challenge.files.map(\.size) == [publicData.count])
+        let row = try TestBackend.database(dir.file("broker")).queryOne(
+            "SELECT external, length(content) FROM blobs WHERE sha256 = ?", [.text(SHA256.hex(referenceData))])
+        #expect(row?.int(0) == 1 && row?.int(1) == 0)
+
+        let info = try settled(client, try submit(client, challenge.id, "ada", "anything").submission)
+        #expect(info.state == .scored)
+        #expect(info.score == Double(referenceData.count))
+        let copy = dir.file("copy.bin")
+        _ = try client.download(Service.file, to: copy) {
+            FileRequest(challenge: challenge.id, name: "data.bin", offset: $0)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == publicData)
+        // A post naming an upload that is not there is refused, naming it.
+        let missing = "upl_" + String(repeating: "0", count: 32)
+        let error = refusal {
+            _ = try client.call(
+                Service.post, PostRequest(spec: spec, uploads: [missing, ""]), files: [Data(), Data("42".utf8)],
+                as: ChallengeInfo.self)
+        }
+        #expect(error?.message == "no upload \(missing) of yours for a challenge's file")
+    }
 }

@@ -10,14 +10,23 @@ public struct UploadBeginRequest: Codable, Sendable {
     public var filename: String
     /// The solver, without CURVE (with it, the key says who uploads).
     public var solver: String?
+    /// `file` for a file of a challenge about to be posted (then `challenge` is empty and `PostRequest.uploads` names
+    /// the upload); a submission otherwise.
+    public var purpose: String?
 
-    public init(challenge: String, sha256: String, size: Int, filename: String, solver: String? = nil) {
+    public init(
+        challenge: String, sha256: String, size: Int, filename: String, solver: String? = nil, purpose: String? = nil
+    ) {
         self.challenge = challenge
         self.sha256 = sha256
         self.size = size
         self.filename = filename
         self.solver = solver
+        self.purpose = purpose
     }
+
+    /// The purpose of a challenge's file.
+    public static let file = "file"
 }
 
 /// `pumasi.upload.chunk`: the JSON frame, then one frame of at most `UploadInfo.chunkBytes` bytes, which must

@@ -12,6 +12,13 @@ extension Broker {
     /// challenge, access, limits, size), then says where the upload stands.
     func beginUpload(_ body: [Data], sender: Sender?, now: Millis) throws -> UploadInfo {
         let request = try Wire.decode(UploadBeginRequest.self, from: body.first)
+        if request.purpose == UploadBeginRequest.file { return try beginFileUpload(request, sender: sender, now: now) }
+        guard request.purpose == nil else {
+            throw ProtocolError(.badRequest, "purpose must be \"file\" (a challenge's file) or absent (a submission)")
+        }
+        guard sender == nil || sender?.role == .solver else {
+            throw ProtocolError(.forbidden, "submissions are for solvers; a challenge's files go with purpose \"file\"")
+        }
         let solver = sender?.name ?? request.solver ?? ""
         try Validation.solver(solver)
         try Validation.fileName(request.filename, what: "filename")
@@ -66,10 +73,13 @@ extension Broker {
             )
         }
         try blobs.append(upload.id, at: received, chunk)
-        let record = try memory.liveChallenges[upload.challenge] ?? challenge(upload.challenge)
+        let limit =
+            upload.challenge.isEmpty
+            ? config.maxSubmissionBytes
+            : maxSubmissionBytes(try memory.liveChallenges[upload.challenge] ?? challenge(upload.challenge))
         return UploadInfo(
             upload: upload.id, sha256: upload.sha256, size: upload.size, received: received + chunk.count,
-            chunkBytes: config.chunkBytes, maxBytes: maxSubmissionBytes(record))
+            chunkBytes: config.chunkBytes, maxBytes: limit)
     }
 
     /// The file of a finished upload, checked and stored for good in the blob directory, for `pumasi.submit`.
@@ -80,6 +90,12 @@ extension Broker {
         guard UploadInfo.isWellFormed(id), let upload = try store.upload(id), upload.principal == solver,
             upload.challenge == challenge.id
         else { throw ProtocolError(.notFound, "no upload \(id) of yours to \(challenge.id)") }
+        return try commitUpload(upload, now: now)
+    }
+
+    /// Checks a finished upload's size and SHA-256 and stores its file for good (see `takeUpload`).
+    func commitUpload(_ upload: UploadRecord, now: Millis) throws -> (sha256: String, size: Int) {
+        let id = upload.id
         if !blobs.contains(upload.sha256) {
             let received = blobs.received(id)
             guard received == upload.size else {
@@ -120,6 +136,55 @@ extension Broker {
             : try store.submissionChunk(file.submission, offset: offset, length: count)
         let info = FileInfo(name: file.filename, sha256: file.sha256, size: file.size, offset: offset)
         return [Wire.encode(Reply.success(info)), bytes]
+    }
+
+    /// `pumasi.upload.begin` with purpose `file`: a file of a challenge its seeker is about to post.
+    private func beginFileUpload(_ request: UploadBeginRequest, sender: Sender?, now: Millis) throws -> UploadInfo {
+        guard sender == nil || sender?.role == .seeker || sender?.role == .admin else {
+            throw ProtocolError(.forbidden, "a challenge's files are for seekers and admins")
+        }
+        let principal = sender?.name ?? request.solver ?? "operator"
+        try Validation.fileName(request.filename, what: "filename")
+        try Self.checkSHA256(request.sha256)
+        guard request.size > 0 else { throw ProtocolError(.badRequest, "the file is empty (0 bytes)") }
+        guard request.size <= config.maxSubmissionBytes else {
+            throw ProtocolError(
+                .tooLarge, "the file is \(request.size) bytes; this broker takes at most \(config.maxSubmissionBytes)")
+        }
+        let id = UploadInfo.id(principal: principal, challenge: "", sha256: request.sha256, size: request.size)
+        try store.beginUpload(
+            UploadRecord(
+                id: id, challenge: "", principal: principal, sha256: request.sha256, size: request.size,
+                filename: request.filename), now: now)
+        let received = blobs.contains(request.sha256) ? request.size : min(blobs.received(id), request.size)
+        return UploadInfo(
+            upload: id, sha256: request.sha256, size: request.size, received: received,
+            chunkBytes: config.chunkBytes, maxBytes: config.maxSubmissionBytes)
+    }
+
+    /// The files of a challenge being posted that came by upload: each checked and stored in the blob directory.
+    /// - Returns: by position in `spec.files`, each uploaded file's SHA-256 and size.
+    func takeFileUploads(_ uploads: [String]?, count: Int, sender: Sender?, now: Millis) throws -> [Int: (
+        sha256: String, size: Int
+    )] {
+        guard let uploads else { return [:] }
+        guard uploads.count == count else {
+            throw ProtocolError(.badRequest, "uploads lists \(uploads.count) entries for \(count) files")
+        }
+        var taken: [Int: (sha256: String, size: Int)] = [:]
+        for (position, id) in uploads.enumerated() where !id.isEmpty {
+            guard UploadInfo.isWellFormed(id), let upload = try store.upload(id), upload.challenge.isEmpty,
+                sender == nil || upload.principal == sender?.name
+            else { throw ProtocolError(.notFound, "no upload \(id) of yours for a challenge's file") }
+            taken[position] = try commitUpload(upload, now: now)
+        }
+        return taken
+    }
+
+    /// A chunk of a challenge's file kept in the blob directory, or nil for one kept in its row.
+    func externalFileChunk(sha256: String, size: Int, offset: Int) throws -> Data? {
+        guard try store.isExternalBlob(sha256) else { return nil }
+        return try blobs.read(sha256, offset: offset, count: max(0, min(config.chunkBytes, size - offset)))
     }
 
     /// The largest submission `record` takes: its rules' `maxBytes`, else the broker's.

@@ -26,7 +26,8 @@ struct SubmissionFile {
 extension Store {
     func upload(_ id: String) throws -> UploadRecord? {
         try db.queryOne(
-            "SELECT id, challenge_id, principal, sha256, size, filename FROM uploads WHERE id = ?", [.text(id)]
+            "SELECT id, COALESCE(challenge_id, ''), principal, sha256, size, filename FROM uploads WHERE id = ?",
+            [.text(id)]
         ).map {
             UploadRecord(
                 id: $0.string(0) ?? "", challenge: $0.string(1) ?? "", principal: $0.string(2) ?? "",
@@ -42,7 +43,8 @@ extension Store {
             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
             """,
             [
-                .text(upload.id), .text(upload.challenge), .text(upload.principal), .text(upload.sha256),
+                .text(upload.id), upload.challenge.isEmpty ? .null : .text(upload.challenge), .text(upload.principal),
+                .text(upload.sha256),
                 .integer(Int64(upload.size)), .text(upload.filename), .integer(now),
             ])
     }
@@ -82,6 +84,11 @@ extension Store {
             "SELECT substr(content, CAST(? AS INTEGER), CAST(? AS INTEGER)) FROM submissions WHERE id = ?",
             [.integer(Int64(offset) + 1), .integer(Int64(length)), .text(id)]
         )?.data(0) ?? Data()
+    }
+
+    /// Whether a challenge file's bytes are in the blob directory rather than the `blobs` row.
+    func isExternalBlob(_ sha256: String) throws -> Bool {
+        try db.queryOne("SELECT external FROM blobs WHERE sha256 = ?", [.text(sha256)])?.int(0) == 1
     }
 
     /// The SHA-256 and size of a submission whose bytes are in the blob directory; nil for one kept in its row.

@@ -204,15 +204,27 @@ extension Broker {
     }
 
     private func postChallenge(_ body: [Data], sender: Sender?, now: Millis) throws -> ChallengeInfo {
-        var spec = try Wire.decode(PostRequest.self, from: body.first).spec
+        let post = try Wire.decode(PostRequest.self, from: body.first)
+        var spec = post.spec
         try Validation.spec(&spec, now: now)
         let entries = spec.files ?? []
         guard body.count - 1 == entries.count else {
             throw ProtocolError(
                 .badRequest, "spec lists \(entries.count) files but \(body.count - 1) file frames follow")
         }
+        // Files that came by upload (large ones) are in the blob directory already, checked.
+        let uploaded = try takeFileUploads(post.uploads, count: entries.count, sender: sender, now: now)
         var files: [(entry: FileEntry, bytes: Data)] = []
-        for (entry, bytes) in zip(entries, body.dropFirst()) {
+        for (position, (entry, bytes)) in zip(entries, body.dropFirst()).enumerated() {
+            if let file = uploaded[position] {
+                if let claimed = entry.sha256, claimed != file.sha256 {
+                    throw ProtocolError(
+                        .badRequest, "file \(entry.name): SHA-256 is \(file.sha256), not \(claimed) as stated")
+                }
+                files.append(
+                    (FileEntry(name: entry.name, role: entry.role, sha256: file.sha256, size: file.size), bytes))
+                continue
+            }
             let sha = SHA256.hex(bytes)
             if let claimed = entry.sha256, claimed != sha {
                 throw ProtocolError(.badRequest, "file \(entry.name): SHA-256 is \(sha), not \(claimed) as stated")
@@ -232,7 +244,8 @@ extension Broker {
         // The agreement lives in its own table, in versions; the invitations in theirs.
         spec.agreement = agreement.map { AgreementSpec(kind: $0.kind) }
         spec.invite = nil
-        try store.insertChallenge(id: id, spec: spec, files: files, owner: sender?.name, now: now)
+        try store.insertChallenge(
+            id: id, spec: spec, files: files, owner: sender?.name, now: now, external: Set(uploaded.keys))
         if let agreement, let text = agreement.text {
             memory.agreements[id] = try store.insertAgreement(challenge: id, kind: agreement.kind, text: text, at: now)
         }
@@ -278,7 +291,8 @@ extension Broker {
         guard let (info, bytes) = try store.publicFile(challenge: record.id, name: request.name, offset: offset) else {
             throw ProtocolError(.notFound, "challenge \(record.id) has no public file \"\(request.name)\"")
         }
-        return [Wire.encode(Reply.success(info)), bytes]
+        let external = try externalFileChunk(sha256: info.sha256, size: info.size, offset: offset)
+        return [Wire.encode(Reply.success(info)), external ?? bytes]
     }
 
     /// A chunk of a reference file, for an evaluator allowed to score the challenge it belongs to: never by hash
@@ -307,6 +321,7 @@ extension Broker {
         guard let (size, bytes) = try store.referenceBlob(challenge: record.id, sha256: request.sha256, offset: offset)
         else { throw notFound }
         let info = FileInfo(name: request.sha256, sha256: request.sha256, size: size, offset: offset)
-        return [Wire.encode(Reply.success(info)), bytes]
+        let external = try externalFileChunk(sha256: request.sha256, size: size, offset: offset)
+        return [Wire.encode(Reply.success(info)), external ?? bytes]
     }
 }

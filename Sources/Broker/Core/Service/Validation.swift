@@ -224,7 +224,8 @@ enum Validation {
 
     static func offset(_ offset: Int?) throws(ProtocolError) -> Int {
         guard let offset else { return 0 }
-        guard offset >= 0, offset <= Int(Int32.max) else { throw bad("offset must be from 0 to 2147483647") }
+        // Files of any size: offsets past 2 GiB are real (a challenge's file uploaded in chunks).
+        guard offset >= 0, offset <= 1 << 48 else { throw bad("offset must be from 0 to \(1 << 48)") }
         return offset
     }
 

@@ -28,7 +28,7 @@ enum PostgresSchema {
         ALTER TABLE awards ADD COLUMN agreement \(text);
 
         CREATE TABLE agreements (
-            challenge_id \(text) NOT NULL REFERENCES challenges (id) \(deferrable),
+            challenge_id \(text) REFERENCES challenges (id) \(deferrable),
             version BIGINT NOT NULL,
             sha256 \(text) NOT NULL,
             kind \(text) NOT NULL CHECK (kind IN ('confidentiality', 'licence', 'ip-transfer')),
@@ -137,6 +137,7 @@ enum PostgresSchema {
         // 16: files of any size.
         16: """
         ALTER TABLE submissions ADD COLUMN external BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE blobs ADD COLUMN external BIGINT NOT NULL DEFAULT 0;
 
         CREATE TABLE stored_files (
             sha256 \(text) PRIMARY KEY,

@@ -500,14 +500,16 @@ enum Schema {
         CREATE TRIGGER phase_openings_append_only_delete BEFORE DELETE ON phase_openings
             BEGIN SELECT RAISE(ABORT, 'phase openings are append-only'); END;
         """,
-        // 16: files of any size (issue 13). A submission's bytes may live in the blob directory, by SHA-256, instead
-        // of its row (`submissions.external`); `stored_files` lists what the directory holds (append-only), and
-        // `uploads` the uploads under way, whose bytes are partial files in the same directory.
+        // 16: files of any size (issue 13). A submission's or a challenge file's bytes may live in the blob directory,
+        // by SHA-256, instead of its row (`submissions.external`, `blobs.external`); `stored_files` lists what the
+        // directory holds (append-only), and `uploads` the uploads under way (a challenge file's before its challenge
+        // exists: no `challenge_id`), whose bytes are partial files in the same directory.
         schema16,
     ]
 
     static let schema16 = """
         ALTER TABLE submissions ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE blobs ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
 
         CREATE TABLE stored_files (
             sha256 TEXT PRIMARY KEY,
@@ -521,7 +523,7 @@ enum Schema {
 
         CREATE TABLE uploads (
             id TEXT PRIMARY KEY,
-            challenge_id TEXT NOT NULL REFERENCES challenges (id),
+            challenge_id TEXT REFERENCES challenges (id),
             principal TEXT NOT NULL,
             sha256 TEXT NOT NULL,
             size INTEGER NOT NULL,

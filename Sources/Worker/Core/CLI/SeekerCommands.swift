@@ -11,8 +11,10 @@ enum PostCommand: Command {
 
     static func run(_ context: CommandContext) throws -> Int32 {
         let file = try SpecFile.load(context.arguments[argument: "spec"] ?? "")
-        let (info, _) = try context.client().call(
-            Service.post, PostRequest(spec: file.spec), files: file.fileBytes, as: ChallengeInfo.self)
+        let client = try context.client()
+        let uploads = try SubmissionTransfer.uploadFiles(file, client: client)
+        let (info, _) = try client.call(
+            Service.post, PostRequest(spec: file.spec, uploads: uploads), files: file.fileBytes, as: ChallengeInfo.self)
         if context.json {
             context.console.json(info)
         } else {

@@ -274,11 +274,14 @@ enum DownloadCommand: Command {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var written: [FileInfo] = []
         for name in names {
-            let (info, bytes) = try client.fetchFile(Service.file) {
+            // In chunks, straight to the file: a challenge's file may be large.
+            let path = (directory as NSString).appendingPathComponent(name)
+            var bar = ProgressBar(label: "downloading \(name)")
+            let info = try client.download(Service.file, to: path) {
                 FileRequest(challenge: id, name: name, offset: $0)
+            } progress: {
+                if $1 > Uploader.inlineLimit { bar.update($0, of: $1) }
             }
-            let path = (directory as NSString).appendingPathComponent(info.name)
-            try bytes.write(to: URL(fileURLWithPath: path))
             written.append(info)
             if !context.json { context.console.out("\(path)  \(info.size) bytes  sha256 \(Format.short(info.sha256))") }
         }

@@ -30,6 +30,19 @@ enum SubmissionTransfer {
         }
     }
 
+    /// Uploads the files of a spec too large for the post's message, in chunks with progress.
+    /// - Returns: `PostRequest.uploads` (nil when every file travels in the message).
+    static func uploadFiles(_ file: SpecFile, client: BrokerClient) throws -> [String]? {
+        guard file.largeFiles.contains(where: { $0 != nil }) else { return nil }
+        return try zip(file.largeFiles, file.spec.files ?? []).map { path, entry in
+            guard let path else { return "" }
+            let uploader = try Uploader(
+                client: client, path: path, file: entry.name, sha256: entry.sha256 ?? "", size: entry.size ?? 0)
+            var bar = ProgressBar(label: "uploading \(entry.name)")
+            return try uploader.runFile(maxResumes: 8) { bar.update($0, of: $1) }.upload
+        }
+    }
+
     /// `pumasi download sub_…`: the submission's file, to `-o` or under its name in the current directory.
     static func download(_ id: String, _ context: CommandContext) throws -> Int32 {
         let client = try context.client()

@@ -14,6 +14,8 @@ public final class Uploader {
     public let sha256: String
     public let size: Int
     private var request: SubmitRequest
+    /// A challenge's file (`UploadBeginRequest.file`) rather than a submission: it ends once the bytes are in.
+    private let purpose: String?
     private let client: BrokerClient
     private let handle: FileHandle
     /// Where the upload stands; nil until (again) asked.
@@ -32,6 +34,7 @@ public final class Uploader {
         self.client = client
         self.path = path
         self.request = request
+        purpose = nil
         if self.request.clientId == nil { self.request.clientId = UUID().uuidString.lowercased() }
         if let sha256, let size {
             (self.sha256, self.size) = (sha256, size)
@@ -44,7 +47,37 @@ public final class Uploader {
         self.handle = handle
     }
 
+    /// An uploader of a challenge's file, named `file`, for `PostRequest.uploads`.
+    public init(client: BrokerClient, path: String, file: String, sha256: String, size: Int) throws {
+        self.client = client
+        self.path = path
+        request = SubmitRequest(challenge: "", solver: "", filename: file)
+        purpose = UploadBeginRequest.file
+        (self.sha256, self.size) = (sha256, size)
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path])
+        }
+        self.handle = handle
+    }
+
     deinit { try? handle.close() }
+
+    /// Runs a challenge file's upload until the broker holds it whole, resuming as `run` does.
+    /// - Returns: where it stands: all of it, under its upload id.
+    public func runFile(maxResumes: Int = 5, progress: (Int, Int) -> Void = { _, _ in }) throws -> UploadInfo {
+        var failures = 0
+        while true {
+            do {
+                try step()
+                if let info, info.received == size { return info }
+                progress(sent, size)
+            } catch let error as ClientError {
+                if case .server(let problem) = error, problem.code != .conflict { throw error }
+                failures += 1
+                if failures > maxResumes { throw error }
+            }
+        }
+    }
 
     /// Bytes the broker holds, as last heard.
     public var sent: Int { receipt != nil ? size : info?.received ?? 0 }
@@ -61,7 +94,7 @@ public final class Uploader {
                     Service.uploadBegin,
                     UploadBeginRequest(
                         challenge: request.challenge, sha256: sha256, size: size, filename: request.filename,
-                        solver: request.solver), as: UploadInfo.self
+                        solver: purpose == nil ? request.solver : nil, purpose: purpose), as: UploadInfo.self
                 ).0
                 return nil
             }
@@ -75,6 +108,8 @@ public final class Uploader {
                 ).0
                 return nil
             }
+            // A challenge's file is done here: the post names its upload.
+            guard purpose == nil else { return nil }
             var commit = request
             commit.upload = info.upload
             receipt = try client.call(Service.submit, commit, as: Receipt.self).0

@@ -17,6 +17,8 @@ extension Relay {
     /// decides on delivery.
     func beginUpload(_ body: [Data], _ state: inout State) throws -> [Data] {
         let request = try Wire.decode(UploadBeginRequest.self, from: body.first)
+        // A challenge's file goes to the broker as it is: only submissions wait in the outbox.
+        if request.purpose != nil { return try state.client.request(service: Service.uploadBegin, body: body) }
         guard request.size > 0 else {
             throw ProtocolError(.badRequest, "the file is empty (0 bytes): there is nothing to submit")
         }
@@ -44,8 +46,8 @@ extension Relay {
         let request = try Wire.decode(UploadChunkRequest.self, from: body.first)
         guard UploadInfo.isWellFormed(request.upload), let (upload, maxBytes) = try state.outbox.upload(request.upload)
         else {
-            throw ProtocolError(
-                .notFound, "no upload \(request.upload): begin (or resume) it with \(Service.uploadBegin)")
+            // Not the relay's own: a challenge's file, on its way to the broker.
+            return try state.client.request(service: Service.uploadChunk, body: body)
         }
         guard body.count == 2 else {
             throw ProtocolError(.badRequest, "a chunk carries exactly one frame after the JSON; got \(body.count - 1)")
