@@ -69,8 +69,8 @@ public final class Uploader {
         while true {
             do {
                 try step()
-                if let info, info.received == size { return info }
                 progress(sent, size)
+                if let info, info.received == size { return info }
             } catch let error as ClientError {
                 if case .server(let problem) = error, problem.code != .conflict { throw error }
                 failures += 1
