@@ -140,6 +140,8 @@ extension Broker {
                     throw ProtocolError(
                         .conflict, "client id \(clientId) was already used for a submission to \(receipt.challenge)")
                 }
+                // A retried commit whose first reply was lost may have begun the upload again: it is over.
+                if let upload = request.upload, UploadInfo.isWellFormed(upload) { try store.endUpload(upload) }
                 return receipt
             }
         }
