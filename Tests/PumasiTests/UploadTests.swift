@@ -350,4 +350,19 @@ struct UploadTests {
         }
         #expect(error?.message == "no upload \(missing) of yours for a challenge's file")
     }
+
+    @Test func aJudgeGetsALargeSubmissionWhole() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try Self.broker(dir)
+        defer { broker.shutdown() }
+        let client = try client(broker)
+        let challenge = try post(client, JudgingTests.judgedSpec(JudgingSpec()), [])
+        let (path, data) = try Self.file(dir, "essay.bin", size: 1_200_000, seed: 31)
+        let receipt = try Uploader(client: client, path: path, request: Self.request(challenge.id, "essay.md")).run()
+        #expect(receipt.size == data.count)
+        let next = try JudgingTests.next(client, challenge: challenge.id, judge: "judy")
+        #expect(next.reply.assignment?.size == data.count && next.reply.assignment?.filename == "submission.md")
+        #expect(next.file == data)
+    }
 }

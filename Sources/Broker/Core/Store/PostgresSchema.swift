@@ -28,7 +28,7 @@ enum PostgresSchema {
         ALTER TABLE awards ADD COLUMN agreement \(text);
 
         CREATE TABLE agreements (
-            challenge_id \(text) REFERENCES challenges (id) \(deferrable),
+            challenge_id \(text) NOT NULL REFERENCES challenges (id) \(deferrable),
             version BIGINT NOT NULL,
             sha256 \(text) NOT NULL,
             kind \(text) NOT NULL CHECK (kind IN ('confidentiality', 'licence', 'ip-transfer')),
@@ -147,7 +147,7 @@ enum PostgresSchema {
 
         CREATE TABLE uploads (
             id \(text) PRIMARY KEY,
-            challenge_id \(text) NOT NULL REFERENCES challenges (id) \(deferrable),
+            challenge_id \(text) REFERENCES challenges (id) \(deferrable),
             principal \(text) NOT NULL,
             sha256 \(text) NOT NULL,
             size BIGINT NOT NULL,
