@@ -365,4 +365,31 @@ struct UploadTests {
         #expect(next.reply.assignment?.size == data.count && next.reply.assignment?.filename == "submission.md")
         #expect(next.file == data)
     }
+
+    @Test func anAbandonedUploadIsForgottenAfterItsExpiry() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        var broker = try Self.broker(dir)
+        let (router, pub) = (broker.router, broker.pub)
+        let client = try BrokerClient(endpoint: router, timeoutSeconds: 5)
+        let (spec, files) = sampleSpec()
+        let challenge = try post(client, spec, files)
+        let data = Data(repeating: 5, count: 100_000)
+        let upload = try Self.begin(client, challenge.id, sha256: SHA256.hex(data), size: data.count)
+        _ = try Self.chunk(client, upload.upload, at: 0, data.prefix(Self.chunk))
+        let part = dir.file("broker/blobs/uploads/\(upload.upload).part")
+        #expect(FileManager.default.fileExists(atPath: part))
+        broker.shutdown()
+        // Back with an expiry of a millisecond: the upload is abandoned, and its partial file goes.
+        broker = try Self.broker(dir) {
+            $0.routerEndpoint = router
+            $0.publishEndpoint = pub
+            $0.uploadExpiry = 1
+        }
+        defer { broker.shutdown() }
+        #expect(eventually { !FileManager.default.fileExists(atPath: part) })
+        #expect(
+            refusal { _ = try Self.chunk(client, upload.upload, at: Self.chunk, data.suffix(from: Self.chunk)) }?.code
+                == .notFound)
+    }
 }

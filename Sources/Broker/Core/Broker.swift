@@ -39,6 +39,8 @@ public final class Broker {
     private(set) var outboxBytes = 0
     static let payloadCacheLimit = 32 << 20
     private var nextHeartbeat: Millis = 0
+    /// When abandoned uploads are next looked for (`expireUploads`).
+    var nextUploadExpiry: Millis = 0
     /// Authentication, when CURVE is on: the ZAP handler, the principals it consults, the broker's public key.
     private(set) var zap: ZAPHandler?
     private(set) var principals: Principals?
@@ -296,6 +298,7 @@ public final class Broker {
         }
         try expireEvaluators(now: now)
         try expireLeases(now: now)
+        if now >= nextUploadExpiry { try expireUploads(now: now) }
         try applyDeadlines(now: now)
         try settleClosedChallenges(now: now)
     }

@@ -187,6 +187,17 @@ extension Broker {
         return try blobs.read(sha256, offset: offset, count: max(0, min(config.chunkBytes, size - offset)))
     }
 
+    /// Forgets uploads begun more than `uploadExpiry` ago and never finished, with their partial files; looked for
+    /// once an hour (and at start). A client that comes back later begins again from 0.
+    func expireUploads(now: Millis) throws {
+        nextUploadExpiry = now + 3_600_000
+        for id in try store.staleUploads(before: now - config.uploadExpiry) {
+            try store.endUpload(id)
+            blobs.discard(id)
+            logger.info("abandoned upload removed", ["upload.id": id])
+        }
+    }
+
     /// The largest submission `record` takes: its rules' `maxBytes`, else the broker's.
     func maxSubmissionBytes(_ record: ChallengeRecord) -> Int {
         record.rules.maxBytes ?? config.maxSubmissionBytes

@@ -49,6 +49,13 @@ extension Store {
             ])
     }
 
+    /// Uploads begun before `cutoff` and not finished: abandoned.
+    func staleUploads(before cutoff: Millis) throws -> [String] {
+        try db.query("SELECT id FROM uploads WHERE created_at < ? ORDER BY id", [.integer(cutoff)]).compactMap {
+            $0.string(0)
+        }
+    }
+
     /// An upload is over: its file is stored (or was thrown away).
     func endUpload(_ id: String) throws {
         try db.run("DELETE FROM uploads WHERE id = ?", [.text(id)])

@@ -79,6 +79,17 @@ extension Relay {
         try handle.seekToEnd()
         try handle.write(contentsOf: chunk)
         try handle.synchronize()
+        if held == 0 {
+            var hasher = SHA256()
+            hasher.update(chunk)
+            state.hashing[request.upload] = (hasher, chunk.count)
+        } else if var running = state.hashing[request.upload], running.bytes == held {
+            running.hasher.update(chunk)
+            running.bytes += chunk.count
+            state.hashing[request.upload] = running
+        } else {
+            state.hashing[request.upload] = nil
+        }
         let info = UploadInfo(
             upload: request.upload, sha256: upload.sha256, size: upload.size, received: held + chunk.count,
             chunkBytes: Self.chunkBytes, maxBytes: maxBytes)
@@ -103,7 +114,12 @@ extension Relay {
             throw ProtocolError(
                 .conflict, "\(id) holds \(held) of its \(upload.size) bytes: send the rest (from \(held)) first")
         }
-        let digest = try FileDigest.sha256(path: partPath(id)).sha256
+        let digest: String
+        if var running = state.hashing.removeValue(forKey: id), running.bytes == held {
+            digest = FileDigest.hex(running.hasher.finalize())
+        } else {
+            digest = try FileDigest.sha256(path: partPath(id)).sha256
+        }
         guard digest == upload.sha256 else {
             unlink(partPath(id))
             throw ProtocolError(

@@ -120,6 +120,9 @@ public final class Relay: Sendable {
         var lastSeq: Int64?
         /// The large submission being uploaded to the broker, a slice at a time.
         var active: (clientId: String, uploader: Uploader)?
+        /// SHA-256 of each local upload's bytes so far, while its chunks come in order (recomputed from its file
+        /// when missing, after a restart), so that the commit does not read the whole file again.
+        var hashing: [String: (hasher: SHA256, bytes: Int)] = [:]
     }
 
     // MARK: Announcements
