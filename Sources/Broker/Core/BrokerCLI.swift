@@ -41,6 +41,9 @@ public enum BrokerCLI {
                 "chunk-kb", value: "kibibytes",
                 help: "Largest chunk of an upload, and of a file sent back. Default: 4096."),
             .init(
+                "upload-expiry-hours", value: "hours",
+                help: "An upload unfinished this long after it began is forgotten with its bytes. Default: 168."),
+            .init(
                 "max-submission-mb", value: "megabytes",
                 help: "Largest submission for a challenge whose rules state no maxBytes. Default: 16384."),
             .init(
@@ -194,6 +197,9 @@ public enum BrokerCLI {
         }
         if let value = try milliseconds("max-submission-mb", minimum: 1) {
             config.maxSubmissionBytes = Int(value) << 20
+        }
+        if let value = try milliseconds("upload-expiry-hours", minimum: 1) {
+            config.uploadExpiry = min(value, 100_000) * 3_600_000
         }
         return config
     }
