@@ -296,6 +296,8 @@ enum SubmitCommand: Command {
         discussion: """
             The broker acknowledges only after the submission is durably stored. Each submission carries a
             client id, so a retry after a lost reply returns the first receipt instead of submitting twice.
+            A file over 1 MiB is uploaded in chunks, with progress on stderr, and resumes where the broker stands
+            after a broken connection; one over the challenge's maxBytes is refused before it is sent.
             """,
         arguments: [
             .init("challenge", help: "The challenge id (ch_…)."), .init("file", help: "The solution file."),
