@@ -143,9 +143,10 @@ struct CLIBroker {
     let publicKey: String?
 
     /// `insecure: false` starts it with CURVE: only keys registered in its data directory get in.
-    init(dataDirectory: String, insecure: Bool = true) throws {
+    init(dataDirectory: String, insecure: Bool = true, extra: [String] = []) throws {
         let spawned = try CLIProcess(
-            "pumasi-broker", Self.arguments(dataDirectory: dataDirectory).filter { insecure || $0 != "--insecure" })
+            "pumasi-broker",
+            Self.arguments(dataDirectory: dataDirectory).filter { insecure || $0 != "--insecure" } + extra)
         let file = (dataDirectory as NSString).appendingPathComponent("broker.json")
         var endpoints: [String: String] = [:]
         _ = eventually(seconds: 10) {

@@ -365,10 +365,11 @@ extension Broker {
                 }
                 let attempt = queued.failedAttempts + 1
                 expires += Millis(Self.leaseSeconds(challenge, phase: payload.phase) * 1000)
-                let job = ScoringJob(
+                var job = ScoringJob(
                     job: queued.id, attempt: attempt, challenge: challenge.id, submission: payload.submission,
                     filename: payload.filename, sha256: payload.sha256, scorer: challenge.scorer, reference: [],
                     timeLimitSeconds: challenge.timeLimitSeconds)
+                job.fetch = payload.fetch
                 memory.dispatcher.grant(
                     Lease(
                         job: queued.id, attempt: attempt, evaluator: identity, principal: principal, expires: expires,

@@ -13,6 +13,8 @@ public final class Broker {
     let config: BrokerConfig
     let logger: Logger
     let store: Store
+    /// Large files and uploads under way, on disk.
+    let blobs: BlobStore
     let router: ZMQSocket
     /// The PUB socket: made anew (same endpoint, same key) when a key is revoked, which ends every subscription;
     /// subscribers reconnect and do the handshake again, and a revoked key is refused there.
@@ -37,6 +39,8 @@ public final class Broker {
     private(set) var outboxBytes = 0
     static let payloadCacheLimit = 32 << 20
     private var nextHeartbeat: Millis = 0
+    /// When abandoned uploads are next looked for (`expireUploads`).
+    var nextUploadExpiry: Millis = 0
     /// Authentication, when CURVE is on: the ZAP handler, the principals it consults, the broker's public key.
     private(set) var zap: ZAPHandler?
     private(set) var principals: Principals?
@@ -79,6 +83,8 @@ public final class Broker {
             }
             try store.expireWhenSilent(after: max(10_000, config.heartbeatInterval * 4))
         }
+        blobs = try BlobStore(
+            directory: config.blobDirectory ?? (config.dataDirectory as NSString).appendingPathComponent("blobs"))
         try store.checkpointInBackground()
         var serverKeys: CurveKeyPair?
         if config.curve {
@@ -292,6 +298,7 @@ public final class Broker {
         }
         try expireEvaluators(now: now)
         try expireLeases(now: now)
+        if now >= nextUploadExpiry { try expireUploads(now: now) }
         try applyDeadlines(now: now)
         try settleClosedChallenges(now: now)
     }

@@ -34,6 +34,19 @@ public enum BrokerCLI {
             .init("heartbeat-ms", value: "ms", help: "MDP heartbeat interval. Default: 2500."),
             .init("max-message-mb", value: "megabytes", help: "Largest inbound message. Default: 64."),
             .init(
+                "blob-dir", value: "directory",
+                help: "Where large files live, by SHA-256 (shared storage for brokers sharing a PostgreSQL store). "
+                    + "Default: <data-dir>/blobs."),
+            .init(
+                "chunk-kb", value: "kibibytes",
+                help: "Largest chunk of an upload, and of a file sent back. Default: 4096."),
+            .init(
+                "upload-expiry-hours", value: "hours",
+                help: "An upload unfinished this long after it began is forgotten with its bytes. Default: 168."),
+            .init(
+                "max-submission-mb", value: "megabytes",
+                help: "Largest submission for a challenge whose rules state no maxBytes. Default: 16384."),
+            .init(
                 "lease-margin-ms", value: "ms",
                 help: "Added to a challenge's time limit to make a job's lease. Default: 30000."),
             .init("job-batch", value: "n", help: "Most built-in scoring jobs per evaluator REQUEST. Default: 32."),
@@ -174,6 +187,19 @@ public enum BrokerCLI {
             // A message's file is one value in the store, and neither SQLite nor PostgreSQL takes one of 1 GiB.
             guard value <= 1000 else { throw UsageError("--max-message-mb may be at most 1000", usage: spec.usage) }
             config.maxMessageBytes = Int(value) << 20
+        }
+        if let directory = a.value("blob-dir") { config.blobDirectory = directory }
+        if let value = try milliseconds("chunk-kb", minimum: 16) {
+            guard value << 10 <= config.maxMessageBytes / 2 else {
+                throw UsageError("--chunk-kb must be at most half of --max-message-mb", usage: spec.usage)
+            }
+            config.chunkBytes = Int(value) << 10
+        }
+        if let value = try milliseconds("max-submission-mb", minimum: 1) {
+            config.maxSubmissionBytes = Int(value) << 20
+        }
+        if let value = try milliseconds("upload-expiry-hours", minimum: 1) {
+            config.uploadExpiry = min(value, 100_000) * 3_600_000
         }
         return config
     }

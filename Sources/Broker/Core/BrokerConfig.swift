@@ -23,6 +23,15 @@ public struct BrokerConfig: Sendable {
     public var heartbeatLiveness = 3
     /// Inbound messages larger than this are refused by libzmq before they are buffered.
     public var maxMessageBytes = 64 << 20
+    /// Where files too large for a row live (`BlobStore`); nil for `<data-dir>/blobs`. Brokers sharing a PostgreSQL
+    /// store must share it too.
+    public var blobDirectory: String?
+    /// The largest chunk of an upload (`pumasi.upload.chunk`), and of a submission's file sent back.
+    public var chunkBytes = 4 << 20
+    /// The largest submission to a challenge whose rules state no `maxBytes`.
+    public var maxSubmissionBytes = 16 << 30
+    /// An upload not finished this long after it began is abandoned: its partial file and its row go.
+    public var uploadExpiry: Millis = 7 * 86_400_000
     /// A job's lease is its challenge's time limit plus this margin.
     public var leaseMargin: Millis = 30_000
     /// Attempts before a job that keeps losing its evaluator ends as failed (infrastructure).

@@ -15,12 +15,17 @@ public struct SubmissionRules: Codable, Sendable, Equatable {
     public var mode: Mode?
     /// How many submissions a solver may select for the final (private) ranking; nil for all of them.
     public var finalSelection: Int?
+    /// The largest submission file, in bytes; nil for the broker's own limit (`--max-submission-mb`).
+    public var maxBytes: Int?
 
-    public init(perDay: Int? = nil, total: Int? = nil, mode: Mode? = nil, finalSelection: Int? = nil) {
+    public init(
+        perDay: Int? = nil, total: Int? = nil, mode: Mode? = nil, finalSelection: Int? = nil, maxBytes: Int? = nil
+    ) {
         self.perDay = perDay
         self.total = total
         self.mode = mode
         self.finalSelection = finalSelection
+        self.maxBytes = maxBytes
     }
 }
 

@@ -4,7 +4,13 @@ import Foundation
 public struct PostRequest: Codable, Sendable {
     public var v = wireVersion
     public var spec: ChallengeSpec
-    public init(spec: ChallengeSpec) { self.spec = spec }
+    /// Beside `spec.files`, in order: the upload (`pumasi.upload.begin` with purpose `file`) that holds each file, or
+    /// "" for one whose bytes come in its frame (the frame of an uploaded file is empty).
+    public var uploads: [String]?
+    public init(spec: ChallengeSpec, uploads: [String]? = nil) {
+        self.spec = spec
+        self.uploads = uploads
+    }
 }
 
 /// Requests that name one challenge: show, close.
@@ -43,11 +49,14 @@ public struct SubmitRequest: Codable, Sendable {
     public var solver: String
     public var filename: String
     public var clientId: String?
-    public init(challenge: String, solver: String, filename: String, clientId: String? = nil) {
+    /// An upload (`pumasi.upload.begin`) that holds the file, instead of a file frame.
+    public var upload: String?
+    public init(challenge: String, solver: String, filename: String, clientId: String? = nil, upload: String? = nil) {
         self.challenge = challenge
         self.solver = solver
         self.filename = filename
         self.clientId = clientId
+        self.upload = upload
     }
 }
 

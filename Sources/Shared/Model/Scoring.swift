@@ -13,6 +13,9 @@ public struct ScoringJob: Codable, Sendable, Equatable {
     /// Reference files by content address; evaluators fetch each once over `pumasi.reference` and cache it.
     public var reference: [FileEntry]
     public var timeLimitSeconds: Double
+    /// Set when the submission is too large to travel in the job: its size, and the frame after the job is empty.
+    /// The evaluator fetches the bytes over `pumasi.submission.file`, in chunks, and checks them against `sha256`.
+    public var fetch: Int?
 
     public init(
         job: Int64, attempt: Int, challenge: String, submission: String, filename: String, sha256: String,

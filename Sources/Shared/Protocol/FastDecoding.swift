@@ -26,6 +26,7 @@ extension SubmitRequest: FastJSONDecodable {
         var solver: String?
         var filename: String?
         var clientId: String?
+        var upload: String?
         var seen = JSONMembers()
         guard
             reader.versionedMembers({ r, key in
@@ -34,11 +35,13 @@ extension SubmitRequest: FastJSONDecodable {
                 case "solver": seen.first(1) && r.assign(&solver) { $0.string() }
                 case "filename": seen.first(2) && r.assign(&filename) { $0.string() }
                 case "clientId": seen.first(3) && r.assign(&clientId) { $0.string() }
+                case "upload": seen.first(4) && r.assign(&upload) { $0.string() }
                 default: r.skip()
                 }
             }), let challenge, let solver, let filename
         else { return nil }
-        return SubmitRequest(challenge: challenge, solver: solver, filename: filename, clientId: clientId)
+        return SubmitRequest(
+            challenge: challenge, solver: solver, filename: filename, clientId: clientId, upload: upload)
     }
 }
 
@@ -163,6 +166,7 @@ extension ScoringJob: FastJSONDecodable {
         var scorer: ScorerSpec?
         var reference: [FileEntry]?
         var timeLimit: Double?
+        var fetch: Int64?
         var seen = JSONMembers()
         guard
             reader.versionedMembers({ r, key in
@@ -176,14 +180,17 @@ extension ScoringJob: FastJSONDecodable {
                 case "scorer": seen.first(6) && r.assign(&scorer, ScorerSpec.read)
                 case "reference": seen.first(7) && r.assign(&reference, fileEntries)
                 case "timeLimitSeconds": seen.first(8) && r.assign(&timeLimit) { $0.number() }
+                case "fetch": seen.first(9) && r.assign(&fetch) { $0.integer() }
                 default: r.skip()
                 }
             }), let job, let attempt, let challenge, let submission, let filename, let sha256, let scorer,
             let reference, let timeLimit
         else { return nil }
-        return ScoringJob(
+        var decoded = ScoringJob(
             job: job, attempt: Int(attempt), challenge: challenge, submission: submission, filename: filename,
             sha256: sha256, scorer: scorer, reference: reference, timeLimitSeconds: timeLimit)
+        decoded.fetch = fetch.map(Int.init)
+        return decoded
     }
 
     private static func fileEntries(_ reader: inout JSONReader) -> [FileEntry]? {

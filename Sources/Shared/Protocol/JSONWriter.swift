@@ -190,6 +190,7 @@ extension ScoringJob {
         w.string("submission", submission)
         w.string("filename", filename)
         w.string("sha256", sha256)
+        w.int("fetch", fetch.map(Int64.init))
         w.members(tail)
         return w.data
     }

@@ -18,6 +18,10 @@ public enum Service {
     /// A challenge's results for export: challenge, leaderboard, submissions and awards (`ChallengeReport`).
     public static let report = "pumasi.challenge.report"
     public static let reference = "pumasi.reference"
+    /// Files of any size, in chunks: begin (or resume) an upload, send a chunk, read a submission's file.
+    public static let uploadBegin = "pumasi.upload.begin"
+    public static let uploadChunk = "pumasi.upload.chunk"
+    public static let submissionFile = "pumasi.submission.file"
     /// Human judging, for judges (and admins): the next blind assignment, and a judge's score for one.
     public static let judgeNext = "pumasi.judge.next"
     public static let judgeScore = "pumasi.judge.score"
@@ -43,7 +47,7 @@ public enum Service {
     public static let brokerServices = [
         post, list, show, file, close, extend, cancel, quota, select, disqualify, award, rescore, submit, status,
         leaderboard, report, reference, judgeNext, judgeScore, events, mmiService, accept, agreement, invitations,
-        join, ask, answer, clarifications, team,
+        join, ask, answer, clarifications, team, uploadBegin, uploadChunk, submissionFile,
     ]
 
     /// Scorer services evaluators register for with READY.

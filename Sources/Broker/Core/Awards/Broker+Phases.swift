@@ -82,15 +82,16 @@ extension Broker {
     {
         guard let original = try store.submissionContent(submission) else { return }
         let (solver, filename, bytes) = original
+        let external = try store.externalFile(of: submission)
         let (receipt, job) = try store.insertSubmission(
             id: Identifier.make(prefix: "sub", now: now), challenge: record, solver: solver,
             team: Entrant.teamId(entrant), clientId: nil, filename: filename, bytes: bytes, now: now, phase: phase,
-            carriedFrom: submission)
+            carriedFrom: submission, external: external)
         try store.syncWrites()
         rememberPayload(
             JobPayload(
                 challenge: record.id, submission: receipt.submission, solver: solver, filename: filename,
-                sha256: receipt.sha256, content: bytes, phase: phase),
+                sha256: receipt.sha256, content: bytes, phase: phase, fetch: external?.size),
             row: job)
         jobSubmitted(row: job, challenge: record, phase: phase)
     }

@@ -95,7 +95,7 @@ extension Broker {
         if let held = try store.heldAssignments(judge: judge, now: now).first(where: { byId[$0.challenge] != nil }),
             let record = byId[held.challenge], let payload = try store.judgingPayload(held.submission)
         {
-            return assignmentReply(held, record, payload)
+            return try assignmentReply(held, record, withFile(payload))
         }
         for record in challenges {
             guard let judging = record.judging, let payload = try store.nextForJudging(record, judge: judge, now: now)
@@ -106,7 +106,7 @@ extension Broker {
             try store.insertAssignment(assignment, now: now)
             try store.audit(
                 "judging.assign", assignment.id, by: judge, detail: "submission=\(payload.submission)", at: now)
-            return assignmentReply(assignment, record, payload)
+            return try assignmentReply(assignment, record, withFile(payload))
         }
         let scope = request.challenge.map { "in \($0)" } ?? "in the challenges you judge"
         return [Wire.encode(Reply.success(JudgeNextReply(note: "nothing to judge \(scope) right now")))]
@@ -121,6 +121,21 @@ extension Broker {
             scale: record.judging?.range ?? JudgingSpec().range, criteria: record.judging?.criteria,
             expiresAt: assignment.expiresAt)
         return [Wire.encode(Reply.success(JudgeNextReply(assignment: given))), payload.content]
+    }
+
+    /// A judge gets the submission in the reply's one frame: one kept in the blob directory is read from there, up
+    /// to half the largest message (a larger one is refused with a reason rather than sent empty).
+    private func withFile(_ payload: JudgingPayload) throws -> JudgingPayload {
+        guard payload.content.isEmpty, let file = try store.externalFile(of: payload.submission) else { return payload }
+        guard file.size <= config.maxMessageBytes / 2 else {
+            throw ProtocolError(
+                .tooLarge,
+                "the next submission to judge is \(file.size) bytes, more than a judge's assignment carries "
+                    + "(\(config.maxMessageBytes / 2)); an admin must judge it from its download")
+        }
+        var payload = payload
+        payload.content = try blobs.read(file.sha256, offset: 0, count: file.size)
+        return payload
     }
 
     /// `submission` with the submitted file's extension (two for `.tar.gz` and the like): the name a solver gave

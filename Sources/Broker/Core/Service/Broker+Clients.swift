@@ -50,6 +50,9 @@ extension Broker {
             case Service.award: return try reply(award(body, sender: sender, now: now))
             case Service.rescore: return try reply(rescore(body, sender: sender, now: now))
             case Service.reference: return try referenceFile(body, sender: sender)
+            case Service.uploadBegin: return try reply(beginUpload(body, sender: sender, now: now))
+            case Service.uploadChunk: return try reply(uploadChunk(body, sender: sender, now: now))
+            case Service.submissionFile: return try submissionFileChunk(body, sender: sender)
             case Service.judgeNext: return try judgeNext(body, sender: sender, now: now)
             case Service.judgeScore: return try reply(judgeScore(body, sender: sender, now: now))
             case Service.events:
@@ -137,15 +140,28 @@ extension Broker {
                     throw ProtocolError(
                         .conflict, "client id \(clientId) was already used for a submission to \(receipt.challenge)")
                 }
+                // A retried commit whose first reply was lost may have begun the upload again: it is over.
+                if let upload = request.upload, UploadInfo.isWellFormed(upload) { try store.endUpload(upload) }
                 return receipt
             }
         }
-        guard body.count == 2 else {
+        // A file comes in one frame, or before the request in chunks (`upload`).
+        guard body.count == (request.upload == nil ? 2 : 1) else {
             throw ProtocolError(
-                .badRequest, "a submission carries exactly one file frame after the JSON; got \(body.count - 1)")
+                .badRequest,
+                request.upload == nil
+                    ? "a submission carries exactly one file frame after the JSON; got \(body.count - 1)"
+                    : "a submission of an upload carries no file frame; got \(body.count - 1)")
         }
-        guard !body[1].isEmpty else { throw ProtocolError(.badRequest, "the submitted file is empty") }
+        let bytes = request.upload == nil ? body[1] : Data()
+        if request.upload == nil, bytes.isEmpty { throw ProtocolError(.badRequest, "the submitted file is empty") }
         let record = try memory.liveChallenges[request.challenge] ?? challenge(request.challenge)
+        if request.upload == nil, bytes.count > maxSubmissionBytes(record) {
+            throw ProtocolError(
+                .tooLarge,
+                "the file is \(bytes.count) bytes; \(record.id) takes submissions of at most \(maxSubmissionBytes(record)) bytes"
+            )
+        }
         if let sender {
             try requireFullAccess(record, sender, for: "submit to \(record.id)")
         } else if memory.agreements[record.id] != nil {
@@ -164,10 +180,13 @@ extension Broker {
         // With teams, a submission records its solver's team: it is the team's for good, whoever leaves later.
         let team =
             record.spec?.teams != nil ? try store.currentTeam(challenge: record.id, principal: request.solver) : nil
+        let external = try request.upload.map {
+            try takeUpload($0, solver: request.solver, challenge: record, now: now)
+        }
         var (receipt, job) = try store.insertSubmission(
             id: Identifier.make(prefix: "sub", now: now), challenge: record, solver: request.solver, team: team,
             clientId: request.clientId,
-            filename: request.filename, bytes: body[1], now: now, phase: record.currentPhase)
+            filename: request.filename, bytes: bytes, now: now, phase: record.currentPhase, external: external)
         // The submission row is its own audit entry (`audit_trail`): it names the solver, the time and the hash.
         receipt.quota = try quota(record, solver: request.solver, now: now)
         if record.isJudgedOnly { try judgingRequested(record, now: now) }
@@ -178,7 +197,8 @@ extension Broker {
             rememberPayload(
                 JobPayload(
                     challenge: record.id, submission: receipt.submission, solver: request.solver,
-                    filename: request.filename, sha256: receipt.sha256, content: body[1], phase: record.currentPhase),
+                    filename: request.filename, sha256: receipt.sha256, content: bytes, phase: record.currentPhase,
+                    fetch: external?.size),
                 row: job)
         }
         jobSubmitted(row: job, challenge: record, phase: record.currentPhase)
@@ -187,15 +207,27 @@ extension Broker {
     }
 
     private func postChallenge(_ body: [Data], sender: Sender?, now: Millis) throws -> ChallengeInfo {
-        var spec = try Wire.decode(PostRequest.self, from: body.first).spec
+        let post = try Wire.decode(PostRequest.self, from: body.first)
+        var spec = post.spec
         try Validation.spec(&spec, now: now)
         let entries = spec.files ?? []
         guard body.count - 1 == entries.count else {
             throw ProtocolError(
                 .badRequest, "spec lists \(entries.count) files but \(body.count - 1) file frames follow")
         }
+        // Files that came by upload (large ones) are in the blob directory already, checked.
+        let uploaded = try takeFileUploads(post.uploads, count: entries.count, sender: sender, now: now)
         var files: [(entry: FileEntry, bytes: Data)] = []
-        for (entry, bytes) in zip(entries, body.dropFirst()) {
+        for (position, (entry, bytes)) in zip(entries, body.dropFirst()).enumerated() {
+            if let file = uploaded[position] {
+                if let claimed = entry.sha256, claimed != file.sha256 {
+                    throw ProtocolError(
+                        .badRequest, "file \(entry.name): SHA-256 is \(file.sha256), not \(claimed) as stated")
+                }
+                files.append(
+                    (FileEntry(name: entry.name, role: entry.role, sha256: file.sha256, size: file.size), bytes))
+                continue
+            }
             let sha = SHA256.hex(bytes)
             if let claimed = entry.sha256, claimed != sha {
                 throw ProtocolError(.badRequest, "file \(entry.name): SHA-256 is \(sha), not \(claimed) as stated")
@@ -215,7 +247,8 @@ extension Broker {
         // The agreement lives in its own table, in versions; the invitations in theirs.
         spec.agreement = agreement.map { AgreementSpec(kind: $0.kind) }
         spec.invite = nil
-        try store.insertChallenge(id: id, spec: spec, files: files, owner: sender?.name, now: now)
+        try store.insertChallenge(
+            id: id, spec: spec, files: files, owner: sender?.name, now: now, external: Set(uploaded.keys))
         if let agreement, let text = agreement.text {
             memory.agreements[id] = try store.insertAgreement(challenge: id, kind: agreement.kind, text: text, at: now)
         }
@@ -261,7 +294,8 @@ extension Broker {
         guard let (info, bytes) = try store.publicFile(challenge: record.id, name: request.name, offset: offset) else {
             throw ProtocolError(.notFound, "challenge \(record.id) has no public file \"\(request.name)\"")
         }
-        return [Wire.encode(Reply.success(info)), bytes]
+        let external = try externalFileChunk(sha256: info.sha256, size: info.size, offset: offset)
+        return [Wire.encode(Reply.success(info)), external ?? bytes]
     }
 
     /// A chunk of a reference file, for an evaluator allowed to score the challenge it belongs to: never by hash
@@ -290,6 +324,7 @@ extension Broker {
         guard let (size, bytes) = try store.referenceBlob(challenge: record.id, sha256: request.sha256, offset: offset)
         else { throw notFound }
         let info = FileInfo(name: request.sha256, sha256: request.sha256, size: size, offset: offset)
-        return [Wire.encode(Reply.success(info)), bytes]
+        let external = try externalFileChunk(sha256: request.sha256, size: size, offset: offset)
+        return [Wire.encode(Reply.success(info)), external ?? bytes]
     }
 }

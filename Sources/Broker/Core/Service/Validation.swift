@@ -32,6 +32,7 @@ enum Validation {
                     throw bad("spec.rules.\(name) must be from 1 to 1000000")
                 }
             }
+            if let maxBytes = rules.maxBytes, maxBytes < 1 { throw bad("spec.rules.maxBytes must be at least 1") }
         }
         if let ranking = spec.ranking {
             if let metric = ranking.metric, !(1...64).contains(metric.count) || metric.contains(where: \.isWhitespace) {
@@ -237,7 +238,8 @@ enum Validation {
 
     static func offset(_ offset: Int?) throws(ProtocolError) -> Int {
         guard let offset else { return 0 }
-        guard offset >= 0, offset <= Int(Int32.max) else { throw bad("offset must be from 0 to 2147483647") }
+        // Files of any size: offsets past 2 GiB are real (a challenge's file uploaded in chunks).
+        guard offset >= 0, offset <= 1 << 48 else { throw bad("offset must be from 0 to \(1 << 48)") }
         return offset
     }
 

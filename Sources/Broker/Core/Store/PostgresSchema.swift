@@ -134,6 +134,27 @@ enum PostgresSchema {
             PRIMARY KEY (challenge_id, phase)
         );
         """ + immutabilityTriggers(since: 15),
+        // 16: files of any size.
+        16: """
+        ALTER TABLE submissions ADD COLUMN external BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE blobs ADD COLUMN external BIGINT NOT NULL DEFAULT 0;
+
+        CREATE TABLE stored_files (
+            sha256 \(text) PRIMARY KEY,
+            size BIGINT NOT NULL,
+            stored_at BIGINT NOT NULL
+        );
+
+        CREATE TABLE uploads (
+            id \(text) PRIMARY KEY,
+            challenge_id \(text) REFERENCES challenges (id) \(deferrable),
+            principal \(text) NOT NULL,
+            sha256 \(text) NOT NULL,
+            size BIGINT NOT NULL,
+            filename \(text) NOT NULL,
+            created_at BIGINT NOT NULL
+        );
+        """ + immutabilityTriggers(since: 16),
     ]
 
     /// The whole schema at `firstVersion`. Foreign keys are deferrable, so that a restore may insert rows that

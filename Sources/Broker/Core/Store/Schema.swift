@@ -500,7 +500,37 @@ enum Schema {
         CREATE TRIGGER phase_openings_append_only_delete BEFORE DELETE ON phase_openings
             BEGIN SELECT RAISE(ABORT, 'phase openings are append-only'); END;
         """,
+        // 16: files of any size (issue 13). A submission's or a challenge file's bytes may live in the blob directory,
+        // by SHA-256, instead of its row (`submissions.external`, `blobs.external`); `stored_files` lists what the
+        // directory holds (append-only), and `uploads` the uploads under way (a challenge file's before its challenge
+        // exists: no `challenge_id`), whose bytes are partial files in the same directory.
+        schema16,
     ]
+
+    static let schema16 = """
+        ALTER TABLE submissions ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE blobs ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
+
+        CREATE TABLE stored_files (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            stored_at INTEGER NOT NULL
+        );
+        CREATE TRIGGER stored_files_append_only_update BEFORE UPDATE ON stored_files
+            BEGIN SELECT RAISE(ABORT, 'stored files are append-only'); END;
+        CREATE TRIGGER stored_files_append_only_delete BEFORE DELETE ON stored_files
+            BEGIN SELECT RAISE(ABORT, 'stored files are append-only'); END;
+
+        CREATE TABLE uploads (
+            id TEXT PRIMARY KEY,
+            challenge_id TEXT REFERENCES challenges (id),
+            principal TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            filename TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        """
 
     static let schema14 = """
         ALTER TABLE submissions ADD COLUMN team_id TEXT;
@@ -670,6 +700,7 @@ enum Schema {
         ("acceptances", "acceptances are append-only", 13),
         ("entrant_merges", "team merges are append-only", 14),
         ("phase_openings", "phase openings are append-only", 15),
+        ("stored_files", "stored files are append-only", 16),
     ]
 
     /// Brings `db` to the current schema.

@@ -95,7 +95,8 @@ extension Store {
 
     /// Stores a new challenge with its files (file bytes stored once per content address).
     func insertChallenge(
-        id: String, spec: ChallengeSpec, files: [(entry: FileEntry, bytes: Data)], owner: String? = nil, now: Millis
+        id: String, spec: ChallengeSpec, files: [(entry: FileEntry, bytes: Data)], owner: String? = nil, now: Millis,
+        external: Set<Int> = []
     ) throws {
         try db.run(
             """
@@ -125,9 +126,14 @@ extension Store {
             ])
         for (position, file) in files.enumerated() {
             let sha = file.entry.sha256 ?? SHA256.hex(file.bytes)
+            // A file that came by upload is in the blob directory: its row holds its size, not its bytes.
+            let outside = external.contains(position)
             try db.run(
-                "INSERT INTO blobs (sha256, size, content) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                [.text(sha), .integer(Int64(file.bytes.count)), .blob(file.bytes)])
+                "INSERT INTO blobs (sha256, size, content, external) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    .text(sha), .integer(Int64(outside ? file.entry.size ?? 0 : file.bytes.count)),
+                    .blob(outside ? Data() : file.bytes), .integer(outside ? 1 : 0),
+                ])
             try db.run(
                 "INSERT INTO challenge_files (challenge_id, name, role, sha256, position) VALUES (?, ?, ?, ?, ?)",
                 [

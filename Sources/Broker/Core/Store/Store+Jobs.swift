@@ -25,6 +25,8 @@ struct JobPayload {
     var content: Data
     /// The phase it was submitted to (0 without phases): which reference data scores it.
     var phase: Int = 0
+    /// The size of a submission in the blob directory, which the evaluator fetches (`content` is then empty).
+    var fetch: Int? = nil
 }
 
 /// How a job ended.
@@ -72,13 +74,16 @@ extension Store {
     /// The submission behind a job.
     func jobPayload(row: Int64) throws -> JobPayload? {
         try db.queryOne(
-            "SELECT challenge_id, id, solver, filename, sha256, content, phase FROM submissions WHERE seq = ?",
+            """
+            SELECT challenge_id, id, solver, filename, sha256, content, phase, external, size FROM submissions
+            WHERE seq = ?
+            """,
             [.integer(row)]
         ).map {
             JobPayload(
                 challenge: $0.string(0) ?? "", submission: $0.string(1) ?? "", solver: $0.string(2) ?? "",
                 filename: $0.string(3) ?? "", sha256: $0.string(4) ?? "", content: $0.data(5) ?? Data(),
-                phase: Int($0.int(6) ?? 0))
+                phase: Int($0.int(6) ?? 0), fetch: $0.int(7) == 1 ? Int($0.int(8) ?? 0) : nil)
         }
     }
 

@@ -19,9 +19,12 @@ extension Store {
     /// scoring job, which is pending until it has an outcome.
     func insertSubmission(
         id: String, challenge: ChallengeRecord, solver: String, team: String? = nil, clientId: String?,
-        filename: String, bytes: Data, now: Millis, phase: Int = 0, carriedFrom: String? = nil
+        filename: String, bytes: Data, now: Millis, phase: Int = 0, carriedFrom: String? = nil,
+        external: (sha256: String, size: Int)? = nil
     ) throws -> (receipt: Receipt, job: Int64) {
-        let sha = SHA256.hex(bytes)
+        // A file in the blob directory (`external`) leaves the row's content empty.
+        let sha = external?.sha256 ?? SHA256.hex(bytes)
+        let size = external?.size ?? bytes.count
         if nextSubmissionSeq == 0 {
             nextSubmissionSeq = try db.queryOne("SELECT COALESCE(MAX(seq), 0) + 1 FROM submissions")?.int(0) ?? 1
         }
@@ -29,17 +32,18 @@ extension Store {
         try db.runDeferred(
             """
             INSERT INTO submissions (id, challenge_id, solver, client_id, filename, sha256, size, content, received_at,
-                seq, team_id, phase, carried_from)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                seq, team_id, phase, carried_from, external)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(id), .text(challenge.id), .text(solver), clientId.map(SQLValue.text) ?? .null, .text(filename),
-                .text(sha), .integer(Int64(bytes.count)), .blob(bytes), .integer(now), .integer(seq),
-                team.map(SQLValue.text) ?? .null, .integer(Int64(phase)), carriedFrom.map(SQLValue.text) ?? .null,
+                .text(sha), .integer(Int64(size)), .blob(external == nil ? bytes : Data()), .integer(now),
+                .integer(seq), team.map(SQLValue.text) ?? .null, .integer(Int64(phase)),
+                carriedFrom.map(SQLValue.text) ?? .null, .integer(external == nil ? 0 : 1),
             ])
         nextSubmissionSeq = seq + 1
         let receipt = Receipt(
-            submission: id, challenge: challenge.id, sha256: sha, size: bytes.count, receivedAt: now, duplicate: false)
+            submission: id, challenge: challenge.id, sha256: sha, size: size, receivedAt: now, duplicate: false)
         return (receipt, seq)
     }
 

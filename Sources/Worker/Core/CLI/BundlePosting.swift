@@ -3,8 +3,13 @@ import PumasiShared
 
 /// `pumasi post --bundle`: a Codabench bundle read into a challenge spec and its files.
 enum BundlePosting {
+    /// Files over this size are written to the scratch directory and uploaded in chunks before the post.
+    static let inlineLimit = 1 << 20
+
     /// The spec and files to post, or nil after a dry run printed them.
-    static func load(_ path: String, context: CommandContext) throws -> SpecFile? {
+    /// - Parameter scratch: a directory to unpack the bundle in and keep its large files in, which the caller removes
+    ///   after posting.
+    static func load(_ path: String, context: CommandContext, scratch: String) throws -> SpecFile? {
         let a = context.arguments
         let usage = PostCommand.spec.usage
         guard let award = a.value("award") else {
@@ -48,12 +53,11 @@ enum BundlePosting {
         guard let archive = FileManager.default.contents(atPath: path) else {
             throw CommandFailure("could not read the bundle \(path)")
         }
-        let scratch = NSTemporaryDirectory() + "pumasi-bundle-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let posting: CodabenchBundle.Posting
+        let unpacked = scratch + "/bundle"
+        try FileManager.default.createDirectory(atPath: unpacked, withIntermediateDirectories: true)
+        var posting: CodabenchBundle.Posting
         do {
-            posting = try CodabenchBundle(archive: archive, unpackingInto: scratch).posting(options)
+            posting = try CodabenchBundle(archive: archive, unpackingInto: unpacked).posting(options)
         } catch {
             throw CommandFailure("bundle \(path): \(error.message)")
         }
@@ -64,7 +68,21 @@ enum BundlePosting {
             context.console.out(String(decoding: try encoder.encode(posting.spec), as: UTF8.self))
             return nil
         }
-        return SpecFile(spec: posting.spec, fileBytes: posting.files)
+        // Large files go by upload, as `pumasi post` sends a spec's: from a file, in chunks.
+        var large: [String?] = []
+        for (index, data) in posting.files.enumerated() {
+            posting.spec.files?[index].sha256 = SHA256.hex(data)
+            posting.spec.files?[index].size = data.count
+            guard data.count > inlineLimit else {
+                large.append(nil)
+                continue
+            }
+            let file = scratch + "/upload-\(index)"
+            try data.write(to: URL(fileURLWithPath: file))
+            large.append(file)
+            posting.files[index] = Data()
+        }
+        return SpecFile(spec: posting.spec, fileBytes: posting.files, largeFiles: large)
     }
 
     /// `file=score[@phase]` or `file=fail[@phase]`.

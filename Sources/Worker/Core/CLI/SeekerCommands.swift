@@ -37,11 +37,13 @@ enum PostCommand: Command {
 
     static func run(_ context: CommandContext) throws -> Int32 {
         let file: SpecFile
+        let scratch = NSTemporaryDirectory() + "pumasi-bundle-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         if let bundle = context.arguments.value("bundle") {
             guard context.arguments[argument: "spec"] == nil else {
                 throw UsageError("give a spec file or --bundle, not both", usage: spec.usage)
             }
-            guard let posting = try BundlePosting.load(bundle, context: context) else { return 0 }
+            guard let posting = try BundlePosting.load(bundle, context: context, scratch: scratch) else { return 0 }
             file = posting
         } else {
             guard let path = context.arguments[argument: "spec"] else {
@@ -49,8 +51,10 @@ enum PostCommand: Command {
             }
             file = try SpecFile.load(path)
         }
-        let (info, _) = try context.client().call(
-            Service.post, PostRequest(spec: file.spec), files: file.fileBytes, as: ChallengeInfo.self)
+        let client = try context.client()
+        let uploads = try SubmissionTransfer.uploadFiles(file, client: client)
+        let (info, _) = try client.call(
+            Service.post, PostRequest(spec: file.spec, uploads: uploads), files: file.fileBytes, as: ChallengeInfo.self)
         if context.json {
             context.console.json(info)
         } else {

@@ -244,17 +244,23 @@ extension AwardInfo {
 
 enum DownloadCommand: Command {
     static let spec = CommandSpec(
-        name: "pumasi download", abstract: "Download a challenge's public files.",
-        arguments: [.init("challenge", help: "The challenge id (ch_…).")],
+        name: "pumasi download", abstract: "Download a challenge's public files, or a submission's file.",
+        discussion: """
+            A submission's file (yours, or any to your own challenge as its seeker) comes in chunks, checked against
+            its SHA-256, with progress on stderr.
+            """,
+        arguments: [.init("challenge", help: "The challenge id (ch_…), or a submission id (sub_…).")],
         options: CommandContext.clientOptions + [
             .init(
-                "output", short: "o", value: "directory",
-                help: "Where to write the files. Default: the current directory."),
+                "output", short: "o", value: "path",
+                help: "Where to write the files (a directory), or a submission's file. Default: the current "
+                    + "directory, under the file's name."),
             .init("file", value: "name", help: "Only this file.", repeats: true),
         ])
 
     static func run(_ context: CommandContext) throws -> Int32 {
         let id = context.arguments[argument: "challenge"] ?? ""
+        if id.hasPrefix("sub_") { return try SubmissionTransfer.download(id, context) }
         let client = try context.client()
         let (challenge, _) = try client.call(Service.show, ChallengeRequest(challenge: id), as: ChallengeInfo.self)
         if challenge.confidential == true {
@@ -268,11 +274,14 @@ enum DownloadCommand: Command {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var written: [FileInfo] = []
         for name in names {
-            let (info, bytes) = try client.fetchFile(Service.file) {
+            // In chunks, straight to the file: a challenge's file may be large.
+            let path = (directory as NSString).appendingPathComponent(name)
+            var bar = ProgressBar(label: "downloading \(name)")
+            let info = try client.download(Service.file, to: path) {
                 FileRequest(challenge: id, name: name, offset: $0)
+            } progress: {
+                if $1 > Uploader.inlineLimit { bar.update($0, of: $1) }
             }
-            let path = (directory as NSString).appendingPathComponent(info.name)
-            try bytes.write(to: URL(fileURLWithPath: path))
             written.append(info)
             if !context.json { context.console.out("\(path)  \(info.size) bytes  sha256 \(Format.short(info.sha256))") }
         }
@@ -287,6 +296,8 @@ enum SubmitCommand: Command {
         discussion: """
             The broker acknowledges only after the submission is durably stored. Each submission carries a
             client id, so a retry after a lost reply returns the first receipt instead of submitting twice.
+            A file over 1 MiB is uploaded in chunks, with progress on stderr, and resumes where the broker stands
+            after a broken connection; one over the challenge's maxBytes is refused before it is sent.
             """,
         arguments: [
             .init("challenge", help: "The challenge id (ch_…)."), .init("file", help: "The solution file."),
@@ -300,9 +311,9 @@ enum SubmitCommand: Command {
     static func run(_ context: CommandContext) throws -> Int32 {
         let challenge = context.arguments[argument: "challenge"] ?? ""
         let path = context.arguments[argument: "file"] ?? ""
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw CommandFailure("cannot read \(path)")
-        }
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
+            FileManager.default.isReadableFile(atPath: path)
+        else { throw CommandFailure("cannot read \(path)") }
         // Over CURVE the broker names the solver after the key; the name here matters only without it.
         let curve = try context.curve()
         guard let solver = context.solverName ?? (curve != nil ? "key-holder" : nil)
@@ -311,7 +322,15 @@ enum SubmitCommand: Command {
             challenge: challenge, solver: solver, filename: (path as NSString).lastPathComponent,
             clientId: context.arguments.value("client-id") ?? UUID().uuidString.lowercased())
         let client = try context.client()
-        let (receipt, _) = try client.call(Service.submit, request, files: [bytes], as: Receipt.self, attempts: 3)
+        let receipt: Receipt
+        if size > Uploader.inlineLimit {
+            receipt = try SubmissionTransfer.upload(path, request, client: client)
+        } else {
+            guard let bytes = FileManager.default.contents(atPath: path) else {
+                throw CommandFailure("cannot read \(path)")
+            }
+            (receipt, _) = try client.call(Service.submit, request, files: [bytes], as: Receipt.self, attempts: 3)
+        }
         if receipt.queued == true {
             if context.json {
                 context.console.json(receipt)

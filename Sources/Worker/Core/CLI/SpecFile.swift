@@ -28,6 +28,9 @@ import PumasiShared
 struct SpecFile {
     var spec: ChallengeSpec
     var fileBytes: [Data]
+    /// Beside `fileBytes`: the path of each file too large to travel in the post's message (its bytes are then
+    /// empty, and `pumasi post` uploads it first), else nil.
+    var largeFiles: [String?] = []
 
     private struct Raw: Decodable {
         struct File: Decodable {
@@ -135,14 +138,27 @@ struct SpecFile {
         let base = (path as NSString).deletingLastPathComponent
         var entries: [FileEntry] = []
         var bytes: [Data] = []
+        var large: [String?] = []
         for file in raw.files ?? [] {
             let full = file.path.hasPrefix("/") ? file.path : (base as NSString).appendingPathComponent(file.path)
+            let name = file.name ?? (file.path as NSString).lastPathComponent
+            if let size = (try? FileManager.default.attributesOfItem(atPath: full))?[.size] as? Int,
+                size > Uploader.inlineLimit
+            {
+                guard let (sha256, size) = try? FileDigest.sha256(path: full) else {
+                    throw CommandFailure("\(path): cannot read file \(file.path)")
+                }
+                entries.append(FileEntry(name: name, role: file.role, sha256: sha256, size: size))
+                bytes.append(Data())
+                large.append(full)
+                continue
+            }
             guard let content = FileManager.default.contents(atPath: full) else {
                 throw CommandFailure("\(path): cannot read file \(file.path)")
             }
-            let name = file.name ?? (file.path as NSString).lastPathComponent
             entries.append(FileEntry(name: name, role: file.role, sha256: SHA256.hex(content), size: content.count))
             bytes.append(content)
+            large.append(nil)
         }
         var spec = ChallengeSpec(
             title: raw.title, description: raw.description, deadline: deadline, award: raw.award,
@@ -156,7 +172,7 @@ struct SpecFile {
         spec.evaluators = raw.evaluators
         spec.teams = teams
         spec.phases = phases
-        return SpecFile(spec: spec, fileBytes: bytes)
+        return SpecFile(spec: spec, fileBytes: bytes, largeFiles: large)
     }
 
     /// The phases with their ends read like the deadline: ISO 8601 or relative to `now`.

@@ -171,6 +171,7 @@ final class EvaluatorSlot {
         for index in stride(from: 5, to: frames.count, by: 2) {
             bytes += frames[index + 1].count
             guard bytes <= inlineLimit, let job = ScoringJob.decode(frames[index]), job.scorer.builtin != nil,
+                job.fetch == nil,
                 runner.hasReferenceCached(job)
             else { return nil }
             jobs.append((job, frames[index + 1]))

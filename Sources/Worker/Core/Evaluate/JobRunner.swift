@@ -9,6 +9,7 @@ import PumasiShared
 final class JobRunner {
     private let config: EvaluatorConfig
     private let cache: ReferenceCache
+    private let fetcher: SubmissionFetcher
     private let logger: Logger
     /// The canaries' verdict per challenge and what scores it (scorer, files, where programs run): nil when they
     /// all came out as expected, or why not.
@@ -20,6 +21,8 @@ final class JobRunner {
         cache = try ReferenceCache(
             directory: config.cacheDirectory,
             client: BrokerClient(endpoint: config.brokerEndpoint, timeoutSeconds: 10, curve: config.curve))
+        fetcher = SubmissionFetcher(
+            client: try BrokerClient(endpoint: config.brokerEndpoint, timeoutSeconds: 30, curve: config.curve))
     }
 
     /// Whether every reference file of the job is already on disk (so scoring it needs no fetch).
@@ -57,9 +60,10 @@ final class JobRunner {
 
     private func score(_ job: ScoringJob, submission: Data) throws(ScoringFailure) -> ScoreOutcome {
         if let name = job.scorer.builtin {
-            let reference = try cache.contents(job.reference, challenge: job.challenge)
+            let reference = try cache.contents(Self.scoringReference(job), challenge: job.challenge)
+            let bytes = job.fetch == nil ? submission : try fetcher.contents(job, in: Self.workRoot(config))
             return try BuiltinScorer.score(
-                name: name, options: job.scorer.options ?? [:], submission: submission, reference: reference)
+                name: name, options: job.scorer.options ?? [:], submission: bytes, reference: reference)
         }
         let work = (Self.workRoot(config) as NSString).appendingPathComponent("job-\(job.job)-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: work) }
@@ -67,10 +71,12 @@ final class JobRunner {
         let submissionFile = (submissionDirectory as NSString).appendingPathComponent(safeName(job.filename))
         do {
             try FileManager.default.createDirectory(atPath: submissionDirectory, withIntermediateDirectories: true)
-            try submission.write(to: URL(fileURLWithPath: submissionFile))
+            if job.fetch == nil { try submission.write(to: URL(fileURLWithPath: submissionFile)) }
         } catch {
             throw ScoringFailure(code: "evaluator_error", message: "could not prepare the working directory", log: "")
         }
+        // A large submission comes from the broker in chunks, straight to its file.
+        if job.fetch != nil { try fetcher.fetch(job, to: submissionFile) }
         return try score(job, submissionFile: submissionFile, work: work)
     }
 
@@ -79,6 +85,15 @@ final class JobRunner {
     private func score(_ job: ScoringJob, submissionFile: String, work: String) throws(ScoringFailure)
         -> ScoreOutcome
     {
+        if let name = job.scorer.builtin {
+            // A canary of a built-in scorer: read whole, as a submission of one is.
+            guard let bytes = FileManager.default.contents(atPath: submissionFile) else {
+                throw ScoringFailure(code: "evaluator_error", message: "could not read \(job.filename)")
+            }
+            let reference = try cache.contents(Self.scoringReference(job), challenge: job.challenge)
+            return try BuiltinScorer.score(
+                name: name, options: job.scorer.options ?? [:], submission: bytes, reference: reference)
+        }
         let referenceDirectory = (work as NSString).appendingPathComponent("reference")
         let workDirectory = (work as NSString).appendingPathComponent("work")
         do {
@@ -111,7 +126,7 @@ final class JobRunner {
         guard let format = job.scorer.format else {
             throw .badOptions(job.scorer.validate() ?? "unknown plugin format")
         }
-        try cache.materialize(job.reference, challenge: job.challenge, in: referenceDirectory)
+        try cache.materialize(Self.scoringReference(job), challenge: job.challenge, in: referenceDirectory)
         switch format {
         case .pumasi:
             return try PluginRunner(executable: path, limits: limits).run(
@@ -195,6 +210,13 @@ final class JobRunner {
             problem == nil ? "canaries passed" : "canaries failed: challenge refused",
             ["challenge.id": job.challenge, "reason": problem ?? ""])
         if let problem { throw ScoringFailure(code: "challenge_misconfigured", message: problem) }
+    }
+
+    /// The job's reference data for a built-in scorer or a plugin: its files less its canaries.
+    static func scoringReference(_ job: ScoringJob) -> [FileEntry] {
+        guard let canaries = job.scorer.canaries, !canaries.isEmpty else { return job.reference }
+        let excluded = Set(canaries.map(\.file))
+        return job.reference.filter { !excluded.contains($0.name) }
     }
 
     /// This process's job directories live under `<cache>/work-<pid>/`, so that one left by a killed evaluator

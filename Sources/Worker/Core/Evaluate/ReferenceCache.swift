@@ -30,23 +30,25 @@ final class ReferenceCache {
                     code: "bad_job", message: "reference file \(file.name) has no valid SHA-256", log: "")
             }
             if isCached(sha) { continue }
-            let bytes: Data
+            // Fetched in chunks straight to a file beside the cache (a reference file may be large), checked, then
+            // renamed into place.
+            let temporary = path(sha) + ".part-\(UUID().uuidString)"
+            let info: FileInfo
             do {
-                (_, bytes) = try fetch(sha, challenge: challenge)
+                info = try client.download(Service.reference, to: temporary, attempts: 3) {
+                    ReferenceRequest(challenge: challenge, sha256: sha, offset: $0)
+                }
             } catch {
                 throw ScoringFailure(
                     code: "reference_unavailable", message: "could not fetch reference \(file.name): \(error)", log: "")
             }
-            guard SHA256.hex(bytes) == sha else {
+            guard info.sha256 == sha else {
+                try? FileManager.default.removeItem(atPath: temporary)
                 throw ScoringFailure(
                     code: "reference_unavailable", message: "reference \(file.name) arrived with the wrong SHA-256",
                     log: "")
             }
-            let temporary = path(sha) + ".part-\(UUID().uuidString)"
-            do {
-                try bytes.write(to: URL(fileURLWithPath: temporary))
-                if rename(temporary, path(sha)) != 0 { throw CocoaError(.fileWriteUnknown) }
-            } catch {
+            if rename(temporary, path(sha)) != 0 {
                 try? FileManager.default.removeItem(atPath: temporary)
                 throw ScoringFailure(
                     code: "evaluator_error", message: "could not write the reference cache in \(directory)", log: "")
@@ -57,12 +59,6 @@ final class ReferenceCache {
     /// Whether a file is at hand: in memory (no system call) or on disk.
     func isCached(_ sha256: String) -> Bool {
         memory[sha256] != nil || FileManager.default.fileExists(atPath: path(sha256))
-    }
-
-    private func fetch(_ sha: String, challenge: String) throws(ClientError) -> (FileInfo, Data) {
-        try client.fetchFile(
-            Service.reference, request: { ReferenceRequest(challenge: challenge, sha256: sha, offset: $0) }, attempts: 3
-        )
     }
 
     /// The bytes of every file, by name.

@@ -38,7 +38,7 @@ public struct RelayConfig: Sendable {
 /// Thread rule: create and run on one thread; `stop()` from any thread.
 public final class Relay: Sendable {
     public let config: RelayConfig
-    private let logger: Logger
+    let logger: Logger
     private let context: ZMQContext
     private let stopSignal: ZMQStopSignal
     private let show: @Sendable (Announcement, _ recovered: Bool) -> Void
@@ -85,7 +85,8 @@ public final class Relay: Sendable {
         var poller = ZMQPoller([subscriber, frontend, control])
         var nextSync = WallClock.now() + config.syncInterval
         while true {
-            let ready = try poller.poll(timeoutMilliseconds: Int(max(0, nextSync - WallClock.now())))
+            let ready = try poller.poll(
+                timeoutMilliseconds: state.active != nil ? 0 : Int(max(0, nextSync - WallClock.now())))
             if ready[2], stopSignal.received(on: control) {
                 logger.info("relay stopped")
                 return
@@ -105,6 +106,7 @@ public final class Relay: Sendable {
                     _ = try? frontend.send(reply, dontWait: true)
                 }
             }
+            if state.active != nil { _ = deliverPending(&state) }
             if WallClock.now() >= nextSync {
                 synchronise(&state)
                 nextSync = WallClock.now() + config.syncInterval
@@ -112,10 +114,15 @@ public final class Relay: Sendable {
         }
     }
 
-    private struct State {
+    struct State {
         var client: BrokerClient
         var outbox: RelayOutbox
         var lastSeq: Int64?
+        /// The large submission being uploaded to the broker, a slice at a time.
+        var active: (clientId: String, uploader: Uploader)?
+        /// SHA-256 of each local upload's bytes so far, while its chunks come in order (recomputed from its file
+        /// when missing, after a restart), so that the commit does not read the whole file again.
+        var hashing: [String: (hasher: SHA256, bytes: Int)] = [:]
     }
 
     // MARK: Announcements
@@ -207,6 +214,8 @@ public final class Relay: Sendable {
             switch name {
             case Service.submit: body = try submit(requestBody, &state)
             case Service.relayOutbox: body = [Wire.encode(Reply.success(try state.outbox.all()))]
+            case Service.uploadBegin: body = try beginUpload(requestBody, &state)
+            case Service.uploadChunk: body = try uploadChunk(requestBody, &state)
             default: body = try state.client.request(service: name, body: requestBody)
             }
         } catch let error as ClientError {
@@ -227,6 +236,7 @@ public final class Relay: Sendable {
     /// Commits the submission to the outbox, then tries the broker once. The client learns which happened.
     private func submit(_ body: [Data], _ state: inout State) throws -> [Data] {
         var request = try Wire.decode(SubmitRequest.self, from: body.first)
+        if let upload = request.upload { return try submitUpload(request, upload: upload, &state) }
         guard body.count == 2 else {
             throw ProtocolError(
                 .badRequest, "a submission carries exactly one file frame after the JSON; got \(body.count - 1)")
@@ -257,6 +267,12 @@ public final class Relay: Sendable {
     private func deliverPending(_ state: inout State) -> Bool {
         guard let pending = try? state.outbox.pending(), !pending.isEmpty else { return true }
         for (entry, content) in pending {
+            if let file = try? state.outbox.file(of: entry) {
+                guard deliverFile(entry, file, &state) else { return false }
+                // Still uploading: the entries after it wait their turn, in order.
+                if state.active != nil { return true }
+                continue
+            }
             let request = SubmitRequest(
                 challenge: entry.challenge, solver: entry.solver, filename: entry.filename, clientId: entry.clientId)
             do {

@@ -37,6 +37,91 @@ final class RelayOutbox {
                     """)
             }
         }
+        if try db.userVersion == 1 {
+            // Version 2: a large submission waits as a file beside the outbox (`file`), not in its row.
+            try db.transaction {
+                try db.execute(
+                    """
+                    ALTER TABLE outbox ADD COLUMN file TEXT;
+                    ALTER TABLE outbox ADD COLUMN file_size INTEGER;
+                    CREATE TABLE uploads (
+                        id TEXT PRIMARY KEY,
+                        challenge TEXT NOT NULL,
+                        solver TEXT NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        size INTEGER NOT NULL,
+                        filename TEXT NOT NULL,
+                        max_bytes INTEGER NOT NULL
+                    );
+                    PRAGMA user_version = 2;
+                    """)
+            }
+        }
+    }
+
+    /// A file waiting in the outbox, instead of the row's bytes.
+    struct StoredFile {
+        var path: String
+        var sha256: String
+        var size: Int
+    }
+
+    /// Stores a large submission whose file is at `file.path` already (synced), unless this solver's client id is
+    /// here already. - Returns: the entry as stored.
+    func add(_ request: SubmitRequest, clientId: String, file: StoredFile, now: Millis) throws -> OutboxEntry {
+        if let existing = try entry(solver: request.solver, clientId: clientId) { return existing }
+        try db.transaction {
+            try db.run(
+                """
+                INSERT INTO outbox (client_id, challenge, solver, filename, content, sha256, queued_at, state, file,
+                    file_size)
+                VALUES (?, ?, ?, ?, X'', ?, ?, 'pending', ?, ?)
+                """,
+                [
+                    .text(clientId), .text(request.challenge), .text(request.solver), .text(request.filename),
+                    .text(file.sha256), .integer(now), .text(file.path), .integer(Int64(file.size)),
+                ])
+        }
+        return try entry(solver: request.solver, clientId: clientId)!
+    }
+
+    /// The file of a pending entry kept beside the outbox, if it is one.
+    func file(of entry: OutboxEntry) throws -> StoredFile? {
+        try db.queryOne(
+            "SELECT file, sha256, file_size FROM outbox WHERE solver = ? AND client_id = ? AND file IS NOT NULL",
+            [.text(entry.solver), .text(entry.clientId)]
+        ).map { StoredFile(path: $0.string(0) ?? "", sha256: $0.string(1) ?? "", size: Int($0.int(2) ?? 0)) }
+    }
+
+    /// An upload a local client is making to this relay.
+    func upload(_ id: String) throws -> (request: UploadBeginRequest, maxBytes: Int)? {
+        try db.queryOne(
+            "SELECT challenge, solver, sha256, size, filename, max_bytes FROM uploads WHERE id = ?", [.text(id)]
+        ).map {
+            (
+                UploadBeginRequest(
+                    challenge: $0.string(0) ?? "", sha256: $0.string(2) ?? "", size: Int($0.int(3) ?? 0),
+                    filename: $0.string(4) ?? "", solver: $0.string(1)), Int($0.int(5) ?? 0)
+            )
+        }
+    }
+
+    func beginUpload(_ id: String, _ request: UploadBeginRequest, maxBytes: Int) throws {
+        try db.transaction {
+            try db.run(
+                """
+                INSERT INTO uploads (id, challenge, solver, sha256, size, filename, max_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET max_bytes = excluded.max_bytes
+                """,
+                [
+                    .text(id), .text(request.challenge), .text(request.solver ?? ""), .text(request.sha256),
+                    .integer(Int64(request.size)), .text(request.filename), .integer(Int64(maxBytes)),
+                ])
+        }
+    }
+
+    func endUpload(_ id: String) throws {
+        try db.transaction { try db.run("DELETE FROM uploads WHERE id = ?", [.text(id)]) }
     }
 
     /// Stores a submission unless this solver's client id is already here. - Returns: the entry as stored.
@@ -100,7 +185,10 @@ final class RelayOutbox {
     }
 
     private static let columns =
-        "client_id, challenge, solver, filename, length(content), sha256, queued_at, state, submission, error"
+        """
+        client_id, challenge, solver, filename, CASE WHEN file IS NULL THEN length(content) ELSE file_size END, sha256,
+            queued_at, state, submission, error
+        """
 
     private static func entry(_ row: SQLRow) -> OutboxEntry {
         OutboxEntry(
