@@ -84,3 +84,20 @@ struct MigrateTests {
         return texts
     }
 }
+
+/// Every table of an SQLite store is one `migrate` copies: a table added with a schema version and left out of the
+/// copy would be lost without a word.
+@Suite("The tables a migration copies")
+struct MigrateTableListTests {
+    @Test func everyTableOfTheSchemaIsCopied() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let store = try Store(directory: dir.path)
+        let tables = try store.db.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).compactMap { $0.string(0) }
+        #expect(tables.count > 20)
+        #expect(
+            Set(tables) == Set(Store.tablesInCopyOrder), "\(Set(tables).symmetricDifference(Store.tablesInCopyOrder))")
+    }
+}

@@ -19,7 +19,9 @@ extension Store {
     static let tablesInCopyOrder = [
         "challenges", "blobs", "challenge_files", "submissions", "principals", "audit", "outcomes", "attempts",
         "events", "final_selections", "disqualifications", "scorer_versions", "replica_results", "awards",
-        "judging_assignments", "judgements", "judged", "stored_files", "uploads",
+        "judging_assignments", "judgements", "judged", "agreements", "acceptances", "invitations", "invitation_tokens",
+        "clarifications", "teams", "team_members", "team_invitations", "entrant_merges", "phase_openings",
+        "stored_files", "uploads",
     ]
 
     /// Copies the whole of `source`, an SQLite store at the current schema, into this PostgreSQL store, which must be
