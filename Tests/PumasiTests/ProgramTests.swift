@@ -136,6 +136,12 @@ struct ProgramTests {
         #expect(info.state == .scored && info.score == 0.75, "\(info.error ?? "") \(info.log ?? "")")
         #expect(info.metrics == ["accuracy": 0.75])
         #expect(info.log?.contains("metadata: none") == true, "no ingestion, so no metadata: \(info.log ?? "")")
+        // The detailed results page is kept: its length in every status, the page when asked for.
+        #expect(info.detailedResultsLength == 19 && info.detailedResults == nil, "\(info)")
+        let details = try setup.client.call(
+            Service.status, SubmissionRequest(submission: submission, details: true), as: SubmissionInfo.self
+        ).0
+        #expect(details.detailedResults == "<p>3 of 4 right</p>", "\(details.detailedResults ?? "")")
     }
 
     @Test func aCodeSubmissionRunsThroughTheIngestionWhichNeverSeesTheReferenceData() throws {
@@ -340,5 +346,41 @@ struct IngestionLimitTests {
         #expect(failure?.code == ScoringFailure.badSubmission)
         #expect(failure?.message.contains("timed out") == true, "\(failure?.message ?? "")")
         #expect(Date().timeIntervalSince(started) < 30)
+    }
+}
+
+/// Canaries guard any automated scorer, a built-in one too: its canary files never reach it as reference data.
+@Suite("Canaries of built-in scorers", .timeLimit(.minutes(1)))
+struct BuiltinCanaryTests {
+    @Test func aBuiltInScorerIsCheckedAgainstItsCanariesBeforeItScores() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try BrokerHarness(directory: dir.file("broker"))
+        defer { broker.shutdown() }
+        let evaluator = try EvaluatorHarness(broker: broker.router, cache: dir.file("cache"))
+        defer { evaluator.shutdown() }
+        let client = try PumasiTests.client(broker)
+        var (spec, files) = sampleSpec()
+        spec.files?.append(FileEntry(name: "right.txt", role: .reference))
+        spec.files?.append(FileEntry(name: "wrong.txt", role: .reference))
+        spec.scorer.canaries = [CanarySpec(file: "right.txt", score: 1), CanarySpec(file: "wrong.txt", score: 0)]
+        let good = try post(client, spec, files + [Data("42".utf8), Data("41".utf8)])
+        let scored = try settled(client, try submit(client, good.id, "ada", "42").submission)
+        #expect(scored.state == .scored && scored.score == 1, "\(scored)")
+
+        // A seeker who expects the wrong answer to score 1: the evaluator refuses, nothing is scored.
+        spec.title = "Misconfigured"
+        spec.scorer.canaries = [CanarySpec(file: "wrong.txt", score: 1)]
+        spec.files?.removeAll { $0.name == "right.txt" }
+        let bad = try post(client, spec, files + [Data("41".utf8)])
+        let waiting = try submit(client, bad.id, "bob", "42").submission
+        var info = try status(client, waiting)
+        #expect(
+            try eventually {
+                info = try status(client, waiting)
+                return info.note?.contains("canary wrong.txt was expected to get the score 1.0 but got the score 0.0")
+                    == true
+            }, "\(info)")
+        #expect(info.state == .queued && info.score == nil)
     }
 }

@@ -64,7 +64,12 @@ public struct SubmitRequest: Codable, Sendable {
 public struct SubmissionRequest: Codable, Sendable {
     public var v = wireVersion
     public var submission: String
-    public init(submission: String) { self.submission = submission }
+    /// `pumasi.submission.status`: send the detailed results page too, if the outcome has one.
+    public var details: Bool?
+    public init(submission: String, details: Bool? = nil) {
+        self.submission = submission
+        self.details = details
+    }
 }
 
 /// `pumasi.leaderboard`.

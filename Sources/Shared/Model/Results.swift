@@ -157,6 +157,10 @@ public struct SubmissionInfo: Codable, Sendable, Equatable {
     public var carriedFrom: String?
     /// Its judges' scores and comments, in a judged challenge: see `JudgementInfo` for who sees what.
     public var judgements: [JudgementInfo]?
+    /// The length (in characters) of the detailed results page its scoring program wrote, if it wrote one; the page
+    /// itself when the request asked for it (`SubmissionRequest.details`). Its solver and the seeker see these.
+    public var detailedResultsLength: Int?
+    public var detailedResults: String?
 
     public init(
         submission: String, challenge: String, solver: String, filename: String, sha256: String, size: Int,

@@ -35,6 +35,12 @@ extension Broker {
                     info.attempts = lease.attempt
                 }
                 info.note = try note(for: info)
+                if let details = try store.detailedResults(
+                    submission: info.submission, version: info.version ?? 1, content: request.details == true)
+                {
+                    info.detailedResultsLength = details.length
+                    info.detailedResults = details.page
+                }
                 try showJudging(&info, sender: sender)
                 try redactPrivateSplit(&info, sender: sender)
                 return reply(info)

@@ -155,6 +155,8 @@ enum PostgresSchema {
             created_at BIGINT NOT NULL
         );
         """ + immutabilityTriggers(since: 16),
+        // 17: detailed results.
+        17: "ALTER TABLE outcomes ADD COLUMN detailed_results \(text);",
     ]
 
     /// The whole schema at `firstVersion`. Foreign keys are deferrable, so that a restore may insert rows that

@@ -505,6 +505,8 @@ enum Schema {
         // directory holds (append-only), and `uploads` the uploads under way (a challenge file's before its challenge
         // exists: no `challenge_id`), whose bytes are partial files in the same directory.
         schema16,
+        // 17: a Codabench scoring program's detailed results page, kept with the outcome it came with (issue 13).
+        "ALTER TABLE outcomes ADD COLUMN detailed_results TEXT;",
     ]
 
     static let schema16 = """

@@ -115,14 +115,32 @@ extension Store {
         case .failed(let error, let log):
             values += [.integer(0), .null, .null, .null, .text(error), log.map(SQLValue.text) ?? .null]
         }
-        values += [evaluator.map(SQLValue.text) ?? .null, .integer(Int64(attempt)), .integer(now)]
+        let details: String? = if case .scored(_, let result) = outcome { result.detailedResults } else { nil }
+        values += [
+            evaluator.map(SQLValue.text) ?? .null, .integer(Int64(attempt)), .integer(now),
+            details.map(SQLValue.text) ?? .null,
+        ]
         try db.runDeferred(
             """
             INSERT INTO outcomes (submission_id, version, challenge_id, ok, score, metrics_json, message, error, log,
-                evaluator, attempt, at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                evaluator, attempt, at, detailed_results)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             \(unlessRecorded ? "ON CONFLICT DO NOTHING" : "")
             """, values)
+    }
+
+    /// The detailed results page kept with a submission's outcome under `version`, and its length in characters; the
+    /// page itself only when `content`.
+    func detailedResults(submission: String, version: Int, content: Bool) throws -> (length: Int, page: String?)? {
+        guard
+            let row = try db.queryOne(
+                """
+                SELECT LENGTH(detailed_results), CASE WHEN ?3 = 1 THEN detailed_results END
+                FROM outcomes WHERE submission_id = ?1 AND version = ?2 AND detailed_results IS NOT NULL
+                """, [.text(submission), .integer(Int64(version)), .integer(content ? 1 : 0)]),
+            let length = row.int(0)
+        else { return nil }
+        return (Int(length), row.string(1))
     }
 
     /// metrics, message, error (nil), log: the columns a scored result fills.

@@ -370,17 +370,28 @@ enum StatusCommand: Command {
             "Show where a submission is: queued, scoring, judging, scored or failed (and why), with any judgements.",
         arguments: [.init("submission", help: "The submission id (sub_…).")],
         options: CommandContext.clientOptions + [
-            .init("wait", short: "w", help: "Wait until it is scored or failed (or waits for its judges).")
+            .init("wait", short: "w", help: "Wait until it is scored or failed (or waits for its judges)."),
+            .init(
+                "details", value: "file",
+                help: "Save the detailed results page its scoring program wrote (HTML) to this file."),
         ])
 
     static func run(_ context: CommandContext) throws -> Int32 {
         let id = context.arguments[argument: "submission"] ?? ""
         let client = try context.client()
         let info: SubmissionInfo
+        let details = context.arguments.value("details")
         if context.arguments.flag("wait") {
-            info = try waitForResult(id, client: client, seconds: 600)
-        } else {
-            (info, _) = try client.call(Service.status, SubmissionRequest(submission: id), as: SubmissionInfo.self)
+            _ = try waitForResult(id, client: client, seconds: 600)
+        }
+        (info, _) = try client.call(
+            Service.status, SubmissionRequest(submission: id, details: details != nil ? true : nil),
+            as: SubmissionInfo.self)
+        if let details {
+            guard let page = info.detailedResults else {
+                throw CommandFailure("\(id) has no detailed results (its scoring program wrote no HTML page)")
+            }
+            try Data(page.utf8).write(to: URL(fileURLWithPath: details))
         }
         if context.json { context.console.json(info) } else { print(info, context.console) }
         return 0
@@ -418,6 +429,9 @@ enum StatusCommand: Command {
         if let error = info.error { text += "\n  error       \(error)" }
         if info.attempts > 1 { text += "\n  attempts    \(info.attempts)" }
         if let note = info.note { text += "\n  note        \(note)" }
+        if let length = info.detailedResultsLength {
+            text += "\n  details     a page of \(length) characters (--details FILE saves it)"
+        }
         if let version = info.version, version > 1 { text += "\n  scorer      version \(version)" }
         for old in info.history ?? [] where old.version != info.version {
             text += "\n  version \(old.version)   " + (old.ok ? Format.score(old.score) : "failed: \(old.error ?? "")")
