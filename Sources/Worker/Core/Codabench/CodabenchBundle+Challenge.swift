@@ -127,7 +127,9 @@ extension CodabenchBundle {
                 spec.rules = SubmissionRules(perDay: phase.maxSubmissionsPerDay, total: phase.maxSubmissions)
             }
             if let reference = phase.referenceData { spec.reference = [try file(reference, role: .reference)] }
-            spec.scorer = scorer
+            // A phase has its own scorer only where it differs from the first's (which is the challenge's, and the one
+            // a rescore replaces).
+            if let first = scorers.first, first != scorer { spec.scorer = scorer }
             phaseSpecs.append(spec)
             scorers.append(scorer)
         }
