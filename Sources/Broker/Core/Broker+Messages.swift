@@ -107,6 +107,7 @@ extension Broker {
         Service.leaderboard: [.seeker, .solver, .judge, .admin],
         Service.report: [.seeker, .solver, .judge, .admin],
         Service.status: [.seeker, .solver, .judge, .admin],
+        Service.submissions: [.solver, .admin],
         Service.events: [.seeker, .solver, .judge, .admin],
         Service.mmiService: [.seeker, .solver, .judge, .admin],
         Service.close: [.seeker, .admin],

@@ -168,6 +168,9 @@ public struct ChallengeSpec: Codable, Sendable, Equatable {
     /// The scores its scorer can rightly give, both ends included: a score outside fails the job as the scorer's
     /// error (never the solver's, and never recorded as a score).
     public var scoreRange: ScoreRange?
+    /// A handle for the challenge, unique on its broker: 3-64 characters of a-z, 0-9 and '-', starting and ending with
+    /// a letter or digit. The CLI takes it wherever it takes the challenge's id.
+    public var slug: String?
 
     public init(
         title: String, description: String, deadline: Millis, award: AwardSpec, direction: Direction? = nil,

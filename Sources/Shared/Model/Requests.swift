@@ -51,13 +51,22 @@ public struct SubmitRequest: Codable, Sendable {
     public var clientId: String?
     /// An upload (`pumasi.upload.begin`) that holds the file, instead of a file frame.
     public var upload: String?
-    public init(challenge: String, solver: String, filename: String, clientId: String? = nil, upload: String? = nil) {
+    /// The solver's words on it (`submit -m`), shown to them and the seeker.
+    public var comment: String?
+    public init(
+        challenge: String, solver: String, filename: String, clientId: String? = nil, upload: String? = nil,
+        comment: String? = nil
+    ) {
         self.challenge = challenge
         self.solver = solver
         self.filename = filename
         self.clientId = clientId
         self.upload = upload
+        self.comment = comment
     }
+
+    /// The longest comment, in characters.
+    public static let maxComment = 500
 }
 
 /// `pumasi.submission.status`.
@@ -70,6 +79,21 @@ public struct SubmissionRequest: Codable, Sendable {
         self.submission = submission
         self.details = details
     }
+}
+
+/// `pumasi.submission.list`: the sender's own submissions (with keys; without, `solver`'s), of one challenge or all.
+public struct SubmissionsRequest: Codable, Sendable {
+    public var v = wireVersion
+    public var challenge: String?
+    public var solver: String?
+    public var limit: Int?
+    public init(challenge: String? = nil, solver: String? = nil, limit: Int? = nil) {
+        self.challenge = challenge
+        self.solver = solver
+        self.limit = limit
+    }
+
+    public static let maxLimit = 1_000
 }
 
 /// `pumasi.leaderboard`.

@@ -23,6 +23,8 @@ public enum ChallengeState: String, Codable, Sendable, CaseIterable {
 /// A challenge as clients see it.
 public struct ChallengeInfo: Codable, Sendable, Equatable {
     public var id: String
+    /// Its handle, if its seeker gave it one (`ChallengeSpec.slug`).
+    public var slug: String?
     public var title: String
     public var description: String
     public var state: ChallengeState
@@ -161,6 +163,8 @@ public struct SubmissionInfo: Codable, Sendable, Equatable {
     /// itself when the request asked for it (`SubmissionRequest.details`). Its solver and the seeker see these.
     public var detailedResultsLength: Int?
     public var detailedResults: String?
+    /// The solver's words on it (`submit -m`).
+    public var comment: String?
 
     public init(
         submission: String, challenge: String, solver: String, filename: String, sha256: String, size: Int,

@@ -27,6 +27,7 @@ extension SubmitRequest: FastJSONDecodable {
         var filename: String?
         var clientId: String?
         var upload: String?
+        var comment: String?
         var seen = JSONMembers()
         guard
             reader.versionedMembers({ r, key in
@@ -36,12 +37,14 @@ extension SubmitRequest: FastJSONDecodable {
                 case "filename": seen.first(2) && r.assign(&filename) { $0.string() }
                 case "clientId": seen.first(3) && r.assign(&clientId) { $0.string() }
                 case "upload": seen.first(4) && r.assign(&upload) { $0.string() }
+                case "comment": seen.first(5) && r.assign(&comment) { $0.string() }
                 default: r.skip()
                 }
             }), let challenge, let solver, let filename
         else { return nil }
         return SubmitRequest(
-            challenge: challenge, solver: solver, filename: filename, clientId: clientId, upload: upload)
+            challenge: challenge, solver: solver, filename: filename, clientId: clientId, upload: upload,
+            comment: comment)
     }
 }
 

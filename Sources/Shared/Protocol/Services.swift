@@ -14,6 +14,8 @@ public enum Service {
     public static let rescore = "pumasi.challenge.rescore"
     public static let submit = "pumasi.submit"
     public static let status = "pumasi.submission.status"
+    /// A solver's own submissions, newest first (`SubmissionsRequest`).
+    public static let submissions = "pumasi.submission.list"
     public static let leaderboard = "pumasi.leaderboard"
     /// A challenge's results for export: challenge, leaderboard, submissions and awards (`ChallengeReport`).
     public static let report = "pumasi.challenge.report"
@@ -47,7 +49,7 @@ public enum Service {
     public static let brokerServices = [
         post, list, show, file, close, extend, cancel, quota, select, disqualify, award, rescore, submit, status,
         leaderboard, report, reference, judgeNext, judgeScore, events, mmiService, accept, agreement, invitations,
-        join, ask, answer, clarifications, team, uploadBegin, uploadChunk, submissionFile,
+        join, ask, answer, clarifications, team, uploadBegin, uploadChunk, submissionFile, submissions,
     ]
 
     /// Scorer services evaluators register for with READY.

@@ -44,6 +44,7 @@ extension Broker {
                 try showJudging(&info, sender: sender)
                 try redactPrivateSplit(&info, sender: sender)
                 return reply(info)
+            case Service.submissions: return try reply(mySubmissions(body, sender: sender))
             case Service.leaderboard:
                 return try reply(leaderboard(Wire.decode(LeaderboardRequest.self, from: body.first), sender: sender))
             case Service.report: return try reply(report(body, sender: sender, now: now))
@@ -122,8 +123,28 @@ extension Broker {
         }
     }
 
+    /// The sender's own submissions, newest first, in the challenges they may still see.
+    private func mySubmissions(_ body: [Data], sender: Sender?) throws -> [SubmissionInfo] {
+        let request = try Wire.decode(SubmissionsRequest.self, from: body.first)
+        let solver = sender?.name ?? request.solver ?? ""
+        try Validation.solver(solver)
+        let limit = min(max(request.limit ?? 100, 1), SubmissionsRequest.maxLimit)
+        if let id = request.challenge { _ = try visibleChallenge(id, to: sender) }
+        var shown: [String: Bool] = [:]
+        return try store.submissions(solver: solver, challenge: request.challenge, limit: limit).filter { info in
+            if let known = shown[info.challenge] { return known }
+            let visible = try store.challenge(info.challenge).map { try self.visible($0, to: sender) } ?? false
+            shown[info.challenge] = visible
+            return visible
+        }
+    }
+
+    /// A challenge by id, or by its handle (`ChallengeSpec.slug`).
     func challenge(_ id: String) throws -> ChallengeRecord {
-        guard Identifier.isWellFormed(id, prefix: "ch"), let record = try store.challenge(id) else {
+        let key =
+            Identifier.isWellFormed(id, prefix: "ch")
+            ? id : Validation.isSlug(id) ? try store.challengeID(slug: id) : nil
+        guard let key, let record = try store.challenge(key) else {
             throw ProtocolError(.notFound, "no challenge \(id)")
         }
         return record
@@ -192,7 +213,13 @@ extension Broker {
         var (receipt, job) = try store.insertSubmission(
             id: Identifier.make(prefix: "sub", now: now), challenge: record, solver: request.solver, team: team,
             clientId: request.clientId,
-            filename: request.filename, bytes: bytes, now: now, phase: record.currentPhase, external: external)
+            filename: request.filename, bytes: bytes, now: now, phase: record.currentPhase, external: external,
+            comment: try Validation.comment(request.comment, what: "comment").map {
+                guard $0.count <= SubmitRequest.maxComment else {
+                    throw ProtocolError(.badRequest, "comment must be at most \(SubmitRequest.maxComment) characters")
+                }
+                return $0
+            })
         // The submission row is its own audit entry (`audit_trail`): it names the solver, the time and the hash.
         receipt.quota = try quota(record, solver: request.solver, now: now)
         if record.isJudgedOnly { try judgingRequested(record, now: now) }
@@ -216,6 +243,9 @@ extension Broker {
         let post = try Wire.decode(PostRequest.self, from: body.first)
         var spec = post.spec
         try Validation.spec(&spec, now: now)
+        if let slug = spec.slug, try store.challengeID(slug: slug) != nil {
+            throw ProtocolError(.conflict, "the handle \(slug) is taken: choose another spec.slug")
+        }
         let entries = spec.files ?? []
         guard body.count - 1 == entries.count else {
             throw ProtocolError(

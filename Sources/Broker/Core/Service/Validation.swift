@@ -43,6 +43,10 @@ enum Validation {
             }
         }
         if let problem = spec.redundancy?.problem { throw bad("spec.\(problem)") }
+        if let slug = spec.slug, !isSlug(slug) {
+            throw bad(
+                "spec.slug must be 3-64 characters of a-z, 0-9 and '-', starting and ending with a letter or digit")
+        }
 
         if spec.scorer.judge == true { spec.judging = spec.judging ?? JudgingSpec() }
         if let problem = spec.judging?.problem(scorer: spec.scorer) { throw bad("spec.judging: \(problem)") }
@@ -170,6 +174,15 @@ enum Validation {
             throw bad("\(what).text must be at most \(AgreementSpec.maxBytes) bytes of text")
         }
         return text
+    }
+
+    /// Whether `text` is a challenge handle: 3-64 characters of a-z, 0-9 and '-', with a letter or digit at each end.
+    static func isSlug(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        func plain(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) }
+        guard (3...64).contains(bytes.count), let first = bytes.first, let last = bytes.last, plain(first), plain(last)
+        else { return false }
+        return bytes.allSatisfy { plain($0) || $0 == 0x2d }
     }
 
     /// Checks that the files a scorer's programs and canaries are made of are among the challenge's reference files.

@@ -157,6 +157,12 @@ enum PostgresSchema {
         """ + immutabilityTriggers(since: 16),
         // 17: detailed results.
         17: "ALTER TABLE outcomes ADD COLUMN detailed_results \(text);",
+        // 18: submission comments, challenge handles.
+        18: """
+        ALTER TABLE submissions ADD COLUMN comment \(text);
+        ALTER TABLE challenges ADD COLUMN slug \(text);
+        CREATE UNIQUE INDEX challenges_by_slug ON challenges (slug);
+        """,
     ]
 
     /// The whole schema at `firstVersion`. Foreign keys are deferrable, so that a restore may insert rows that

@@ -507,6 +507,13 @@ enum Schema {
         schema16,
         // 17: a Codabench scoring program's detailed results page, kept with the outcome it came with (issue 13).
         "ALTER TABLE outcomes ADD COLUMN detailed_results TEXT;",
+        // 18: a solver's comment on a submission (`submit -m`), and a challenge's handle (`slug`: unique, chosen by its
+        // seeker, usable wherever its id is) (issue 14).
+        """
+        ALTER TABLE submissions ADD COLUMN comment TEXT;
+        ALTER TABLE challenges ADD COLUMN slug TEXT;
+        CREATE UNIQUE INDEX challenges_by_slug ON challenges (slug);
+        """,
     ]
 
     static let schema16 = """

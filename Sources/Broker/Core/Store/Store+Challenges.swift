@@ -101,8 +101,8 @@ extension Store {
         try db.run(
             """
             INSERT INTO challenges (id, title, description, state, deadline, award_amount, award_currency, direction,
-                scorer_json, service, time_limit, spec_json, created_at, owner, starts_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                scorer_json, service, time_limit, spec_json, created_at, owner, starts_at, slug)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(id), .text(spec.title), .text(spec.description),
@@ -114,6 +114,7 @@ extension Store {
                 .real(spec.timeLimitSeconds ?? ChallengeSpec.defaultTimeLimitSeconds),
                 .text(String(decoding: Wire.encode(spec), as: UTF8.self)), .integer(now),
                 owner.map(SQLValue.text) ?? .null, .integer(max(now, spec.startsAt ?? now)),
+                spec.slug.map(SQLValue.text) ?? .null,
             ])
         try db.run(
             """
@@ -159,6 +160,11 @@ extension Store {
             Store.challenge)
     }
 
+    /// The id of the challenge whose handle is `slug`.
+    func challengeID(slug: String) throws -> String? {
+        try db.queryOne("SELECT id FROM challenges WHERE slug = ?", [.text(slug)])?.string(0)
+    }
+
     /// What clients see of a challenge: public files only.
     func challengeInfo(_ record: ChallengeRecord) throws -> ChallengeInfo {
         let files = try self.files(challenge: record.id, role: .public)
@@ -173,6 +179,7 @@ extension Store {
             rules: record.spec?.rules, ranking: record.spec?.ranking, awards: awards.isEmpty ? nil : awards,
             judging: record.spec?.judging)
         info.scorerVersion = record.scorerVersion
+        info.slug = record.spec?.slug
         info.redundancy = record.redundancy
         return info
     }

@@ -20,7 +20,7 @@ extension Store {
     func insertSubmission(
         id: String, challenge: ChallengeRecord, solver: String, team: String? = nil, clientId: String?,
         filename: String, bytes: Data, now: Millis, phase: Int = 0, carriedFrom: String? = nil,
-        external: (sha256: String, size: Int)? = nil
+        external: (sha256: String, size: Int)? = nil, comment: String? = nil
     ) throws -> (receipt: Receipt, job: Int64) {
         // A file in the blob directory (`external`) leaves the row's content empty.
         let sha = external?.sha256 ?? SHA256.hex(bytes)
@@ -32,14 +32,15 @@ extension Store {
         try db.runDeferred(
             """
             INSERT INTO submissions (id, challenge_id, solver, client_id, filename, sha256, size, content, received_at,
-                seq, team_id, phase, carried_from, external)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                seq, team_id, phase, carried_from, external, comment)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(id), .text(challenge.id), .text(solver), clientId.map(SQLValue.text) ?? .null, .text(filename),
                 .text(sha), .integer(Int64(size)), .blob(external == nil ? bytes : Data()), .integer(now),
                 .integer(seq), team.map(SQLValue.text) ?? .null, .integer(Int64(phase)),
                 carriedFrom.map(SQLValue.text) ?? .null, .integer(external == nil ? 0 : 1),
+                comment.map(SQLValue.text) ?? .null,
             ])
         nextSubmissionSeq = seq + 1
         let receipt = Receipt(
@@ -67,6 +68,15 @@ extension Store {
         return (info, row.int(7) ?? 0)
     }
 
+    /// A solver's submissions, newest first (of one challenge, or of all), at most `limit`.
+    func submissions(solver: String, challenge: String?, limit: Int) throws -> [SubmissionInfo] {
+        try db.query(
+            "\(Self.submissionSelect) WHERE s.solver = ?1 AND (s.challenge_id = ?2 OR ?2 IS NULL) "
+                + "ORDER BY s.received_at DESC, s.seq DESC LIMIT ?3",
+            [.text(solver), challenge.map(SQLValue.text) ?? .null, .integer(Int64(limit))]
+        ).map(Self.submissionInfo)
+    }
+
     /// A challenge's submissions in arrival order (or only `solver`'s), as `submissionInfo` reads each, in one
     /// query; without the history of earlier scorer versions.
     func submissions(challenge: String, solver: String? = nil) throws -> [SubmissionInfo] {
@@ -80,7 +90,7 @@ extension Store {
         SELECT s.id, s.challenge_id, s.solver, s.filename, s.sha256, s.size, s.received_at, s.seq,
             o.ok, o.attempt, o.error, o.log, o.score, o.metrics_json, o.message, o.at,
             (SELECT COUNT(*) FROM attempts a WHERE a.submission_id = s.id AND a.version = c.scorer_version),
-            c.scorer_version, s.phase, s.carried_from
+            c.scorer_version, s.phase, s.carried_from, s.comment
         FROM submissions s JOIN challenges c ON c.id = s.challenge_id
         LEFT JOIN outcomes o ON o.submission_id = s.id AND o.version = c.scorer_version
         """
@@ -102,6 +112,7 @@ extension Store {
         // Every submission is in a phase: a challenge without phases is one.
         info.phase = Int(row.int(18) ?? 0) + 1
         info.carriedFrom = row.string(19)
+        info.comment = row.string(20)
         return info
     }
 

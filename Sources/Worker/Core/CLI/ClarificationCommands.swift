@@ -26,7 +26,7 @@ enum AskCommand: Command {
         case (nil, nil): throw UsageError("give the question, or --file with it", usage: spec.usage)
         }
         let request = AskRequest(
-            challenge: context.arguments[argument: "challenge"] ?? "", question: question, solver: context.solverName)
+            challenge: try context.challenge(), question: question, solver: context.solverName)
         let (info, _) = try context.client().call(Service.ask, request, as: ClarificationInfo.self)
         if context.json {
             context.console.json(info)
@@ -80,7 +80,7 @@ enum ClarificationsCommand: Command {
         options: CommandContext.clientOptions)
 
     static func run(_ context: CommandContext) throws -> Int32 {
-        let request = ChallengeRequest(challenge: context.arguments[argument: "challenge"] ?? "")
+        let request = ChallengeRequest(challenge: try context.challenge())
         let (list, _) = try context.client().call(Service.clarifications, request, as: ClarificationList.self)
         if context.json {
             context.console.json(list)

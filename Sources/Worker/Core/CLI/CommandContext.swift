@@ -78,6 +78,19 @@ struct CommandContext {
         try BrokerClient(endpoint: broker, timeoutSeconds: try timeout(), curve: try curve())
     }
 
+    /// The `challenge` argument as an id: a handle (the seeker's slug) is looked up on the broker first.
+    func challenge() throws -> String {
+        try optionalChallenge() ?? ""
+    }
+
+    /// The `challenge` argument as an id, if given.
+    func optionalChallenge() throws -> String? {
+        guard let text = arguments[argument: "challenge"] else { return nil }
+        // Ids hold an underscore (`ch_…`, `sub_…`), handles never do: only a handle is looked up.
+        guard !text.isEmpty, !text.contains("_") else { return text }
+        return try client().call(Service.show, ChallengeRequest(challenge: text), as: ChallengeInfo.self).0.id
+    }
+
     func logger(_ label: String) -> Logger {
         let level = arguments.value("log-level").flatMap(LogLevel.init(name:)) ?? .info
         return Logger(label: label, level: level)

@@ -16,7 +16,7 @@ enum AcceptCommand: Command {
         ])
 
     static func run(_ context: CommandContext) throws -> Int32 {
-        let id = context.arguments[argument: "challenge"] ?? ""
+        let id = try context.challenge()
         let yes = context.arguments.flag("yes")
         if context.json, !yes { throw UsageError("--json needs --yes: there is no prompt in JSON", usage: spec.usage) }
         let curve = try context.curve()
@@ -95,7 +95,7 @@ enum TermsCommand: Command {
         guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read \(path)") }
         guard let text = String(data: data, encoding: .utf8) else { throw CommandFailure("\(path) is not UTF-8 text") }
         let request = AgreementRequest(
-            challenge: context.arguments[argument: "challenge"] ?? "", agreement: AgreementSpec(kind: kind, text: text))
+            challenge: try context.challenge(), agreement: AgreementSpec(kind: kind, text: text))
         let (info, _) = try context.client().call(Service.agreement, request, as: ChallengeInfo.self)
         if context.json {
             context.console.json(info)
@@ -123,7 +123,7 @@ enum JoinCommand: Command {
 
     static func run(_ context: CommandContext) throws -> Int32 {
         let request = JoinRequest(
-            challenge: context.arguments[argument: "challenge"] ?? "", token: context.arguments[argument: "token"] ?? ""
+            challenge: try context.challenge(), token: context.arguments[argument: "token"] ?? ""
         )
         let (info, _) = try context.client().call(Service.join, request, as: ChallengeInfo.self)
         if context.json {

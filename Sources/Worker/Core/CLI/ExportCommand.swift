@@ -23,7 +23,7 @@ enum ExportCommand: Command {
     static func run(_ context: CommandContext) throws -> Int32 {
         let output = context.arguments.value("output")
         let format = try format(context.arguments.value("format"), output: output)
-        let request = ReportRequest(challenge: context.arguments[argument: "challenge"] ?? "", view: try context.view())
+        let request = ReportRequest(challenge: try context.challenge(), view: try context.view())
         let (report, _) = try context.client().call(Service.report, request, as: ChallengeReport.self)
         let data = try format.render(report)
         guard let output else {

@@ -38,7 +38,7 @@ enum InviteCommand: Command {
             return values.isEmpty ? nil : values
         }
         let request = InvitationsRequest(
-            challenge: context.arguments[argument: "challenge"] ?? "", invite: list("names"), revoke: list("revoke"),
+            challenge: try context.challenge(), invite: list("names"), revoke: list("revoke"),
             tokens: tokens, revokeTokens: list("revoke-token"))
         let (invitations, _) = try context.client().call(Service.invitations, request, as: InvitationList.self)
         if context.json {

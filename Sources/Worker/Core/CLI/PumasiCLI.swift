@@ -29,12 +29,13 @@ public enum PumasiCLI {
         [
             PostCommand.self, CloseCommand.self, ExtendCommand.self, CancelCommand.self, DisqualifyCommand.self,
             AwardCommand.self, RescoreCommand.self, ListCommand.self, ShowCommand.self, DownloadCommand.self,
-            SubmitCommand.self, StatusCommand.self, QuotaCommand.self, SelectCommand.self, LeaderboardCommand.self,
+            SubmitCommand.self, SubmissionsCommand.self, StatusCommand.self, QuotaCommand.self, SelectCommand.self,
+            LeaderboardCommand.self,
             ExportCommand.self, JudgeCommand.self, JudgeNextCommand.self, JudgeScoreCommand.self, EvaluateCommand.self,
             AcceptCommand.self, TermsCommand.self, InviteCommand.self, JoinCommand.self, AskCommand.self,
             AnswerCommand.self, ClarificationsCommand.self, TeamCommand.self, TeamCreateCommand.self,
             TeamInviteCommand.self, TeamJoinCommand.self, TeamLeaveCommand.self, TeamSharesCommand.self,
-            TeamShowCommand.self, RelayCommand.self, OutboxCommand.self, KeygenCommand.self,
+            TeamShowCommand.self, RelayCommand.self, OutboxCommand.self, KeygenCommand.self, CompletionCommand.self,
         ]
     }
 
@@ -45,7 +46,8 @@ public enum PumasiCLI {
             discussion: """
                 Seekers: post, extend, cancel (a draft), rescore, disqualify, award, export, terms, invite, answer.
                 Admins: close, cancel.  Judges: judge.
-                Solvers: list, show, accept, join, team, download, submit, status, quota, select, leaderboard, export,
+                Solvers: list, show, accept, join, team, download, submit, submissions, status, quota, select, leaderboard,
+                export,
                 ask.
                 Everyone who may see a challenge: clarifications.
                 Long-running workers: evaluate (scores submissions), relay (shows announcements, forwards requests).
@@ -90,6 +92,19 @@ public enum PumasiCLI {
         }
         guard let (command, words) = command(for: arguments) else {
             return usageError(UsageError("unknown subcommand '\(first)'", usage: spec.usage), console)
+        }
+        // `pumasi judge help next`, as `pumasi judge --help` suggests: help for `judge next`.
+        if words == 1, !command.spec.subcommands.isEmpty, arguments.count > 1, arguments[1] == "help" {
+            let rest = [first] + arguments.dropFirst(2)
+            guard rest.count > 1 else {
+                console.out(command.spec.help)
+                return 0
+            }
+            guard let (sub, _) = self.command(for: Array(rest)), sub != command else {
+                return usageError(UsageError("unknown subcommand '\(rest[1])'", usage: command.spec.usage), console)
+            }
+            console.out(sub.spec.help)
+            return 0
         }
         do {
             if !command.spec.subcommands.isEmpty, let word = arguments.dropFirst().first, !word.hasPrefix("-") {

@@ -86,7 +86,7 @@ enum CloseCommand: Command {
         options: CommandContext.clientOptions)
 
     static func run(_ context: CommandContext) throws -> Int32 {
-        let request = ChallengeRequest(challenge: context.arguments[argument: "challenge"] ?? "")
+        let request = ChallengeRequest(challenge: try context.challenge())
         let (info, _) = try context.client().call(Service.close, request, as: ChallengeInfo.self)
         if context.json {
             context.console.json(info)
@@ -111,7 +111,7 @@ enum ExtendCommand: Command {
         guard let deadline = WallClock.parse(text) else {
             throw UsageError("deadline must be a time such as 2026-12-31T23:59:00Z or +7d", usage: spec.usage)
         }
-        let request = ExtendRequest(challenge: context.arguments[argument: "challenge"] ?? "", deadline: deadline)
+        let request = ExtendRequest(challenge: try context.challenge(), deadline: deadline)
         let (info, _) = try context.client().call(Service.extend, request, as: ChallengeInfo.self)
         if context.json {
             context.console.json(info)
@@ -132,7 +132,7 @@ enum CancelCommand: Command {
         guard let reason = context.arguments.value("reason") else {
             throw UsageError("--reason is required", usage: spec.usage)
         }
-        let request = CancelRequest(challenge: context.arguments[argument: "challenge"] ?? "", reason: reason)
+        let request = CancelRequest(challenge: try context.challenge(), reason: reason)
         let (info, _) = try context.client().call(Service.cancel, request, as: ChallengeInfo.self)
         if context.json {
             context.console.json(info)
@@ -190,7 +190,7 @@ enum AwardCommand: Command {
             return AwardRequest.Payment(submission: parts[0], amount: amount)
         }
         let request = AwardRequest(
-            challenge: context.arguments[argument: "challenge"] ?? "", payments: payments, rationale: rationale)
+            challenge: try context.challenge(), payments: payments, rationale: rationale)
         let (info, _) = try context.client().call(Service.award, request, as: ChallengeInfo.self)
         if context.json {
             context.console.json(info)
@@ -229,7 +229,7 @@ enum RescoreCommand: Command {
             options: options.isEmpty ? nil : options)
         if let problem = scorer.validate() { throw UsageError(problem, usage: spec.usage) }
         let request = RescoreRequest(
-            challenge: context.arguments[argument: "challenge"] ?? "", scorer: scorer,
+            challenge: try context.challenge(), scorer: scorer,
             reason: context.arguments.value("reason"))
         let (info, _) = try context.client().call(Service.rescore, request, as: ChallengeInfo.self)
         if context.json {

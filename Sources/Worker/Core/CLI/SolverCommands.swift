@@ -35,7 +35,8 @@ enum ListCommand: Command {
         for (c, access) in zip(challenges, access) {
             table.rows.append(
                 [
-                    c.id, String(c.title.prefix(40)), c.state.rawValue, WallClock.iso(c.deadline), c.award.display,
+                    c.id + (c.slug.map { " (\($0))" } ?? ""), String(c.title.prefix(40)), c.state.rawValue,
+                    WallClock.iso(c.deadline), c.award.display,
                     String(c.submissions),
                 ] + (marked ? [access.isEmpty ? "-" : access] : []))
         }
@@ -61,13 +62,13 @@ enum ShowCommand: Command {
         options: CommandContext.clientOptions)
 
     static func run(_ context: CommandContext) throws -> Int32 {
-        let request = ChallengeRequest(challenge: context.arguments[argument: "challenge"] ?? "")
+        let request = ChallengeRequest(challenge: try context.challenge())
         let (c, _) = try context.client().call(Service.show, request, as: ChallengeInfo.self)
         if context.json {
             context.console.json(c)
             return 0
         }
-        var text = "\(c.title)  [\(c.id), \(c.state.rawValue)]\n\n"
+        var text = "\(c.title)  [\(c.id)\(c.slug.map { ", " + $0 } ?? ""), \(c.state.rawValue)]\n\n"
         if let summary = c.summary { text += summary.trimmingCharacters(in: .newlines) + "\n\n" }
         if c.confidential == true, let agreement = c.agreement {
             text += """
@@ -259,7 +260,7 @@ enum DownloadCommand: Command {
         ])
 
     static func run(_ context: CommandContext) throws -> Int32 {
-        let id = context.arguments[argument: "challenge"] ?? ""
+        let id = try context.challenge()
         if id.hasPrefix("sub_") { return try SubmissionTransfer.download(id, context) }
         let client = try context.client()
         let (challenge, _) = try client.call(Service.show, ChallengeRequest(challenge: id), as: ChallengeInfo.self)
@@ -305,11 +306,14 @@ enum SubmitCommand: Command {
         options: CommandContext.clientOptions + [
             CommandContext.solverOption,
             .init("client-id", value: "id", help: "Idempotency key. Default: a new random id."),
+            .init(
+                "message", short: "m", value: "text",
+                help: "A comment on the submission (what you tried), shown to you and the seeker."),
             .init("wait", short: "w", help: "Wait until the submission is scored and show the result."),
         ])
 
     static func run(_ context: CommandContext) throws -> Int32 {
-        let challenge = context.arguments[argument: "challenge"] ?? ""
+        let challenge = try context.challenge()
         let path = context.arguments[argument: "file"] ?? ""
         guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
             FileManager.default.isReadableFile(atPath: path)
@@ -320,7 +324,8 @@ enum SubmitCommand: Command {
         else { throw UsageError("name yourself with --solver <name> or $PUMASI_SOLVER", usage: spec.usage) }
         let request = SubmitRequest(
             challenge: challenge, solver: solver, filename: (path as NSString).lastPathComponent,
-            clientId: context.arguments.value("client-id") ?? UUID().uuidString.lowercased())
+            clientId: context.arguments.value("client-id") ?? UUID().uuidString.lowercased(),
+            comment: context.arguments.value("message"))
         let client = try context.client()
         let receipt: Receipt
         if size > Uploader.inlineLimit {
@@ -428,6 +433,7 @@ enum StatusCommand: Command {
         if let message = info.message { text += "\n  message     \(message)" }
         if let error = info.error { text += "\n  error       \(error)" }
         if info.attempts > 1 { text += "\n  attempts    \(info.attempts)" }
+        if let comment = info.comment { text += "\n  comment     \(comment)" }
         if let note = info.note { text += "\n  note        \(note)" }
         if let length = info.detailedResultsLength {
             text += "\n  details     a page of \(length) characters (--details FILE saves it)"
@@ -478,7 +484,7 @@ enum LeaderboardCommand: Command {
             phase = value
         }
         let request = LeaderboardRequest(
-            challenge: context.arguments[argument: "challenge"] ?? "", limit: limit, view: try context.view(),
+            challenge: try context.challenge(), limit: limit, view: try context.view(),
             phase: phase)
         let (board, _) = try context.client().call(Service.leaderboard, request, as: Leaderboard.self)
         if context.json {
@@ -526,7 +532,7 @@ enum QuotaCommand: Command {
 
     static func run(_ context: CommandContext) throws -> Int32 {
         let request = QuotaRequest(
-            challenge: context.arguments[argument: "challenge"] ?? "", solver: context.solverName)
+            challenge: try context.challenge(), solver: context.solverName)
         let (quota, _) = try context.client().call(Service.quota, request, as: Quota.self)
         if context.json {
             context.console.json(quota)
@@ -551,7 +557,7 @@ enum SelectCommand: Command {
 
     static func run(_ context: CommandContext) throws -> Int32 {
         let request = SelectRequest(
-            challenge: context.arguments[argument: "challenge"] ?? "", submissions: context.arguments.all("submission"),
+            challenge: try context.challenge(), submissions: context.arguments.all("submission"),
             solver: context.solverName)
         let (chosen, _) = try context.client().call(Service.select, request, as: [String].self)
         if context.json {

@@ -60,6 +60,8 @@ struct SpecFile {
         var evaluators: EvaluatorPolicy?
         var teams: Teams?
         var phases: [Phase]?
+        var scoreRange: ScoreRange?
+        var slug: String?
     }
 
     /// `TeamRules` with a readable merge deadline.
@@ -172,6 +174,8 @@ struct SpecFile {
         spec.evaluators = raw.evaluators
         spec.teams = teams
         spec.phases = phases
+        spec.scoreRange = raw.scoreRange
+        spec.slug = raw.slug
         return SpecFile(spec: spec, fileBytes: bytes, largeFiles: large)
     }
 

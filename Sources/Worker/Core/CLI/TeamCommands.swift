@@ -38,7 +38,7 @@ enum TeamCommand: Command {
             throw UsageError("name yourself with --solver <name> or $PUMASI_SOLVER", usage: context.usage)
         }
         let request = TeamRequest(
-            challenge: context.arguments[argument: "challenge"] ?? "", action: action, name: name, invitee: invitee,
+            challenge: try context.challenge(), action: action, name: name, invitee: invitee,
             shares: shares, solver: solver)
         let (list, _) = try context.client().call(Service.team, request, as: TeamList.self)
         if context.json {
