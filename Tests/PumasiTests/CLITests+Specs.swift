@@ -77,5 +77,22 @@ extension CLITests {
         let past = try run("pumasi", ["post", dir.file("past.json"), "--dry-run"] + b)
         #expect(past.termination == .exit(1) && past.stderr.contains("is not in the future"), "\(past)")
         #expect(try run("pumasi", ["post", files.spec] + b).stdout.hasPrefix("Posted ch_"))
+
+        // A reference file too large for the message is not uploaded by a dry run: its header is checked here, and
+        // the broker takes it as stated.
+        try dir.write("big.csv", "id,label\n" + String(repeating: "1,cat\n", count: 300_000))
+        let big = try String(contentsOfFile: files.spec, encoding: .utf8).replacingOccurrences(
+            of: "truth.csv", with: "big.csv")
+        try dir.write("big.json", big)
+        let bigChecked = try run("pumasi", ["post", dir.file("big.json"), "--dry-run"] + b)
+        #expect(bigChecked.stdout.hasPrefix("the spec is valid: Pet sounds, "), "\(bigChecked)")
+        try dir.write("wrong.json", big.replacingOccurrences(of: "\"target\": \"label\"", with: "\"target\": \"y\""))
+        let wrong = try run("pumasi", ["post", dir.file("wrong.json"), "--dry-run"] + b)
+        #expect(
+            wrong.stderr.hasSuffix(
+                "wrong.json: scorer: option target=\"y\" names no column of the reference file big.csv (its columns "
+                    + "are id, label)\n"), "\(wrong)")
+        let listed = try run("pumasi", ["list", "--json"] + b).stdout
+        #expect(listed.components(separatedBy: "\"id\"").count == 2, "one challenge, the one posted: \(listed)")
     }
 }

@@ -20,10 +20,12 @@ struct SpecTests {
         return try JSONSerialization.data(withJSONObject: request)
     }
 
-    static func refusal(_ client: BrokerClient, _ body: [Data]) throws -> ProtocolError? {
+    static func refusal(_ client: BrokerClient, _ body: [Data], service: String = Service.post) throws
+        -> ProtocolError?
+    {
         let frames: [Data]
         do {
-            frames = try client.request(service: Service.post, body: body)
+            frames = try client.request(service: service, body: body)
         } catch ClientError.server(let error) {
             return error
         }
@@ -108,6 +110,16 @@ struct SpecTests {
         #expect(
             check == PostCheck(direction: .maximize, scorer: "builtin csv-accuracy", draft: false, files: 2, phases: 0))
         #expect(try client.call(Service.list, ListRequest(), as: [ChallengeInfo].self).0.isEmpty)
-        #expect(try post(client, spec, files).title == "The answer")
+        let posted = try post(client, spec, files)
+        #expect(posted.title == "The answer")
+
+        // A rescore's scorer is checked against the stored reference file the same way.
+        let rescore = RescoreRequest(
+            challenge: posted.id, scorer: ScorerSpec(builtin: "csv-rmse", options: ["split": "Usage"]))
+        let refused = try Self.refusal(client, [Wire.encode(rescore)], service: Service.rescore)
+        #expect(
+            refused?.message
+                == "scorer: option split=\"Usage\" names no column of the reference file answer.txt "
+                + "(its columns are id, label)", "\(String(describing: refused))")
     }
 }

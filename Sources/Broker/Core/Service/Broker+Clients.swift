@@ -247,7 +247,8 @@ extension Broker {
             }
             if let file = uploaded[position] {
                 if entry.role == .reference {
-                    references[entry.name] = try? blobs.read(file.sha256, offset: 0, count: min(64 << 10, file.size))
+                    references[entry.name] = .some(
+                        try? blobs.read(file.sha256, offset: 0, count: min(64 << 10, file.size)))
                 }
                 if let claimed = entry.sha256, claimed != file.sha256 {
                     throw ProtocolError(

@@ -167,7 +167,7 @@ struct SpecFile {
                 large.append(full)
                 // Only a reference file's beginning is read to check it: a CSV file's header.
                 if file.role == .reference {
-                    references[name] = FileHandle(forReadingAtPath: full)?.readData(ofLength: 64 << 10)
+                    references[name] = .some(FileHandle(forReadingAtPath: full)?.readData(ofLength: 64 << 10))
                 }
                 continue
             }
