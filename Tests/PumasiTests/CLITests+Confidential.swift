@@ -178,12 +178,13 @@ extension CLITests {
         let keyed = try CLIKeyedBroker(
             in: dir, principals: ["acme": "seeker", "ada": "solver", "bob": "solver", "cy": "solver"])
         defer { keyed.broker.spawned.stopGracefully() }
+        try dir.write("answer.txt", "42")
         let spec = try dir.write(
             "invited.json",
             """
             {"title": "By invitation", "description": "Only for friends.", "deadline": "+2h",
              "invitationOnly": true, "invite": ["ada"], "award": {"amount": 50, "currency": "USD"},
-             "scorer": {"builtin": "exact"}}
+             "scorer": {"builtin": "exact"}, "files": [{"path": "answer.txt", "role": "reference"}]}
             """)
         let posted = try run("pumasi", ["post", spec] + keyed.as("acme"))
         #expect(posted.stdout.hasSuffix("\n  access    invitation only\n  invited   ada\n"), "\(posted)")

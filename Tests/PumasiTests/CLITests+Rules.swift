@@ -76,7 +76,8 @@ extension CLITests {
             "draft.json",
             """
             {"title": "Later", "description": "d", "deadline": "+2h", "startsAt": "+1h",
-             "award": {"amount": 1, "currency": "USD"}, "scorer": {"builtin": "exact"}, "files": []}
+             "award": {"amount": 1, "currency": "USD"}, "scorer": {"builtin": "csv-accuracy"},
+             "files": [{"path": "truth.csv", "role": "reference"}]}
             """)
         let draft = try run("pumasi", ["post", draftSpec] + b)
         #expect(draft.stdout.contains("(a draft until "), "\(draft)")

@@ -206,7 +206,7 @@ extension CLITests {
         defer { dir.remove() }
         let spec = """
             {"title": "t", "description": "d", "deadline": "+2h", "award": {"amount": 1, "currency": "USD"},
-             "scorer": {"builtin": "exact"}, "teams": {"maxSize": 4, "mergeDeadline": "MERGE"}}
+             "scorer": {"plugin": "echo"}, "teams": {"maxSize": 4, "mergeDeadline": "MERGE"}}
             """
         try dir.write("relative.json", spec.replacingOccurrences(of: "MERGE", with: "+30m"))
         let now: Millis = 1_798_761_600_000

@@ -7,9 +7,33 @@ public struct PostRequest: Codable, Sendable {
     /// Beside `spec.files`, in order: the upload (`pumasi.upload.begin` with purpose `file`) that holds each file, or
     /// "" for one whose bytes come in its frame (the frame of an uploaded file is empty).
     public var uploads: [String]?
-    public init(spec: ChallengeSpec, uploads: [String]? = nil) {
+    /// Check the spec and its files as a post would, answer `PostCheck`, and store nothing. A file too large for
+    /// the message may come as an empty frame with its `size` stated: it is taken as stated.
+    public var dryRun: Bool?
+    public init(spec: ChallengeSpec, uploads: [String]? = nil, dryRun: Bool? = nil) {
         self.spec = spec
         self.uploads = uploads
+        self.dryRun = dryRun
+    }
+}
+
+/// The answer to a `dryRun` post: the spec would be posted, and this is how it reads.
+public struct PostCheck: Codable, Sendable, Equatable {
+    public var valid = true
+    /// The ranking direction, the scorer's own when the spec gives none.
+    public var direction: Direction
+    public var scorer: String
+    /// Whether it would be a draft (opening at `startsAt`).
+    public var draft: Bool
+    public var files: Int
+    public var phases: Int
+
+    public init(direction: Direction, scorer: String, draft: Bool, files: Int, phases: Int) {
+        self.direction = direction
+        self.scorer = scorer
+        self.draft = draft
+        self.files = files
+        self.phases = phases
     }
 }
 

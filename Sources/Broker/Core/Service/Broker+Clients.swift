@@ -12,7 +12,7 @@ extension Broker {
             }
             requestService = service
             switch service {
-            case Service.post: return try reply(postChallenge(body, sender: sender, now: now))
+            case Service.post: return try postChallenge(body, sender: sender, now: now)
             case Service.list:
                 let request = try Wire.decode(ListRequest.self, from: body.first)
                 return try reply(
@@ -239,8 +239,20 @@ extension Broker {
         return receipt
     }
 
-    private func postChallenge(_ body: [Data], sender: Sender?, now: Millis) throws -> ChallengeInfo {
-        let post = try Wire.decode(PostRequest.self, from: body.first)
+    /// `pumasi.challenge.post`: checks the spec whole (its members, its rules, its scorer against its reference
+    /// files) and stores it; with `dryRun`, answers whether it would be posted, storing and taking nothing.
+    private func postChallenge(_ body: [Data], sender: Sender?, now: Millis) throws -> [Data] {
+        let tree = body.first.flatMap { try? JSONValue.parse([UInt8]($0)) }
+        let post: PostRequest
+        do {
+            post = try Wire.decode(PostRequest.self, from: body.first)
+        } catch {
+            if let typo = misspelling(in: body.first, tree: tree) { throw ProtocolError(.badRequest, typo.description) }
+            throw error
+        }
+        if let tree, let unknown = UnknownMember.find(PostRequest.self, in: tree).first {
+            throw ProtocolError(.badRequest, unknown.description)
+        }
         var spec = post.spec
         try Validation.spec(&spec, now: now)
         if let slug = spec.slug, try store.challengeID(slug: slug) != nil {
@@ -251,11 +263,23 @@ extension Broker {
             throw ProtocolError(
                 .badRequest, "spec lists \(entries.count) files but \(body.count - 1) file frames follow")
         }
-        // Files that came by upload (large ones) are in the blob directory already, checked.
-        let uploaded = try takeFileUploads(post.uploads, count: entries.count, sender: sender, now: now)
+        let dryRun = post.dryRun == true
+        // Files that came by upload (large ones) are in the blob directory already, checked. A dry run takes no
+        // upload: a file stated with its size and an empty frame is taken as stated.
+        let uploaded = dryRun ? [:] : try takeFileUploads(post.uploads, count: entries.count, sender: sender, now: now)
         var files: [(entry: FileEntry, bytes: Data)] = []
+        var references: [String: Data?] = [:]
         for (position, (entry, bytes)) in zip(entries, body.dropFirst()).enumerated() {
+            if dryRun, bytes.isEmpty, (entry.size ?? 0) > 0 {
+                files.append((entry, bytes))
+                if entry.role == .reference { references[entry.name] = .some(nil) }
+                continue
+            }
             if let file = uploaded[position] {
+                if entry.role == .reference {
+                    references[entry.name] = .some(
+                        try? blobs.read(file.sha256, offset: 0, count: min(64 << 10, file.size)))
+                }
                 if let claimed = entry.sha256, claimed != file.sha256 {
                     throw ProtocolError(
                         .badRequest, "file \(entry.name): SHA-256 is \(file.sha256), not \(claimed) as stated")
@@ -269,6 +293,10 @@ extension Broker {
                 throw ProtocolError(.badRequest, "file \(entry.name): SHA-256 is \(sha), not \(claimed) as stated")
             }
             files.append((FileEntry(name: entry.name, role: entry.role, sha256: sha, size: bytes.count), bytes))
+            if entry.role == .reference { references[entry.name] = bytes }
+        }
+        if let problem = spec.scorerProblem(referenceFiles: references, prefix: "spec.") {
+            throw ProtocolError(.badRequest, problem)
         }
         if sender == nil, spec.invitationOnly == true || spec.evaluators == .own {
             throw ProtocolError(
@@ -276,6 +304,12 @@ extension Broker {
                 spec.invitationOnly == true
                     ? "an invitation-only challenge needs a broker with keys: without them it cannot tell who is invited"
                     : "\"evaluators\": \"own\" needs a broker with keys: without them no evaluator is bound to anyone")
+        }
+        if dryRun {
+            return reply(
+                PostCheck(
+                    direction: spec.direction ?? .maximize, scorer: spec.scorer.display,
+                    draft: (spec.startsAt ?? now) > now, files: files.count, phases: spec.phases?.count ?? 0))
         }
         let id = Identifier.make(prefix: "ch", now: now)
         let agreement = spec.agreement
@@ -302,7 +336,18 @@ extension Broker {
             detail: spec.title + (record.state == .draft ? " (draft until \(WallClock.iso(record.startsAt)))" : ""),
             at: now)
         logger.info("challenge posted", ["challenge.id": id, "scorer": spec.scorer.display])
-        return try challengeInfo(record, for: sender)
+        return try reply(challengeInfo(record, for: sender))
+    }
+
+    /// For a post refused for a missing required member: the member that misspells it, to be named as unknown.
+    private func misspelling(in frame: Data?, tree: JSONValue?) -> UnknownMember? {
+        guard let frame, let tree else { return nil }
+        do {
+            _ = try JSONDecoder().decode(PostRequest.self, from: frame)
+        } catch DecodingError.keyNotFound(let key, let context) {
+            return UnknownMember.misspelling(of: key, at: context.codingPath, in: tree)
+        } catch {}
+        return nil
     }
 
     private func close(_ body: [Data], sender: Sender?, now: Millis) throws -> ChallengeInfo {

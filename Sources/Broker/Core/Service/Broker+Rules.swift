@@ -294,6 +294,25 @@ extension Broker {
         return try challengeInfo(challenge(record.id), for: sender)
     }
 
+    /// The reference files a new scorer of `record` would score with, by name, with their first bytes: those of
+    /// the phase open now (all, without phases), less the scorer's canaries.
+    private func rescoreReferences(_ record: ChallengeRecord, scorer: ScorerSpec) throws -> [String: Data?] {
+        let canaries = Set((scorer.canaries ?? []).map(\.file))
+        let phase = record.phases.indices.contains(record.currentPhase) ? record.phases[record.currentPhase] : nil
+        var references: [String: Data?] = [:]
+        for entry in try referenceFiles(record.id) where !canaries.contains(entry.name) {
+            if let names = phase?.reference, !names.contains(entry.name) { continue }
+            guard let sha256 = entry.sha256,
+                let (size, bytes) = try store.referenceBlob(challenge: record.id, sha256: sha256, offset: 0)
+            else {
+                references[entry.name] = .some(nil)
+                continue
+            }
+            references[entry.name] = .some(try externalFileChunk(sha256: sha256, size: size, offset: 0) ?? bytes)
+        }
+        return references
+    }
+
     /// Scores every submission again with a new version of the scorer. The old scores stay on record (a
     /// submission's status lists them by version); ranking and awards use the new version once it is in.
     func rescore(_ body: [Data], sender: Sender?, now: Millis) throws -> ChallengeInfo {
@@ -308,6 +327,13 @@ extension Broker {
         _ = try Validation.scorer(request.scorer, what: "scorer")
         try Validation.programFiles(
             of: request.scorer, in: Set(try referenceFiles(record.id).map(\.name)), what: "scorer")
+        if let builtin = request.scorer.builtin,
+            let problem = BuiltinScorers.problem(
+                name: builtin, options: request.scorer.options ?? [:],
+                references: try rescoreReferences(record, scorer: request.scorer))
+        {
+            throw ProtocolError(.badRequest, "scorer: \(problem)")
+        }
         // Judgements are per submission, not per version: a judged submission would never be judged again, and
         // its challenge would wait for it forever.
         guard request.scorer.judge != true else {

@@ -32,7 +32,10 @@ enum PostCommand: Command {
                 help:
                     "With --bundle: a submission that must get this score (or =fail: must fail) before any is scored.",
                 repeats: true),
-            .init("dry-run", help: "With --bundle: print the challenge spec and post nothing."),
+            .init(
+                "dry-run",
+                help: "Check the spec and its files with the broker as a post would, and post nothing "
+                    + "(with --bundle: print the challenge spec)."),
         ])
 
     static func run(_ context: CommandContext) throws -> Int32 {
@@ -50,6 +53,7 @@ enum PostCommand: Command {
                 throw UsageError("give a spec file, or --bundle", usage: spec.usage)
             }
             file = try SpecFile.load(path)
+            if context.arguments.flag("dry-run") { return try check(file, context: context) }
         }
         let client = try context.client()
         let uploads = try SubmissionTransfer.uploadFiles(file, client: client)
@@ -74,6 +78,25 @@ enum PostCommand: Command {
                     + (info.evaluators == .own ? "\n  evaluators the seeker's own" : "")
                     + (info.teams.map { "\n  teams     " + ShowCommand.teams($0, deadline: info.deadline) } ?? ""))
         }
+        return 0
+    }
+
+    /// `--dry-run` with a spec file: the broker checks the spec and its files whole and stores nothing. Files too
+    /// large for the message are not uploaded: they go as stated (name, size, SHA-256), checked here.
+    private static func check(_ file: SpecFile, context: CommandContext) throws -> Int32 {
+        let spec = file.spec
+        let (check, _) = try context.client().call(
+            Service.post, PostRequest(spec: spec, dryRun: true), files: file.fileBytes, as: PostCheck.self)
+        if context.json {
+            context.console.json(check)
+            return 0
+        }
+        let phases = check.phases > 0 ? ", \(check.phases) phases" : ""
+        context.console.out(
+            "the spec is valid: \(spec.title), \(spec.award.display), scorer \(check.scorer) "
+                + "(\(check.direction.rawValue)), \(check.files) files\(phases), "
+                + (check.draft ? "a draft until \(WallClock.iso(spec.startsAt ?? 0))" : "open at once")
+                + ", deadline \(WallClock.iso(spec.deadline)); nothing was posted")
         return 0
     }
 }

@@ -86,19 +86,31 @@ struct SpecFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CommandFailure("cannot read spec file \(path)")
         }
+        let tree: JSONValue
+        do {
+            tree = try JSONValue.parse([UInt8](data))
+        } catch {
+            throw CommandFailure("\(path):\(error.line):\(error.column): \(error.problem)")
+        }
         let raw: Raw
         do {
             raw = try JSONDecoder().decode(Raw.self, from: data)
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw CommandFailure("\(path): missing field \"\(key.stringValue)\"")
+        } catch let DecodingError.keyNotFound(key, context) {
+            if let typo = UnknownMember.misspelling(of: key, at: context.codingPath, in: tree) {
+                throw CommandFailure("\(path): \(typo)")
+            }
+            throw CommandFailure("\(path): missing field \"\(dotted(context.codingPath + [key]))\"")
         } catch let DecodingError.typeMismatch(_, context) {
-            throw CommandFailure(
-                "\(path): field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+            throw CommandFailure("\(path): field \"\(dotted(context.codingPath))\" has the wrong type")
         } catch let DecodingError.dataCorrupted(context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            let field = dotted(context.codingPath)
             throw CommandFailure("\(path): \(field.isEmpty ? "not valid JSON" : "field \"\(field)\" is invalid")")
         } catch {
             throw CommandFailure("\(path): \(error)")
+        }
+        let unknown = UnknownMember.find(Raw.self, in: tree)
+        if !unknown.isEmpty {
+            throw CommandFailure("\(path): " + unknown.map(\.description).joined(separator: "; "))
         }
         let phases = try raw.phases.map { try phaseSpecs($0, path: path, now: now) }
         let deadline = try deadline(raw.deadline, phases: phases, path: path, now: now)
@@ -141,6 +153,7 @@ struct SpecFile {
         var entries: [FileEntry] = []
         var bytes: [Data] = []
         var large: [String?] = []
+        var references: [String: Data?] = [:]
         for file in raw.files ?? [] {
             let full = file.path.hasPrefix("/") ? file.path : (base as NSString).appendingPathComponent(file.path)
             let name = file.name ?? (file.path as NSString).lastPathComponent
@@ -153,6 +166,10 @@ struct SpecFile {
                 entries.append(FileEntry(name: name, role: file.role, sha256: sha256, size: size))
                 bytes.append(Data())
                 large.append(full)
+                // Only a reference file's beginning is read to check it: a CSV file's header.
+                if file.role == .reference {
+                    references[name] = .some(FileHandle(forReadingAtPath: full)?.readData(ofLength: 64 << 10))
+                }
                 continue
             }
             guard let content = FileManager.default.contents(atPath: full) else {
@@ -161,6 +178,7 @@ struct SpecFile {
             entries.append(FileEntry(name: name, role: file.role, sha256: SHA256.hex(content), size: content.count))
             bytes.append(content)
             large.append(nil)
+            if file.role == .reference { references[name] = content }
         }
         var spec = ChallengeSpec(
             title: raw.title, description: raw.description, deadline: deadline, award: raw.award,
@@ -176,7 +194,17 @@ struct SpecFile {
         spec.phases = phases
         spec.scoreRange = raw.scoreRange
         spec.slug = raw.slug
+        if let problem = spec.scorerProblem(referenceFiles: references, prefix: "") {
+            throw CommandFailure("\(path): \(problem)")
+        }
         return SpecFile(spec: spec, fileBytes: bytes, largeFiles: large)
+    }
+
+    /// `rules.perDay`, `phases[1].endsAt`: a coding path as the spec file's author would write it.
+    private static func dotted(_ path: [any CodingKey]) -> String {
+        path.reduce("") { text, key in
+            key.intValue.map { text + "[\($0)]" } ?? (text.isEmpty ? key.stringValue : text + "." + key.stringValue)
+        }
     }
 
     /// The phases with their ends read like the deadline: ISO 8601 or relative to `now`.

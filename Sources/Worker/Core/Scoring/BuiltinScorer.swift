@@ -1,4 +1,5 @@
 import Foundation
+import PumasiShared
 
 /// The scorers built into the worker: exact answers, numeric answers within a tolerance, and CSV predictions
 /// joined to a CSV reference by id (accuracy, RMSE, MAE).
@@ -14,14 +15,8 @@ public enum BuiltinScorer {
         case csvRMSE = "csv-rmse"
         case csvMAE = "csv-mae"
 
-        /// Options this scorer accepts, besides `reference`.
-        var optionNames: [String] {
-            switch self {
-            case .exact: ["case-sensitive"]
-            case .numericTolerance: ["absolute", "relative"]
-            case .csvAccuracy, .csvRMSE, .csvMAE: ["id", "target", "split"]
-            }
-        }
+        /// Options this scorer accepts, besides `reference` (listed in Shared, where posts are checked too).
+        var optionNames: [String] { BuiltinScorers.optionNames(of: rawValue) ?? [] }
 
         var higherIsBetter: Bool {
             switch self {
