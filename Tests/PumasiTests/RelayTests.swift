@@ -136,7 +136,10 @@ struct RelayTests {
         let relay = try RelayHarness(broker: router, pub: pub, outbox: dir.file("outbox.sqlite3"), syncInterval: 200)
         defer { relay.shutdown() }
         let viaRelay = try BrokerClient(endpoint: relay.listen, timeoutSeconds: 10)
-        let queued = try submit(viaRelay, challenge.id, "ada", "42", clientId: "offline-1")
+        let request = SubmitRequest(
+            challenge: challenge.id, solver: "ada", filename: "answer.txt", clientId: "offline-1",
+            comment: "made on the train")
+        let queued = try viaRelay.call(Service.submit, request, files: [Data("42".utf8)], as: Receipt.self).0
         #expect(queued.queued == true)
         #expect(queued.submission == "pending:offline-1")
         let pending = try viaRelay.call(Service.relayOutbox, Empty(), as: [OutboxEntry].self).0
@@ -161,6 +164,7 @@ struct RelayTests {
         #expect(again.submission == delivered)
         #expect(again.duplicate)
         let direct = try client(broker)
+        #expect(try status(direct, delivered).comment == "made on the train", "the comment travels with it")
         #expect(
             try direct.call(Service.show, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self).0
                 .submissions == 1)

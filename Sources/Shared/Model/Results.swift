@@ -386,11 +386,14 @@ public struct OutboxEntry: Codable, Sendable, Equatable {
     public var state: State
     public var submission: String?
     public var error: String?
+    /// The solver's comment, passed on with the submission.
+    public var comment: String?
 
     public init(
         clientId: String, challenge: String, solver: String, filename: String, size: Int, sha256: String,
-        queuedAt: Millis, state: State, submission: String? = nil, error: String? = nil
+        queuedAt: Millis, state: State, submission: String? = nil, error: String? = nil, comment: String? = nil
     ) {
+        self.comment = comment
         self.clientId = clientId
         self.challenge = challenge
         self.solver = solver

@@ -148,7 +148,8 @@ extension Relay {
     func deliverFile(_ entry: OutboxEntry, _ file: RelayOutbox.StoredFile, _ state: inout State) -> Bool {
         if state.active?.clientId != entry.clientId {
             let request = SubmitRequest(
-                challenge: entry.challenge, solver: entry.solver, filename: entry.filename, clientId: entry.clientId)
+                challenge: entry.challenge, solver: entry.solver, filename: entry.filename, clientId: entry.clientId,
+                comment: entry.comment)
             do {
                 state.active = (
                     entry.clientId,

@@ -274,7 +274,8 @@ public final class Relay: Sendable {
                 continue
             }
             let request = SubmitRequest(
-                challenge: entry.challenge, solver: entry.solver, filename: entry.filename, clientId: entry.clientId)
+                challenge: entry.challenge, solver: entry.solver, filename: entry.filename, clientId: entry.clientId,
+                comment: entry.comment)
             do {
                 let (receipt, _) = try state.client.call(Service.submit, request, files: [content], as: Receipt.self)
                 try state.outbox.delivered(entry, submission: receipt.submission)

@@ -57,6 +57,12 @@ final class RelayOutbox {
                     """)
             }
         }
+        if try db.userVersion == 2 {
+            // Version 3: the solver's comment on a submission (`submit -m`), passed on to the broker.
+            try db.transaction {
+                try db.execute("ALTER TABLE outbox ADD COLUMN comment TEXT; PRAGMA user_version = 3;")
+            }
+        }
     }
 
     /// A file waiting in the outbox, instead of the row's bytes.
@@ -74,12 +80,13 @@ final class RelayOutbox {
             try db.run(
                 """
                 INSERT INTO outbox (client_id, challenge, solver, filename, content, sha256, queued_at, state, file,
-                    file_size)
-                VALUES (?, ?, ?, ?, X'', ?, ?, 'pending', ?, ?)
+                    file_size, comment)
+                VALUES (?, ?, ?, ?, X'', ?, ?, 'pending', ?, ?, ?)
                 """,
                 [
                     .text(clientId), .text(request.challenge), .text(request.solver), .text(request.filename),
                     .text(file.sha256), .integer(now), .text(file.path), .integer(Int64(file.size)),
+                    request.comment.map(SQLValue.text) ?? .null,
                 ])
         }
         return try entry(solver: request.solver, clientId: clientId)!
@@ -139,12 +146,13 @@ final class RelayOutbox {
         try db.transaction {
             try db.run(
                 """
-                INSERT INTO outbox (client_id, challenge, solver, filename, content, sha256, queued_at, state)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')
+                INSERT INTO outbox (client_id, challenge, solver, filename, content, sha256, queued_at, state, comment)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)
                 """,
                 [
                     .text(clientId), .text(request.challenge), .text(request.solver), .text(request.filename),
                     .blob(content), .text(SHA256.hex(content)), .integer(now),
+                    request.comment.map(SQLValue.text) ?? .null,
                 ])
         }
         return try entry(solver: request.solver, clientId: clientId)!
@@ -159,7 +167,7 @@ final class RelayOutbox {
     /// Pending submissions, oldest first, with their bytes.
     func pending() throws -> [(entry: OutboxEntry, content: Data)] {
         try db.query("SELECT \(Self.columns), content FROM outbox WHERE state = 'pending' ORDER BY id").map {
-            (Self.entry($0), $0.data(10) ?? Data())
+            (Self.entry($0), $0.data(11) ?? Data())
         }
     }
 
@@ -187,7 +195,7 @@ final class RelayOutbox {
     private static let columns =
         """
         client_id, challenge, solver, filename, CASE WHEN file IS NULL THEN length(content) ELSE file_size END, sha256,
-            queued_at, state, submission, error
+            queued_at, state, submission, error, comment
         """
 
     private static func entry(_ row: SQLRow) -> OutboxEntry {
@@ -195,6 +203,6 @@ final class RelayOutbox {
             clientId: row.string(0) ?? "", challenge: row.string(1) ?? "", solver: row.string(2) ?? "",
             filename: row.string(3) ?? "", size: Int(row.int(4) ?? 0), sha256: row.string(5) ?? "",
             queuedAt: row.int(6) ?? 0, state: OutboxEntry.State(rawValue: row.string(7) ?? "") ?? .pending,
-            submission: row.string(8), error: row.string(9))
+            submission: row.string(8), error: row.string(9), comment: row.string(10))
     }
 }
