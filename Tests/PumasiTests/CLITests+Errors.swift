@@ -105,6 +105,11 @@ extension CLITests {
         let plain = try run("pumasi", ["list", "--timeout", "20", "--broker", keyed.broker.router])
         #expect(plain.stderr.hasPrefix("Error: the broker at \(keyed.broker.router) expects CURVE"), "\(plain)")
         #expect(try run("pumasi", ["list"] + keyed.as("ada")).termination == .exit(0))
+        // An evaluator keeps trying (its key may be registered later), and says why it does not get in.
+        let evaluator = try startWorker(
+            ["evaluate", "--cache", dir.file("cache")] + keyed.as("eve"),
+            ready: "the broker refused this evaluator's key (not registered, or revoked)")
+        evaluator.stopGracefully()
         keyed.broker.spawned.stopGracefully()
         // Port 1, where nobody listens (the stopped broker's port could be taken by a test running beside this one).
         let down = try run("pumasi", ["list", "--timeout", "20", "--broker", "tcp://127.0.0.1:1"])

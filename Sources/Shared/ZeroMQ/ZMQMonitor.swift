@@ -91,10 +91,12 @@ public final class ZMQMonitor {
         case other
     }
 
-    /// What to watch for: a peer going away, a bound socket's failed handshakes, or every step of a connecting
-    /// socket's connections (connected, retried, handshake succeeded or failed, disconnected).
+    /// What to watch for: a peer going away, a bound socket's failed handshakes, every step of a connecting
+    /// socket's connections (connected, retried, handshake succeeded or failed, disconnected), or its failures.
     public enum Watch: Sendable {
         case disconnections, handshakeFailures, connections
+        /// A connecting socket's disconnections and failed handshakes (refused keys among them).
+        case connectionFailures
     }
 
     /// Starts watching `watched`.
@@ -105,6 +107,7 @@ public final class ZMQMonitor {
             switch watch {
             case .disconnections: ZMQ_EVENT_DISCONNECTED
             case .handshakeFailures: handshakeFailures
+            case .connectionFailures: ZMQ_EVENT_DISCONNECTED | handshakeFailures | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
             case .connections:
                 handshakeFailures | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
                     | ZMQ_EVENT_CONNECTED
