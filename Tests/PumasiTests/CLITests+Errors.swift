@@ -43,6 +43,12 @@ extension CLITests {
             #expect(result.termination == .exit(64), "\(words): \(result)")
             #expect(result.stderr.hasPrefix(stderr + "\n"), "\(words): \(result)")
         }
+        let broker = try run("pumasi-broker", ["--router", "0.0.0.0:5555", "--insecure"])
+        #expect(broker.termination == .exit(64), "\(broker)")
+        #expect(
+            broker.stderr.hasPrefix(
+                "Error: --router: '0.0.0.0:5555' is not an endpoint: did you mean tcp://0.0.0.0:5555?"),
+            "\(broker)")
     }
 
     /// A key without the broker's key would connect in the clear; `--broker-key none` is how to ask for that.
