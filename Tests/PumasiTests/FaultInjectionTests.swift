@@ -518,7 +518,7 @@ struct FaultInjectionTests {
                     log.tried(timedOut: false)
                     log.record(entry.clientId, receipt)
                     break
-                } catch .timeout {
+                } catch .timeout, .unreachable, .disconnected {
                     log.tried(timedOut: true)
                 } catch .server(let error) {
                     log.tried(timedOut: false)

@@ -109,7 +109,7 @@ struct UploadTests {
         for _ in 0..<200 where uploader.receipt == nil {
             do {
                 try uploader.step()
-            } catch ClientError.timeout {
+            } catch let error as ClientError where error.isTransient {
                 // The broker is away: it comes back on the same endpoints and store, and the upload resumes.
                 broker = try Self.broker(dir) {
                     $0.routerEndpoint = router

@@ -162,6 +162,9 @@ public enum BrokerCLI {
         config.curve = !a.flag("insecure")
         config.openRegistration = a.flag("open-registration")
         if let pub = a.value("pub") { config.publishEndpoint = pub }
+        for (name, endpoint) in [("router", config.routerEndpoint), ("pub", config.publishEndpoint)] {
+            if let problem = Endpoint.problem(endpoint) { throw UsageError("--\(name): \(problem)", usage: spec.usage) }
+        }
         func milliseconds(_ name: String, minimum: Millis) throws -> Millis? {
             guard let text = a.value(name) else { return nil }
             guard let value = Millis(text), value >= minimum else {

@@ -11,4 +11,43 @@ public enum Endpoint {
     public static func isLocal(_ endpoint: String) -> Bool {
         ["tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://", "inproc://"].contains { endpoint.hasPrefix($0) }
     }
+
+    /// What is wrong with an endpoint as given, or nil: `tcp://host:port` (port `*` for a bound one),
+    /// `ipc://path` or `inproc://name`. A bare `host:port` gets a suggestion, not libzmq's `Invalid argument`.
+    public static func problem(_ endpoint: String) -> String? {
+        let usage = "tcp://host:port, ipc://path or inproc://name"
+        guard let separator = endpoint.range(of: "://") else {
+            if let colon = endpoint.lastIndex(of: ":"), !endpoint[..<colon].isEmpty,
+                endpoint[endpoint.index(after: colon)...].allSatisfy(\.isNumber),
+                endpoint.index(after: colon) < endpoint.endIndex
+            {
+                return "'\(endpoint)' is not an endpoint: did you mean tcp://\(endpoint)?"
+            }
+            return "'\(endpoint)' is not an endpoint (\(usage))"
+        }
+        let transport = endpoint[..<separator.lowerBound]
+        let address = endpoint[separator.upperBound...]
+        switch transport {
+        case "tcp":
+            guard let colon = address.lastIndex(of: ":"), !address[..<colon].isEmpty else {
+                return "'\(endpoint)' needs a host and a port (tcp://host:port)"
+            }
+            let port = address[address.index(after: colon)...]
+            guard port == "*" || (UInt16(port).map { $0 > 0 } ?? false) else {
+                return "'\(endpoint)': '\(port)' is not a port (1 to 65535)"
+            }
+            return nil
+        case "ipc", "inproc":
+            return address.isEmpty ? "'\(endpoint)' needs a \(transport == "ipc" ? "path" : "name")" : nil
+        default:
+            return "'\(endpoint)': Pumasi does not speak '\(transport)' (\(usage))"
+        }
+    }
+
+    /// What is wrong with a comma-separated list of endpoints (`list`), or nil.
+    public static func listProblem(_ text: String) -> String? {
+        let endpoints = list(text)
+        guard !endpoints.isEmpty else { return "no endpoint given" }
+        return endpoints.lazy.compactMap(problem).first
+    }
 }

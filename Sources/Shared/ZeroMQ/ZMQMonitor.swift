@@ -17,9 +17,49 @@ public final class ZMQMonitor {
         public var value: UInt32
         public var endpoint: String
 
+        public init(event: Int32, value: UInt32, endpoint: String) {
+            self.event = event
+            self.value = value
+            self.endpoint = endpoint
+        }
+
+        /// An event of a kind, as a connecting socket's monitor reports it (for tests of what reads them).
+        public init(_ kind: Kind, value: UInt32 = 0, endpoint: String = "") {
+            let event: Int32 =
+                switch kind {
+                case .connected: ZMQ_EVENT_CONNECTED
+                case .retried: ZMQ_EVENT_CONNECT_RETRIED
+                case .disconnected: ZMQ_EVENT_DISCONNECTED
+                case .handshakeSucceeded: ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                case .authenticationFailed: ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                case .handshakeFailed: ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                case .other: 0
+                }
+            self.init(event: event, value: value, endpoint: endpoint)
+        }
+
         /// A CURVE (or other security) handshake failed for a reason of protocol: `value` says which.
         public var isHandshakeFailure: Bool {
             event & (ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0
+        }
+
+        /// What happened, for a connecting socket (`Watch.connections`).
+        public var kind: Kind {
+            switch event {
+            case ZMQ_EVENT_CONNECTED: .connected
+            case ZMQ_EVENT_CONNECT_RETRIED: .retried
+            case ZMQ_EVENT_DISCONNECTED: .disconnected
+            case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: .handshakeSucceeded
+            case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: .authenticationFailed
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: .handshakeFailed
+            default: .other
+            }
+        }
+
+        /// For a failed handshake: the peer speaks another security mechanism (one side CURVE, the other not).
+        public var isMechanismMismatch: Bool {
+            event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                && Int32(bitPattern: value) == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
         }
 
         /// Why a handshake failed, in words.
@@ -36,17 +76,43 @@ public final class ZMQMonitor {
         }
     }
 
-    /// What to watch for.
+    /// The events of a connecting socket that `Event.kind` names.
+    public enum Kind: Sendable, Equatable {
+        /// The TCP (or ipc) connection is made; the handshake follows.
+        case connected
+        /// A connection attempt failed (refused, unreachable) and will be retried: libzmq gives no errno.
+        case retried
+        case disconnected
+        case handshakeSucceeded
+        /// The server's ZAP handler refused the client's key; `value` is its status code (400: denied).
+        case authenticationFailed
+        /// The security handshake failed (a CURVE key that does not match, or one side without CURVE).
+        case handshakeFailed
+        case other
+    }
+
+    /// What to watch for: a peer going away, a bound socket's failed handshakes, every step of a connecting
+    /// socket's connections (connected, retried, handshake succeeded or failed, disconnected), or its failures.
     public enum Watch: Sendable {
-        case disconnections, handshakeFailures
+        case disconnections, handshakeFailures, connections
+        /// A connecting socket's disconnections and failed handshakes (refused keys among them).
+        case connectionFailures
     }
 
     /// Starts watching `watched`.
     public init(watching watched: ZMQSocket, for watch: Watch = .disconnections) throws(ZMQError) {
         let endpoint = "inproc://pumasi-monitor-\(UUID().uuidString)"
+        let handshakeFailures = ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
         let events =
-            watch == .disconnections
-            ? ZMQ_EVENT_DISCONNECTED : ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+            switch watch {
+            case .disconnections: ZMQ_EVENT_DISCONNECTED
+            case .handshakeFailures: handshakeFailures
+            case .connectionFailures: ZMQ_EVENT_DISCONNECTED | handshakeFailures | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+            case .connections:
+                handshakeFailures | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                    | ZMQ_EVENT_CONNECTED
+                    | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED
+            }
         _ = try zmqCall("zmq_socket_monitor(\(endpoint))") {
             zmq_socket_monitor(watched.handle, endpoint, events)
         }

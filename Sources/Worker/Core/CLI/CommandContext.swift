@@ -34,15 +34,35 @@ struct CommandContext {
     static let keyOption = CommandSpec.Option(
         "key", short: "k", value: "file", help: "Your secret key file (pumasi keygen). Default: $PUMASI_KEY.")
     static let brokerKeyOption = CommandSpec.Option(
-        "broker-key", value: "key|file", help: "The broker's public key. Default: $PUMASI_BROKER_KEY. None: no CURVE.")
+        "broker-key", value: "key|file",
+        help: "The broker's public key (its broker.key.pub). Default: $PUMASI_BROKER_KEY. 'none': no CURVE.")
 
-    /// CURVE credentials from --key and --broker-key (or the environment); nil when no broker key is given,
-    /// which only a broker started with --insecure accepts.
+    /// CURVE credentials from --key and --broker-key (or the environment). Nil, to connect without CURVE (which
+    /// only a broker started with --insecure, or a relay, accepts), when neither key is given, or when the broker
+    /// key is given as `none` or empty: never because one of the two keys was left out.
     func curve() throws -> CurveClient? {
-        guard let serverKey = arguments.value("broker-key") ?? environment["PUMASI_BROKER_KEY"], !serverKey.isEmpty
-        else { return nil }
-        guard let keyPath = arguments.value("key") ?? environment["PUMASI_KEY"] else {
+        let keyPath = arguments.value("key") ?? environment["PUMASI_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let brokerKey = arguments.value("broker-key") ?? environment["PUMASI_BROKER_KEY"]
+        guard let serverKey = brokerKey else {
+            guard let keyPath else { return nil }
+            throw UsageError(
+                "\(arguments.value("key") != nil ? "--key" : "$PUMASI_KEY") (\(keyPath)) was given but not the "
+                    + "broker's public key: give --broker-key (or $PUMASI_BROKER_KEY), the broker's broker.key.pub, "
+                    + "or --broker-key none to talk to a broker without CURVE (started with --insecure) or a relay",
+                usage: usage)
+        }
+        guard !serverKey.isEmpty, serverKey != "none" else { return nil }
+        guard let keyPath else {
             throw UsageError("a broker key was given but no --key (or $PUMASI_KEY) to identify you", usage: usage)
+        }
+        let source = arguments.value("broker-key") != nil ? "--broker-key" : "$PUMASI_BROKER_KEY"
+        guard CurveKeyFile.isZ85Key(serverKey) || FileManager.default.fileExists(atPath: serverKey) else {
+            throw CommandFailure(
+                "\(source): the broker's key file \(serverKey) does not exist (it is the broker's "
+                    + "<data-dir>/broker.key.pub, or its 40-character Z85 text)")
+        }
+        guard FileManager.default.fileExists(atPath: keyPath) else {
+            throw CommandFailure("your key file \(keyPath) does not exist (make one with pumasi keygen)")
         }
         return CurveClient(serverKey: try CurveKeyFile.publicKey(serverKey), keys: try CurveKeyFile.readPair(keyPath))
     }
@@ -64,7 +84,18 @@ struct CommandContext {
     }
 
     var json: Bool { arguments.flag("json") }
-    var broker: String { arguments.value("broker") ?? environment["PUMASI_BROKER"] ?? Self.defaultBroker }
+    /// The broker endpoint (or list) from --broker, $PUMASI_BROKER or the default, checked.
+    func broker() throws(UsageError) -> String {
+        let given = arguments.value("broker")
+        let endpoint = given ?? environment["PUMASI_BROKER"] ?? Self.defaultBroker
+        try Self.check(endpoint, given != nil ? "--broker" : "$PUMASI_BROKER", usage: usage)
+        return endpoint
+    }
+
+    /// Refuses an endpoint (or a comma-separated list) that libzmq would not take, naming where it came from.
+    static func check(_ endpoints: String, _ source: String, usage: String) throws(UsageError) {
+        if let problem = Endpoint.listProblem(endpoints) { throw UsageError("\(source): \(problem)", usage: usage) }
+    }
 
     func timeout() throws(UsageError) -> Double {
         guard let text = arguments.value("timeout") else { return 10 }
@@ -75,7 +106,7 @@ struct CommandContext {
     }
 
     func client() throws -> BrokerClient {
-        try BrokerClient(endpoint: broker, timeoutSeconds: try timeout(), curve: try curve())
+        try BrokerClient(endpoint: try broker(), timeoutSeconds: try timeout(), curve: try curve())
     }
 
     /// The `challenge` argument as an id: a handle (the seeker's slug) is looked up on the broker first.

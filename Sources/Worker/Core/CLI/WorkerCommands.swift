@@ -47,7 +47,7 @@ enum EvaluateCommand: Command {
     static func run(_ context: CommandContext) throws -> Int32 {
         let a = context.arguments
         var config = EvaluatorConfig(
-            brokerEndpoint: context.broker,
+            brokerEndpoint: try context.broker(),
             cacheDirectory: a.value("cache") ?? NSTemporaryDirectory() + "pumasi-cache")
         for entry in a.all("plugin") {
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
@@ -177,11 +177,14 @@ enum RelayCommand: Command {
             ?? ((context.environment["HOME"] ?? NSTemporaryDirectory()) as NSString).appendingPathComponent(
                 ".local/share")
         var config = RelayConfig(
-            brokerEndpoint: context.broker,
+            brokerEndpoint: try context.broker(),
             publishEndpoint: a.value("pub") ?? context.environment["PUMASI_PUB"] ?? CommandContext.defaultPublish,
             outboxPath: a.value("outbox")
                 ?? (dataHome as NSString).appendingPathComponent("pumasi/relay-outbox.sqlite3"))
         if let listen = a.value("listen") { config.listenEndpoint = listen }
+        try CommandContext.check(
+            config.publishEndpoint, a.value("pub") != nil ? "--pub" : "$PUMASI_PUB", usage: spec.usage)
+        try CommandContext.check(config.listenEndpoint, "--listen", usage: spec.usage)
         // The relay's own endpoint is not authenticated: it serves this machine only.
         guard Endpoint.isLocal(config.listenEndpoint) else {
             throw UsageError("--listen must be on this machine (tcp://127.0.0.1:…, ipc://…)", usage: spec.usage)

@@ -18,6 +18,9 @@ public final class BrokerClient {
     public let curve: CurveClient?
     private let context: ZMQContext
     private var socket: ZMQSocket?
+    /// The socket's monitor, and what its events said: how a request fails at once with its cause.
+    private var monitor: ZMQMonitor?
+    private var watch: ConnectionWatch
 
     public init(endpoint: String, timeoutSeconds: Double = 10, curve: CurveClient? = nil, context: ZMQContext? = nil)
         throws
@@ -27,6 +30,7 @@ public final class BrokerClient {
         self.timeoutSeconds = timeoutSeconds
         self.curve = curve
         self.context = try context ?? ZMQContext()
+        watch = ConnectionWatch(endpointCount: endpoints.count)
     }
 
     private func connected() throws(ZMQError) -> ZMQSocket {
@@ -34,34 +38,85 @@ public final class BrokerClient {
         let socket = try ZMQSocket(context, .dealer)
         if let curve { try socket.useCurve(curve) }
         if endpoints.count > 1 { try socket.setOption(.immediate, 1) }
+        // The monitor before the connections, so that it sees their first events.
+        monitor = try ZMQMonitor(watching: socket, for: .connections)
+        watch = ConnectionWatch(endpointCount: endpoints.count)
         for endpoint in endpoints.isEmpty ? [endpoint] : endpoints { try socket.connect(endpoint) }
         self.socket = socket
         return socket
     }
 
-    /// Sends one request and waits for its reply frames.
+    /// Drops the socket (and its monitor): a late reply must not be read as the answer to the next request.
+    private func abandon() {
+        monitor = nil
+        socket = nil
+    }
+
+    /// Reads the monitor's events. - Throws: the failure they show, if the wait for a reply should end.
+    private func watchEvents(requestBytes: Int) throws {
+        guard let monitor else { return }
+        let now = WallClock.monotonicNanos()
+        var verdict: ConnectionWatch.Verdict?
+        for event in try monitor.events() { verdict = watch.on(event, now: now) ?? verdict }
+        guard let verdict = verdict ?? watch.check(now: now) else { return }
+        throw failure(verdict, requestBytes: requestBytes)
+    }
+
+    private func failure(_ verdict: ConnectionWatch.Verdict, requestBytes: Int) -> ClientError {
+        switch verdict {
+        case .keyRefused(let status):
+            let fingerprint = curve.map { String(SHA256.hex(Data($0.keys.publicKey.utf8)).prefix(16)) } ?? "none"
+            return .keyRefused(endpoint: endpoint, status: status, fingerprint: fingerprint)
+        case .handshakeFailed(let mismatch, let detail):
+            return .handshakeFailed(
+                endpoint: endpoint, clientUsesCurve: curve != nil, mechanismMismatch: mismatch, detail: detail)
+        case .refused:
+            return .unreachable(endpoint: endpoint, refused: true, seconds: timeoutSeconds)
+        case .disconnected:
+            return .disconnected(endpoint: endpoint, requestBytes: requestBytes)
+        }
+    }
+
+    /// Sends one request and waits for its reply frames. A refused key or a failed handshake ends the wait at
+    /// once, and so do refused connections (one endpoint) after a second and a connection lost under the request.
     /// - Parameter attempts: how many times to try; more than one only for requests that are safe to repeat.
     public func request(service: String, body: [Data], attempts: Int = 1) throws(ClientError) -> [Data] {
+        let message = MDP.clientRequest(service: service, body: body)
+        let requestBytes = message.reduce(0) { $0 + $1.count }
+        var lastFailure: ClientError?
         for _ in 0..<max(1, attempts) {
             do {
                 let socket = try connected()
                 let deadline = WallClock.monotonicNanos() + UInt64(timeoutSeconds * 1e9)
+                try watchEvents(requestBytes: requestBytes)
                 // With several brokers, wait for a completed connection (the active broker's) to take the request.
                 if endpoints.count > 1 {
-                    guard try socket.waitWritable(timeoutMilliseconds: Int(timeoutSeconds * 1000)),
-                        try socket.send(MDP.clientRequest(service: service, body: body), dontWait: true)
-                    else {
-                        self.socket = nil
+                    var queued = false
+                    while !queued, WallClock.monotonicNanos() < deadline {
+                        let left = Int((deadline - min(deadline, WallClock.monotonicNanos())) / 1_000_000) + 1
+                        if try socket.waitWritable(timeoutMilliseconds: min(left, 100)) {
+                            queued = try socket.send(message, dontWait: true)
+                        }
+                        try watchEvents(requestBytes: requestBytes)
+                    }
+                    guard queued else {
+                        lastFailure = timeoutFailure()
+                        abandon()
                         continue
                     }
                 } else {
-                    try socket.send(MDP.clientRequest(service: service, body: body))
+                    try socket.send(message)
                 }
-                var poller = ZMQPoller([socket])
+                watch.sent()
+                defer { watch.finished() }
+                var poller = ZMQPoller([socket] + (monitor.map { [$0.socket] } ?? []))
                 while true {
                     let now = WallClock.monotonicNanos()
                     guard now < deadline else { break }
-                    let ready = try poller.poll(timeoutMilliseconds: Int((deadline - now) / 1_000_000) + 1)
+                    // Wake at least every 100 ms to check the grace for refused connections.
+                    let left = Int((deadline - now) / 1_000_000) + 1
+                    let ready = try poller.poll(timeoutMilliseconds: min(left, 100))
+                    try watchEvents(requestBytes: requestBytes)
                     guard ready[0], let reply = try socket.receive(dontWait: true) else { continue }
                     let frames = reply.frames
                     guard frames.count >= 3, frames[0].isEmpty, frames[1] == MDP.clientHeader else {
@@ -78,16 +133,32 @@ public final class BrokerClient {
                     }
                     return Array(frames.dropFirst(3))
                 }
+                lastFailure = timeoutFailure()
             } catch let error as ClientError {
-                throw error
+                switch error {
+                case .server: throw error
+                // A refused connection or a lost request may be tried again, on a fresh socket; a refused key or a
+                // failed handshake may not.
+                case .unreachable, .disconnected: lastFailure = error
+                default:
+                    abandon()
+                    throw error
+                }
             } catch let error as ZMQError {
                 throw ClientError.transport(error)
             } catch {
                 throw ClientError.invalidReply("\(error)")
             }
-            socket = nil  // abandon the socket: a late reply must not be read as the answer to the next request
+            abandon()
         }
-        throw ClientError.timeout(endpoint: endpoint, seconds: timeoutSeconds)
+        throw lastFailure ?? timeoutFailure()
+    }
+
+    /// The timeout, as a missing reply when a connection had completed its handshake and as no connection if not.
+    private func timeoutFailure() -> ClientError {
+        watch.everReady
+            ? .timeout(endpoint: endpoint, seconds: timeoutSeconds)
+            : .unreachable(endpoint: endpoint, refused: watch.refusing, seconds: timeoutSeconds)
     }
 
     /// Sends a JSON request (plus raw frames) and decodes the JSON result; returns the extra reply frames too.

@@ -72,7 +72,10 @@ public final class Uploader {
                 progress(sent, size)
                 if let info, info.received == size { return info }
             } catch let error as ClientError {
-                if case .server(let problem) = error, problem.code != .conflict { throw error }
+                if case .server(let problem) = error, problem.code == .conflict {
+                } else if !error.isTransient {
+                    throw error
+                }
                 failures += 1
                 if failures > maxResumes { throw error }
             }
@@ -138,7 +141,7 @@ public final class Uploader {
             } catch ClientError.server(let error) where error.code == .conflict && conflicts < 3 {
                 conflicts += 1
             } catch let error as ClientError {
-                if case .server = error { throw error }
+                guard error.isTransient else { throw error }
                 failures += 1
                 if failures > maxResumes { throw error }
             }

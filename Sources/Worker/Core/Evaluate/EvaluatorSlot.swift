@@ -61,6 +61,10 @@ final class EvaluatorSlot {
                 // With several brokers (one active), READY goes over the first connection that completes: the active
                 // broker's, the only one that has bound its endpoint.
                 if endpoints.count > 1 { try dealer.setOption(.immediate, 1) }
+                // A dropped connection (the broker killed, or another taking over) is seen at once, not after the
+                // heartbeats it misses; a refused key or a failed handshake is said. Watched from before the
+                // connections, so that their first handshake is seen too.
+                let monitor = try ZMQMonitor(watching: dealer, for: .connectionFailures)
                 for endpoint in endpoints { try dealer.connect(endpoint) }
                 if endpoints.count > 1 {
                     var waitPoller = ZMQPoller([pair, control])
@@ -77,9 +81,6 @@ final class EvaluatorSlot {
                     onReady()
                 }
                 logger.info("connected", ["broker": config.brokerEndpoint, "service": service])
-                // A dropped connection (the broker killed, or another taking over) is seen at once, not after the
-                // heartbeats it misses.
-                let monitor = try ZMQMonitor(watching: dealer)
                 var poller = ZMQPoller([dealer, pair, control, monitor.socket])
                 var lastHeard = config.clock()
                 var nextHeartbeat = lastHeard + config.heartbeatInterval
@@ -88,10 +89,7 @@ final class EvaluatorSlot {
                     let now = config.clock()
                     let ready = try poller.poll(timeoutMilliseconds: Int(max(0, nextHeartbeat - now)))
                     if ready[2], stop.received(on: control) { stopRequested = true }
-                    if ready[3], try monitor.disconnected() {
-                        logger.warning("broker connection dropped; reconnecting", ["service": service])
-                        lost = true
-                    }
+                    if ready[3] { lost = try connectionFailed(monitor.events()) || lost }
                     if ready[0] {
                         while let message = try dealer.receive(dontWait: true) {
                             lastHeard = config.clock()
@@ -158,6 +156,32 @@ final class EvaluatorSlot {
                 if stopRequested && !busy { return }
             }
         }
+    }
+
+    /// Logs what the monitor's events say. - Returns: whether the connection is lost (the slot reconnects after its
+    /// back-off, which also paces the error lines of a refused key).
+    private func connectionFailed(_ events: [ZMQMonitor.Event]) -> Bool {
+        var lost = false
+        for event in events {
+            switch event.kind {
+            case .disconnected:
+                logger.warning("broker connection dropped; reconnecting", ["service": service])
+            case .authenticationFailed:
+                logger.error(
+                    "the broker refused this evaluator's key (not registered, or revoked): register it with "
+                        + "pumasi-broker keys add --role evaluator",
+                    ["service": service, "broker": event.endpoint, "zap.status": "\(event.value)"])
+            case .handshakeFailed:
+                logger.error(
+                    "the CURVE handshake with the broker failed: check --broker-key (the broker's broker.key.pub), "
+                        + "and that both sides use CURVE",
+                    ["service": service, "broker": event.endpoint, "reason": event.handshakeProblem])
+            default:
+                continue
+            }
+            lost = true
+        }
+        return lost
     }
 
     /// Built-in jobs up to this size in all, with their reference data cached, are scored inline.
