@@ -31,14 +31,19 @@ extension CLITests {
             try run("pumasi", ["show", id] + b).stdout.contains("limits        2 a day, select 1 for the final ranking")
         )
 
-        func submit(_ file: String, as solver: String) throws -> CLIResult {
-            try run("pumasi", ["submit", id, dir.file(file), "--solver", solver] + b)
+        func submit(_ file: String, as solver: String, again: Bool = false) throws -> CLIResult {
+            try run("pumasi", ["submit", id, dir.file(file), "--solver", solver] + (again ? ["--again"] : []) + b)
         }
         let first = try submit("ada.csv", as: "ada")
         #expect(first.stdout.contains("Quota: 1 of 2 left today (resets "), "\(first)")
         let ada1 = try #require(first.stdout.split(separator: " ").dropFirst().first.map(String.init))
         #expect(try submit("bob.csv", as: "ada").stdout.contains("Quota: 0 of 2 left today"))
-        let over = try submit("ada.csv", as: "ada")
+        // The same command run again is the same submission, and costs nothing; --again is a new one, over the limit.
+        let repeated = try submit("ada.csv", as: "ada")
+        #expect(
+            repeated.termination == .exit(0) && repeated.stdout.hasPrefix("Submitted \(ada1) ")
+                && repeated.stdout.contains("the same submission; --again submits the file anew"), "\(repeated)")
+        let over = try submit("ada.csv", as: "ada", again: true)
         #expect(over.termination == .exit(1) && over.stderr.contains("you have used today's 2 submissions"), "\(over)")
         let quota = try run("pumasi", ["quota", id, "--solver", "ada"] + b)
         #expect(quota.stdout.hasPrefix("0 of 2 left today (resets "), "\(quota)")

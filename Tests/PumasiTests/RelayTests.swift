@@ -142,6 +142,12 @@ struct RelayTests {
         let queued = try viaRelay.call(Service.submit, request, files: [Data("42".utf8)], as: Receipt.self).0
         #expect(queued.queued == true)
         #expect(queued.submission == "pending:offline-1")
+        // The same command run again (a new client id, the same file, within its repeat window) is that submission.
+        var again0 = request
+        again0.clientId = "offline-2"
+        again0.repeatWindowSeconds = SubmitRequest.defaultRepeatWindowSeconds
+        let repeated = try viaRelay.call(Service.submit, again0, files: [Data("42".utf8)], as: Receipt.self).0
+        #expect(repeated.submission == "pending:offline-1", "\(repeated)")
         let pending = try viaRelay.call(Service.relayOutbox, Empty(), as: [OutboxEntry].self).0
         #expect(pending.map(\.state) == [.pending])
 

@@ -77,6 +77,9 @@ public struct SubmitRequest: Codable, Sendable {
     public var upload: String?
     /// The solver's words on it (`submit -m`), shown to them and the seeker.
     public var comment: String?
+    /// The same file from the same solver to the same challenge within this many seconds of an earlier submission is
+    /// that submission (a command run twice), answered with its receipt; every file is a new submission when absent.
+    public var repeatWindowSeconds: Int?
     public init(
         challenge: String, solver: String, filename: String, clientId: String? = nil, upload: String? = nil,
         comment: String? = nil
@@ -91,6 +94,8 @@ public struct SubmitRequest: Codable, Sendable {
 
     /// The longest comment, in characters.
     public static let maxComment = 500
+    /// The CLI's repeat window: ten minutes.
+    public static let defaultRepeatWindowSeconds = 600
 }
 
 /// `pumasi.submission.status`.

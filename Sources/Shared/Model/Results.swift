@@ -388,12 +388,16 @@ public struct OutboxEntry: Codable, Sendable, Equatable {
     public var error: String?
     /// The solver's comment, passed on with the submission.
     public var comment: String?
+    /// The request's repeat window (`SubmitRequest.repeatWindowSeconds`), passed on with it.
+    public var repeatWindowSeconds: Int?
 
     public init(
         clientId: String, challenge: String, solver: String, filename: String, size: Int, sha256: String,
-        queuedAt: Millis, state: State, submission: String? = nil, error: String? = nil, comment: String? = nil
+        queuedAt: Millis, state: State, submission: String? = nil, error: String? = nil, comment: String? = nil,
+        repeatWindowSeconds: Int? = nil
     ) {
         self.comment = comment
+        self.repeatWindowSeconds = repeatWindowSeconds
         self.clientId = clientId
         self.challenge = challenge
         self.solver = solver

@@ -28,6 +28,7 @@ extension SubmitRequest: FastJSONDecodable {
         var clientId: String?
         var upload: String?
         var comment: String?
+        var window: Int64?
         var seen = JSONMembers()
         guard
             reader.versionedMembers({ r, key in
@@ -38,13 +39,16 @@ extension SubmitRequest: FastJSONDecodable {
                 case "clientId": seen.first(3) && r.assign(&clientId) { $0.string() }
                 case "upload": seen.first(4) && r.assign(&upload) { $0.string() }
                 case "comment": seen.first(5) && r.assign(&comment) { $0.string() }
+                case "repeatWindowSeconds": seen.first(6) && r.assign(&window) { $0.integer() }
                 default: r.skip()
                 }
             }), let challenge, let solver, let filename
         else { return nil }
-        return SubmitRequest(
+        var request = SubmitRequest(
             challenge: challenge, solver: solver, filename: filename, clientId: clientId, upload: upload,
             comment: comment)
+        request.repeatWindowSeconds = window.map { Int(clamping: $0) }
+        return request
     }
 }
 

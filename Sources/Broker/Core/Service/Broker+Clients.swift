@@ -203,6 +203,15 @@ extension Broker {
                 .closed, "challenge \(record.id) closed at \(WallClock.iso(record.closedAt ?? record.deadline))")
         }
         try checkPhase(record, solver: request.solver, now: now)
+        // The same command run twice: the same file again within the window is the first submission (and costs no
+        // second one of the solver's limits).
+        if let window = request.repeatWindowSeconds, window > 0, request.upload == nil,
+            let earlier = try store.recentReceipt(
+                solver: request.solver, challenge: record.id, sha256: SHA256.hex(bytes),
+                since: now - Millis(min(window, 86_400)) * 1000)
+        {
+            return earlier
+        }
         try checkQuota(record, solver: request.solver, now: now)
         // With teams, a submission records its solver's team: it is the team's for good, whoever leaves later.
         let team =

@@ -15,6 +15,20 @@ extension Store {
         }
     }
 
+    /// The receipt of `solver`'s latest submission to `challenge` of the file `sha256` received since `since`, if any.
+    func recentReceipt(solver: String, challenge: String, sha256: String, since: Millis) throws -> Receipt? {
+        try db.queryOne(
+            """
+            SELECT id, challenge_id, sha256, size, received_at FROM submissions
+            WHERE solver = ? AND challenge_id = ? AND sha256 = ? AND received_at >= ? ORDER BY seq DESC LIMIT 1
+            """, [.text(solver), .text(challenge), .text(sha256), .integer(since)]
+        ).map {
+            Receipt(
+                submission: $0.string(0) ?? "", challenge: $0.string(1) ?? "", sha256: $0.string(2) ?? "",
+                size: Int($0.int(3) ?? 0), receivedAt: $0.int(4) ?? 0, duplicate: true)
+        }
+    }
+
     /// Stores a submission; its sequence number (one more than the last submission's, on both backends) numbers its
     /// scoring job, which is pending until it has an outcome.
     func insertSubmission(

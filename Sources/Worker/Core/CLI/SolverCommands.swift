@@ -309,6 +309,11 @@ enum SubmitCommand: Command {
             .init(
                 "message", short: "m", value: "text",
                 help: "A comment on the submission (what you tried), shown to you and the seeker."),
+            .init(
+                "again",
+                help:
+                    "Submit anew a file this solver submitted to this challenge in the last 10 minutes (otherwise that is the same submission)."
+            ),
             .init("wait", short: "w", help: "Wait until the submission is scored and show the result."),
         ])
 
@@ -322,10 +327,11 @@ enum SubmitCommand: Command {
         let curve = try context.curve()
         guard let solver = context.solverName ?? (curve != nil ? "key-holder" : nil)
         else { throw UsageError("name yourself with --solver <name> or $PUMASI_SOLVER", usage: spec.usage) }
-        let request = SubmitRequest(
+        var request = SubmitRequest(
             challenge: challenge, solver: solver, filename: (path as NSString).lastPathComponent,
             clientId: context.arguments.value("client-id") ?? UUID().uuidString.lowercased(),
             comment: context.arguments.value("message"))
+        request.repeatWindowSeconds = context.arguments.flag("again") ? nil : SubmitRequest.defaultRepeatWindowSeconds
         let client = try context.client()
         let receipt: Receipt
         if size > Uploader.inlineLimit {
@@ -359,7 +365,7 @@ enum SubmitCommand: Command {
         } else {
             context.console.out(
                 """
-                Submitted \(receipt.submission) to \(receipt.challenge)\(receipt.duplicate ? " (already received earlier)" : "")
+                Submitted \(receipt.submission) to \(receipt.challenge)\(receipt.duplicate ? " (already received at \(WallClock.iso(receipt.receivedAt)): the same submission; --again submits the file anew)" : "")
                   \(receipt.size) bytes, sha256 \(receipt.sha256)
                   Follow it with: pumasi status \(receipt.submission)
                 """ + (receipt.quota?.summary.map { "\n  Quota: \($0)" } ?? ""))

@@ -245,6 +245,8 @@ public final class Relay: Sendable {
         request.clientId = clientId
         // A retry of something already delivered goes to the broker too: it answers from its own record.
         let entry = try state.outbox.add(request, clientId: clientId, content: body[1], now: WallClock.now())
+        // The same file again within its repeat window is the entry already kept: it goes on under that one's id.
+        request.clientId = entry.clientId
         do {
             let (receipt, _) = try state.client.call(
                 Service.submit, request, files: [body[1]], as: Receipt.self)
@@ -256,8 +258,8 @@ public final class Relay: Sendable {
         } catch {
             logger.warning("broker unreachable; submission kept in the outbox", ["client.id": clientId])
             let receipt = Receipt(
-                submission: "pending:\(clientId)", challenge: entry.challenge, sha256: entry.sha256, size: entry.size,
-                receivedAt: entry.queuedAt, duplicate: false, queued: true)
+                submission: "pending:\(entry.clientId)", challenge: entry.challenge, sha256: entry.sha256,
+                size: entry.size, receivedAt: entry.queuedAt, duplicate: entry.clientId != clientId, queued: true)
             return [Wire.encode(Reply.success(receipt))]
         }
     }
@@ -273,9 +275,10 @@ public final class Relay: Sendable {
                 if state.active != nil { return true }
                 continue
             }
-            let request = SubmitRequest(
+            var request = SubmitRequest(
                 challenge: entry.challenge, solver: entry.solver, filename: entry.filename, clientId: entry.clientId,
                 comment: entry.comment)
+            request.repeatWindowSeconds = entry.repeatWindowSeconds
             do {
                 let (receipt, _) = try state.client.call(Service.submit, request, files: [content], as: Receipt.self)
                 try state.outbox.delivered(entry, submission: receipt.submission)

@@ -58,9 +58,15 @@ final class RelayOutbox {
             }
         }
         if try db.userVersion == 2 {
-            // Version 3: the solver's comment on a submission (`submit -m`), passed on to the broker.
+            // Version 3: the solver's comment on a submission (`submit -m`) and its repeat window, passed on to the
+            // broker.
             try db.transaction {
-                try db.execute("ALTER TABLE outbox ADD COLUMN comment TEXT; PRAGMA user_version = 3;")
+                try db.execute(
+                    """
+                    ALTER TABLE outbox ADD COLUMN comment TEXT;
+                    ALTER TABLE outbox ADD COLUMN repeat_window INTEGER;
+                    PRAGMA user_version = 3;
+                    """)
             }
         }
     }
@@ -76,17 +82,19 @@ final class RelayOutbox {
     /// here already. - Returns: the entry as stored.
     func add(_ request: SubmitRequest, clientId: String, file: StoredFile, now: Millis) throws -> OutboxEntry {
         if let existing = try entry(solver: request.solver, clientId: clientId) { return existing }
+        if let repeated = try repeated(request, sha256: file.sha256, now: now) { return repeated }
         try db.transaction {
             try db.run(
                 """
                 INSERT INTO outbox (client_id, challenge, solver, filename, content, sha256, queued_at, state, file,
-                    file_size, comment)
-                VALUES (?, ?, ?, ?, X'', ?, ?, 'pending', ?, ?, ?)
+                    file_size, comment, repeat_window)
+                VALUES (?, ?, ?, ?, X'', ?, ?, 'pending', ?, ?, ?, ?)
                 """,
                 [
                     .text(clientId), .text(request.challenge), .text(request.solver), .text(request.filename),
                     .text(file.sha256), .integer(now), .text(file.path), .integer(Int64(file.size)),
                     request.comment.map(SQLValue.text) ?? .null,
+                    request.repeatWindowSeconds.map { .integer(Int64($0)) } ?? .null,
                 ])
         }
         return try entry(solver: request.solver, clientId: clientId)!
@@ -143,19 +151,39 @@ final class RelayOutbox {
             }
             return try entry(solver: request.solver, clientId: clientId)!
         }
+        if let repeated = try repeated(request, sha256: SHA256.hex(content), now: now) { return repeated }
         try db.transaction {
             try db.run(
                 """
-                INSERT INTO outbox (client_id, challenge, solver, filename, content, sha256, queued_at, state, comment)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)
+                INSERT INTO outbox (client_id, challenge, solver, filename, content, sha256, queued_at, state, comment,
+                    repeat_window)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
                 """,
                 [
                     .text(clientId), .text(request.challenge), .text(request.solver), .text(request.filename),
                     .blob(content), .text(SHA256.hex(content)), .integer(now),
                     request.comment.map(SQLValue.text) ?? .null,
+                    request.repeatWindowSeconds.map { .integer(Int64($0)) } ?? .null,
                 ])
         }
         return try entry(solver: request.solver, clientId: clientId)!
+    }
+
+    /// The entry of the same file from the same solver to the same challenge queued within the request's repeat
+    /// window (a command run twice), if the request has one and there is such an entry.
+    private func repeated(_ request: SubmitRequest, sha256: String, now: Millis) throws -> OutboxEntry? {
+        guard let window = request.repeatWindowSeconds, window > 0 else { return nil }
+        return try db.queryOne(
+            """
+            SELECT \(Self.columns) FROM outbox WHERE solver = ? AND challenge = ? AND sha256 = ? AND queued_at >= ?
+                AND state != 'refused'
+            ORDER BY id DESC LIMIT 1
+            """,
+            [
+                .text(request.solver), .text(request.challenge), .text(sha256),
+                .integer(now - Millis(min(window, 86_400)) * 1000),
+            ]
+        ).map(Self.entry)
     }
 
     func entry(solver: String, clientId: String) throws -> OutboxEntry? {
@@ -167,7 +195,7 @@ final class RelayOutbox {
     /// Pending submissions, oldest first, with their bytes.
     func pending() throws -> [(entry: OutboxEntry, content: Data)] {
         try db.query("SELECT \(Self.columns), content FROM outbox WHERE state = 'pending' ORDER BY id").map {
-            (Self.entry($0), $0.data(11) ?? Data())
+            (Self.entry($0), $0.data(12) ?? Data())
         }
     }
 
@@ -195,7 +223,7 @@ final class RelayOutbox {
     private static let columns =
         """
         client_id, challenge, solver, filename, CASE WHEN file IS NULL THEN length(content) ELSE file_size END, sha256,
-            queued_at, state, submission, error, comment
+            queued_at, state, submission, error, comment, repeat_window
         """
 
     private static func entry(_ row: SQLRow) -> OutboxEntry {
@@ -203,6 +231,7 @@ final class RelayOutbox {
             clientId: row.string(0) ?? "", challenge: row.string(1) ?? "", solver: row.string(2) ?? "",
             filename: row.string(3) ?? "", size: Int(row.int(4) ?? 0), sha256: row.string(5) ?? "",
             queuedAt: row.int(6) ?? 0, state: OutboxEntry.State(rawValue: row.string(7) ?? "") ?? .pending,
-            submission: row.string(8), error: row.string(9), comment: row.string(10))
+            submission: row.string(8), error: row.string(9), comment: row.string(10),
+            repeatWindowSeconds: row.int(11).map { Int($0) })
     }
 }
