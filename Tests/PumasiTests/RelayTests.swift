@@ -12,12 +12,16 @@ final class RelayHarness: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     /// - Parameter curve: the relay owner's credentials, for a broker with CURVE on.
-    init(broker: String, pub: String, outbox: String, syncInterval: Millis, curve: CurveClient? = nil) throws {
+    init(
+        broker: String, pub: String, outbox: String, syncInterval: Millis, curve: CurveClient? = nil,
+        configure: (inout RelayConfig) -> Void = { _ in }
+    ) throws {
         var config = RelayConfig(brokerEndpoint: broker, publishEndpoint: pub, outboxPath: outbox)
         config.listenEndpoint = "tcp://127.0.0.1:*"
         config.syncInterval = syncInterval
         config.timeoutSeconds = 1
         config.curve = curve
+        configure(&config)
         let box = Box()
         relay = try Relay(config: config, logger: Logger(label: "test-relay", level: .error)) {
             announcement, recovered in
@@ -174,5 +178,69 @@ struct RelayTests {
         #expect(
             try direct.call(Service.show, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self).0
                 .submissions == 1)
+    }
+}
+
+extension RelayTests {
+    /// With its broker away, a relay answers every local request at once, many at a time: each submission gets its
+    /// `queued` receipt as soon as the outbox holds it, and other requests the reason; all are delivered when the
+    /// broker returns.
+    @Test func aRelayWhoseBrokerIsAwayAnswersEveryRequestAtOnce() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        var broker = try BrokerHarness(directory: dir.file("broker"))
+        let (router, pub) = (broker.router, broker.pub)
+        let (spec, files) = sampleSpec()
+        let challenge = try post(try client(broker), spec, files)
+        broker.shutdown()
+        // The relay waits up to 5 s for its broker; the clients give it 4 s for each answer.
+        let relay = try RelayHarness(broker: router, pub: pub, outbox: dir.file("outbox.sqlite3"), syncInterval: 200) {
+            $0.timeoutSeconds = 5
+        }
+        defer { relay.shutdown() }
+        let receipts = Receipts()
+        let group = DispatchGroup()
+        for index in 0..<8 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                let result = Result {
+                    let viaRelay = try BrokerClient(endpoint: relay.listen, timeoutSeconds: 4)
+                    return try submit(viaRelay, challenge.id, "solver-\(index)", "42", clientId: "burst-\(index)")
+                }
+                receipts.add(result)
+            }.start()
+        }
+        #expect(group.wait(timeout: .now() + 60) == .success)
+        let all = receipts.all
+        #expect(all.count == 8)
+        #expect(all.allSatisfy { (try? $0.get().queued) == true }, "\(all)")
+        let viaRelay = try BrokerClient(endpoint: relay.listen, timeoutSeconds: 4)
+        let refused = refusal { _ = try viaRelay.call(Service.list, ListRequest(), as: [ChallengeInfo].self) }
+        #expect(
+            refused?.message.contains("the relay's broker has not answered since") == true,
+            "\(String(describing: refused))")
+
+        broker = try BrokerHarness(directory: dir.file("broker")) {
+            $0.routerEndpoint = router
+            $0.publishEndpoint = pub
+        }
+        defer { broker.shutdown() }
+        #expect(
+            try eventually(seconds: 20) {
+                try viaRelay.call(Service.relayOutbox, Empty(), as: [OutboxEntry].self).0.allSatisfy {
+                    $0.state == .delivered
+                }
+            })
+        #expect(
+            try client(broker).call(Service.show, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self).0
+                .submissions == 8)
+    }
+
+    private final class Receipts: @unchecked Sendable {
+        private let lock = NSLock()
+        private var results: [Result<Receipt, any Error>] = []
+        func add(_ result: Result<Receipt, any Error>) { lock.withLock { results.append(result) } }
+        var all: [Result<Receipt, any Error>] { lock.withLock { results } }
     }
 }

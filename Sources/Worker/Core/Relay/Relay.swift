@@ -123,6 +123,9 @@ public final class Relay: Sendable {
         /// SHA-256 of each local upload's bytes so far, while its chunks come in order (recomputed from its file
         /// when missing, after a restart), so that the commit does not read the whole file again.
         var hashing: [String: (hasher: SHA256, bytes: Int)] = [:]
+        /// Since when the broker has not answered (nil while it does): meanwhile local requests are answered at once,
+        /// submissions from the outbox, the rest with the reason, and only the periodic check tries the broker.
+        var brokerAway: Millis?
     }
 
     // MARK: Announcements
@@ -186,7 +189,12 @@ public final class Relay: Sendable {
         defer { state.client.timeoutSeconds = config.timeoutSeconds }
         guard deliverPending(&state),
             let log = try? state.client.call(Service.events, EventsRequest(after: 0, limit: 0), as: EventLog.self).0
-        else { return }
+        else {
+            if state.brokerAway == nil { state.brokerAway = WallClock.now() }
+            return
+        }
+        if state.brokerAway != nil { logger.info("the broker answers again") }
+        state.brokerAway = nil
         guard let last = state.lastSeq else {
             state.lastSeq = log.last
             return
@@ -216,9 +224,17 @@ public final class Relay: Sendable {
             case Service.relayOutbox: body = [Wire.encode(Reply.success(try state.outbox.all()))]
             case Service.uploadBegin: body = try beginUpload(requestBody, &state)
             case Service.uploadChunk: body = try uploadChunk(requestBody, &state)
-            default: body = try state.client.request(service: name, body: requestBody)
+            default:
+                if let since = state.brokerAway {
+                    throw ProtocolError(
+                        .unavailable,
+                        "the relay's broker has not answered since \(WallClock.iso(since)); submissions are kept in "
+                            + "the relay's outbox and delivered when it returns")
+                }
+                body = try state.client.request(service: name, body: requestBody)
             }
         } catch let error as ClientError {
+            if case .server = error {} else if state.brokerAway == nil { state.brokerAway = WallClock.now() }
             let failure: ProtocolError =
                 switch error {
                 case .server(let error): error
@@ -247,21 +263,25 @@ public final class Relay: Sendable {
         let entry = try state.outbox.add(request, clientId: clientId, content: body[1], now: WallClock.now())
         // The same file again within its repeat window is the entry already kept: it goes on under that one's id.
         request.clientId = entry.clientId
-        do {
-            let (receipt, _) = try state.client.call(
-                Service.submit, request, files: [body[1]], as: Receipt.self)
-            try state.outbox.delivered(entry, submission: receipt.submission)
-            return [Wire.encode(Reply.success(receipt))]
-        } catch ClientError.server(let error) where error.isFinal {
-            try state.outbox.refused(entry, error: error.message)
-            throw error
-        } catch {
-            logger.warning("broker unreachable; submission kept in the outbox", ["client.id": clientId])
-            let receipt = Receipt(
-                submission: "pending:\(entry.clientId)", challenge: entry.challenge, sha256: entry.sha256,
-                size: entry.size, receivedAt: entry.queuedAt, duplicate: entry.clientId != clientId, queued: true)
-            return [Wire.encode(Reply.success(receipt))]
+        // While the broker is away the receipt says "queued" at once; the periodic check delivers it.
+        if state.brokerAway == nil {
+            do {
+                let (receipt, _) = try state.client.call(
+                    Service.submit, request, files: [body[1]], as: Receipt.self)
+                try state.outbox.delivered(entry, submission: receipt.submission)
+                return [Wire.encode(Reply.success(receipt))]
+            } catch ClientError.server(let error) where error.isFinal {
+                try state.outbox.refused(entry, error: error.message)
+                throw error
+            } catch {
+                state.brokerAway = WallClock.now()
+                logger.warning("broker unreachable; submissions kept in the outbox", ["client.id": clientId])
+            }
         }
+        let receipt = Receipt(
+            submission: "pending:\(entry.clientId)", challenge: entry.challenge, sha256: entry.sha256,
+            size: entry.size, receivedAt: entry.queuedAt, duplicate: entry.clientId != clientId, queued: true)
+        return [Wire.encode(Reply.success(receipt))]
     }
 
     /// Delivers pending submissions in order; stops at the first that cannot reach the broker.
