@@ -10,38 +10,46 @@ struct CommandContext {
     let usage: String
     /// SIGTERM and SIGINT, blocked since the start of `main`; long-running commands set a handler.
     let signals: TerminationSignals
+    /// The profile in use (`--profile`, `$PUMASI_PROFILE` or the default one): fills what flags and variables leave.
+    var profile: Profile? = nil
 
     static let defaultBroker = "tcp://127.0.0.1:5555"
     static let defaultPublish = "tcp://127.0.0.1:5556"
 
     static let solverOption = CommandSpec.Option(
-        "solver", short: "s", value: "name", help: "Your solver name, without CURVE. Default: $PUMASI_SOLVER or $USER.")
+        "solver", short: "s", value: "name",
+        help: "Your solver name, without CURVE. Default: $PUMASI_SOLVER, the profile's, or $USER.")
 
     /// The solver's name for brokers without CURVE (over CURVE the broker names the solver after the key).
-    var solverName: String? { arguments.value("solver") ?? environment["PUMASI_SOLVER"] ?? environment["USER"] }
+    var solverName: String? {
+        arguments.value("solver") ?? environment["PUMASI_SOLVER"] ?? profile?.solver ?? environment["USER"]
+    }
 
     static let clientOptions: [CommandSpec.Option] = [
         .init(
             "broker", short: "b", value: "endpoint",
             help:
-                "Broker (or relay) endpoint, or a comma-separated list of brokers. Default: $PUMASI_BROKER or \(defaultBroker)."
+                "Broker (or relay) endpoint, or a comma-separated list of brokers. Default: $PUMASI_BROKER, the profile's, or \(defaultBroker)."
         ),
         .init("timeout", value: "seconds", help: "How long to wait for the broker. Default: 10."),
-        keyOption, brokerKeyOption,
+        keyOption, brokerKeyOption, profileOption,
         .init("json", help: "Print JSON for scripts instead of text for people."),
     ]
 
     static let keyOption = CommandSpec.Option(
-        "key", short: "k", value: "file", help: "Your secret key file (pumasi keygen). Default: $PUMASI_KEY.")
+        "key", short: "k", value: "file",
+        help: "Your secret key file (pumasi keygen). Default: $PUMASI_KEY or the profile's.")
     static let brokerKeyOption = CommandSpec.Option(
-        "broker-key", value: "key|file", help: "The broker's public key. Default: $PUMASI_BROKER_KEY. None: no CURVE.")
+        "broker-key", value: "key|file",
+        help: "The broker's public key. Default: $PUMASI_BROKER_KEY or the profile's. None: no CURVE.")
 
     /// CURVE credentials from --key and --broker-key (or the environment); nil when no broker key is given,
     /// which only a broker started with --insecure accepts.
     func curve() throws -> CurveClient? {
-        guard let serverKey = arguments.value("broker-key") ?? environment["PUMASI_BROKER_KEY"], !serverKey.isEmpty
+        guard let serverKey = arguments.value("broker-key") ?? environment["PUMASI_BROKER_KEY"] ?? profile?.brokerKey,
+            !serverKey.isEmpty
         else { return nil }
-        guard let keyPath = arguments.value("key") ?? environment["PUMASI_KEY"] else {
+        guard let keyPath = arguments.value("key") ?? environment["PUMASI_KEY"] ?? profile?.key else {
             throw UsageError("a broker key was given but no --key (or $PUMASI_KEY) to identify you", usage: usage)
         }
         return CurveClient(serverKey: try CurveKeyFile.publicKey(serverKey), keys: try CurveKeyFile.readPair(keyPath))
@@ -64,7 +72,9 @@ struct CommandContext {
     }
 
     var json: Bool { arguments.flag("json") }
-    var broker: String { arguments.value("broker") ?? environment["PUMASI_BROKER"] ?? Self.defaultBroker }
+    var broker: String {
+        arguments.value("broker") ?? environment["PUMASI_BROKER"] ?? profile?.broker ?? Self.defaultBroker
+    }
 
     func timeout() throws(UsageError) -> Double {
         guard let text = arguments.value("timeout") else { return 10 }
