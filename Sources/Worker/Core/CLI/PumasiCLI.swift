@@ -51,11 +51,12 @@ public enum PumasiCLI {
             discussion: """
                 Seekers: post, extend, cancel (a draft), rescore, disqualify, award, export, terms, invite, answer.
                 Admins: close, cancel.  Judges: judge.
-                Solvers: list, show, accept, join, team, download, submit, submissions, status, quota, select, leaderboard,
-                export,
-                ask.
+                Solvers: list, show, accept, join, team, download, submit, submissions, status, quota, select,
+                leaderboard, export, ask.
                 Everyone who may see a challenge: clarifications.
                 Long-running workers: evaluate (scores submissions), relay (shows announcements, forwards requests).
+                Setting up: keygen, then login once (a profile: the broker, its key, yours); config for more profiles.
+                Every command, profiles, --json and exit codes: docs/cli.md.
                 """,
             options: [.init("version", help: "Show the version.")],
             subcommands: commands.compactMap { command -> (name: String, abstract: String)? in
