@@ -215,3 +215,40 @@ extension CLITests {
         #expect(!FileManager.default.fileExists(atPath: home.file), "\(result)")
     }
 }
+
+extension CLITests {
+    /// `pumasi config set` changes only what it is given, with the checks `login` makes, and asks no broker.
+    @Test func configSetChangesAProfileWithLoginsChecks() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try CurveKeyFile.write(try CurveKeyPair.generate(), to: dir.file("me.key"))
+        let home = CLIProfileHome(in: dir)
+        func config(_ arguments: String...) throws -> CLIResult {
+            try run("pumasi", ["config"] + arguments, environment: home.environment)
+        }
+        let empty = try config("list")
+        #expect(empty.stdout == "No profiles in \(home.file). Save one with: pumasi login --broker <endpoint> …\n")
+
+        let added = try config("set", "local", "--broker", "tcp://127.0.0.1:5560", "--insecure", "--solver", "ada")
+        #expect(added.stdout == "Added profile 'local' (the default) in \(home.file).\n", "\(added)")
+        // Back to CURVE needs both keys.
+        let half = try config("set", "local", "--curve", "--key", dir.file("me.key"))
+        #expect(half.termination == .exit(64), "\(half)")
+        #expect(half.stderr.hasPrefix("Error: give the broker's public key (--broker-key)"), "\(half)")
+        let curve = try config(
+            "set", "local", "--curve", "--key", dir.file("me.key"), "--broker-key", dir.file("me.key.pub"),
+            "--solver", "")
+        #expect(curve.stdout == "Changed profile 'local' (the default) in \(home.file).\n", "\(curve)")
+        let pair = try CurveKeyFile.readPair(dir.file("me.key"))
+        #expect(
+            try home.store().profiles["local"]
+                == Profile(broker: "tcp://127.0.0.1:5560", brokerKey: pair.publicKey, key: dir.file("me.key")))
+        let remote = try config("set", "local", "--broker", "tcp://10.0.0.1:5555", "--insecure")
+        #expect(remote.termination == .exit(64), "\(remote)")
+        #expect(try home.store().profiles["local"]?.broker == "tcp://127.0.0.1:5560")
+
+        let unknown = try config("use", "work")
+        #expect(unknown.termination == .exit(1), "\(unknown)")
+        #expect(unknown.stderr.hasPrefix("Error: no profile 'work' in \(home.file); profiles: local;"), "\(unknown)")
+    }
+}
