@@ -49,17 +49,24 @@ final class CLIProcess {
         return nil
     }()
 
-    /// Starts `tool` with `arguments`; the environment is this process's minus any `PUMASI_*` setting.
-    convenience init(_ tool: String, _ arguments: [String], in workingDirectory: String? = nil) throws {
+    /// Starts `tool` with `arguments`; the environment is this process's minus any `PUMASI_*` setting, with
+    /// `XDG_CONFIG_HOME` at a directory that does not exist (so no profile of the user's is read), plus `environment`.
+    convenience init(
+        _ tool: String, _ arguments: [String], in workingDirectory: String? = nil, environment: [String: String] = [:]
+    ) throws {
         let directory = try #require(
             Self.binDirectory,
             "no executables named pumasi and pumasi-broker next to the test bundle (build with --build-tests)")
         try self.init(
-            executable: (directory as NSString).appendingPathComponent(tool), arguments, in: workingDirectory)
+            executable: (directory as NSString).appendingPathComponent(tool), arguments, in: workingDirectory,
+            environment: environment)
     }
 
     /// Starts the program at `path` with `arguments`, with the same environment and output files as a tool.
-    init(executable path: String, _ arguments: [String], in workingDirectory: String? = nil) throws {
+    init(
+        executable path: String, _ arguments: [String], in workingDirectory: String? = nil,
+        environment: [String: String] = [:]
+    ) throws {
         name = ([(path as NSString).lastPathComponent] + arguments).joined(separator: " ")
         let base = NSTemporaryDirectory() + "pumasi-cli-\(UUID().uuidString)"
         stdoutPath = base + ".out"
@@ -75,6 +82,8 @@ final class CLIProcess {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PUMASI_") }
+        process.environment?["XDG_CONFIG_HOME"] = NSTemporaryDirectory() + "pumasi-tests-no-config"
+        process.environment?.merge(environment) { _, new in new }
         if (path as NSString).lastPathComponent == "pumasi-broker" {
             process.environment?.merge(try TestBackend.environment(forBroker: arguments)) { _, new in new }
         }
@@ -748,10 +757,11 @@ struct CLITests {
 extension CLITests {
     /// Runs a built executable to completion (bounded: killed after `seconds`).
     @discardableResult
-    func run(_ tool: String, _ arguments: [String], in directory: String? = nil, seconds: Double = 30) throws
-        -> CLIResult
-    {
-        try CLIProcess(tool, arguments, in: directory).finish(within: seconds)
+    func run(
+        _ tool: String, _ arguments: [String], in directory: String? = nil, seconds: Double = 30,
+        environment: [String: String] = [:]
+    ) throws -> CLIResult {
+        try CLIProcess(tool, arguments, in: directory, environment: environment).finish(within: seconds)
     }
 
     func pumasi(_ arguments: String..., in directory: String? = nil) throws -> CLIResult {
@@ -771,8 +781,8 @@ extension CLITests {
     }
 
     /// Starts a long-running `pumasi` subcommand and waits (≤10 s) until its stderr shows `ready`.
-    func startWorker(_ arguments: [String], ready: String) throws -> CLIProcess {
-        let worker = try CLIProcess("pumasi", arguments)
+    func startWorker(_ arguments: [String], ready: String, environment: [String: String] = [:]) throws -> CLIProcess {
+        let worker = try CLIProcess("pumasi", arguments, environment: environment)
         guard worker.wait(until: { _, stderr in stderr.contains(ready) }) else {
             let result = worker.terminate()
             throw CLITestFailure("\(worker.name) did not log \"\(ready)\" within 10 s: \(result)")

@@ -10,39 +10,48 @@ struct CommandContext {
     let usage: String
     /// SIGTERM and SIGINT, blocked since the start of `main`; long-running commands set a handler.
     let signals: TerminationSignals
+    /// The profile in use (`--profile`, `$PUMASI_PROFILE` or the default one): fills what flags and variables leave.
+    var profile: Profile? = nil
 
     static let defaultBroker = "tcp://127.0.0.1:5555"
     static let defaultPublish = "tcp://127.0.0.1:5556"
 
     static let solverOption = CommandSpec.Option(
-        "solver", short: "s", value: "name", help: "Your solver name, without CURVE. Default: $PUMASI_SOLVER or $USER.")
+        "solver", short: "s", value: "name",
+        help: "Your solver name, without CURVE. Default: $PUMASI_SOLVER, the profile's, or $USER.")
 
     /// The solver's name for brokers without CURVE (over CURVE the broker names the solver after the key).
-    var solverName: String? { arguments.value("solver") ?? environment["PUMASI_SOLVER"] ?? environment["USER"] }
+    var solverName: String? {
+        arguments.value("solver") ?? environment["PUMASI_SOLVER"] ?? profile?.solver ?? environment["USER"]
+    }
 
     static let clientOptions: [CommandSpec.Option] = [
         .init(
             "broker", short: "b", value: "endpoint",
             help:
-                "Broker (or relay) endpoint, or a comma-separated list of brokers. Default: $PUMASI_BROKER or \(defaultBroker)."
+                "Broker (or relay) endpoint, or a comma-separated list of brokers. Default: $PUMASI_BROKER, the profile's, or \(defaultBroker)."
         ),
         .init("timeout", value: "seconds", help: "How long to wait for the broker. Default: 10."),
-        keyOption, brokerKeyOption,
+        keyOption, brokerKeyOption, profileOption,
         .init("json", help: "Print JSON for scripts instead of text for people."),
     ]
 
     static let keyOption = CommandSpec.Option(
-        "key", short: "k", value: "file", help: "Your secret key file (pumasi keygen). Default: $PUMASI_KEY.")
+        "key", short: "k", value: "file",
+        help: "Your secret key file (pumasi keygen). Default: $PUMASI_KEY or the profile's.")
     static let brokerKeyOption = CommandSpec.Option(
         "broker-key", value: "key|file",
-        help: "The broker's public key (its broker.key.pub). Default: $PUMASI_BROKER_KEY. 'none': no CURVE.")
+        help:
+            "The broker's public key (its broker.key.pub). Default: $PUMASI_BROKER_KEY or the profile's. 'none': no CURVE."
+    )
 
     /// CURVE credentials from --key and --broker-key (or the environment). Nil, to connect without CURVE (which
     /// only a broker started with --insecure, or a relay, accepts), when neither key is given, or when the broker
     /// key is given as `none` or empty: never because one of the two keys was left out.
     func curve() throws -> CurveClient? {
-        let keyPath = arguments.value("key") ?? environment["PUMASI_KEY"].flatMap { $0.isEmpty ? nil : $0 }
-        let brokerKey = arguments.value("broker-key") ?? environment["PUMASI_BROKER_KEY"]
+        let keyPath =
+            arguments.value("key") ?? environment["PUMASI_KEY"].flatMap { $0.isEmpty ? nil : $0 } ?? profile?.key
+        let brokerKey = arguments.value("broker-key") ?? environment["PUMASI_BROKER_KEY"] ?? profile?.brokerKey
         guard let serverKey = brokerKey else {
             guard let keyPath else { return nil }
             throw UsageError(
@@ -55,7 +64,10 @@ struct CommandContext {
         guard let keyPath else {
             throw UsageError("a broker key was given but no --key (or $PUMASI_KEY) to identify you", usage: usage)
         }
-        let source = arguments.value("broker-key") != nil ? "--broker-key" : "$PUMASI_BROKER_KEY"
+        let source =
+            arguments.value("broker-key") != nil
+            ? "--broker-key"
+            : environment["PUMASI_BROKER_KEY"] != nil ? "$PUMASI_BROKER_KEY" : "the profile's broker key"
         guard CurveKeyFile.isZ85Key(serverKey) || FileManager.default.fileExists(atPath: serverKey) else {
             throw CommandFailure(
                 "\(source): the broker's key file \(serverKey) does not exist (it is the broker's "
@@ -84,11 +96,13 @@ struct CommandContext {
     }
 
     var json: Bool { arguments.flag("json") }
-    /// The broker endpoint (or list) from --broker, $PUMASI_BROKER or the default, checked.
+    /// The broker endpoint (or list) from --broker, $PUMASI_BROKER, the profile or the default, checked.
     func broker() throws(UsageError) -> String {
         let given = arguments.value("broker")
-        let endpoint = given ?? environment["PUMASI_BROKER"] ?? Self.defaultBroker
-        try Self.check(endpoint, given != nil ? "--broker" : "$PUMASI_BROKER", usage: usage)
+        let variable = environment["PUMASI_BROKER"]
+        let endpoint = given ?? variable ?? profile?.broker ?? Self.defaultBroker
+        let source = given != nil ? "--broker" : variable != nil ? "$PUMASI_BROKER" : "the profile's broker"
+        try Self.check(endpoint, source, usage: usage)
         return endpoint
     }
 

@@ -14,10 +14,13 @@ protocol Command {
     static func run(_ context: CommandContext) throws -> Int32
     /// Parses the words after the command's name; `spec.parse` unless the command takes a list of arguments.
     static func parse(_ arguments: [String]) throws(UsageError) -> ParsedArguments
+    /// Whether the command connects with a profile's settings (`CommandContext.profile`); `pumasi login` writes one.
+    static var readsProfile: Bool { get }
 }
 
 extension Command {
     static var longRunning: Bool { false }
+    static var readsProfile: Bool { spec.options.contains { $0.long == "profile" } }
     static func parse(_ arguments: [String]) throws(UsageError) -> ParsedArguments { try spec.parse(arguments) }
 }
 
@@ -35,7 +38,9 @@ public enum PumasiCLI {
             AcceptCommand.self, TermsCommand.self, InviteCommand.self, JoinCommand.self, AskCommand.self,
             AnswerCommand.self, ClarificationsCommand.self, TeamCommand.self, TeamCreateCommand.self,
             TeamInviteCommand.self, TeamJoinCommand.self, TeamLeaveCommand.self, TeamSharesCommand.self,
-            TeamShowCommand.self, RelayCommand.self, OutboxCommand.self, KeygenCommand.self, CompletionCommand.self,
+            TeamShowCommand.self, RelayCommand.self, OutboxCommand.self, KeygenCommand.self, LoginCommand.self,
+            ConfigCommand.self, ConfigSetCommand.self, ConfigShowCommand.self, ConfigListCommand.self,
+            ConfigUseCommand.self, ConfigRemoveCommand.self, CompletionCommand.self,
         ]
     }
 
@@ -46,11 +51,12 @@ public enum PumasiCLI {
             discussion: """
                 Seekers: post, extend, cancel (a draft), rescore, disqualify, award, export, terms, invite, answer.
                 Admins: close, cancel.  Judges: judge.
-                Solvers: list, show, accept, join, team, download, submit, submissions, status, quota, select, leaderboard,
-                export,
-                ask.
+                Solvers: list, show, accept, join, team, download, submit, submissions, status, quota, select,
+                leaderboard, export, ask.
                 Everyone who may see a challenge: clarifications.
                 Long-running workers: evaluate (scores submissions), relay (shows announcements, forwards requests).
+                Setting up: keygen, then login once (a profile: the broker, its key, yours); config for more profiles.
+                Every command, profiles, --json and exit codes: docs/cli.md.
                 """,
             options: [.init("version", help: "Show the version.")],
             subcommands: commands.compactMap { command -> (name: String, abstract: String)? in
@@ -116,9 +122,12 @@ public enum PumasiCLI {
                 return 0
             }
             if !command.longRunning { signals.onTerminate { exit(128 + $0) } }
-            let context = CommandContext(
+            var context = CommandContext(
                 arguments: parsed, console: console, environment: environment, usage: command.spec.usage,
                 signals: signals)
+            if command.readsProfile {
+                context.profile = try ProfileStore.selected(parsed, environment: environment, usage: command.spec.usage)
+            }
             return try command.run(context)
         } catch let error as UsageError {
             return usageError(error, console)

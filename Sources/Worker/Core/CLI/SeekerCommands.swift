@@ -8,7 +8,7 @@ enum PostCommand: Command {
             The spec names the title, description, deadline, award, scorer and files; see docs/challenges.md and
             docs/protocol.md. With --bundle, a Codabench or CodaLab competition bundle (a zip with competition.yaml)
             is the challenge: its phases, programs, data, leaderboard, limits, terms, pages and image; see
-            docs/plugins.md.
+            docs/plugins.md. Every command, profiles (pumasi login), JSON output and exit codes: docs/cli.md.
             """,
         arguments: [.init("spec", help: "Path to the challenge spec (JSON).", optional: true)],
         options: CommandContext.clientOptions + [

@@ -17,9 +17,9 @@ enum EvaluateCommand: Command {
             .init(
                 "broker", short: "b", value: "endpoint",
                 help:
-                    "Broker ROUTER endpoint, or a comma-separated list of them (one per broker host). Default: $PUMASI_BROKER or \(CommandContext.defaultBroker)."
+                    "Broker ROUTER endpoint, or a comma-separated list of them (one per broker host). Default: $PUMASI_BROKER, the profile's, or \(CommandContext.defaultBroker)."
             ),
-            CommandContext.keyOption, CommandContext.brokerKeyOption,
+            CommandContext.keyOption, CommandContext.brokerKeyOption, CommandContext.profileOption,
             .init(
                 "plugin", short: "p", value: "name=path",
                 help: "Host a plugin scorer (an executable, or a Codabench program directory) under a name.",
@@ -152,14 +152,14 @@ enum RelayCommand: Command {
             .init(
                 "broker", short: "b", value: "endpoint",
                 help:
-                    "Broker ROUTER endpoint, or a comma-separated list of them (one per broker host). Default: $PUMASI_BROKER or \(CommandContext.defaultBroker)."
+                    "Broker ROUTER endpoint, or a comma-separated list of them (one per broker host). Default: $PUMASI_BROKER, the profile's, or \(CommandContext.defaultBroker)."
             ),
             .init(
                 "pub", value: "endpoint",
                 help:
-                    "Broker PUB endpoint, or a comma-separated list (one per broker host). Default: $PUMASI_PUB or \(CommandContext.defaultPublish)."
+                    "Broker PUB endpoint, or a comma-separated list (one per broker host). Default: $PUMASI_PUB, the profile's, or \(CommandContext.defaultPublish)."
             ),
-            CommandContext.keyOption, CommandContext.brokerKeyOption,
+            CommandContext.keyOption, CommandContext.brokerKeyOption, CommandContext.profileOption,
             .init(
                 "listen", value: "endpoint",
                 help: "Where local clients reach this relay. Default: tcp://127.0.0.1:5557."),
@@ -178,7 +178,8 @@ enum RelayCommand: Command {
                 ".local/share")
         var config = RelayConfig(
             brokerEndpoint: try context.broker(),
-            publishEndpoint: a.value("pub") ?? context.environment["PUMASI_PUB"] ?? CommandContext.defaultPublish,
+            publishEndpoint: a.value("pub") ?? context.environment["PUMASI_PUB"] ?? context.profile?.pub
+                ?? CommandContext.defaultPublish,
             outboxPath: a.value("outbox")
                 ?? (dataHome as NSString).appendingPathComponent("pumasi/relay-outbox.sqlite3"))
         if let listen = a.value("listen") { config.listenEndpoint = listen }
