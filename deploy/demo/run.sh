@@ -12,13 +12,17 @@ root=$(cd "$here/../.." && pwd)
 . "$root/deploy/lib.sh"
 
 pumasi_install_packages
-pumasi_build "$root"
+# Release, as users run it (PUMASI_BUILD=debug for a quicker first build).
+PUMASI_BUILD=${PUMASI_BUILD:-release} pumasi_build "$root"
 work=$(mktemp -d "${TMPDIR:-/tmp}/pumasi-demo.XXXXXX")
+# What the demo leaves behind for you to open: the seeker's report.
+out=$(mktemp -d "${TMPDIR:-/tmp}/pumasi-demo-output.XXXXXX")
 pids=()
 cleanup() {
     echo "==> stopping every process (SIGTERM, by PID)"
     pumasi_stop "${pids[@]}"
     rm -rf "$work"
+    echo "==> the seeker's report is in $out (open $out/pumps-report.html)"
 }
 trap cleanup EXIT
 
@@ -29,7 +33,8 @@ mkdir -p "$keys"
 as() {
     local who=$1
     shift
-    printf '$ %s   # as %s\n' "$*" "$who" | sed "s|$bin/||g"
+    # Quoted as a shell needs it, with the demo's own paths shortened as a user in the repository would type them.
+    printf '$ %s  # as %s\n' "$(printf '%q ' "$@")" "$who" | sed -e "s|$bin/||g" -e "s|$here/|deploy/demo/|g"
     PUMASI_KEY="$keys/$who.key" "$@"
 }
 quietly_as() { local who=$1; shift; PUMASI_KEY="$keys/$who.key" "$@"; }
@@ -115,7 +120,7 @@ as ada "$bin/pumasi" submit "$route" "$here/solutions/route-ada.txt"
 as grace "$bin/pumasi" submit "$route" "$here/solutions/route-grace.txt"
 broken=$(quietly_as linus "$bin/pumasi" submit "$route" "$here/solutions/route-broken.txt" --json |
     sed -nE 's/.*"submission" : "([^"]+)".*/\1/p')
-as grace env PUMASI_BROKER_KEY= "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-grace.csv" --broker "$relay" \
+as grace "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-grace.csv" --broker "$relay" --broker-key none \
     --solver grace
 as ada "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-ada.csv" --wait
 as linus "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-linus.csv" --wait
@@ -135,14 +140,15 @@ done
 sleep 0.5
 for round in 1 2; do
     for judge in judy jules; do
-        assignment=$(PUMASI_KEY="$keys/$judge.key" PUMASI_BROKER_KEY= "$bin/pumasi" judge next --challenge "$ideas" \
-            --broker "ipc://$work/$judge.ipc" --judge "$judge" -o "$work/$judge" --json | sed -nE 's/.*"assignment" : "(asg_[^"]+)".*/\1/p')
+        assignment=$(PUMASI_KEY="$keys/$judge.key" "$bin/pumasi" judge next --challenge "$ideas" \
+            --broker "ipc://$work/$judge.ipc" --broker-key none --judge "$judge" -o "$work/$judge" --json | sed -nE 's/.*"assignment" : "(asg_[^"]+)".*/\1/p')
         file=$(ls "$work/$judge/$assignment"-* 2>/dev/null | head -n 1)
         if grep -q Vibration "$file"; then impact=5; feasible=4; comment="Measured, costed, and aimed at the real cause."
         elif [ "$judge" = judy ]; then impact=2; feasible=4; comment="Fast to do, but it treats the symptom."
         else impact=3; feasible=5; comment="Cheap insurance; says nothing about why pumps fail."; fi
-        as "$judge" env PUMASI_BROKER_KEY= "$bin/pumasi" judge score "$assignment" --criterion "impact=$impact" \
-            --criterion "feasibility=$feasible" --comment "$comment" --broker "ipc://$work/$judge.ipc" --judge "$judge"
+        as "$judge" "$bin/pumasi" judge score "$assignment" --criterion "impact=$impact" \
+            --criterion "feasibility=$feasible" --comment "$comment" --broker "ipc://$work/$judge.ipc" \
+            --broker-key none --judge "$judge"
     done
 done
 as globex "$bin/pumasi" leaderboard "$ideas"
@@ -202,7 +208,7 @@ step "the award ledger: hash-chained, anchored in the announcements; verify dete
 "$bin/pumasi-broker" ledger verify --data-dir "$work/broker"
 
 step "a self-contained HTML report for the seeker (leaderboard, awards, a chart of the best score over time)"
-as globex "$bin/pumasi" export "$pumps" --format html --output "$work/pumps-report.html"
+as globex "$bin/pumasi" export "$pumps" --format html --output "$out/pumps-report.html"
 
 step "the audit trail: every state change and who made it"
 "$bin/pumasi-broker" audit --data-dir "$work/broker" | grep -v key.add
