@@ -100,15 +100,15 @@ struct PhaseReportTests {
             dev.contains("<h2>Leaderboard: phase 1 (dev)</h2>\n<p class=\"phase\">Ended 2026-11-23 11:00:00 UTC</p>"))
         let devTable = try #require(ReportTests.element("table id=\"phase-1-table\"", in: dev))
         #expect(devTable.contains("<th scope=\"col\">Solver</th><th scope=\"col\">Members</th>"))
-        #expect(devTable.contains("<td>1</td><td>ada</td><td></td><td>0.8000</td>"))
-        #expect(devTable.contains("<td>2</td><td>owls</td><td>bob, cy</td><td>0.7000</td>"))
+        #expect(devTable.contains("<td>1</td><td>ada</td><td class=\"text\"></td><td>0.8000</td>"))
+        #expect(devTable.contains("<td>2</td><td>owls</td><td class=\"text\">bob, cy</td><td>0.7000</td>"))
         let final = try #require(ReportTests.element("section id=\"phase-2\"", in: html))
         #expect(final.contains("<p class=\"phase\">Ends 2026-11-24 10:00:00 UTC</p>"))
-        #expect(final.contains("<td>1</td><td>owls</td><td>bob, cy</td><td>0.9500</td>"))
+        #expect(final.contains("<td>1</td><td>owls</td><td class=\"text\">bob, cy</td><td>0.9500</td>"))
         #expect(
             html.contains(
-                "<tr><th scope=\"row\">Phases</th><td>1 dev, ends 2026-11-23 11:00:00 UTC; "
-                    + "2 final, ends 2026-11-24 10:00:00 UTC (current)</td></tr>"))
+                "<tr><th scope=\"row\">Phases</th><td>1 dev, ends <span class=\"nowrap\">2026-11-23 11:00:00 UTC</span>; "
+                    + "2 final, ends <span class=\"nowrap\">2026-11-24 10:00:00 UTC</span> (current)</td></tr>"))
         #expect(html.contains("<tr class=\"member\"><td>bob</td><td>owls</td><td>100%</td><td>5000.50 USD</td>"))
         // Without phases, one leaderboard, with a Members column only for teams.
         let plain = ReportTests.sample().html()

@@ -81,7 +81,7 @@ extension ChallengeReport {
             cells += [PageStyle.shownTime(entry.submittedAt), String(entry.entries), entry.submission]
             cells += metrics.map { name in entry.metrics?[name].map { ReportText.number($0, decimals: decimals) } ?? ""
             }
-            return PageStyle.row(cells, class: entry.score == nil ? "unscored" : nil)
+            return PageStyle.row(cells, class: entry.score == nil ? "unscored" : nil, wrap: teams ? [2] : [])
         }
         return rows.isEmpty
             ? "<p class=\"empty\">No scored submissions yet.</p>" : PageStyle.table(header, rows, id: id)
@@ -141,7 +141,7 @@ extension ChallengeReport {
                 item.state.rawValue, item.score.map { ReportText.number($0, decimals: decimals) } ?? "",
                 item.error ?? item.comment ?? "",
             ]
-            return PageStyle.row(cells, class: item.score == nil ? "unscored" : nil)
+            return PageStyle.row(cells, class: item.score == nil ? "unscored" : nil, wrap: [cells.count - 1])
         }
         let header =
             ["Submission", "Solver", "Received"] + (phased ? ["Phase"] : []) + ["State", metricName, "Note"]

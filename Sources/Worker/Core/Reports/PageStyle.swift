@@ -24,7 +24,8 @@ enum PageStyle {
         overflow-wrap: normal; word-break: normal; hyphens: none; }
         thead th { background: #f3f4f6; white-space: nowrap; }
         td { font-variant-numeric: tabular-nums; }
-        td.nowrap { white-space: nowrap; }
+        .nowrap, .scroll td { white-space: nowrap; }
+        .scroll td.text { white-space: normal; min-width: 14em; }
         table.facts { width: 100%; }
         table.facts th { color: #4b5563; font-weight: normal; white-space: nowrap; width: 1%; }
         .about, .prose { white-space: pre-wrap; overflow-wrap: break-word; }
@@ -49,19 +50,31 @@ enum PageStyle {
             + rows.joined(separator: "\n") + "\n</tbody>\n</table></div>"
     }
 
-    /// A row of text cells, each escaped.
-    static func row(_ cells: [String], class name: String? = nil) -> String {
+    /// A row of text cells, each escaped. Cells of a scrolling table stay on one line, but for the columns in
+    /// `wrap` (free text: notes, members), which wrap between words and keep timestamps whole.
+    static func row(_ cells: [String], class name: String? = nil, wrap: Set<Int> = []) -> String {
         let attribute = name.map { " class=\"\($0)\"" } ?? ""
-        return "<tr\(attribute)>" + cells.map { "<td>\(HTMLText.escape($0))</td>" }.joined() + "</tr>"
+        let tds = cells.enumerated().map { index, cell in
+            wrap.contains(index) ? "<td class=\"text\">\(text(cell))</td>" : "<td>\(HTMLText.escape(cell))</td>"
+        }
+        return "<tr\(attribute)>" + tds.joined() + "</tr>"
+    }
+
+    /// `text` escaped, each timestamp (`2026-11-23 10:00:00 UTC`) in a `span.nowrap`: a line may break between
+    /// words, never inside a date after one of its hyphens.
+    static func text(_ text: String) -> String {
+        HTMLText.escape(text).replacing(#/[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}(:[0-9]{2})?( UTC)?)?/#) {
+            "<span class=\"nowrap\">\($0.output.0)</span>"
+        }
     }
 
     /// A two-column table of facts (`<th>` name, `<td>` escaped value), as wide as the page.
     static func facts(_ facts: [(String, String)], prose: [(String, String)] = []) -> String {
         var rows = facts.map {
-            "<tr><th scope=\"row\">\(HTMLText.escape($0.0))</th><td>\(HTMLText.escape($0.1))</td></tr>"
+            "<tr><th scope=\"row\">\(HTMLText.escape($0.0))</th><td>\(text($0.1))</td></tr>"
         }
         rows += prose.map {
-            "<tr><th scope=\"row\">\(HTMLText.escape($0.0))</th><td class=\"about\">\(HTMLText.escape($0.1))</td></tr>"
+            "<tr><th scope=\"row\">\(HTMLText.escape($0.0))</th><td class=\"about\">\(text($0.1))</td></tr>"
         }
         return "<table class=\"facts\">\n" + rows.joined(separator: "\n") + "\n</table>"
     }

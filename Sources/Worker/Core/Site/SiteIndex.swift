@@ -15,7 +15,7 @@ struct SiteIndex {
                 info.state.rawValue, PageStyle.shownTime(info.deadline),
                 ReportText.amount(info.award.amount, info.award.currency), String(info.submissions),
             ]
-            return "<tr><td>\(link)</td>" + cells.map { "<td class=\"nowrap\">\(HTMLText.escape($0))</td>" }.joined()
+            return "<tr><td class=\"text\">\(link)</td>" + cells.map { "<td>\(HTMLText.escape($0))</td>" }.joined()
                 + "</tr>"
         }
         let body =
