@@ -97,13 +97,15 @@ struct PhaseReportTests {
         #expect(!html.contains("id=\"leaderboard-table\""))
         let dev = try #require(ReportTests.element("section id=\"phase-1\"", in: html), "\(html)")
         #expect(
-            dev.contains("<h2>Leaderboard: phase 1 (dev)</h2>\n<p class=\"phase\">Ended 2026-11-23 11:00:00 UTC</p>"))
+            dev.contains(
+                "<h2>Leaderboard: phase 1 (dev)</h2>\n<p class=\"phase\">Ended <span class=\"nowrap\">2026-11-23 11:00:00 UTC</span></p>"
+            ))
         let devTable = try #require(ReportTests.element("table id=\"phase-1-table\"", in: dev))
         #expect(devTable.contains("<th scope=\"col\">Solver</th><th scope=\"col\">Members</th>"))
         #expect(devTable.contains("<td>1</td><td>ada</td><td class=\"text\"></td><td>0.8000</td>"))
         #expect(devTable.contains("<td>2</td><td>owls</td><td class=\"text\">bob, cy</td><td>0.7000</td>"))
         let final = try #require(ReportTests.element("section id=\"phase-2\"", in: html))
-        #expect(final.contains("<p class=\"phase\">Ends 2026-11-24 10:00:00 UTC</p>"))
+        #expect(final.contains("<p class=\"phase\">Ends <span class=\"nowrap\">2026-11-24 10:00:00 UTC</span></p>"))
         #expect(final.contains("<td>1</td><td>owls</td><td class=\"text\">bob, cy</td><td>0.9500</td>"))
         #expect(
             html.contains(

@@ -17,7 +17,7 @@ extension ChallengeReport {
             <header>
             <h1>\(title)</h1>
             <p class="subtitle">Challenge <code>\(HTMLText.escape(challenge.id))</code> · results as of \
-            \(PageStyle.shownTime(generatedAt))</p>
+            \(PageStyle.text(PageStyle.shownTime(generatedAt)))</p>
             </header>
             \(summarySection)
             \(leaderboardSection)
@@ -63,7 +63,7 @@ extension ChallengeReport {
             let ended = phase.endsAt <= generatedAt ? "Ended" : "Ends"
             return "<section id=\"phase-\(phase.number)\">\n"
                 + "<h2>Leaderboard: phase \(phase.number) (\(HTMLText.escape(phase.name)))</h2>\n"
-                + "<p class=\"phase\">\(ended) \(PageStyle.shownTime(phase.endsAt))</p>\n"
+                + "<p class=\"phase\">\(ended) \(PageStyle.text(PageStyle.shownTime(phase.endsAt)))</p>\n"
                 + leaderboardBody(phase.standings, id: "phase-\(phase.number)-table") + "\n</section>"
         }.joined(separator: "\n")
     }

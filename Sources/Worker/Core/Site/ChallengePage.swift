@@ -29,7 +29,7 @@ struct ChallengePage {
             <header>
             <h1>\(HTMLText.escape(info.title))</h1>
             <p class="subtitle">Challenge <code>\(HTMLText.escape(info.id))</code> · \(info.state.rawValue) · as of \
-            \(PageStyle.shownTime(report.generatedAt))</p>
+            \(PageStyle.text(PageStyle.shownTime(report.generatedAt)))</p>
             </header>
             \(aboutSection)
             <section id="rules">

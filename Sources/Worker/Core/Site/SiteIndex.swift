@@ -30,7 +30,7 @@ struct SiteIndex {
             <body>
             <header>
             <h1>Challenges</h1>
-            <p class="subtitle">As of \(PageStyle.shownTime(generatedAt))</p>
+            <p class="subtitle">As of \(PageStyle.text(PageStyle.shownTime(generatedAt)))</p>
             </header>
             <section id="challenges">
             \(body)
