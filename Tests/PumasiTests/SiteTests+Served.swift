@@ -63,6 +63,9 @@ extension SiteTests {
             }
             #expect(links.count == 3)
             for link in links { #expect(TestNginx.get("\(nginx.base)/\(link)")?.status == 200, "\(link)") }
+            // The configuration loads without a warning.
+            let log = (try? String(contentsOfFile: nginx.prefix + "/error.log", encoding: .utf8)) ?? ""
+            #expect(!log.contains("[warn]") && !log.contains("[emerg]"), "\(log)")
         }
 
         @Test(.timeLimit(.minutes(5)))

@@ -78,6 +78,13 @@ struct SiteTests {
         let html = ChallengePage(report: report).html
         #expect(html.contains("<p class=\"prose\">Screen candidate alloys; details after the NDA.</p>"))
         #expect(html.contains("Confidential: the full description and files are for solvers who accept"))
+        // When the broker refused the leaderboard too, the page says why there is none.
+        let withheld = ChallengePage(report: report, withheld: true).html
+        #expect(
+            withheld.contains(
+                "The leaderboard is shown to "
+                    + "solvers who accept the challenge's agreement."))
+        #expect(!withheld.contains("<svg") && !withheld.contains("leaderboard-table"))
     }
 
     /// A solver's report holds their own submissions only: the chart adds each leaderboard entry's.

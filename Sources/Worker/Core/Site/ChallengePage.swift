@@ -7,6 +7,9 @@ import PumasiShared
 /// it; plain HTML with inline CSS (`PageStyle`), no script, every text escaped.
 struct ChallengePage {
     let report: ChallengeReport
+    /// The broker refused the viewer the leaderboard (a confidential challenge whose agreement they have not
+    /// accepted): the page says so instead of showing an empty one.
+    var withheld = false
 
     /// The page's file name in the site's directory: `<challenge id>.html`, with anything but letters, digits,
     /// `-` and `_` replaced, so that no id can name a path.
@@ -36,14 +39,22 @@ struct ChallengePage {
             <h2>Rules and award</h2>
             \(PageStyle.facts(facts))
             </section>
-            \(chartReport.leaderboardSection)
-            \(chartReport.progressSection)
+            \(resultsSection)
             \(report.awardsSection)
             <footer>Published by Pumasi. Times are UTC.</footer>
             </body>
             </html>
 
             """
+    }
+
+    /// The leaderboard and the chart, or why there are none.
+    private var resultsSection: String {
+        guard !withheld else {
+            return "<section id=\"leaderboard\">\n<h2>Leaderboard</h2>\n<p class=\"empty\">The leaderboard is shown to "
+                + "solvers who accept the challenge's agreement.</p>\n</section>"
+        }
+        return chartReport.leaderboardSection + "\n" + chartReport.progressSection
     }
 
     /// The description; for a confidential challenge the viewer has not accepted, the summary and a note.

@@ -57,25 +57,39 @@ struct SiteWriter {
 
     private func writePage(of info: ChallengeInfo) throws -> String {
         let path = (directory as NSString).appendingPathComponent(ChallengePage.fileName(info.id))
-        try Self.replace(path, with: ChallengePage(report: try report(of: info)).html)
+        try Self.replace(path, with: try page(of: info).html)
         return path
     }
 
-    /// The challenge's report (`pumasi.challenge.report`); for a viewer the broker gives no report to (an
-    /// evaluator, a judge, another seeker), one made of the challenge and its leaderboard (`pumasi.leaderboard`).
-    private func report(of info: ChallengeInfo) throws -> ChallengeReport {
+    /// The challenge's page, from its report (`pumasi.challenge.report`). For a viewer the broker gives no report
+    /// to (an evaluator, a judge, another seeker), from the challenge and its leaderboard (`pumasi.leaderboard`);
+    /// for one who may not see the leaderboard either (a confidential challenge's agreement not accepted), without.
+    private func page(of info: ChallengeInfo) throws -> ChallengePage {
         do {
             let request = ReportRequest(challenge: info.id, view: view)
-            return try client.call(Service.report, request, as: ChallengeReport.self).0
+            return ChallengePage(report: try client.call(Service.report, request, as: ChallengeReport.self).0)
         } catch {
-            guard case ClientError.server(let refusal) = error, refusal.code == .forbidden else { throw error }
+            guard Self.isRefusal(error) else { throw error }
+        }
+        var report = ChallengeReport(
+            challenge: info, metric: "", leaderboard: [], submissions: [], awards: info.awards ?? [],
+            generatedAt: WallClock.now())
+        do {
             let request = LeaderboardRequest(challenge: info.id, view: view)
             let board = try client.call(Service.leaderboard, request, as: Leaderboard.self).0
-            return ChallengeReport(
-                challenge: info, metric: board.metric ?? "score",
-                precision: board.precision ?? ChallengeReport.defaultPrecision, leaderboard: board.entries,
-                submissions: [], awards: info.awards ?? [], generatedAt: WallClock.now())
+            report.metric = board.metric ?? ""
+            report.precision = board.precision ?? ChallengeReport.defaultPrecision
+            report.leaderboard = board.entries
+            return ChallengePage(report: report)
+        } catch {
+            guard Self.isRefusal(error) else { throw error }
+            return ChallengePage(report: report, withheld: true)
         }
+    }
+
+    private static func isRefusal(_ error: any Error) -> Bool {
+        guard case ClientError.server(let refusal) = error else { return false }
+        return refusal.code == .forbidden
     }
 
     /// Replaces the file at `path` with `text`: a temporary file beside it, written, flushed, made 0644, then
