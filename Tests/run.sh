@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite on a fresh Debian machine: installs what it needs (libzmq, SQLite, libpq, libsodium, zlib, libyaml,
-# PostgreSQL, Chromium; runc and busybox for the container tests, mmdebstrap for their image; Debian's numpy,
+# PostgreSQL, Chromium, nginx; runc and busybox for the container tests, mmdebstrap for their image; Debian's numpy,
 # SciPy and scikit-learn, for Codabench's iris program on a host whose numpy is 1.24), builds the pinned Python
 # environment the Codabench fixtures need (deploy/images/build-python-legacy.sh, from Debian and PyPI, kept between
 # runs), starts a throwaway PostgreSQL cluster (initdb in a temporary directory, pg_ctl on a free loopback port), runs
@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libzmq3-dev libsqlite3-dev libpq-dev libsodium-dev zlib1g-dev libyaml-dev postgresql chromium runc
+packages=(libzmq3-dev libsqlite3-dev libpq-dev libsodium-dev zlib1g-dev libyaml-dev postgresql chromium nginx runc
     busybox-static mmdebstrap python3-numpy python3-scipy python3-sklearn python3-psutil)
 missing=()
 for package in "${packages[@]}"; do

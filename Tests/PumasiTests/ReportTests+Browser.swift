@@ -17,6 +17,12 @@ enum HeadlessChromium {
     /// Runs Chromium headless on `file` with `arguments` and a throwaway profile, bounded by `seconds`.
     /// - Returns: what it printed and how long it took.
     static func run(_ arguments: [String], file: String, seconds: Double = 60) throws -> (CLIResult, Double) {
+        try run(arguments, url: URL(fileURLWithPath: file).absoluteString, seconds: seconds)
+    }
+
+    /// Runs Chromium headless on `url` (a page served over loopback HTTP, or a file URL) with `arguments`.
+    /// - Returns: what it printed and how long it took.
+    static func run(_ arguments: [String], url: String, seconds: Double = 60) throws -> (CLIResult, Double) {
         let browser = try #require(
             path,
             "CI is set but there is no chromium at \(candidates.joined(separator: ", ")): apt-get install chromium")
@@ -26,7 +32,7 @@ enum HeadlessChromium {
         let result = try CLIProcess(
             executable: browser,
             ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile)"]
-                + arguments + [URL(fileURLWithPath: file).absoluteString]
+                + arguments + [url]
         ).finish(within: seconds)
         let elapsed = ContinuousClock.now - started
         return (result, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)

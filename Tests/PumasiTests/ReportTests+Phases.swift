@@ -97,22 +97,44 @@ struct PhaseReportTests {
         #expect(!html.contains("id=\"leaderboard-table\""))
         let dev = try #require(ReportTests.element("section id=\"phase-1\"", in: html), "\(html)")
         #expect(
-            dev.contains("<h2>Leaderboard: phase 1 (dev)</h2>\n<p class=\"phase\">Ended 2026-11-23 11:00:00 UTC</p>"))
+            dev.contains(
+                "<h2>Leaderboard: phase 1 (dev)</h2>\n<p class=\"phase\">Ended <span class=\"nowrap\">2026-11-23 11:00:00 UTC</span></p>"
+            ))
         let devTable = try #require(ReportTests.element("table id=\"phase-1-table\"", in: dev))
         #expect(devTable.contains("<th scope=\"col\">Solver</th><th scope=\"col\">Members</th>"))
-        #expect(devTable.contains("<td>1</td><td>ada</td><td></td><td>0.8000</td>"))
-        #expect(devTable.contains("<td>2</td><td>owls</td><td>bob, cy</td><td>0.7000</td>"))
+        #expect(devTable.contains("<td>1</td><td>ada</td><td class=\"text\"></td><td>0.8000</td>"))
+        #expect(devTable.contains("<td>2</td><td>owls</td><td class=\"text\">bob, cy</td><td>0.7000</td>"))
         let final = try #require(ReportTests.element("section id=\"phase-2\"", in: html))
-        #expect(final.contains("<p class=\"phase\">Ends 2026-11-24 10:00:00 UTC</p>"))
-        #expect(final.contains("<td>1</td><td>owls</td><td>bob, cy</td><td>0.9500</td>"))
+        #expect(final.contains("<p class=\"phase\">Ends <span class=\"nowrap\">2026-11-24 10:00:00 UTC</span></p>"))
+        #expect(final.contains("<td>1</td><td>owls</td><td class=\"text\">bob, cy</td><td>0.9500</td>"))
         #expect(
             html.contains(
-                "<tr><th scope=\"row\">Phases</th><td>1 dev, ends 2026-11-23 11:00:00 UTC; "
-                    + "2 final, ends 2026-11-24 10:00:00 UTC (current)</td></tr>"))
-        #expect(html.contains("<td>bob (team owls)</td><td>5000.50 USD</td>"))
+                "<tr><th scope=\"row\">Phases</th><td>1 dev, ends <span class=\"nowrap\">2026-11-23 11:00:00 UTC</span>; "
+                    + "2 final, ends <span class=\"nowrap\">2026-11-24 10:00:00 UTC</span> (current)</td></tr>"))
+        #expect(html.contains("<tr class=\"member\"><td>bob</td><td>owls</td><td>100%</td><td>5000.50 USD</td>"))
         // Without phases, one leaderboard, with a Members column only for teams.
         let plain = ReportTests.sample().html()
         #expect(plain.contains("id=\"leaderboard-table\"") && !plain.contains("Members") && !plain.contains("Phases"))
+    }
+
+    /// A team's award is one award per member: the awards table shows the team and each member's share of it.
+    @Test func htmlShowsATeamsSplitPerMember() throws {
+        var report = Self.sample()
+        report.awards[0].amount = Decimal(string: "3000.30")!
+        var cy = report.awards[0]
+        cy.solver = "cy"
+        cy.amount = Decimal(string: "2000.20")!
+        report.awards.append(cy)
+        let awards = try #require(ReportTests.element("table id=\"awards-table\"", in: report.html()))
+        #expect(
+            awards.contains(
+                "<th scope=\"col\">Solver</th><th scope=\"col\">Team</th><th scope=\"col\">Share</th>"
+                    + "<th scope=\"col\">Amount</th>"))
+        #expect(awards.contains("<tr class=\"member\"><td>bob</td><td>owls</td><td>60%</td><td>3000.30 USD</td>"))
+        #expect(awards.contains("<tr class=\"member\"><td>cy</td><td>owls</td><td>40%</td><td>2000.20 USD</td>"))
+        // Without teams, neither column.
+        let plain = try #require(ReportTests.element("table id=\"awards-table\"", in: ReportTests.sample().html()))
+        #expect(!plain.contains("Team") && !plain.contains("Share"))
     }
 
     @Test func jsonCarriesThePhaseBoardsAndRoundTrips() throws {

@@ -244,7 +244,20 @@ struct ReportTests {
             #expect(rows.last?.hasPrefix(" class=\"unscored\"><td>–</td>") == true)
             #expect(html.contains("<td>ada</td><td>5000.50 USD</td><td>0.9000</td><td>winner-takes-all</td>"))
             #expect(html.contains("<td>6: 4 scored, 1 failed, 1 waiting</td>"))
-            #expect(html.contains("<td>2026-11-24 10:00:00 UTC</td>"))
+            #expect(html.contains("<td><span class=\"nowrap\">2026-11-24 10:00:00 UTC</span></td>"))
+            // Every submission, in the broker's order, with its state and its score or error.
+            let submissions = try #require(ReportTests.element("table id=\"submissions-table\"", in: html))
+            let lines = submissions.components(separatedBy: "<tr").dropFirst(2)
+            #expect(lines.count == 6)
+            #expect(
+                lines.first?.contains(
+                    "<td>sub_1</td><td>ada</td><td>2026-11-23 10:00:00 UTC</td><td>scored</td><td>0.5000</td><td class=\"text\"></td>"
+                )
+                    == true)
+            #expect(
+                submissions.contains(
+                    "<td>failed</td><td></td><td class=\"text\">line 3: bad value\n&quot;x&quot;, y</td>"))
+            #expect(lines.last?.contains("<td>sub_6</td><td>cy</td>") == true)
         }
 
         @Test func emptyChallenge() {
@@ -255,6 +268,7 @@ struct ReportTests {
             let html = report.html()
             #expect(html.contains("No scored submissions yet."))
             #expect(html.contains("No award recorded."))
+            #expect(html.contains("No submissions."))
             #expect(!html.contains("<path"))
         }
     }

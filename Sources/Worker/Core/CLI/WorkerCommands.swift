@@ -146,7 +146,9 @@ enum RelayCommand: Command {
             kept on disk in its outbox and delivered, exactly once, when the broker is reachable ('pumasi outbox'
             lists them). Missed announcements are recovered from the broker's log. Judges see a line for each
             submission that awaits judging (--topic judging. shows only those) and take it with 'pumasi judge
-            next --broker <listen endpoint>'. Stops on SIGTERM or SIGINT.
+            next --broker <listen endpoint>'. With --site DIR it writes the static website of 'pumasi site' there
+            and rewrites a challenge's page and the index when an announcement about it arrives (at most once a
+            second per challenge). Stops on SIGTERM or SIGINT.
             """,
         options: [
             .init(
@@ -166,6 +168,9 @@ enum RelayCommand: Command {
             .init(
                 "outbox", value: "path", help: "The outbox file. Default: $XDG_DATA_HOME/pumasi/relay-outbox.sqlite3."),
             .init("topic", value: "prefix", help: "Only announcements whose topic starts with this.", repeats: true),
+            .init(
+                "site", value: "dir",
+                help: "Keep a 'pumasi site' in this directory: each announcement rewrites its challenge's page."),
             .init("json", help: "Print each announcement as one JSON line."),
             .init("log-level", value: "level", help: "trace, debug, info, notice, warning, error. Default: info."),
         ])
@@ -194,7 +199,14 @@ enum RelayCommand: Command {
         if !a.all("topic").isEmpty { config.topics = a.all("topic") }
         let console = context.console
         let json = context.json
+        // The site is written on the keeper's own thread; the relay's loop only tells it which challenge changed.
+        let site = a.value("site").map { directory in
+            SiteKeeper(
+                directory: directory, endpoint: config.brokerEndpoint, timeoutSeconds: config.timeoutSeconds,
+                curve: config.curve, logger: context.logger("site"))
+        }
         let relay = try Relay(config: config, logger: context.logger("relay")) { announcement, recovered in
+            site?.announced(announcement.challenge)
             if json {
                 console.out(String(decoding: Wire.encode(announcement), as: UTF8.self))
             } else {
@@ -202,6 +214,8 @@ enum RelayCommand: Command {
             }
         }
         context.signals.onTerminate { _ in relay.stop() }
+        site?.start()
+        defer { site?.stop() }
         try relay.run()
         return 0
     }
