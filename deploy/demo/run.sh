@@ -15,14 +15,14 @@ pumasi_install_packages
 # Release, as users run it (PUMASI_BUILD=debug for a quicker first build).
 PUMASI_BUILD=${PUMASI_BUILD:-release} pumasi_build "$root"
 work=$(mktemp -d "${TMPDIR:-/tmp}/pumasi-demo.XXXXXX")
-# What the demo leaves behind for you to open: the seeker's report.
+# What the demo leaves behind for you to open: the seeker's report and a solver's view of the site.
 out=$(mktemp -d "${TMPDIR:-/tmp}/pumasi-demo-output.XXXXXX")
 pids=()
 cleanup() {
     echo "==> stopping every process (SIGTERM, by PID)"
     pumasi_stop "${pids[@]}"
     rm -rf "$work"
-    echo "==> the seeker's report is in $out (open $out/pumps-report.html)"
+    echo "==> the seeker's report and the site are in $out (open $out/pumps-report.html and $out/site/index.html)"
 }
 trap cleanup EXIT
 
@@ -209,6 +209,9 @@ step "the award ledger: hash-chained, anchored in the announcements; verify dete
 
 step "a self-contained HTML report for the seeker (leaderboard, awards, a chart of the best score over time)"
 as globex "$bin/pumasi" export "$pumps" --format html --output "$out/pumps-report.html"
+
+step "a static website of the challenges as a solver sees them, for any web server (deploy/site/nginx.conf)"
+as ada "$bin/pumasi" site --out "$out/site"
 
 step "the audit trail: every state change and who made it"
 "$bin/pumasi-broker" audit --data-dir "$work/broker" | grep -v key.add

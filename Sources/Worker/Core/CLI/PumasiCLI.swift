@@ -39,7 +39,8 @@ public enum PumasiCLI {
             AnswerCommand.self, ClarificationsCommand.self, TeamCommand.self, TeamCreateCommand.self,
             TeamInviteCommand.self, TeamJoinCommand.self, TeamLeaveCommand.self, TeamSharesCommand.self,
             TeamShowCommand.self, SiteCommand.self, RelayCommand.self, OutboxCommand.self, KeygenCommand.self,
-            LoginCommand.self, ConfigCommand.self, ConfigSetCommand.self, ConfigShowCommand.self, ConfigListCommand.self,
+            LoginCommand.self, ConfigCommand.self, ConfigSetCommand.self, ConfigShowCommand.self,
+            ConfigListCommand.self,
             ConfigUseCommand.self, ConfigRemoveCommand.self, CompletionCommand.self,
         ]
     }
