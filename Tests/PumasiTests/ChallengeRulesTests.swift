@@ -245,6 +245,7 @@ struct ChallengeRulesTests {
         // ada's 0.90 and cy's 0.9049 tie at 2 places: ada submitted first. dee has no score: last, unranked.
         #expect(provisional.entries.map(\.solver) == ["ada", "cy", "bob", "dee"])
         #expect(provisional.entries.map(\.score) == [0.90, 0.90, 0.85, nil])
+        #expect(provisional.entries.map(\.rank) == [1, 2, 3, nil], "a solver with no score has no rank")
         #expect(provisional.entries[0].metrics?.keys.contains("private.acc") == false)
         // The announcement of a score gives the public value.
         let announced = try setup.events(of: challenge.id).first { $0.submission == a2.submission }

@@ -101,7 +101,7 @@ private struct BoardRow: Equatable, CustomStringConvertible {
 
     init(_ entry: LeaderboardEntry) {
         // A live leaderboard lists scored submissions only; a missing score (NaN) matches no expected row.
-        self.init(rank: entry.rank, solver: entry.solver, score: entry.score ?? .nan, entries: entry.entries)
+        self.init(rank: entry.rank ?? 0, solver: entry.solver, score: entry.score ?? .nan, entries: entry.entries)
     }
 
     var description: String { "\(rank). \(solver) \(score) (\(entries))" }

@@ -78,7 +78,7 @@ public struct ChallengeReport: Codable, Sendable, Equatable {
 
     static func standings(_ leaderboard: [LeaderboardEntry]) -> [LeaderboardEntry] {
         let scored = leaderboard.enumerated().filter { $0.element.score != nil }
-            .sorted { ($0.element.rank, $0.offset) < ($1.element.rank, $1.offset) }
+            .sorted { ($0.element.rank ?? Int.max, $0.offset) < ($1.element.rank ?? Int.max, $1.offset) }
             .map(\.element)
         return scored + leaderboard.filter { $0.score == nil }
     }

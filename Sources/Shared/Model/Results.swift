@@ -193,7 +193,7 @@ public struct SubmissionInfo: Codable, Sendable, Equatable {
 
 /// One solver's line on a leaderboard: their best submission and how many they made.
 public struct LeaderboardEntry: Codable, Sendable, Equatable {
-    public var rank: Int
+    public var rank: Int?
     public var solver: String
     public var submission: String
     /// The ranking score; nil when the solver has no score (yet), which ranks last. The broker's live
@@ -208,7 +208,7 @@ public struct LeaderboardEntry: Codable, Sendable, Equatable {
     public var members: [String]?
 
     public init(
-        rank: Int, solver: String, submission: String, score: Double?, submittedAt: Millis, entries: Int,
+        rank: Int?, solver: String, submission: String, score: Double?, submittedAt: Millis, entries: Int,
         metrics: [String: Double]? = nil
     ) {
         self.rank = rank

@@ -110,7 +110,7 @@ struct Ranking {
             entries.append(
                 entry(
                     LeaderboardEntry(
-                        rank: entries.count + 1, solver: candidate.solver, submission: candidate.submission, score: nil,
+                        rank: nil, solver: candidate.solver, submission: candidate.submission, score: nil,
                         submittedAt: candidate.receivedAt, entries: entriesBySolver[candidate.entrant] ?? 1),
                     of: candidate.entrant))
         }

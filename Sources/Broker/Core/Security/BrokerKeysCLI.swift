@@ -33,7 +33,11 @@ enum BrokerKeysCLI {
     static func main(_ arguments: [String], environment: [String: String]) -> Int32 {
         HostCommand.run(spec, arguments, environment: environment) { a, place in
             let directory = place.directory
-            let store = try Store(location: place.location, applicationName: "pumasi-broker keys")
+            // Only `add` may make a new store (keys registered before the broker's first start); the others look at
+            // one that must be there, and a mistyped --data-dir must not leave an empty store behind.
+            let store =
+                a[argument: "action"] == "add"
+                ? try Store(location: place.location, applicationName: "pumasi-broker keys") : try place.existingStore()
             switch a[argument: "action"] {
             case "add":
                 guard let key = a[argument: "key"], let name = a.value("name"), let roleText = a.value("role") else {

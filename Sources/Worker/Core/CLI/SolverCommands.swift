@@ -512,7 +512,7 @@ enum LeaderboardCommand: Command {
             for e in board.entries {
                 table.rows.append(
                     [
-                        e.score == nil ? "-" : String(e.rank), e.solver,
+                        e.score == nil ? "-" : e.rank.map(String.init) ?? "-", e.solver,
                         Format.score(e.score, decimals: board.precision), String(e.entries), e.submission,
                         WallClock.iso(e.submittedAt),
                     ] + (teams ? [e.members.map { $0.joined(separator: ", ") } ?? "-"] : []))

@@ -24,7 +24,10 @@ extension ChallengeReport {
             for entry in entries {
                 csv.row(
                     (phase.map { [String($0)] } ?? [])
-                        + [entry.score == nil ? "" : String(entry.rank), CSVWriter.guarded(entry.solver)]
+                        + [
+                            entry.score == nil ? "" : entry.rank.map(String.init) ?? "",
+                            CSVWriter.guarded(entry.solver),
+                        ]
                         + (teams ? [CSVWriter.guarded((entry.members ?? []).joined(separator: ";"))] : [])
                         + [
                             CSVWriter.guarded(entry.submission), numberField(entry.score),

@@ -75,7 +75,7 @@ extension ChallengeReport {
         var header = ["Rank", "Solver"] + (teams ? ["Members"] : [])
         header += [metricName, "Submitted", "Entries", "Submission"] + metrics
         let rows = entries.map { entry in
-            var cells = [entry.score == nil ? "–" : String(entry.rank), entry.solver]
+            var cells = [entry.score == nil ? "–" : entry.rank.map(String.init) ?? "–", entry.solver]
             if teams { cells.append(entry.members?.joined(separator: ", ") ?? "") }
             cells.append(entry.score.map { ReportText.number($0, decimals: decimals) } ?? "no score")
             cells += [PageStyle.shownTime(entry.submittedAt), String(entry.entries), entry.submission]
