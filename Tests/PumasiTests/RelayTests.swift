@@ -11,15 +11,20 @@ final class RelayHarness: @unchecked Sendable {
     private(set) var listen = ""
     private let finished = DispatchSemaphore(value: 0)
 
-    /// - Parameter curve: the relay owner's credentials, for a broker with CURVE on.
-    init(broker: String, pub: String, outbox: String, syncInterval: Millis, curve: CurveClient? = nil) throws {
+    /// - Parameters:
+    ///   - curve: the relay owner's credentials, for a broker with CURVE on.
+    ///   - notifier: delivers the relay's notices (`--notify`), if any.
+    init(
+        broker: String, pub: String, outbox: String, syncInterval: Millis, curve: CurveClient? = nil,
+        notifier: Notifier? = nil
+    ) throws {
         var config = RelayConfig(brokerEndpoint: broker, publishEndpoint: pub, outboxPath: outbox)
         config.listenEndpoint = "tcp://127.0.0.1:*"
         config.syncInterval = syncInterval
         config.timeoutSeconds = 1
         config.curve = curve
         let box = Box()
-        relay = try Relay(config: config, logger: Logger(label: "test-relay", level: .error)) {
+        relay = try Relay(config: config, logger: Logger(label: "test-relay", level: .error), notifier: notifier) {
             announcement, recovered in
             box.append(announcement, recovered)
         }
