@@ -11,10 +11,13 @@ final class RelayHarness: @unchecked Sendable {
     private(set) var listen = ""
     private let finished = DispatchSemaphore(value: 0)
 
-    /// - Parameter curve: the relay owner's credentials, for a broker with CURVE on.
+    /// - Parameters:
+    ///   - curve: the relay owner's credentials, for a broker with CURVE on.
+    ///   - notifier: delivers the relay's notices (`--notify`), if any.
+    ///   - configure: changes to the relay's configuration.
     init(
         broker: String, pub: String, outbox: String, syncInterval: Millis, curve: CurveClient? = nil,
-        configure: (inout RelayConfig) -> Void = { _ in }
+        notifier: Notifier? = nil, configure: (inout RelayConfig) -> Void = { _ in }
     ) throws {
         var config = RelayConfig(brokerEndpoint: broker, publishEndpoint: pub, outboxPath: outbox)
         config.listenEndpoint = "tcp://127.0.0.1:*"
@@ -23,7 +26,7 @@ final class RelayHarness: @unchecked Sendable {
         config.curve = curve
         configure(&config)
         let box = Box()
-        relay = try Relay(config: config, logger: Logger(label: "test-relay", level: .error)) {
+        relay = try Relay(config: config, logger: Logger(label: "test-relay", level: .error), notifier: notifier) {
             announcement, recovered in
             box.append(announcement, recovered)
         }

@@ -148,7 +148,10 @@ enum RelayCommand: Command {
             submission that awaits judging (--topic judging. shows only those) and take it with 'pumasi judge
             next --broker <listen endpoint>'. With --site DIR it writes the static website of 'pumasi site' there
             and rewrites a challenge's page and the index when an announcement about it arrives (at most once a
-            second per challenge). Stops on SIGTERM or SIGINT.
+            second per challenge). With --notify it also tells its owner when one of their submissions is scored or
+            fails, or when a followed challenge opens, is extended, closes or awards: on this terminal (a 'Notice:'
+            line), by email through sendmail, or by a webhook (a JSON POST). Notices are delivered off the relay's
+            loop; failures are logged. Stops on SIGTERM or SIGINT.
             """,
         options: [
             .init(
@@ -173,6 +176,22 @@ enum RelayCommand: Command {
                 help: "Keep a 'pumasi site' in this directory: each announcement rewrites its challenge's page."),
             .init("json", help: "Print each announcement as one JSON line."),
             .init("log-level", value: "level", help: "trace, debug, info, notice, warning, error. Default: info."),
+            .init(
+                "notify", value: "target",
+                help: "Deliver notices to terminal, email:ADDRESS or webhook:URL (http or https).", repeats: true),
+            .init(
+                "owner", value: "name",
+                help:
+                    "Whose submissions are yours, for notices: the solver name the broker records. Default: $PUMASI_SOLVER or $USER. Submissions forwarded by this relay are yours too."
+            ),
+            .init(
+                "follow", value: "challenge",
+                help: "Notices of this challenge's opening, extension, closing and awards ('all': every challenge).",
+                repeats: true),
+            .init(
+                "sendmail", value: "path",
+                help: "The sendmail program for email notices, run as PATH -t -i. Default: /usr/sbin/sendmail."),
+            .init("mail-from", value: "address", help: "The From of email notices. Default: pumasi-relay@<host>."),
         ])
 
     static func run(_ context: CommandContext) throws -> Int32 {
@@ -205,7 +224,9 @@ enum RelayCommand: Command {
                 directory: directory, endpoint: config.brokerEndpoint, timeoutSeconds: config.timeoutSeconds,
                 curve: config.curve, logger: context.logger("site"))
         }
-        let relay = try Relay(config: config, logger: context.logger("relay")) { announcement, recovered in
+        let notifier = try notifier(context)
+        let relay = try Relay(config: config, logger: context.logger("relay"), notifier: notifier) {
+            announcement, recovered in
             site?.announced(announcement.challenge)
             if json {
                 console.out(String(decoding: Wire.encode(announcement), as: UTF8.self))
@@ -218,6 +239,47 @@ enum RelayCommand: Command {
         defer { site?.stop() }
         try relay.run()
         return 0
+    }
+
+    /// The notifier `--notify`, `--owner` and `--follow` ask for; nil without `--notify`.
+    static func notifier(_ context: CommandContext) throws -> Notifier? {
+        let a = context.arguments
+        let targets = try a.all("notify").map { text in
+            do {
+                return try NoticeTarget(parsing: text)
+            } catch {
+                throw UsageError("--notify \(error)", usage: spec.usage)
+            }
+        }
+        guard !targets.isEmpty else {
+            for option in ["owner", "follow", "sendmail", "mail-from"] where !a.all(option).isEmpty {
+                throw UsageError("--\(option) needs --notify", usage: spec.usage)
+            }
+            return nil
+        }
+        var config = NoticeConfig(
+            rules: NoticeRules(owner: a.value("owner") ?? context.solverName, follow: a.all("follow")),
+            targets: targets)
+        if let path = a.value("sendmail") { config.sendmailPath = path }
+        if let from = a.value("mail-from") { config.mailFrom = from }
+        let console = context.console
+        let json = context.json
+        return Notifier(config: config, logger: context.logger("notices")) { notice in
+            if json {
+                console.out(
+                    String(
+                        decoding: Wire.encode(NoticeLine(notice: notice.text, announcement: notice.announcement)),
+                        as: UTF8.self))
+            } else {
+                console.out("Notice: \(notice.text)")
+            }
+        }
+    }
+
+    /// A notice on the terminal with --json: one line, told apart from announcements by its `notice` key.
+    struct NoticeLine: Encodable {
+        var notice: String
+        var announcement: Announcement
     }
 
     /// One line per announcement, for people.

@@ -42,12 +42,17 @@ public final class Relay: Sendable {
     private let context: ZMQContext
     private let stopSignal: ZMQStopSignal
     private let show: @Sendable (Announcement, _ recovered: Bool) -> Void
+    /// Tells the owner what they follow (`pumasi relay --notify`), off this relay's loop.
+    private let notifier: Notifier?
 
+    /// - Parameter notifier: started by `run`, and stopped (its queue drained, bounded in time) when `run` returns.
     public init(
-        config: RelayConfig, logger: Logger, show: @escaping @Sendable (Announcement, _ recovered: Bool) -> Void
+        config: RelayConfig, logger: Logger, notifier: Notifier? = nil,
+        show: @escaping @Sendable (Announcement, _ recovered: Bool) -> Void
     ) throws {
         self.config = config
         self.logger = logger
+        self.notifier = notifier
         self.show = show
         context = try ZMQContext()
         stopSignal = ZMQStopSignal(context: context)
@@ -79,6 +84,18 @@ public final class Relay: Sendable {
                 "broker": config.brokerEndpoint, "pub": config.publishEndpoint, "listen": listening,
                 "outbox": config.outboxPath,
             ])
+        if let notifier {
+            notifier.start()
+            logger.info(
+                "notices on",
+                [
+                    "notify": notifier.config.targets.map(\.description).joined(separator: ","),
+                    "owner": notifier.config.rules.owner ?? "-",
+                    "follow": notifier.config.rules.followAll
+                        ? "all" : notifier.config.rules.follows.sorted().joined(separator: ","),
+                ])
+        }
+        defer { notifier?.stop() }
         synchronise(&state)
         onReady(listening)
 
@@ -133,7 +150,7 @@ public final class Relay: Sendable {
     private func receive(_ announcement: Announcement, _ state: inout State) {
         guard let last = state.lastSeq else {
             state.lastSeq = announcement.seq
-            return show(announcement, false)
+            return present(announcement, recovered: false, state)
         }
         if announcement.seq <= last { return }  // already shown (recovered from the log)
         if announcement.seq > last + 1 {
@@ -148,8 +165,16 @@ public final class Relay: Sendable {
         }
         if announcement.seq > (state.lastSeq ?? 0) {
             state.lastSeq = announcement.seq
-            show(announcement, false)
+            present(announcement, recovered: false, state)
         }
+    }
+
+    /// Shows an announcement, and queues the notice it makes for the owner, if any.
+    private func present(_ announcement: Announcement, recovered: Bool, _ state: State) {
+        show(announcement, recovered)
+        guard let notifier else { return }
+        let forwarded = announcement.submission.map { state.outbox.forwarded.contains($0) } ?? false
+        if let notice = notifier.config.rules.notice(for: announcement, forwarded: forwarded) { notifier.post(notice) }
     }
 
     /// Shows logged announcements after `after` (up to `through`, if given) that this relay has not shown, on
@@ -167,7 +192,7 @@ public final class Relay: Sendable {
             else { return shown }
             for event in log.events where through.map({ event.seq <= $0 }) ?? true {
                 if config.topics.contains(where: { event.topic.rawValue.hasPrefix($0) }) {
-                    show(event, true)
+                    present(event, recovered: true, state)
                     shown += 1
                 }
                 state.lastSeq = max(state.lastSeq ?? 0, event.seq)

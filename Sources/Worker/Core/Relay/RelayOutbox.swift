@@ -8,6 +8,8 @@ import PumasiShared
 /// Thread rule: owned by the relay's loop thread.
 final class RelayOutbox {
     private let db: SQLiteConnection
+    /// The broker's ids of the submissions delivered from here: the relay's owner's, for notices.
+    private(set) var forwarded: Set<String> = []
 
     init(path: String) throws {
         // A bare file name (`--outbox relay.sqlite3`) lives in the current directory, which exists.
@@ -72,6 +74,9 @@ final class RelayOutbox {
                     """)
             }
         }
+        forwarded = Set(
+            try db.query("SELECT submission FROM outbox WHERE state = 'delivered' AND submission IS NOT NULL")
+                .compactMap { $0.string(0) })
     }
 
     /// A file waiting in the outbox, instead of the row's bytes.
@@ -213,6 +218,7 @@ final class RelayOutbox {
                 "UPDATE outbox SET state = 'delivered', submission = ? WHERE solver = ? AND client_id = ?",
                 [.text(submission), .text(entry.solver), .text(entry.clientId)])
         }
+        forwarded.insert(submission)
     }
 
     func refused(_ entry: OutboxEntry, error: String) throws {
