@@ -144,10 +144,10 @@ sleep 1
 
 as() { local who=$1; shift; on desk env PUMASI_KEY="$work/keys/$who.key" "$bin/pumasi" "$@"; }
 submitted=()
-# submit WHO FILE: a submission, retried (under one client id) until some broker acknowledges it.
+# submit WHO FILE [OPTIONS]: a submission, retried (under one client id) until some broker acknowledges it.
 submit() {
     local id
-    id=$(as "$1" submit "$challenge" "$2" --timeout 2 --json | sed -nE 's/.*"submission" : "([^"]+)".*/\1/p')
+    id=$(as "$1" submit "$challenge" "$2" "${@:3}" --timeout 2 --json | sed -nE 's/.*"submission" : "([^"]+)".*/\1/p')
     [ -n "$id" ] || { echo "no receipt for $1's $2" >&2; return 1; }
     submitted+=("$1:$id")
     echo "    $1 submitted $id"
@@ -190,7 +190,8 @@ step "2. cut broker-b (now active) off the network; broker-a waits as the standb
 since=$(date +%s.%N)
 ip -n "$lan" link set "$tag-${address[broker-b]}" down
 wait_active broker-a
-submit ada "$here/demo/solutions/pumps-ada.csv"
+# The same file again on purpose: --again makes it a new submission (else it is the first one, run twice).
+submit ada "$here/demo/solutions/pumps-ada.csv" --again
 for _ in $(seq 1 300); do kill -0 "${pid[broker-b]}" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "${pid[broker-b]}" 2>/dev/null; then
     echo "broker-b still runs 30 s into the cut" >&2
