@@ -56,7 +56,14 @@ extension CLITests {
             ((try? String(contentsOfFile: keptPage, encoding: .utf8)) ?? "").contains("<td>2</td><td>bob</td>")
         }
         #expect(updated, "the relay did not rewrite \(keptPage): \(relay.stderr)")
-        #expect(relay.stderr.contains("site updated"), "\(relay.stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: kept).allSatisfy { !$0.hasPrefix(".") })
+        // The keeper logs after the page is in place: the line may follow the file by a moment.
+        #expect(relay.wait(seconds: 5) { _, stderr in stderr.contains("site updated") }, "\(relay.stderr)")
+        // No temp file of a rewrite is left behind (one may be half-way through a rewrite at any moment).
+        #expect(
+            eventually(seconds: 5) {
+                ((try? FileManager.default.contentsOfDirectory(atPath: kept)) ?? [".none"]).allSatisfy {
+                    !$0.hasPrefix(".")
+                }
+            })
     }
 }

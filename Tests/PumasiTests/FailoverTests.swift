@@ -369,7 +369,9 @@ private final class SubmissionLoad: @unchecked Sendable {
                     if lock.withLock({ stopping }) { return }
                     let request = SubmitRequest(
                         challenge: challenge, solver: solver, filename: "answer.txt", clientId: "\(solver)-\(n)")
-                    for _ in 0..<30 {
+                    // Retried for up to about 30 s: a refused or dropped connection now fails at once, so a count of
+                    // tries alone could run out during a takeover and leave a stored submission unacknowledged.
+                    for _ in 0..<300 {
                         lock.withLock { tries += 1 }
                         if let receipt = try? client.call(
                             Service.submit, request, files: [Data((n % 2 == 0 ? "42" : "41").utf8)], as: Receipt.self
@@ -377,6 +379,7 @@ private final class SubmissionLoad: @unchecked Sendable {
                             lock.withLock { receipts.append(receipt) }
                             break
                         }
+                        usleep(100_000)
                     }
                     usleep(2_000)
                 }
