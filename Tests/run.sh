@@ -60,8 +60,8 @@ swift build --build-tests 2>&1 | tail -n 3
 # tests block (on processes, sockets, the database): on 2 cores a test could spend its whole time limit waiting for a
 # thread before it ran at all (on PostgreSQL, tests failed at 60 s that take 0.2 s). In series each time limit counts
 # its own test's run; the suite takes about 2 minutes per backend instead of 1.5.
-width=(--no-parallel)
+serial=(--no-parallel)
 echo "== the suite on SQLite" >&2
-PUMASI_TEST_BACKEND=sqlite swift test --skip-build "${width[@]}" "$@"
+PUMASI_TEST_BACKEND=sqlite swift test --skip-build "${serial[@]}" "$@"
 echo "== the suite on PostgreSQL" >&2
-PUMASI_TEST_BACKEND=postgresql swift test --skip-build "${width[@]}" "$@"
+PUMASI_TEST_BACKEND=postgresql swift test --skip-build "${serial[@]}" "$@"

@@ -27,6 +27,13 @@ enum PluginCgroup {
     /// Where this process's pids cgroup is, v1 first: from its memberships (`/proc/self/cgroup`) and the cgroup
     /// mounts (`/proc/self/mountinfo`).
     static func candidates(mountinfo: String, cgroup: String) -> [String] {
+        let found = directories(of: "pids", mountinfo: mountinfo, cgroup: cgroup)
+        return [found.v1, found.v2].compactMap { $0 }
+    }
+
+    /// This process's cgroup directory in cgroup v1's hierarchy of `controller` and in the v2 hierarchy, where
+    /// each is mounted: from its memberships (`/proc/self/cgroup`) and the mounts (`/proc/self/mountinfo`).
+    static func directories(of controller: Substring, mountinfo: String, cgroup: String) -> (v1: String?, v2: String?) {
         var v1Path: String?
         var v2Path: String?
         for line in cgroup.split(separator: "\n") {
@@ -34,7 +41,7 @@ enum PluginCgroup {
             guard fields.count == 3 else { continue }
             if fields[0] == "0", fields[1].isEmpty {
                 v2Path = String(fields[2])
-            } else if fields[1].split(separator: ",").contains("pids") {
+            } else if fields[1].split(separator: ",").contains(controller) {
                 v1Path = String(fields[2])
             }
         }
@@ -48,13 +55,13 @@ enum PluginCgroup {
             let mountPoint = unescaped(parts[4])
             let type = parts[dash + 1]
             let superOptions = parts[dash + 3].split(separator: ",")
-            if type == "cgroup", superOptions.contains("pids"), let path = v1Path {
+            if type == "cgroup", superOptions.contains(controller), let path = v1Path {
                 v1Base = v1Base ?? joined(mountPoint, root: root, path: path)
             } else if type == "cgroup2", let path = v2Path {
                 v2Base = v2Base ?? joined(mountPoint, root: root, path: path)
             }
         }
-        return [v1Base, v2Base].compactMap { $0 }
+        return (v1Base, v2Base)
     }
 
     /// Makes a run's cgroup under `base` with `pids.max` = `maxTasks`.

@@ -24,31 +24,7 @@ enum ContainerCgroup {
     /// This process's memory cgroup directories with the file holding their OOM kills: cgroup v1's `memory`
     /// hierarchy first, then v2's.
     static func memoryDirectories(mountinfo: String, cgroup: String) -> [(String, String)] {
-        var v1Path: String?
-        var v2Path: String?
-        for line in cgroup.split(separator: "\n") {
-            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count == 3 else { continue }
-            if fields[0] == "0", fields[1].isEmpty {
-                v2Path = String(fields[2])
-            } else if fields[1].split(separator: ",").contains("memory") {
-                v1Path = String(fields[2])
-            }
-        }
-        var v1: String?
-        var v2: String?
-        for line in mountinfo.split(separator: "\n") {
-            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
-            guard let dash = parts.firstIndex(of: "-"), dash >= 5, parts.count > dash + 3 else { continue }
-            let root = PluginCgroup.unescaped(parts[3])
-            let mountPoint = PluginCgroup.unescaped(parts[4])
-            let type = parts[dash + 1]
-            if type == "cgroup", parts[dash + 3].split(separator: ",").contains("memory"), let path = v1Path {
-                v1 = v1 ?? PluginCgroup.joined(mountPoint, root: root, path: path)
-            } else if type == "cgroup2", let path = v2Path {
-                v2 = v2 ?? PluginCgroup.joined(mountPoint, root: root, path: path)
-            }
-        }
-        return [v1.map { ($0, "memory.oom_control") }, v2.map { ($0, "memory.events") }].compactMap { $0 }
+        let found = PluginCgroup.directories(of: "memory", mountinfo: mountinfo, cgroup: cgroup)
+        return [found.v1.map { ($0, "memory.oom_control") }, found.v2.map { ($0, "memory.events") }].compactMap { $0 }
     }
 }
