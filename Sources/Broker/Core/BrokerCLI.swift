@@ -111,6 +111,10 @@ public enum BrokerCLI {
             let config = try configuration(parsed, environment: environment)
             let level = parsed.value("log-level").flatMap(LogLevel.init(name:)) ?? .info
             let logger = Logger(label: "broker", level: level)
+            // Each client, relay and evaluator connection is a file descriptor: take all the hard limit allows.
+            let descriptors = FileDescriptorLimit.raiseToHard()
+            logger.info(
+                "file descriptors", ["limit": "\(descriptors.after)", "raised.from": "\(descriptors.before)"])
             let stop = StopLatch()
             signals.onTerminate { _ in stop.fire() }
             guard let broker = try start(config, logger: logger, stop: stop) else { return 0 }
