@@ -10,6 +10,14 @@ import PumasiWorker
 struct Bench {
     static func main() throws {
         let arguments = CommandLine.arguments.dropFirst()
+        if arguments.first == "big-store" {
+            // `pumasi-bench big-store [submissions] [pending]`: a broker starting on a long-lived store.
+            var options = BigStore.Options()
+            if let value = arguments.dropFirst().first.flatMap(Int.init) { options.submissions = value }
+            if let value = arguments.dropFirst(2).first.flatMap(Int.init) { options.pending = value }
+            return try BigStore.run(
+                options, directory: NSTemporaryDirectory() + "pumasi-big-store-\(UUID().uuidString)")
+        }
         let jobs = arguments.first.flatMap(Int.init) ?? 20_000
         let serialJobs = arguments.dropFirst().first.flatMap(Int.init) ?? 2_000
         let slots = arguments.dropFirst(2).first.flatMap(Int.init) ?? 4

@@ -153,7 +153,13 @@ public final class Broker {
             memory.liveChallenges[record.id] = record
             if record.state == .closed { memory.settleCandidates.insert(record.id) }
         }
-        for job in try store.recoverPendingJobs() {
+        let pending = try store.recoverPendingJobs()
+        // What was read and no longer awaits anything goes, so that the next start reads less.
+        let forgotten = try store.forgetScored()
+        if forgotten > 0 {
+            logger.debug("unscored rows of scored or ended submissions deleted", ["rows": "\(forgotten)"])
+        }
+        for job in pending {
             guard let record = memory.liveChallenges[job.challenge] else { continue }
             var done: [ReplicaResult] = []
             if record.redundancy != nil { done = try store.replicas(submission: job.submission, version: job.version) }

@@ -17,7 +17,8 @@ struct MigratedTable: Codable, Equatable {
 extension Store {
     /// The tables of a store in an order in which each row's references are copied before it.
     static let tablesInCopyOrder = [
-        "challenges", "blobs", "challenge_files", "submissions", "principals", "audit", "outcomes", "attempts",
+        "challenges", "blobs", "challenge_files", "submissions", "unscored", "principals", "audit", "outcomes",
+        "attempts",
         "events", "final_selections", "disqualifications", "scorer_versions", "replica_results", "awards",
         "judging_assignments", "judgements", "judged", "agreements", "acceptances", "invitations", "invitation_tokens",
         "clarifications", "teams", "team_members", "team_invitations", "entrant_merges", "phase_openings",

@@ -57,6 +57,8 @@ extension Store {
                     let rowid = try rowidColumn(of: table).map { [$0] } ?? []
                     for row in rows { try inserter.insert(table, row, omitting: Set(rowid)) }
                 }
+                // A dump from a broker before schema 19 has no `unscored` rows: what still awaits scoring is found here.
+                try markChallengeUnscored(id)
                 let entries = try dump.ledger.map { entry in
                     var draft = entry
                     draft.origin = LedgerOrigin.restored(

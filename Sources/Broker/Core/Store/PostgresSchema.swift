@@ -163,6 +163,14 @@ enum PostgresSchema {
         ALTER TABLE challenges ADD COLUMN slug \(text);
         CREATE UNIQUE INDEX challenges_by_slug ON challenges (slug);
         """,
+        // 19: the submissions still without an outcome under a scorer version.
+        19: """
+        CREATE TABLE unscored (
+            submission_id \(text) NOT NULL REFERENCES submissions (id) \(deferrable),
+            version bigint NOT NULL,
+            PRIMARY KEY (submission_id, version)
+        );
+        """ + Store.unscoredFill,
     ]
 
     /// The whole schema at `firstVersion`. Foreign keys are deferrable, so that a restore may insert rows that

@@ -514,6 +514,17 @@ enum Schema {
         ALTER TABLE challenges ADD COLUMN slug TEXT;
         CREATE UNIQUE INDEX challenges_by_slug ON challenges (slug);
         """,
+        // 19: the submissions still without an outcome under a scorer version (issue 15), so that a broker starting on
+        // a store of a million submissions finds the few it must queue again without reading every one of them. A
+        // row is written with its submission (or by a rescore, for each of the challenge's) and deleted with the
+        // outcome; the broker's start reads these rows only, and deletes any left behind by a challenge that ended.
+        """
+        CREATE TABLE unscored (
+            submission_id TEXT NOT NULL REFERENCES submissions (id),
+            version INTEGER NOT NULL,
+            PRIMARY KEY (submission_id, version)
+        ) WITHOUT ROWID;
+        """ + Store.unscoredFill,
     ]
 
     static let schema16 = """

@@ -250,6 +250,7 @@ extension Store {
         try db.run(
             "UPDATE challenges SET scorer_json = ?, service = ?, scorer_version = ? WHERE id = ?",
             [.text(json), .text(scorer.service), .integer(Int64(version)), .text(challenge)])
+        try markChallengeUnscored(challenge, version: version)
     }
 
     /// Moves a deadline (an extension): the closing notice is due again.

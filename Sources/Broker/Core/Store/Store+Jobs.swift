@@ -51,7 +51,8 @@ extension Store {
             """
             SELECT s.seq, s.id, s.challenge_id, c.service, c.scorer_version,
                 (SELECT COUNT(*) FROM attempts a WHERE a.submission_id = s.id AND a.version = c.scorer_version), s.phase
-            FROM challenges c JOIN submissions s ON s.challenge_id = c.id
+            FROM (SELECT DISTINCT submission_id FROM unscored) u JOIN submissions s ON s.id = u.submission_id
+                JOIN challenges c ON c.id = s.challenge_id
             WHERE c.state IN ('open', 'closed') AND NOT EXISTS (SELECT 1 FROM outcomes o
                 WHERE o.submission_id = s.id AND o.version = c.scorer_version)
             ORDER BY s.seq
@@ -127,6 +128,7 @@ extension Store {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             \(unlessRecorded ? "ON CONFLICT DO NOTHING" : "")
             """, values)
+        try markScored(submission: submission, version: version)
     }
 
     /// The detailed results page kept with a submission's outcome under `version`, and its length in characters; the

@@ -1,0 +1,110 @@
+import Foundation
+import PumasiBroker
+import PumasiShared
+import PumasiWorker
+
+/// `pumasi-bench big-store`: what a long-lived store costs a broker that starts on it. The store is filled through
+/// the broker's own methods (`Store.fill`), then a real `pumasi-broker` process (the one built beside the benchmark)
+/// starts on it; the figures are the time from starting the process to its first answered request, its RSS then,
+/// and its RSS after the largest challenge's leaderboard has been asked for.
+enum BigStore {
+    struct Options {
+        var submissions = 1_000_000
+        var pending = 1_000
+        var challenges = 20
+        var solvers = 10_000
+    }
+
+    static func run(_ options: Options, directory: String) throws {
+        // PUMASI_BENCH_KEEP=1 keeps the store, to look into it afterwards.
+        let keep = ProcessInfo.processInfo.environment["PUMASI_BENCH_KEEP"] == "1"
+        defer {
+            if keep {
+                print("big-store: kept \(directory)")
+            } else {
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+        }
+        let filled = try Store.fill(
+            directory: directory, challenges: options.challenges, submissions: options.submissions,
+            solvers: options.solvers, pending: options.pending,
+            progress: { FileHandle.standardError.write(Data("big-store: \($0) submissions written\n".utf8)) })
+        let bytes = (try? FileManager.default.subpathsOfDirectory(atPath: directory))?.reduce(0) {
+            $0 + ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + $1)[.size] as? Int) ?? 0)
+        }
+        print(
+            String(
+                format: "RESULT name=big-store-fill submissions=%d pending=%d seconds=%.1f store_mb=%.0f",
+                options.submissions, options.pending, filled, Double(bytes ?? 0) / 1_048_576))
+        // Twice: the first start also pays for the page cache being cold on a store just written (it is not: the fill
+        // just wrote it), the second is a restart as an operator makes one.
+        for attempt in 1...2 { try start(options, directory: directory, attempt: attempt) }
+    }
+
+    private static func start(_ options: Options, directory: String, attempt: Int) throws {
+        let endpointsFile = directory + "/broker.json"
+        try? FileManager.default.removeItem(atPath: endpointsFile)
+        let broker = Process()
+        broker.executableURL = URL(fileURLWithPath: siblingExecutable("pumasi-broker"))
+        broker.arguments = [
+            "--data-dir", directory, "--insecure", "--router", "tcp://127.0.0.1:*", "--pub", "tcp://127.0.0.1:*",
+            "--log-level", "warning",
+        ]
+        let began = WallClock.monotonicNanos()
+        try broker.run()
+        defer {
+            kill(broker.processIdentifier, SIGTERM)
+            broker.waitUntilExit()
+        }
+        func elapsed() -> Double { Double(WallClock.monotonicNanos() - began) / 1e6 }
+        // The broker writes broker.json once it has bound its endpoints and rebuilt its memory: then it serves.
+        var endpoints: [String: String]?
+        while endpoints == nil, elapsed() < 120_000, broker.isRunning {
+            endpoints = (try? Data(contentsOf: URL(fileURLWithPath: endpointsFile)))
+                .flatMap { try? JSONDecoder().decode([String: String].self, from: $0) }
+            if endpoints == nil { usleep(1_000) }
+        }
+        guard let router = endpoints?["router"] else {
+            throw BenchFailure("the broker did not start within 120 s (or exited)")
+        }
+        let client = try BrokerClient(endpoint: router, timeoutSeconds: 30)
+        let (open, _) = try client.call(Service.list, ListRequest(state: .open), as: [ChallengeInfo].self)
+        let served = elapsed()
+        let rssServing = rss(of: broker.processIdentifier)
+        // The leaderboard of the challenge with the most submissions reads all of them.
+        let listed = WallClock.monotonicNanos()
+        let first = open.first?.id ?? ""
+        let (board, _) = try client.call(
+            Service.leaderboard, LeaderboardRequest(challenge: first, limit: 10), as: Leaderboard.self)
+        let boardMs = Double(WallClock.monotonicNanos() - listed) / 1e6
+        let after = rss(of: broker.processIdentifier)
+        print(
+            String(
+                format:
+                    "RESULT name=big-store-start attempt=%d submissions=%d pending=%d challenges=%d serving_ms=%.0f "
+                    + "rss_mb=%.1f leaderboard_ms=%.0f leaderboard_rows=%d rss_after_leaderboard_mb=%.1f hwm_mb=%.1f",
+                attempt, options.submissions, options.pending, open.count, served, rssServing.rss, boardMs,
+                board.entries.count, after.rss, after.hwm))
+    }
+
+    struct BenchFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// The resident set and its peak (VmRSS, VmHWM) of a process, in MiB, from /proc.
+    static func rss(of pid: Int32) -> (rss: Double, hwm: Double) {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (0, 0) }
+        func value(_ key: String) -> Double {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return 0 }
+            return Double(line.split(separator: " ").dropFirst().first ?? "0").map { $0 / 1024 } ?? 0
+        }
+        return (value("VmRSS"), value("VmHWM"))
+    }
+
+    /// An executable built beside this one.
+    static func siblingExecutable(_ name: String) -> String {
+        let me = Bundle.main.executablePath ?? CommandLine.arguments[0]
+        return ((me as NSString).deletingLastPathComponent as NSString).appendingPathComponent(name)
+    }
+}
