@@ -5,9 +5,9 @@ import PumasiShared
 /// (`ZMQSocket.receive(dontWait:admit:)`): a message over a limit is read to its end and released without being
 /// copied, and no JSON decoder ever sees a body larger than its service can need.
 ///
-/// The limits, checked before each frame is copied:
-/// - the whole message, every frame counted: at most `maxMessageBytes` (`--max-message-mb`);
+/// The limits, checked before each frame is copied, the message's shape before its size:
 /// - the envelope (routing id, delimiter, protocol header, service or worker command): 255 bytes a frame;
+/// - the whole message, every frame counted: at most `maxMessageBytes` (`--max-message-mb`);
 /// - a client request: its JSON frame at most `jsonLimit(service)`, and at most `bodyFrames(service)` frames after
 ///   the service (the JSON and the file frames the service takes: one for a submission or an upload chunk, one per
 ///   spec file for a post, none for the rest);
@@ -54,8 +54,8 @@ struct MessageLimits: Sendable, Equatable {
         }
     }
 
-    /// Why the next frame, of `size` bytes, may not be kept after `kept` (`keptBytes` in all), or nil if it may.
-    /// The shape of the message first (frames), then its size, then the body's limit.
+    /// Why the next frame, of `size` bytes, may not be kept after `kept` (`keptBytes` in all), or nil if it may:
+    /// the shape of the message first (its frames), then its size, then its service's limit on the JSON body.
     func breach(_ kept: [Data], keptBytes: Int, next size: Int) -> Breach? {
         let index = kept.count
         if index < 4 {
