@@ -36,22 +36,29 @@ struct MessageLimits: Sendable, Equatable {
         case body(service: String, limit: Int)
     }
 
-    /// The largest JSON frame `service` takes.
-    static func jsonLimit(_ service: String) -> Int {
-        switch service {
-        case Service.post: specJSON
-        case Service.agreement, Service.invitations, Service.team: textJSON
-        default: smallJSON
-        }
+    /// The largest JSON frame the service named by `service` (its frame's bytes) takes.
+    static func jsonLimit(_ service: Data) -> Int {
+        if service == Names.post { return specJSON }
+        if service == Names.agreement || service == Names.invitations || service == Names.team { return textJSON }
+        return smallJSON
     }
 
-    /// How many frames `service` takes after its name: its JSON and its file frames.
-    static func bodyFrames(_ service: String) -> Int {
-        switch service {
-        case Service.post: 1 + maxSpecFiles
-        case Service.submit, Service.uploadChunk: 2
-        default: 1
-        }
+    /// How many frames the service named by `service` takes after its name: its JSON and its file frames.
+    static func bodyFrames(_ service: Data) -> Int {
+        if service == Names.post { return 1 + maxSpecFiles }
+        if service == Names.submit || service == Names.uploadChunk { return 2 }
+        return 1
+    }
+
+    /// The names of the services with limits of their own, as frames: compared as bytes, so that a submission's
+    /// frames cost no string decoding.
+    private enum Names {
+        static let post = Data(Service.post.utf8)
+        static let agreement = Data(Service.agreement.utf8)
+        static let invitations = Data(Service.invitations.utf8)
+        static let team = Data(Service.team.utf8)
+        static let submit = Data(Service.submit.utf8)
+        static let uploadChunk = Data(Service.uploadChunk.utf8)
     }
 
     /// Why the next frame, of `size` bytes, may not be kept after `kept` (`keptBytes` in all), or nil if it may:
@@ -64,9 +71,8 @@ struct MessageLimits: Sendable, Equatable {
         }
         if let breach = shapeBreach(kept, next: size) { return breach }
         if keptBytes + size > maxMessageBytes { return .message(limit: maxMessageBytes) }
-        if index == 4, kept[2] == MDP.clientHeader {
-            let service = String(decoding: kept[3], as: UTF8.self)
-            if size > Self.jsonLimit(service) { return .body(service: service, limit: Self.jsonLimit(service)) }
+        if index == 4, kept[2] == MDP.clientHeader, size > Self.jsonLimit(kept[3]) {
+            return .body(service: String(decoding: kept[3], as: UTF8.self), limit: Self.jsonLimit(kept[3]))
         }
         return nil
     }
@@ -76,9 +82,8 @@ struct MessageLimits: Sendable, Equatable {
         let index = kept.count
         switch kept[2] {
         case MDP.clientHeader:
-            let service = String(decoding: kept[3], as: UTF8.self)
-            let frames = 4 + Self.bodyFrames(service)
-            return index >= frames ? .frames(kind: service, limit: frames) : nil
+            let frames = 4 + Self.bodyFrames(kept[3])
+            return index >= frames ? .frames(kind: String(decoding: kept[3], as: UTF8.self), limit: frames) : nil
         case MDP.workerHeader:
             let command = kept[3].first.flatMap(MDP.WorkerCommand.init(rawValue:))
             let frames: Int
