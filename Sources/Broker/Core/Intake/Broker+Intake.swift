@@ -57,7 +57,17 @@ extension Broker {
         guard bytesSinceTrim >= Self.trimAlwaysAfterBytes || (idle && bytesSinceTrim >= Self.trimAfterBytes) else {
             return
         }
+        let read = bytesSinceTrim
         bytesSinceTrim = 0
+        let before = ProcessMemory.resident()?.current ?? 0
+        let started = WallClock.monotonicNanos()
         ProcessMemory.giveBack()
+        logger.debug(
+            "memory given back after a burst",
+            [
+                "read.mb": "\(read >> 20)", "rss.before.mb": "\(before >> 20)",
+                "rss.after.mb": "\((ProcessMemory.resident()?.current ?? 0) >> 20)",
+                "took.ms": "\((WallClock.monotonicNanos() - started) / 1_000_000)",
+            ])
     }
 }
