@@ -16,8 +16,10 @@ let package = Package(
         .systemLibrary(name: "CSodium", path: "Sources/CSodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CYAML", path: "Sources/CYAML", providers: [.apt(["libyaml-dev"])]),
+        // glibc's malloc.h (`malloc_trim`), which the Glibc module leaves out; part of libc, nothing to link.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(
-            name: "PumasiShared", dependencies: ["CZeroMQ", "CSQLite", "CLibPQ", "CSodium"], path: "Sources/Shared"),
+            name: "PumasiShared", dependencies: ["CZeroMQ", "CSQLite", "CLibPQ", "CSodium", "CMalloc"], path: "Sources/Shared"),
         .target(name: "PumasiBroker", dependencies: ["PumasiShared"], path: "Sources/Broker/Core"),
         .executableTarget(name: "PumasiBrokerMain", dependencies: ["PumasiBroker", "PumasiShared"], path: "Sources/Broker/Main"),
         .target(name: "PumasiWorker", dependencies: ["PumasiShared", "CZlib", "CYAML"], path: "Sources/Worker/Core"),

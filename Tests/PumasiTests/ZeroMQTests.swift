@@ -94,6 +94,30 @@ struct ZeroMQTests {
         #expect(try poller.poll(timeoutMilliseconds: 100) == [false])
     }
 
+    /// A reader that refuses a frame gets the frames before it and the message's whole size, and the next message
+    /// whole: the rest of the refused one was read and released, not left in the socket.
+    @Test func aReaderKeepsOnlyTheFramesItAdmitsAndTheNextMessageIsWhole() throws {
+        let context = try ZMQContext()
+        let router = try ZMQSocket(context, .router)
+        try router.bind("tcp://127.0.0.1:*")
+        let dealer = try ZMQSocket(context, .dealer)
+        try dealer.setOption(.routingId, Data("peer".utf8))
+        try dealer.connect(try router.lastEndpoint)
+        try dealer.send([Data("head".utf8), Data(count: 5_000), Data(count: 7_000)])
+        try dealer.send([Data("next".utf8)])
+        var asked: [(kept: Int, keptBytes: Int, size: Int)] = []
+        let cut = try #require(
+            try router.receive(dontWait: false) { kept, keptBytes, size in
+                asked.append((kept.count, keptBytes, size))
+                return size < 1_000
+            })
+        #expect(cut.frames == [Data("peer".utf8), Data("head".utf8)])
+        #expect(cut.cut == ZMQMessage.Cut(frames: 4, bytes: 4 + 4 + 5_000 + 7_000))
+        #expect(asked.map(\.kept) == [0, 1, 2] && asked.map(\.keptBytes) == [0, 4, 8] && asked.last?.size == 5_000)
+        let next = try #require(try router.receive(dontWait: false) { _, _, _ in true })
+        #expect(next.frames == [Data("peer".utf8), Data("next".utf8)] && next.cut == nil)
+    }
+
     @Test func stopSignalWakesAPoller() throws {
         let context = try ZMQContext()
         let stop = ZMQStopSignal(context: context)

@@ -37,6 +37,8 @@ public final class Broker {
         didSet { if outbox.isEmpty { outboxBytes = 0 } }
     }
     private(set) var outboxBytes = 0
+    /// Bytes read from the ROUTER since memory was last given back to the system (`giveBackMemory`).
+    var bytesSinceTrim = 0
     static let payloadCacheLimit = 32 << 20
     private var nextHeartbeat: Millis = 0
     /// When abandoned uploads are next looked for (`expireUploads`).
@@ -108,6 +110,8 @@ public final class Broker {
         router = try ZMQSocket(context, .router)
         if let serverKeys { try router.serveCurve(secretKey: serverKeys.secretKey) }
         try router.setOption(.routerMandatory, 1)
+        // libzmq bounds each frame (a larger one costs the peer its connection); the broker bounds the message and
+        // each service's body as it reads them (`MessageLimits`).
         try router.setMaxMessageSize(Int64(config.maxMessageBytes))
         // Finite, modest high-water marks: a peer that asks and never reads can hold at most this many replies
         // (each at most a file chunk or an MDP job) in the broker's memory.
@@ -260,17 +264,25 @@ public final class Broker {
     /// If the transaction cannot commit (disk full, I/O error) nothing of the pass is sent and the error ends
     /// the loop: the in-memory state may no longer match the store, and a restart rebuilds it from the store.
     func pass(readable: Bool) throws {
+        var idle = !readable
         do {
             try principals?.refresh()
             if principals?.takeRevocation() == true || publisherUnbound { cutSubscriptionsOrRetry() }
             try store.transaction {
                 if readable {
-                    // A pass stops reading once its replies hold 64 MiB: they are sent before the next is read.
+                    // A pass stops reading once its replies hold 64 MiB (they are sent before the next is read) or
+                    // once it has read for `passBudgetNanos` (its timers, heartbeats first, run before the next).
+                    let readUntil = WallClock.monotonicNanos() + passBudgetNanos
                     var reading = 0
+                    idle = false
                     while reading < config.batchLimit, outboxBytes < Self.outboxLimit,
-                        let message = try router.receive(dontWait: true)
+                        WallClock.monotonicNanos() < readUntil
                     {
-                        try handle(message)
+                        guard let message = try nextMessage() else {
+                            idle = true
+                            break
+                        }
+                        if message.cut == nil { try handle(message) }
                         reading += 1
                         // Jobs go out as the pass goes, not only at its end, so evaluators score while it goes on.
                         if reading % Self.dispatchEvery == 0, drainingSince == nil { try dispatch(now: config.clock()) }
@@ -285,6 +297,7 @@ public final class Broker {
             throw error
         }
         flushOutbox()
+        giveBackMemory(idle: idle)
     }
 
     private func pollTimeout() -> Int {

@@ -21,7 +21,8 @@ public struct BrokerConfig: Sendable {
     /// MDP heartbeat interval; an evaluator silent for `heartbeatLiveness` intervals is gone.
     public var heartbeatInterval: Millis = 2_500
     public var heartbeatLiveness = 3
-    /// Inbound messages larger than this are refused by libzmq before they are buffered.
+    /// The largest inbound message, all its frames counted (`MessageLimits`); also libzmq's bound on each frame, over
+    /// which it closes the peer's connection.
     public var maxMessageBytes = 64 << 20
     /// Where files too large for a row live (`BlobStore`); nil for `<data-dir>/blobs`. Brokers sharing a PostgreSQL
     /// store must share it too.

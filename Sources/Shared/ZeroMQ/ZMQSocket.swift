@@ -26,6 +26,26 @@ public struct ZMQMessage: Sendable {
     public var frames: [Data]
     /// The user id a ZAP handler assigned to the sending connection, if any.
     public var userId: String?
+    /// Set when the reader refused to keep the whole message (`receive(dontWait:admit:)`): `frames` then holds only
+    /// the frames before the first one refused, and this says how large the message was.
+    public var cut: Cut?
+
+    public init(frames: [Data], userId: String? = nil, cut: Cut? = nil) {
+        self.frames = frames
+        self.userId = userId
+        self.cut = cut
+    }
+
+    /// The size of a message that was read only in part: all its frames and bytes, those discarded included.
+    public struct Cut: Sendable, Equatable {
+        public var frames: Int
+        public var bytes: Int
+
+        public init(frames: Int, bytes: Int) {
+            self.frames = frames
+            self.bytes = bytes
+        }
+    }
 }
 
 /// A libzmq socket. It is the single owner of its handle and closes it in `deinit`, after setting the
@@ -141,6 +161,47 @@ public final class ZMQSocket {
         return ZMQMessage(frames: frames, userId: userId)
     }
 
+    /// Receives one multipart message, copying a frame only if `admit` takes it: `admit(kept, keptBytes, size)`
+    /// is asked before each frame with the frames kept so far, their total size and the size of the next one. Once
+    /// it says no, the rest of the message is read and released without being copied (libzmq hands over a message
+    /// only whole, so it must be read to the end), and the message comes back with `cut` set. This is how a reader
+    /// bounds what one message costs it, whatever the peer sent.
+    /// - Returns: nil when `dontWait` is set and nothing is waiting (EAGAIN).
+    public func receive(
+        dontWait: Bool, admit: (_ kept: [Data], _ keptBytes: Int, _ size: Int) -> Bool
+    ) throws(ZMQError) -> ZMQMessage? {
+        var frames: [Data] = []
+        var keptBytes = 0
+        var cut: ZMQMessage.Cut?
+        var userId: String?
+        var msg = zmq_msg_t()
+        zmq_msg_init(&msg)
+        defer { zmq_msg_close(&msg) }
+        while true {
+            let first = frames.isEmpty && cut == nil
+            do {
+                try zmqCall("recv") { zmq_msg_recv(&msg, handle, dontWait && first ? ZMQ_DONTWAIT : 0) }
+            } catch {
+                if error.isWouldBlock && first { return nil }
+                throw error
+            }
+            let size = zmq_msg_size(&msg)
+            if userId == nil, let value = zmq_msg_gets(&msg, "User-Id") { userId = String(cString: value) }
+            if cut == nil, !admit(frames, keptBytes, size) {
+                cut = ZMQMessage.Cut(frames: frames.count, bytes: keptBytes)
+            }
+            if cut != nil {
+                cut?.frames += 1
+                cut?.bytes += size
+            } else {
+                frames.append(size > 0 ? zmq_msg_data(&msg).map { Data(bytes: $0, count: size) } ?? Data() : Data())
+                keptBytes += size
+            }
+            if zmq_msg_more(&msg) == 0 { break }
+        }
+        return ZMQMessage(frames: frames, userId: userId, cut: cut)
+    }
+
     /// Receives one whole multipart message and shows each frame's bytes to `visit` (frame index, bytes) in place,
     /// without copying them: for readers that look at a few bytes of many messages. The bytes are valid only
     /// during the call.
@@ -226,7 +287,8 @@ public final class ZMQSocket {
         return value
     }
 
-    /// Refuses inbound messages larger than `bytes` before they are buffered (the peer is disconnected).
+    /// Refuses inbound frames larger than `bytes` before they are buffered: the peer is disconnected. libzmq applies
+    /// it to each frame, not to a multipart message (whose frame count it does not bound).
     public func setMaxMessageSize(_ bytes: Int64) throws(ZMQError) {
         var value = bytes
         try zmqCall("setsockopt(MAXMSGSIZE)") {
