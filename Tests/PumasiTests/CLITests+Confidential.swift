@@ -11,8 +11,9 @@ struct CLIKeyedBroker {
     /// The broker's public key file, written to its data directory.
     let brokerKeyFile: String
 
-    /// Registers each `name: role` with `pumasi-broker keys add`, then starts the broker without --insecure.
-    init(in dir: TempDirectory, principals: KeyValuePairs<String, String>) throws {
+    /// Registers each `name: role` with `pumasi-broker keys add`, then starts the broker without --insecure (and
+    /// with `extra` options).
+    init(in dir: TempDirectory, principals: KeyValuePairs<String, String>, extra: [String] = []) throws {
         let data = dir.file("broker")
         for (name, role) in principals {
             let keys = try CurveKeyPair.generate()
@@ -24,7 +25,7 @@ struct CLIKeyedBroker {
             ).finish(within: 30)
             guard added.termination == .exit(0) else { throw CLITestFailure("keys add \(name): \(added)") }
         }
-        broker = try CLIBroker(dataDirectory: data, insecure: false)
+        broker = try CLIBroker(dataDirectory: data, insecure: false, extra: extra)
         brokerKeyFile = (data as NSString).appendingPathComponent("broker.key.pub")
         self.dir = dir
     }

@@ -58,6 +58,7 @@ final class EvaluatorSlot {
             do {
                 let dealer = try ZMQSocket(context, .dealer)
                 if let curve = config.curve { try dealer.useCurve(curve) }
+                try dealer.spreadReconnects()
                 // With several brokers (one active), READY goes over the first connection that completes: the active
                 // broker's, the only one that has bound its endpoint.
                 if endpoints.count > 1 { try dealer.setOption(.immediate, 1) }
@@ -143,8 +144,9 @@ final class EvaluatorSlot {
                 }
             }
             // Wait out the back-off, still answering a stop; a job in progress finishes first and its late
-            // reply is dropped (the broker has requeued it).
-            let resume = config.clock() + backoff
+            // reply is dropped (the broker has requeued it). Spread by half either way, so that a thousand
+            // evaluators that lost the same broker do not all come back to it in the same moment.
+            let resume = config.clock() + Jitter.spread(backoff)
             backoff = min(backoff * 2, config.reconnectMax)
             var waitPoller = ZMQPoller([pair, control])
             while config.clock() < resume || busy {
