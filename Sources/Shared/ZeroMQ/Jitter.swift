@@ -21,13 +21,14 @@ public enum Jitter {
 
     /// The first reconnect interval a socket waits: 100 ms spread by half either way.
     public static let reconnectInitial: Int64 = 100
-    /// Where a socket's doubling reconnect interval stops.
-    public static let reconnectMax: Int64 = 5_000
+    /// Where a socket's doubling reconnect interval stops. Kept short: a client listing several brokers keeps
+    /// knocking at a standby's endpoint, which is bound only when that broker takes over, and must find it soon.
+    public static let reconnectMax: Int64 = 1_000
 }
 
 extension ZMQSocket {
     /// Sets this socket's reconnect interval at random around `Jitter.reconnectInitial` (50–150 ms), doubling up to
-    /// about `Jitter.reconnectMax`, so that the clients of a broker that restarts come back spread out, not at once.
+    /// `Jitter.reconnectMax` give or take a fifth, so that the clients of a broker that restarts come back spread out, not at once.
     /// Call before `connect`.
     public func spreadReconnects() throws(ZMQError) {
         try setOption(.reconnectInterval, Int32(Jitter.spread(Jitter.reconnectInitial)))

@@ -144,9 +144,10 @@ final class EvaluatorSlot {
                 }
             }
             // Wait out the back-off, still answering a stop; a job in progress finishes first and its late
-            // reply is dropped (the broker has requeued it). Spread by half either way, so that a thousand
-            // evaluators that lost the same broker do not all come back to it in the same moment.
-            let resume = config.clock() + Jitter.spread(backoff)
+            // reply is dropped (the broker has requeued it). Longer by up to half at random, so that a thousand
+            // evaluators that lost the same broker do not all come back to it in the same moment (never shorter: the
+            // back-off is the least time an abandoned connection is given to be gone).
+            let resume = config.clock() + Jitter.after(backoff, by: 0.5)
             backoff = min(backoff * 2, config.reconnectMax)
             var waitPoller = ZMQPoller([pair, control])
             while config.clock() < resume || busy {
