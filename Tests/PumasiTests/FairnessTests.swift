@@ -185,4 +185,39 @@ struct FairnessTests {
         ).0
         #expect(stored.submissions == count)
     }
+
+    @Test func aLargeSubmissionThroughARelayIsUploadedWholeThroughABusyBroker() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        // 2 MB in 64 KiB chunks: 32 chunks (a quarter each), a begin and a commit, against bursts of 2.
+        let broker = try UploadTests.broker(dir) {
+            $0.admitRate = 20
+            $0.admitBurst = 2
+        }
+        defer { broker.shutdown() }
+        let (spec, files) = sampleSpec()
+        let challenge = try post(try client(broker), spec, files)
+        let relay = try RelayHarness(
+            broker: broker.router, pub: broker.pub, outbox: dir.file("outbox.sqlite3"), syncInterval: 200)
+        defer { relay.shutdown() }
+        let viaRelay = try BrokerClient(endpoint: relay.listen, timeoutSeconds: 10)
+        let (path, data) = try UploadTests.file(dir, "big.bin", size: 2_000_000, seed: 5)
+        let queued = try Uploader(
+            client: viaRelay, path: path, request: UploadTests.request(challenge.id, clientId: "busy-upload")
+        ).run()
+        #expect(queued.queued == true && queued.size == data.count)
+        var entries: [OutboxEntry] = []
+        #expect(
+            try eventually(seconds: 30) {
+                entries = try viaRelay.call(Service.relayOutbox, Empty(), as: [OutboxEntry].self).0
+                return entries.first.map { $0.state != .pending } ?? false
+            }, "\(entries)")
+        #expect(entries.first?.state == .delivered, "\(entries)")
+        let submission = try #require(entries.first?.submission)
+        let copy = dir.file("copy.bin")
+        _ = try client(broker).download(Service.submissionFile, to: copy) {
+            SubmissionFileRequest(submission: submission, offset: $0)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == data)
+    }
 }
