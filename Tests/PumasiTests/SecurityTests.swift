@@ -13,8 +13,13 @@ struct SecureSetup {
     let serverKey: String
     let keys: [String: CurveKeyPair]
 
-    /// - Parameter extra: more principals, such as evaluators bound to a seeker.
-    init(openRegistration: Bool = false, extra: [(String, Role, EvaluatorScope?)] = []) throws {
+    /// - Parameters:
+    ///   - extra: more principals, such as evaluators bound to a seeker.
+    ///   - configure: changes to the broker's configuration.
+    init(
+        openRegistration: Bool = false, extra: [(String, Role, EvaluatorScope?)] = [],
+        configure: (inout BrokerConfig) -> Void = { _ in }
+    ) throws {
         dir = try TempDirectory()
         var keys: [String: CurveKeyPair] = [:]
         do {
@@ -35,6 +40,7 @@ struct SecureSetup {
         broker = try BrokerHarness(directory: dir.file("broker"), logLevel: .error) {
             $0.curve = true
             $0.openRegistration = openRegistration
+            configure(&$0)
         }
         serverKey = try CurveKeyFile.publicKey(dir.file("broker/broker.key.pub"))
     }

@@ -162,6 +162,8 @@ final class Harness {
         config.publishEndpoint = "tcp://127.0.0.1:*"
         config.synchronousFull = synchronousFull
         config.curve = curve
+        // The throughput runs send as fast as one principal can: per-principal admission would measure itself.
+        config.admitRate = 0
         let environment = ProcessInfo.processInfo.environment
         if let limit = environment["PUMASI_BENCH_PASS"].flatMap(Int.init) { config.batchLimit = limit }
         if let jobs = environment["PUMASI_BENCH_JOB_BATCH"].flatMap(Int.init) { config.jobBatch = jobs }

@@ -33,6 +33,8 @@ extension Broker {
                 "request refused", ["peer": peerName(identity), "principal": sender.name, "reason": problem])
             return refuse(identity, inbound, problem)
         }
+        // A sender over its rate is answered busy here, before the savepoint: a refusal costs no store work.
+        if let busy = admit(identity, inbound, sender: sender) { return send(to: identity, busy) }
         let now = config.clock()
         let sendsBefore = outbox.count
         // The memory as it was, so that a request rolled back leaves memory as the store is. Copied whole for any

@@ -30,6 +30,8 @@ public final class Broker {
     /// What the broker holds in memory besides its sockets and this pass's sends: rebuilt from the store at start,
     /// and restored whole when a request is rolled back.
     var memory = BrokerMemory()
+    /// Each sender's token bucket (`Admission`). Not part of `memory`: a request rolled back was still sent.
+    var admission: Admission
     /// The service of the client request being handled, for the audit entries of refusals.
     var requestService = ""
     /// What this pass will send once its transaction has committed, and its size in bytes.
@@ -65,6 +67,7 @@ public final class Broker {
         try config.validate()
         self.config = config
         self.logger = logger
+        admission = Admission(rate: config.admitRate, burst: config.admitBurst)
         let context = try context ?? ZMQContext()
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
         let host = ProcessInfo.processInfo.hostName

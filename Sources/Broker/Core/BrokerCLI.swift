@@ -59,6 +59,11 @@ public enum BrokerCLI {
                 help: "full: commits survive power loss (default); normal: a broker crash only."),
             .init("drain-ms", value: "ms", help: "On SIGTERM, how long to wait for jobs in flight. Default: 5000."),
             .init(
+                "admit-rate", value: "per-second",
+                help: "Submissions a second each principal may keep up (other requests cost a quarter; an admin gets "
+                    + "10 times as much); faster senders are answered busy. 0 turns it off. Default: 50."),
+            .init("admit-burst", value: "n", help: "Submissions each principal may send at once. Default: 500."),
+            .init(
                 "takeover-after-ms", value: "ms",
                 help: "A standby ends an active broker whose PostgreSQL session stays still this long. Default: 30000."),
             .init("log-level", value: "level", help: "trace, debug, info, notice, warning, error. Default: info."),
@@ -194,6 +199,18 @@ public enum BrokerCLI {
             // A message's file is one value in the store, and neither SQLite nor PostgreSQL takes one of 1 GiB.
             guard value <= 1000 else { throw UsageError("--max-message-mb may be at most 1000", usage: spec.usage) }
             config.maxMessageBytes = Int(value) << 20
+        }
+        if let text = a.value("admit-rate") {
+            guard let value = Double(text), value >= 0, value <= 1_000_000 else {
+                throw UsageError("--admit-rate must be a number from 0 to 1000000", usage: spec.usage)
+            }
+            config.admitRate = value
+        }
+        if let text = a.value("admit-burst") {
+            guard let value = Double(text), value >= 1, value <= 1_000_000 else {
+                throw UsageError("--admit-burst must be a number from 1 to 1000000", usage: spec.usage)
+            }
+            config.admitBurst = value
         }
         if let directory = a.value("blob-dir") { config.blobDirectory = directory }
         if let value = try milliseconds("chunk-kb", minimum: 16) {

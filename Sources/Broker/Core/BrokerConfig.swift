@@ -54,6 +54,11 @@ public struct BrokerConfig: Sendable {
     public var jobBatch = 32
     /// The most messages handled in one poll-loop pass, that is in one transaction.
     public var batchLimit = 1_024
+    /// Per-principal admission (`Admission`): the submissions a second each sender may keep up (other requests
+    /// cost a quarter of one), and how many it may send at once. Far above what a solver, or a relay forwarding for
+    /// hundreds, sends; a sender over it is answered busy with a time to retry. A rate of 0 turns admission off.
+    public var admitRate = 50.0
+    public var admitBurst = 500.0
     /// The wall clock, injectable for tests.
     public var clock: @Sendable () -> Millis = { WallClock.now() }
 
@@ -61,6 +66,9 @@ public struct BrokerConfig: Sendable {
 
     /// Refuses a configuration that would expose an unauthenticated broker beyond this machine.
     public func validate() throws(ConfigurationError) {
+        guard admitRate >= 0, admitRate.isFinite, admitBurst >= 1, admitBurst.isFinite else {
+            throw ConfigurationError(description: "--admit-rate must be 0 or more and --admit-burst at least 1")
+        }
         guard (1...ScoringJob.maxBatch).contains(jobBatch) else {
             throw ConfigurationError(description: "--job-batch must be between 1 and \(ScoringJob.maxBatch)")
         }

@@ -98,11 +98,20 @@ public struct ProtocolError: Error, Codable, Equatable, CustomStringConvertible,
 
     public var code: Code
     public var message: String
+    /// On a busy reply (`unavailable` from a broker that refused a request because its sender is over its rate): how
+    /// long to wait before sending again, in milliseconds. Absent from every other error, so that a client that does
+    /// not know the field reads the reply as it always has.
+    public var retryAfterMs: Int?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, retryAfterMs: Int? = nil) {
         self.code = code
         self.message = message
+        self.retryAfterMs = retryAfterMs
     }
+
+    /// The broker refused the request unread, for its sender's rate (`retryAfterMs` says when to send it again).
+    /// Nothing of it was done, so sending it again is safe whatever the request.
+    public var isBusy: Bool { code == .unavailable && retryAfterMs != nil }
 
     public var description: String { "\(message) [\(code.rawValue)]" }
 }

@@ -119,8 +119,22 @@ struct CommandContext {
         return value
     }
 
+    /// A client of the broker that waits out busy replies (`BrokerClient.busyPatienceSeconds`), saying so on stderr
+    /// the first time, so that a command slowed by the broker's admission does not look stuck.
     func client() throws -> BrokerClient {
-        try BrokerClient(endpoint: try broker(), timeoutSeconds: try timeout(), curve: try curve())
+        let client = try BrokerClient(endpoint: try broker(), timeoutSeconds: try timeout(), curve: try curve())
+        let told = Flag()
+        client.onBusy = { [console] error, wait in
+            guard !told.isSet else { return }
+            told.isSet = true
+            console.err("\(error.message); sending again in \(wait) ms")
+        }
+        return client
+    }
+
+    /// Set once a busy reply has been told of.
+    private final class Flag {
+        var isSet = false
     }
 
     /// The `challenge` argument as an id: a handle (the seeker's slug) is looked up on the broker first.

@@ -8,12 +8,20 @@ import PumasiShared
 /// all of them with `ZMQ_IMMEDIATE`, so that a request goes only over a connection that has completed: to the
 /// active broker, the one that has bound its endpoint. A retry after a failover reaches the new active broker.
 ///
+/// A busy reply (the broker refused the request unread, for its sender's rate) is waited out and the request sent
+/// again, for up to `busyPatienceSeconds`: nothing of a refused request was done, so this is safe for any request.
+///
 /// Thread rule: one client per thread.
 public final class BrokerClient {
     /// The endpoint, or the comma-separated list, as given.
     public let endpoint: String
     public let endpoints: [String]
     public var timeoutSeconds: Double
+    /// How long a request may keep being answered busy, in all, before the busy reply is the answer; 0 returns it
+    /// at once (a relay, which keeps the request and goes on with its other work).
+    public var busyPatienceSeconds = 60.0
+    /// Told of the first busy reply to each request, and how long the client waits before it sends it again.
+    public var onBusy: ((ProtocolError, _ waitMs: Int64) -> Void)?
     /// CURVE credentials, for a broker with authentication on.
     public let curve: CurveClient?
     private let context: ZMQContext
@@ -37,6 +45,7 @@ public final class BrokerClient {
         if let socket { return socket }
         let socket = try ZMQSocket(context, .dealer)
         if let curve { try socket.useCurve(curve) }
+        try socket.spreadReconnects()
         if endpoints.count > 1 { try socket.setOption(.immediate, 1) }
         // The monitor before the connections, so that it sees their first events.
         monitor = try ZMQMonitor(watching: socket, for: .connections)
@@ -77,10 +86,42 @@ public final class BrokerClient {
         }
     }
 
+    /// The most busy replies one request waits out, whatever their retry-after.
+    static let maxBusyTries = 200
+
     /// Sends one request and waits for its reply frames. A refused key or a failed handshake ends the wait at
     /// once, and so do refused connections (one endpoint) after a second and a connection lost under the request.
+    /// A busy reply is waited out (its retry-after, plus up to a quarter more at random so that the clients refused
+    /// together do not come back together) and the request sent again, within `busyPatienceSeconds`.
     /// - Parameter attempts: how many times to try; more than one only for requests that are safe to repeat.
     public func request(service: String, body: [Data], attempts: Int = 1) throws(ClientError) -> [Data] {
+        let started = WallClock.monotonicNanos()
+        var tries = 0
+        while true {
+            let frames = try exchange(service: service, body: body, attempts: attempts)
+            guard let busy = Self.busy(in: frames), tries < Self.maxBusyTries else { return frames }
+            let wait = Jitter.after(Int64(busy.retryAfterMs ?? 0))
+            let waited = Double(WallClock.monotonicNanos() - started) / 1e9
+            guard waited + Double(wait) / 1_000 <= busyPatienceSeconds else { return frames }
+            if tries == 0 { onBusy?(busy, wait) }
+            tries += 1
+            usleep(useconds_t(min(wait, 3_600_000) * 1_000))
+        }
+    }
+
+    /// The busy refusal these reply frames carry, if they do. Looked for in a small first frame only (a busy reply
+    /// is a short error), so that other replies cost one byte search at most.
+    static func busy(in frames: [Data]) -> ProtocolError? {
+        guard let first = frames.first, first.count < 2_048, first.range(of: busyMarker) != nil,
+            let error = try? JSONDecoder().decode(Reply<Empty>.self, from: first).error, error.isBusy
+        else { return nil }
+        return error
+    }
+
+    private static let busyMarker = Data("\"retryAfterMs\"".utf8)
+
+    /// One request and its reply (or a failure), over `attempts` tries.
+    private func exchange(service: String, body: [Data], attempts: Int) throws(ClientError) -> [Data] {
         let message = MDP.clientRequest(service: service, body: body)
         let requestBytes = message.reduce(0) { $0 + $1.count }
         var lastFailure: ClientError?

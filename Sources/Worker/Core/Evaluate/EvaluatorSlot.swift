@@ -58,6 +58,7 @@ final class EvaluatorSlot {
             do {
                 let dealer = try ZMQSocket(context, .dealer)
                 if let curve = config.curve { try dealer.useCurve(curve) }
+                try dealer.spreadReconnects()
                 // With several brokers (one active), READY goes over the first connection that completes: the active
                 // broker's, the only one that has bound its endpoint.
                 if endpoints.count > 1 { try dealer.setOption(.immediate, 1) }
@@ -143,8 +144,10 @@ final class EvaluatorSlot {
                 }
             }
             // Wait out the back-off, still answering a stop; a job in progress finishes first and its late
-            // reply is dropped (the broker has requeued it).
-            let resume = config.clock() + backoff
+            // reply is dropped (the broker has requeued it). Longer by up to half at random, so that a thousand
+            // evaluators that lost the same broker do not all come back to it in the same moment (never shorter: the
+            // back-off is the least time an abandoned connection is given to be gone).
+            let resume = config.clock() + Jitter.after(backoff, by: 0.5)
             backoff = min(backoff * 2, config.reconnectMax)
             var waitPoller = ZMQPoller([pair, control])
             while config.clock() < resume || busy {

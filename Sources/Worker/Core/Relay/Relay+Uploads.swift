@@ -27,6 +27,9 @@ extension Relay {
             maxBytes = try state.client.call(Service.uploadBegin, request, as: UploadInfo.self).0.maxBytes
         } catch ClientError.server(let error) where error.isFinal {
             throw error
+        } catch ClientError.server(let error) where error.isBusy {
+            // The broker decides on delivery, when the wait it asked for is over.
+            state.busy(error)
         } catch {
             logger.notice("broker unreachable; the relay takes the upload", ["error": "\(error)"])
         }
@@ -175,6 +178,10 @@ extension Relay {
             }
             return true
         } catch ClientError.server(let error) where error.code == .conflict {
+            return true
+        } catch ClientError.server(let error) where error.isBusy {
+            // The uploader keeps where it stands: it goes on from there when the wait is over.
+            state.busy(error)
             return true
         } catch ClientError.server(let error) where error.isFinal {
             try? state.outbox.refused(entry, error: error.message)

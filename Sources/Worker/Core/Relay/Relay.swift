@@ -66,6 +66,7 @@ public final class Relay: Sendable {
         let subscriber = try ZMQSocket(context, .sub)
         try subscriber.setOption(.receiveHighWaterMark, 100_000)
         if let curve = config.curve { try subscriber.useCurve(curve) }
+        try subscriber.spreadReconnects()
         for topic in config.topics { try subscriber.setOption(.subscribe, topic) }
         // One PUB endpoint per broker host: only the active broker has bound its own, and it alone publishes.
         for endpoint in Endpoint.list(config.publishEndpoint) { try subscriber.connect(endpoint) }
@@ -78,6 +79,8 @@ public final class Relay: Sendable {
                 endpoint: config.brokerEndpoint, timeoutSeconds: config.timeoutSeconds, curve: config.curve,
                 context: context),
             outbox: RelayOutbox(path: config.outboxPath))
+        // A busy reply comes back at once: the relay keeps the submission and goes on (`State.busyUntil`).
+        state.client.busyPatienceSeconds = 0
         logger.info(
             "relay started",
             [
@@ -102,8 +105,10 @@ public final class Relay: Sendable {
         var poller = ZMQPoller([subscriber, frontend, control])
         var nextSync = WallClock.now() + config.syncInterval
         while true {
+            let wake = min(nextSync, state.busyUntil ?? nextSync)
             let ready = try poller.poll(
-                timeoutMilliseconds: state.active != nil ? 0 : Int(max(0, nextSync - WallClock.now())))
+                timeoutMilliseconds: state.active != nil && state.busyUntil == nil
+                    ? 0 : Int(max(0, wake - WallClock.now())))
             if ready[2], stopSignal.received(on: control) {
                 logger.info("relay stopped")
                 return
@@ -123,7 +128,12 @@ public final class Relay: Sendable {
                     _ = try? frontend.send(reply, dontWait: true)
                 }
             }
-            if state.active != nil { _ = deliverPending(&state) }
+            if let until = state.busyUntil, WallClock.now() >= until {
+                state.busyUntil = nil
+                _ = deliverPending(&state)
+            } else if state.active != nil {
+                _ = deliverPending(&state)
+            }
             if WallClock.now() >= nextSync {
                 synchronise(&state)
                 nextSync = WallClock.now() + config.syncInterval
@@ -143,6 +153,18 @@ public final class Relay: Sendable {
         /// Since when the broker has not answered (nil while it does): meanwhile local requests are answered at once,
         /// submissions from the outbox, the rest with the reason, and only the periodic check tries the broker.
         var brokerAway: Millis?
+        /// Until when the broker asked this relay to wait (a busy reply: the relay is over its rate). Meanwhile new
+        /// submissions go to the outbox at once, and the outbox is delivered again when the time comes. The broker
+        /// answered, so it is not away, and nothing refused busy counts as refused.
+        var busyUntil: Millis?
+
+        /// Whether the broker asked to wait and the wait is not over.
+        var isHeldBusy: Bool { busyUntil.map { WallClock.now() < $0 } ?? false }
+
+        /// Notes a busy reply: the wait it asks for, plus up to a quarter more at random.
+        mutating func busy(_ error: ProtocolError) {
+            busyUntil = WallClock.now() + Jitter.after(Int64(error.retryAfterMs ?? 0))
+        }
     }
 
     // MARK: Announcements
@@ -212,9 +234,18 @@ public final class Relay: Sendable {
     private func synchronise(_ state: inout State) {
         state.client.timeoutSeconds = min(1, config.timeoutSeconds)
         defer { state.client.timeoutSeconds = config.timeoutSeconds }
-        guard deliverPending(&state),
-            let log = try? state.client.call(Service.events, EventsRequest(after: 0, limit: 0), as: EventLog.self).0
-        else {
+        guard deliverPending(&state) else {
+            if state.brokerAway == nil { state.brokerAway = WallClock.now() }
+            return
+        }
+        let log: EventLog
+        do {
+            log = try state.client.call(Service.events, EventsRequest(after: 0, limit: 0), as: EventLog.self).0
+        } catch ClientError.server(let error) where error.isBusy {
+            // The broker answers, but not now: the next check asks again.
+            state.brokerAway = nil
+            return
+        } catch {
             if state.brokerAway == nil { state.brokerAway = WallClock.now() }
             return
         }
@@ -288,8 +319,9 @@ public final class Relay: Sendable {
         let entry = try state.outbox.add(request, clientId: clientId, content: body[1], now: WallClock.now())
         // The same file again within its repeat window is the entry already kept: it goes on under that one's id.
         request.clientId = entry.clientId
-        // While the broker is away the receipt says "queued" at once; the periodic check delivers it.
-        if state.brokerAway == nil {
+        // While the broker is away the receipt says "queued" at once; the periodic check delivers it. So too while
+        // it has asked this relay to wait: the entries before this one go first, when the wait is over.
+        if state.brokerAway == nil, !state.isHeldBusy {
             do {
                 let (receipt, _) = try state.client.call(
                     Service.submit, request, files: [body[1]], as: Receipt.self)
@@ -298,6 +330,9 @@ public final class Relay: Sendable {
             } catch ClientError.server(let error) where error.isFinal {
                 try state.outbox.refused(entry, error: error.message)
                 throw error
+            } catch ClientError.server(let error) where error.isBusy {
+                state.busy(error)
+                logger.debug("broker busy; submission kept in the outbox", ["client.id": clientId])
             } catch {
                 state.brokerAway = WallClock.now()
                 logger.warning("broker unreachable; submissions kept in the outbox", ["client.id": clientId])
@@ -309,9 +344,11 @@ public final class Relay: Sendable {
         return [Wire.encode(Reply.success(receipt))]
     }
 
-    /// Delivers pending submissions in order; stops at the first that cannot reach the broker.
-    /// - Returns: false when the broker did not answer.
+    /// Delivers pending submissions in order; stops at the first that cannot reach the broker, and at a busy reply
+    /// (until `State.busyUntil`).
+    /// - Returns: false when the broker did not answer (a busy reply is an answer).
     private func deliverPending(_ state: inout State) -> Bool {
+        if state.isHeldBusy { return true }
         guard let pending = try? state.outbox.pending(), !pending.isEmpty else { return true }
         for (entry, content) in pending {
             if let file = try? state.outbox.file(of: entry) {
@@ -331,6 +368,9 @@ public final class Relay: Sendable {
             } catch ClientError.server(let error) where error.isFinal {
                 try? state.outbox.refused(entry, error: error.message)
                 logger.warning("outbox submission refused", ["client.id": entry.clientId, "reason": error.message])
+            } catch ClientError.server(let error) where error.isBusy {
+                state.busy(error)
+                return true
             } catch {
                 return false
             }
@@ -340,7 +380,7 @@ public final class Relay: Sendable {
 }
 
 extension ProtocolError {
-    /// Whether the broker's refusal settles a submission for good. `unavailable` (a draining broker) and
-    /// `internal` (a store failure) do not: the outbox keeps the submission and tries again.
+    /// Whether the broker's refusal settles a submission for good. `unavailable` (a draining broker, or a busy one)
+    /// and `internal` (a store failure) do not: the outbox keeps the submission and tries again.
     var isFinal: Bool { code != .unavailable && code != .internal }
 }

@@ -1,0 +1,130 @@
+import Foundation
+import PumasiShared
+
+/// Per-principal admission: a token bucket for each sender of client requests, so that one principal sending far
+/// more than its share cannot delay everyone else's receipts.
+///
+/// The rules, each with its test in `AdmissionTests`:
+/// - A bucket holds at most `burst` tokens and gains `rate` tokens a second; a new sender's bucket starts full.
+/// - A request costs `cost(service:)` tokens: 1 for what writes (a submission, an upload begun, a challenge posted),
+///   `readCost` for anything else. A request that finds too few tokens takes none and is refused busy, with the time
+///   until its cost is refilled (`Refusal.retryAfterMs`), never less than 1 ms.
+/// - An admin's bucket is `adminFactor` times larger and faster (scripts, dumps); evaluators are not metered (their
+///   requests fetch what the broker's own jobs need).
+/// - Memory is bounded: every `sweepInterval`, the buckets that are full again (idle for `burst / rate` seconds) are
+///   forgotten; a sender coming back starts full, as it would have been. So the buckets held are those of the
+///   senders heard in the last `burst / rate + sweepInterval` (or refused in the last `2 × logInterval`).
+/// - A refusal is logged at most once per sender each `logInterval`; the refusals between are counted on the next.
+///
+/// With CURVE a bucket belongs to the principal (all its connections share it); without, to the connection: a client
+/// that makes a new connection for each request is not held by it there, which is one more reason why `--insecure`
+/// is for loopback only.
+///
+/// A pure value: time comes in as `now`, so its tests need no clock and no sleeps.
+struct Admission {
+    /// Who a bucket belongs to.
+    enum Key: Hashable {
+        case principal(String)
+        case connection(Data)
+    }
+
+    /// A request refused for its sender's rate.
+    struct Refusal: Equatable {
+        /// When the request's cost will have been refilled.
+        var retryAfterMs: Int
+        /// Whether to log this refusal, and how many refusals of this sender it stands for (itself and those not
+        /// logged since the last line).
+        var log: Int?
+    }
+
+    struct Bucket {
+        /// The bucket's own rate and size: a solver's, or an admin's.
+        var rate: Double
+        var burst: Double
+        var tokens: Double
+        var updated: Millis
+        var loggedAt: Millis?
+        var unlogged = 0
+    }
+
+    /// Tokens a second; 0 turns admission off.
+    var rate: Double
+    var burst: Double
+    var readCost = 0.25
+    var adminFactor = 10.0
+    var sweepInterval: Millis = 10_000
+    var logInterval: Millis = 10_000
+    private(set) var buckets: [Key: Bucket] = [:]
+    private var nextSweep: Millis = 0
+
+    init(rate: Double, burst: Double) {
+        self.rate = rate
+        self.burst = burst
+    }
+
+    var isOn: Bool { rate > 0 && burst > 0 }
+
+    /// What a request to `service` costs.
+    func cost(service: String) -> Double {
+        switch service {
+        case Service.submit, Service.uploadBegin, Service.post: 1
+        default: readCost
+        }
+    }
+
+    /// How much larger and faster `role`'s bucket is than a solver's; nil: not metered.
+    func factor(_ role: Role?) -> Double? {
+        switch role {
+        case .evaluator: nil
+        case .admin: adminFactor
+        case .solver, .seeker, .judge, nil: 1
+        }
+    }
+
+    /// Takes `cost` from `key`'s bucket, or refuses.
+    /// - Parameter role: the sender's role; nil without CURVE.
+    /// - Returns: nil when admitted.
+    mutating func admit(_ key: Key, role: Role?, cost: Double, now: Millis) -> Refusal? {
+        guard isOn, let factor = factor(role) else { return nil }
+        if now >= nextSweep { sweep(now: now) }
+        var bucket =
+            buckets[key].map { refilled($0, now: now) }
+            ?? Bucket(rate: rate * factor, burst: burst * factor, tokens: burst * factor, updated: now)
+        defer { buckets[key] = bucket }
+        // Within a billionth of a token is enough: binary fractions of a second must not cost a whole millisecond.
+        if bucket.tokens + Self.epsilon >= cost {
+            bucket.tokens = max(0, bucket.tokens - cost)
+            return nil
+        }
+        let wait = Int(((cost - bucket.tokens) / bucket.rate * 1_000 - Self.epsilon).rounded(.up))
+        bucket.unlogged += 1
+        var log: Int?
+        if bucket.loggedAt.map({ now - $0 >= logInterval }) ?? true {
+            log = bucket.unlogged
+            bucket.loggedAt = now
+            bucket.unlogged = 0
+        }
+        return Refusal(retryAfterMs: max(1, wait), log: log)
+    }
+
+    private static let epsilon = 1e-9
+
+    /// The bucket as it stands at `now`: `rate` tokens a second added since it was last touched, up to `burst`.
+    private func refilled(_ bucket: Bucket, now: Millis) -> Bucket {
+        var bucket = bucket
+        let elapsed = Double(max(0, now - bucket.updated)) / 1_000
+        bucket.tokens = min(bucket.burst, bucket.tokens + elapsed * bucket.rate)
+        bucket.updated = max(bucket.updated, now)
+        return bucket
+    }
+
+    /// Forgets the buckets that are full again: their senders have been quiet long enough to be new. One with
+    /// refusals not yet logged is kept for two log intervals after its last line, for the next line to count them.
+    mutating func sweep(now: Millis) {
+        nextSweep = now + sweepInterval
+        buckets = buckets.filter { _, bucket in
+            refilled(bucket, now: now).tokens < bucket.burst
+                || (bucket.unlogged > 0 && now - (bucket.loggedAt ?? now) < 2 * logInterval)
+        }
+    }
+}
