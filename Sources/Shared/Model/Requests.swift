@@ -80,6 +80,9 @@ public struct SubmitRequest: Codable, Sendable {
     /// The same file from the same solver to the same challenge within this many seconds of an earlier submission is
     /// that submission (a command run twice), answered with its receipt; every file is a new submission when absent.
     public var repeatWindowSeconds: Int?
+    /// The client named no solver (no `--solver`, `$PUMASI_SOLVER` or profile's): `solver` is only its login name, or
+    /// empty. A relay submits as its owner in its place; a broker without keys takes `solver` as it is.
+    public var solverDefaulted: Bool?
     public init(
         challenge: String, solver: String, filename: String, clientId: String? = nil, upload: String? = nil,
         comment: String? = nil

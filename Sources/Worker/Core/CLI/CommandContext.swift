@@ -21,8 +21,12 @@ struct CommandContext {
         help: "Your solver name, without CURVE. Default: $PUMASI_SOLVER, the profile's, or $USER.")
 
     /// The solver's name for brokers without CURVE (over CURVE the broker names the solver after the key).
-    var solverName: String? {
-        arguments.value("solver") ?? environment["PUMASI_SOLVER"] ?? profile?.solver ?? environment["USER"]
+    var solverName: String? { namedSolver ?? environment["USER"] }
+
+    /// The solver's name if the user chose one (--solver, $PUMASI_SOLVER or the profile's), not only a login name: a
+    /// relay submits as its owner unless this names someone.
+    var namedSolver: String? {
+        arguments.value("solver") ?? environment["PUMASI_SOLVER"].flatMap { $0.isEmpty ? nil : $0 } ?? profile?.solver
     }
 
     static let clientOptions: [CommandSpec.Option] = [

@@ -13,7 +13,8 @@ enum LoginCommand: Command {
             $XDG_CONFIG_HOME/pumasi/config.json (else ~/.config/pumasi/config.json), mode 0600. The broker's public
             key is copied in; your secret key stays in its file, which the profile names. What no option gives comes
             from $PUMASI_BROKER, $PUMASI_BROKER_KEY, $PUMASI_KEY and $PUMASI_SOLVER. Before saving, one request (the
-            list of open challenges) checks that the broker answers and takes your key; --no-check skips it. A relay,
+            list of open challenges) checks that the broker answers and takes your key, and the broker names you (your
+            principal and role; a relay, its owner); --no-check skips it. A relay,
             or a keyless broker on this machine, is a profile with --insecure: no CURVE, on purpose. The first
             profile saved becomes the default; see pumasi config, and docs/cli.md.
             """,
@@ -136,9 +137,16 @@ enum LoginCommand: Command {
         case .success: break
         }
         let open = try reply.get()
+        // Who the broker takes the user to be (a broker without pumasi.whoami names nobody: the key file says).
+        let identity = try? client.call(Service.whoami, Empty(), as: Identity.self).0
         var who = "without CURVE as \(profile.solver ?? context.environment["USER"] ?? "nobody (give --solver)")"
-        if let curve, let key = profile.key {
-            who = "with CURVE as the holder of \(key) (public key \(curve.keys.publicKey.prefix(8))…)"
+        if let owner = identity?.relayOwner {
+            who = "without CURVE, a relay that submits as \(owner)"
+        } else if let curve, let key = profile.key {
+            let publicKey = "public key \(curve.keys.publicKey.prefix(8))…"
+            who =
+                identity?.principal.map { "with CURVE as \($0) (key \(key), \(publicKey))" }
+                ?? "with CURVE as the holder of \(key) (\(publicKey))"
         }
         let count = "\(open.count) open challenge\(open.count == 1 ? "" : "s")"
         return "Connected to \(profile.broker) \(who): \(count)."

@@ -16,6 +16,8 @@ public struct RelayConfig: Sendable {
     public var topics = [""]
     /// CURVE credentials for both the requests and the subscription.
     public var curve: CurveClient?
+    /// Whom the relay submits as (`Relay+Owner.swift`); over CURVE the key's principal, once the broker names it.
+    public var owner: String?
 
     public init(brokerEndpoint: String, publishEndpoint: String, outboxPath: String) {
         self.brokerEndpoint = brokerEndpoint
@@ -77,12 +79,12 @@ public final class Relay: Sendable {
             client: BrokerClient(
                 endpoint: config.brokerEndpoint, timeoutSeconds: config.timeoutSeconds, curve: config.curve,
                 context: context),
-            outbox: RelayOutbox(path: config.outboxPath))
+            outbox: RelayOutbox(path: config.outboxPath), owner: config.owner)
         logger.info(
             "relay started",
             [
                 "broker": config.brokerEndpoint, "pub": config.publishEndpoint, "listen": listening,
-                "outbox": config.outboxPath,
+                "outbox": config.outboxPath, "owner": config.owner ?? "(the key's principal)",
             ])
         if let notifier {
             notifier.start()
@@ -143,6 +145,13 @@ public final class Relay: Sendable {
         /// Since when the broker has not answered (nil while it does): meanwhile local requests are answered at once,
         /// submissions from the outbox, the rest with the reason, and only the periodic check tries the broker.
         var brokerAway: Millis?
+        /// Why the broker turns this relay away, when it is not only away: it refuses the relay's key, or the CURVE
+        /// handshake fails (`Relay+Health.swift`). Set with `brokerAway`; cleared when the broker answers.
+        var refusal: String?
+        /// Whom local requests submit as.
+        var owner: String?
+        /// Whether the broker has named the owner (`pumasi.whoami`, over CURVE).
+        var ownerConfirmed = false
     }
 
     // MARK: Announcements
@@ -212,14 +221,16 @@ public final class Relay: Sendable {
     private func synchronise(_ state: inout State) {
         state.client.timeoutSeconds = min(1, config.timeoutSeconds)
         defer { state.client.timeoutSeconds = config.timeoutSeconds }
-        guard deliverPending(&state),
-            let log = try? state.client.call(Service.events, EventsRequest(after: 0, limit: 0), as: EventLog.self).0
-        else {
-            if state.brokerAway == nil { state.brokerAway = WallClock.now() }
+        let log: EventLog
+        do {
+            guard deliverPending(&state) else { return }
+            log = try state.client.call(Service.events, EventsRequest(after: 0, limit: 0), as: EventLog.self).0
+        } catch {
+            brokerFailed(error, &state)
             return
         }
-        if state.brokerAway != nil { logger.info("the broker answers again") }
-        state.brokerAway = nil
+        brokerAnswers(&state)
+        learnOwner(&state)
         guard let last = state.lastSeq else {
             state.lastSeq = log.last
             return
@@ -250,20 +261,19 @@ public final class Relay: Sendable {
             case Service.uploadBegin: body = try beginUpload(requestBody, &state)
             case Service.uploadChunk: body = try uploadChunk(requestBody, &state)
             default:
-                if let since = state.brokerAway {
-                    throw ProtocolError(
-                        .unavailable,
-                        "the relay's broker has not answered since \(WallClock.iso(since)); submissions are kept in "
-                            + "the relay's outbox and delivered when it returns")
-                }
-                body = try state.client.request(service: name, body: requestBody)
+                if let since = state.brokerAway { throw unavailable(since: since, state) }
+                body =
+                    name == Service.whoami
+                    ? try whoami(requestBody, &state) : try state.client.request(service: name, body: requestBody)
             }
         } catch let error as ClientError {
-            if case .server = error {} else if state.brokerAway == nil { state.brokerAway = WallClock.now() }
+            if case .server = error {} else { brokerFailed(error, &state) }
             let failure: ProtocolError =
                 switch error {
                 case .server(let error): error
-                default: ProtocolError(.unavailable, "relay could not reach the broker: \(error)")
+                default:
+                    state.refusal.map { ProtocolError(.unavailable, $0) }
+                        ?? ProtocolError(.unavailable, "relay could not reach the broker: \(error)")
                 }
             body = [Wire.encode(Reply<Empty>.failure(failure))]
         } catch let error as ProtocolError {
@@ -277,6 +287,8 @@ public final class Relay: Sendable {
     /// Commits the submission to the outbox, then tries the broker once. The client learns which happened.
     private func submit(_ body: [Data], _ state: inout State) throws -> [Data] {
         var request = try Wire.decode(SubmitRequest.self, from: body.first)
+        request.solver = try submitter(named: request.solver, defaulted: request.solverDefaulted, state)
+        request.solverDefaulted = nil
         if let upload = request.upload { return try submitUpload(request, upload: upload, &state) }
         guard body.count == 2 else {
             throw ProtocolError(
@@ -299,18 +311,21 @@ public final class Relay: Sendable {
                 try state.outbox.refused(entry, error: error.message)
                 throw error
             } catch {
-                state.brokerAway = WallClock.now()
-                logger.warning("broker unreachable; submissions kept in the outbox", ["client.id": clientId])
+                brokerFailed(error, &state)
+                if state.refusal == nil {
+                    logger.warning("broker unreachable; submissions kept in the outbox", ["client.id": clientId])
+                }
             }
         }
-        let receipt = Receipt(
+        var receipt = Receipt(
             submission: "pending:\(entry.clientId)", challenge: entry.challenge, sha256: entry.sha256,
             size: entry.size, receivedAt: entry.queuedAt, duplicate: entry.clientId != clientId, queued: true)
+        receipt.warning = state.refusal
         return [Wire.encode(Reply.success(receipt))]
     }
 
     /// Delivers pending submissions in order; stops at the first that cannot reach the broker.
-    /// - Returns: false when the broker did not answer.
+    /// - Returns: false when the broker did not answer (its failure is recorded in `state`).
     private func deliverPending(_ state: inout State) -> Bool {
         guard let pending = try? state.outbox.pending(), !pending.isEmpty else { return true }
         for (entry, content) in pending {
@@ -332,6 +347,7 @@ public final class Relay: Sendable {
                 try? state.outbox.refused(entry, error: error.message)
                 logger.warning("outbox submission refused", ["client.id": entry.clientId, "reason": error.message])
             } catch {
+                brokerFailed(error, &state)
                 return false
             }
         }
