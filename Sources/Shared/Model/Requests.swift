@@ -27,6 +27,9 @@ public struct PostCheck: Codable, Sendable, Equatable {
     public var draft: Bool
     public var files: Int
     public var phases: Int
+    /// Set by `pumasi post --dry-run` when no broker answered: the checks were made without one, and these (which need
+    /// the broker) were not.
+    public var notChecked: [String]?
 
     public init(direction: Direction, scorer: String, draft: Bool, files: Int, phases: Int) {
         self.direction = direction
