@@ -136,7 +136,8 @@ extension CLITests {
     @Test func whoamiAndLoginNameThePrincipalOverCurve() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let keyed = try CLIKeyedBroker(in: dir, principals: ["acme": "seeker", "ada": "solver", "ed": "admin"])
+        let keyed = try CLIKeyedBroker(
+            in: dir, principals: ["acme": "seeker", "ada": "solver", "ed": "admin", "ev": "evaluator"])
         defer { keyed.broker.spawned.stopGracefully() }
         let ada = try run("pumasi", ["whoami"] + keyed.as("ada"))
         #expect(ada.stdout == "ada, a solver, at \(keyed.broker.router)\n", "\(ada)")
@@ -159,6 +160,19 @@ extension CLITests {
             "\(login)")
         let fromProfile = try run("pumasi", ["whoami"], environment: home.environment)
         #expect(fromProfile.stdout == "ada, a solver, at \(keyed.broker.router)\n", "\(fromProfile)")
+        // An evaluator may not list challenges: the broker naming its key is its login's check.
+        let evaluator = try run(
+            "pumasi",
+            [
+                "login", "--profile", "ev", "--broker", keyed.broker.router, "--broker-key", keyed.brokerKeyFile,
+                "--key", dir.file("ev.key"),
+            ],
+            environment: home.environment)
+        #expect(evaluator.termination == .exit(0), "\(evaluator)")
+        #expect(
+            evaluator.stdout.hasPrefix("Connected to \(keyed.broker.router) with CURVE as ev, an evaluator (key "),
+            "\(evaluator)")
+        #expect(evaluator.stdout.contains("…): evaluators list no challenges.\n"), "\(evaluator)")
 
         // An unregistered key is refused, with the reason.
         try CurveKeyFile.write(try CurveKeyPair.generate(), to: dir.file("eve.key"))
