@@ -64,11 +64,10 @@ done
     "$keys/globex-eval.key.pub"
 
 step "each logs in once: a profile with the broker, its key and their own key, checked with the broker, which
-    names them (evaluators list no challenges, so theirs are saved unchecked)"
+    names them"
 for who in acme globex ops ada grace linus judy jules evaluator-1 evaluator-2 globex-eval; do
     login=("$bin/pumasi" login --profile "$who" --broker "$router" --broker-key "$work/broker/broker.key.pub" \
         --key "$keys/$who.key")
-    case $who in evaluator-* | globex-eval) login+=(--no-check) ;; esac
     show "${login[@]}"
     "${login[@]}" | sed -n 1p
 done
