@@ -59,6 +59,16 @@ extension CLITests {
             try pumasi("submissions", id, "--json", "--broker", broker.router, "--solver", "ada"))
         #expect(mine.count == 2 && mine.allSatisfy { $0.solver == "ada" }, "\(mine)")
 
+        // The other requests that name a solver go as the owner's too: my submissions, through the relay, are ada's.
+        let listed = try decode(
+            [SubmissionInfo].self,
+            try run(
+                "pumasi", ["submissions", id, "--json", "--broker", listen], environment: ["USER": "someone-else"]))
+        #expect(listed.map(\.submission) == mine.map(\.submission), "\(listed)")
+        let quota = try pumasi("quota", id, "--broker", listen, "--solver", "bob")
+        #expect(quota.termination == .exit(1), "\(quota)")
+        #expect(quota.stderr.hasPrefix("Error: this relay submits as its owner, ada; --solver bob"), "\(quota)")
+
         // Who am I: the relay's owner through it; by name only from a broker without keys.
         let viaRelay = try pumasi("whoami", "--broker", listen)
         #expect(viaRelay.stdout == "ada, through the relay at \(listen)\n", "\(viaRelay)")

@@ -23,6 +23,12 @@ struct CommandContext {
     /// The solver's name for brokers without CURVE (over CURVE the broker names the solver after the key).
     var solverName: String? { namedSolver ?? environment["USER"] }
 
+    /// `request` with `solverDefaulted: true` beside its members when the user named no solver (`namedSolver`): a relay
+    /// then puts its owner in place of the login name the request carries. For requests with a `solver?` member.
+    func namingSolver<Request: Encodable>(_ request: Request) -> SolverNamed<Request> {
+        SolverNamed(request: request, defaulted: namedSolver == nil ? true : nil)
+    }
+
     /// The solver's name if the user chose one (--solver, $PUMASI_SOLVER or the profile's), not only a login name: a
     /// relay submits as its owner unless this names someone.
     var namedSolver: String? {
@@ -143,5 +149,19 @@ struct CommandContext {
     func logger(_ label: String) -> Logger {
         let level = arguments.value("log-level").flatMap(LogLevel.init(name:)) ?? .info
         return Logger(label: label, level: level)
+    }
+}
+
+/// A request with `solverDefaulted` beside its own members (`CommandContext.namingSolver`), as `SubmitRequest` has it.
+struct SolverNamed<Request: Encodable>: Encodable {
+    var request: Request
+    var defaulted: Bool?
+
+    private enum Key: String, CodingKey { case solverDefaulted }
+
+    func encode(to encoder: any Encoder) throws {
+        try request.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encodeIfPresent(defaulted, forKey: .solverDefaulted)
     }
 }

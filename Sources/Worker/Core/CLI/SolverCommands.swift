@@ -543,7 +543,7 @@ enum QuotaCommand: Command {
     static func run(_ context: CommandContext) throws -> Int32 {
         let request = QuotaRequest(
             challenge: try context.challenge(), solver: context.solverName)
-        let (quota, _) = try context.client().call(Service.quota, request, as: Quota.self)
+        let (quota, _) = try context.client().call(Service.quota, context.namingSolver(request), as: Quota.self)
         if context.json {
             context.console.json(quota)
         } else {
@@ -569,7 +569,7 @@ enum SelectCommand: Command {
         let request = SelectRequest(
             challenge: try context.challenge(), submissions: context.arguments.all("submission"),
             solver: context.solverName)
-        let (chosen, _) = try context.client().call(Service.select, request, as: [String].self)
+        let (chosen, _) = try context.client().call(Service.select, context.namingSolver(request), as: [String].self)
         if context.json {
             context.console.json(chosen)
         } else {

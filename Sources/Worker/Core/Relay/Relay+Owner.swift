@@ -23,6 +23,28 @@ extension Relay {
         return owner
     }
 
+    /// The services besides submissions whose requests name a solver without CURVE (`solver?`): the relay puts its
+    /// owner there by the same rule, so that `pumasi submissions`, `quota`, `select`, `accept` and `ask` through a
+    /// relay need no `--solver` either. (Teams are left as they are: their shares are numbers a rewrite could round.)
+    static let solverNamedServices: Set<String> = [
+        Service.submissions, Service.quota, Service.select, Service.accept, Service.ask,
+    ]
+
+    /// A request of `solverNamedServices` with the owner as its solver (see `submitter`); others as they are.
+    func ownerNamed(_ service: String, _ body: [Data], _ state: State) throws(ProtocolError) -> [Data] {
+        guard Self.solverNamedServices.contains(service), let first = body.first,
+            var object = (try? JSONSerialization.jsonObject(with: first)) as? [String: Any]
+        else { return body }
+        let named = object["solver"] as? String
+        let defaulted = object["solverDefaulted"] as? Bool
+        // Naming nobody at all: over CURVE the broker names the caller after the key.
+        guard named != nil || defaulted == true else { return body }
+        object["solver"] = try submitter(named: named, defaulted: defaulted, state)
+        object["solverDefaulted"] = nil
+        guard let rewritten = try? JSONSerialization.data(withJSONObject: object) else { return body }
+        return [rewritten] + body.dropFirst()
+    }
+
     /// Learns the owner's name from the broker, over CURVE, once the broker answers (`synchronise`).
     func learnOwner(_ state: inout State) {
         guard config.curve != nil, !state.ownerConfirmed,

@@ -264,7 +264,8 @@ public final class Relay: Sendable {
                 if let since = state.brokerAway { throw unavailable(since: since, state) }
                 body =
                     name == Service.whoami
-                    ? try whoami(requestBody, &state) : try state.client.request(service: name, body: requestBody)
+                    ? try whoami(requestBody, &state)
+                    : try state.client.request(service: name, body: ownerNamed(name, requestBody, state))
             }
         } catch let error as ClientError {
             if case .server = error {} else { brokerFailed(error, &state) }
