@@ -40,7 +40,7 @@ extension CLITests {
         ])
         #expect(login.termination == .exit(0), "\(login)")
         #expect(
-            login.stdout.hasPrefix("Connected to \(router) with CURVE as the holder of \(dir.file("ada.key")) "),
+            login.stdout.hasPrefix("Connected to \(router) with CURVE as ada, a solver (key \(dir.file("ada.key")), "),
             "\(login)")
         #expect(login.stdout.contains(": 0 open challenges.\n"), "\(login)")
         #expect(login.stdout.hasSuffix("Saved profile 'default' (the default) in \(home.file).\n"), "\(login)")
@@ -109,7 +109,8 @@ extension CLITests {
     }
 
     /// A relay is a profile without CURVE, on purpose (--insecure): a solver submits through it with --profile relay,
-    /// and the relay forwards with its owner's key, from the default profile.
+    /// and the relay forwards with its owner's key, from the default profile. The relay submits as its owner (the
+    /// broker names the key's principal): the profile needs no solver, and a --solver naming someone else is refused.
     @Test func aRelayProfileSubmitsThroughARealRelay() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
@@ -144,16 +145,15 @@ extension CLITests {
         #expect(implicit.stderr.contains("or --insecure for a broker or relay on this machine"), "\(implicit)")
 
         let relayLogin = try run(
-            "pumasi", ["login", "--profile", "relay", "--broker", listen, "--insecure", "--solver", "ada"],
-            environment: home.environment)
+            "pumasi", ["login", "--profile", "relay", "--broker", listen, "--insecure"], environment: home.environment)
         #expect(relayLogin.termination == .exit(0), "\(relayLogin)")
         #expect(
             relayLogin.stdout == """
-                Connected to \(listen) without CURVE as ada: 1 open challenge.
+                Connected to \(listen) without CURVE, a relay that submits as ada: 1 open challenge.
                 Saved profile 'relay' in \(home.file).
 
                 """, "\(relayLogin)")
-        #expect(try home.store().profiles["relay"] == Profile(broker: listen, solver: "ada", insecure: true))
+        #expect(try home.store().profiles["relay"] == Profile(broker: listen, insecure: true))
 
         try dir.write("ada.csv", CLIChallengeFiles.good)
         let submitted = try run(
@@ -164,6 +164,15 @@ extension CLITests {
         let info = try decode(
             SubmissionInfo.self, try run("pumasi", ["status", submission, "--json"], environment: home.environment))
         #expect(info.solver == "ada" && info.challenge == id)
+        let bob = try run(
+            "pumasi", ["submit", id, dir.file("ada.csv"), "--profile", "relay", "--solver", "bob"],
+            environment: home.environment)
+        #expect(bob.termination == .exit(1), "\(bob)")
+        #expect(bob.stderr.hasPrefix("Error: this relay submits as its owner, ada; --solver bob"), "\(bob)")
+        let whoami = try run("pumasi", ["whoami", "--profile", "relay"], environment: home.environment)
+        #expect(
+            whoami.stdout == "ada, through the relay at \(listen) (its key is ada, a solver at the broker)\n",
+            "\(whoami)")
     }
 
     /// `pumasi login` refuses what cannot work, with the reason, and saves nothing.

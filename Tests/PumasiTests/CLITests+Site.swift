@@ -67,3 +67,67 @@ extension CLITests {
             })
     }
 }
+
+extension CLITests {
+    /// `pumasi site` over CURVE shows each key what it may see: the seeker its confidential challenge's description
+    /// and an invitation-only challenge; a solver who has not accepted the agreement only the summary and a note,
+    /// with no leaderboard, and no trace of an invitation-only challenge they are not invited to, which an invited
+    /// solver sees; an unregistered key gets no site, with the reason.
+    @Test func aSiteOverCurveShowsEachRoleWhatItsKeyMaySee() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let keyed = try CLIKeyedBroker(in: dir, principals: ["acme": "seeker", "ada": "solver", "bob": "solver"])
+        defer { keyed.broker.spawned.stopGracefully() }
+        func post(_ spec: String) throws -> String {
+            try decode(ChallengeInfo.self, try run("pumasi", ["post", spec, "--json"] + keyed.as("acme"))).id
+        }
+        let open = try post(try CLIChallengeFiles(in: dir).spec)
+        let secret = try post(try confidentialSpec(in: dir))
+        let invited = try post(
+            try dir.write(
+                "invited.json",
+                """
+                {"title": "Invited sounds", "description": "For bob only.", "deadline": "+2h",
+                 "award": {"amount": 100, "currency": "USD"}, "invitationOnly": true, "invite": ["bob"],
+                 "scorer": {"builtin": "csv-accuracy", "options": {"id": "id", "target": "label"}},
+                 "files": [{"path": "truth.csv", "role": "reference"}]}
+                """))
+        func site(as name: String) throws -> (files: [String], page: (String) throws -> String) {
+            let out = dir.file("site-\(name)")
+            let result = try run("pumasi", ["site", "--out", out] + keyed.as(name))
+            #expect(result.termination == .exit(0), "\(result)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+            return (
+                files,
+                { try String(contentsOfFile: (out as NSString).appendingPathComponent($0), encoding: .utf8) }
+            )
+        }
+
+        let acme = try site(as: "acme")
+        #expect(acme.files == ["\(invited).html", "\(open).html", "\(secret).html", "index.html"].sorted())
+        let acmeIndex = try acme.page("index.html")
+        #expect(acmeIndex.contains("Invited sounds") && acmeIndex.contains("Secret sounds"), "\(acmeIndex)")
+        let acmeSecret = try acme.page("\(secret).html")
+        #expect(acmeSecret.contains("The recordings are in train.csv."), "\(acmeSecret)")
+        #expect(!acmeSecret.contains("The leaderboard is shown to solvers who accept"), "\(acmeSecret)")
+
+        let ada = try site(as: "ada")
+        #expect(ada.files == ["\(open).html", "\(secret).html", "index.html"].sorted())
+        #expect(!(try ada.page("index.html")).contains("Invited sounds"))
+        let adaSecret = try ada.page("\(secret).html")
+        #expect(adaSecret.contains("Classify a partner"), "the summary: \(adaSecret)")
+        #expect(!adaSecret.contains("The recordings are in train.csv."), "\(adaSecret)")
+        #expect(adaSecret.contains("Confidential: the full description and files are for solvers who accept"))
+        #expect(adaSecret.contains("The leaderboard is shown to solvers who accept the challenge's agreement."))
+        #expect(try ada.page("\(open).html").contains("Which animal makes each sound?"))
+
+        let bob = try site(as: "bob")
+        #expect(bob.files.contains("\(invited).html"))
+        #expect(try bob.page("\(invited).html").contains("For bob only."))
+
+        try CurveKeyFile.write(try CurveKeyPair.generate(), to: dir.file("eve.key"))
+        let eve = try run("pumasi", ["site", "--out", dir.file("site-eve")] + keyed.as("eve"))
+        #expect(eve.termination == .exit(1), "\(eve)")
+        #expect(eve.stderr.contains("refused your key (not registered, or revoked"), "\(eve)")
+    }
+}

@@ -604,7 +604,7 @@ struct CLITests {
         let relay = try startWorker(
             [
                 "relay", "--broker", broker.router, "--pub", broker.pub, "--listen", "tcp://127.0.0.1:*",
-                "--outbox", dir.file("outbox.sqlite3"),
+                "--outbox", dir.file("outbox.sqlite3"), "--owner", "cy",
             ],
             ready: "relay started")
         defer { relay.stopGracefully() }

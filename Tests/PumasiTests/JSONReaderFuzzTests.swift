@@ -35,6 +35,7 @@ struct JSONReaderFuzzTests {
             case .success(let slow):
                 if fast.v != slow.v || fast.challenge != slow.challenge || fast.solver != slow.solver
                     || fast.filename != slow.filename || fast.clientId != slow.clientId
+                    || fast.solverDefaulted != slow.solverDefaulted
                 {
                     found.append("SubmitRequest differs: reader \(fast), JSONDecoder \(slow)")
                 }
@@ -188,6 +189,12 @@ struct JSONReaderFuzzTests {
         let bodies: [Data] = [
             Wire.encode(SubmitRequest(challenge: "ch_01jdz8k3q5m9x7v3", solver: "alice", filename: "main.py")),
             Wire.encode(SubmitRequest(challenge: tricky, solver: "", filename: "a b.txt", clientId: "cid-1")),
+            Wire.encode(
+                {
+                    var request = SubmitRequest(challenge: "ch_01jdz8k3q5m9x7v3", solver: "ada", filename: "f.csv")
+                    request.solverDefaulted = true
+                    return request
+                }()),
             Wire.encode(ScoringResult(ok: true, score: 0.875)),
             Wire.encode(
                 ScoringResult(

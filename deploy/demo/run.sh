@@ -5,7 +5,8 @@
 # limit and a top-2 split award (on the seeker's own evaluator), and a confidential proposals challenge: by
 # invitation, under an IP-transfer agreement each solver accepts, with a public clarification, scored blind by
 # two human judges on a weighted scorecard through their relays. Then the close, the awards, the verified ledger,
-# a report and the audit trail. Every process is started here and stopped here by its PID.
+# a report and the audit trail. Every person logs in once (a profile each, kept in the demo's own directory) and
+# every command names its profile. Every process is started here and stopped here by its PID.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -29,15 +30,19 @@ trap cleanup EXIT
 step() { printf '\n==> %s\n' "$*"; }
 keys="$work/keys"
 mkdir -p "$keys"
-# as WHO COMMAND…: runs a command with WHO's key, printing it first.
+# The profiles `pumasi login` saves live in the demo's directory, not in your ~/.config.
+export XDG_CONFIG_HOME="$work/config"
+# Shows a command quoted as a shell needs it, with the demo's own paths shortened as a user in the repository would
+# type them.
+show() { printf '$ %s\n' "$(printf '%q ' "$@")" | sed -e "s|$bin/||g" -e "s|$here/|deploy/demo/|g" -e 's/ $//'; }
+# as WHO COMMAND…: runs a command with WHO's profile (--profile WHO), printing it first.
 as() {
     local who=$1
     shift
-    # Quoted as a shell needs it, with the demo's own paths shortened as a user in the repository would type them.
-    printf '$ %s  # as %s\n' "$(printf '%q ' "$@")" "$who" | sed -e "s|$bin/||g" -e "s|$here/|deploy/demo/|g"
-    PUMASI_KEY="$keys/$who.key" "$@"
+    show "$@" --profile "$who"
+    "$@" --profile "$who"
 }
-quietly_as() { local who=$1; shift; PUMASI_KEY="$keys/$who.key" "$@"; }
+quietly_as() { local who=$1; shift; "$@" --profile "$who"; }
 
 step "starting a broker with CURVE on (data in $work/broker)"
 "$bin/pumasi-broker" --data-dir "$work/broker" --router 'tcp://127.0.0.1:*' --pub 'tcp://127.0.0.1:*' \
@@ -45,8 +50,6 @@ step "starting a broker with CURVE on (data in $work/broker)"
 pids+=($!)
 pumasi_wait_for_broker "$work/broker"
 echo "broker: requests on $router, announcements on $pub"
-export PUMASI_BROKER=$router
-export PUMASI_BROKER_KEY="$work/broker/broker.key.pub"
 
 step "everyone makes a key; the broker's operator registers each with its role"
 for who in acme:seeker globex:seeker ops:admin ada:solver grace:solver linus:solver evaluator-1:evaluator \
@@ -60,24 +63,37 @@ done
 "$bin/pumasi-broker" keys add --data-dir "$work/broker" --role evaluator --name globex-eval --for seeker:globex \
     "$keys/globex-eval.key.pub"
 
+step "each logs in once: a profile with the broker, its key and their own key, checked with the broker, which
+    names them"
+for who in acme globex ops ada grace linus judy jules evaluator-1 evaluator-2 globex-eval; do
+    login=("$bin/pumasi" login --profile "$who" --broker "$router" --broker-key "$work/broker/broker.key.pub" \
+        --key "$keys/$who.key")
+    show "${login[@]}"
+    "${login[@]}" | sed -n 1p
+done
+
 step "starting two shared evaluators with the built-in scorers and the tour-length plugin, and globex's own"
 for n in 1 2; do
-    PUMASI_KEY="$keys/evaluator-$n.key" "$bin/pumasi" evaluate --plugin "tour-length=$here/plugins/tour-length" \
+    "$bin/pumasi" evaluate --profile "evaluator-$n" --plugin "tour-length=$here/plugins/tour-length" \
         --cache "$work/cache-$n" --log-level warning 2>"$work/evaluator-$n.log" &
     pids+=($!)
 done
-PUMASI_KEY="$keys/globex-eval.key" "$bin/pumasi" evaluate --cache "$work/cache-globex" --log-level warning \
+"$bin/pumasi" evaluate --profile globex-eval --cache "$work/cache-globex" --log-level warning \
     2>"$work/evaluator-globex.log" &
 pids+=($!)
 
-step "grace starts a relay: it prints every announcement as it arrives, and forwards her requests"
+step "grace starts a relay with her profile: it prints every announcement as it arrives, and forwards her requests
+    as hers; the relay is a profile too (no CURVE on this machine, on purpose), and needs no --solver"
 relay="ipc://$work/relay.ipc"
-PUMASI_KEY="$keys/grace.key" "$bin/pumasi" relay --pub "$pub" --listen "$relay" --outbox "$work/relay-outbox.sqlite3" --log-level warning \
-    > >(sed -u 's/^/    relay | /') 2>"$work/relay.log" &
+show "$bin/pumasi" relay --profile grace --pub "$pub" --listen "$relay" --outbox "$work/relay-outbox.sqlite3"
+"$bin/pumasi" relay --profile grace --pub "$pub" --listen "$relay" --outbox "$work/relay-outbox.sqlite3" \
+    --log-level warning > >(sed -u 's/^/    relay | /') 2>"$work/relay.log" &
 pids+=($!)
 # Give the relay's subscription a moment to reach the broker, so the first announcements show live and in
 # order; any it misses (the PUB/SUB slow joiner) it would recover from the broker's log a little later.
 sleep 1
+show "$bin/pumasi" login --profile grace-relay --broker "$relay" --insecure
+"$bin/pumasi" login --profile grace-relay --broker "$relay" --insecure
 
 step "seekers post three challenges: one scored by a plugin, one by a built-in scorer on globex's own evaluator,
     one confidential, by invitation, for human judges"
@@ -120,8 +136,7 @@ as ada "$bin/pumasi" submit "$route" "$here/solutions/route-ada.txt"
 as grace "$bin/pumasi" submit "$route" "$here/solutions/route-grace.txt"
 broken=$(quietly_as linus "$bin/pumasi" submit "$route" "$here/solutions/route-broken.txt" --json |
     sed -nE 's/.*"submission" : "([^"]+)".*/\1/p')
-as grace "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-grace.csv" --broker "$relay" --broker-key none \
-    --solver grace
+as grace-relay "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-grace.csv"
 as ada "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-ada.csv" --wait
 as linus "$bin/pumasi" submit "$pumps" "$here/solutions/pumps-linus.csv" --wait
 as linus "$bin/pumasi" status "$broken" --wait
@@ -133,22 +148,25 @@ as linus "$bin/pumasi" submit "$ideas" "$here/solutions/idea-linus.md"
 step "two judges score them blind on the scorecard (impact counts twice), each through a relay of their own
     (they see neither solver nor submission id)"
 for judge in judy jules; do
-    PUMASI_KEY="$keys/$judge.key" "$bin/pumasi" relay --pub "$pub" --listen "ipc://$work/$judge.ipc" \
+    "$bin/pumasi" relay --profile "$judge" --pub "$pub" --listen "ipc://$work/$judge.ipc" \
         --outbox "$work/$judge-outbox.sqlite3" --topic judging. --log-level warning >"$work/$judge-relay.log" 2>&1 &
     pids+=($!)
 done
 sleep 0.5
+for judge in judy jules; do
+    "$bin/pumasi" login --profile "$judge-relay" --broker "ipc://$work/$judge.ipc" --insecure >/dev/null
+done
 for round in 1 2; do
     for judge in judy jules; do
-        assignment=$(PUMASI_KEY="$keys/$judge.key" "$bin/pumasi" judge next --challenge "$ideas" \
-            --broker "ipc://$work/$judge.ipc" --broker-key none --judge "$judge" -o "$work/$judge" --json | sed -nE 's/.*"assignment" : "(asg_[^"]+)".*/\1/p')
+        assignment=$(quietly_as "$judge-relay" "$bin/pumasi" judge next --challenge "$ideas" --judge "$judge" \
+            -o "$work/$judge" --json |
+            sed -nE 's/.*"assignment" : "(asg_[^"]+)".*/\1/p')
         file=$(ls "$work/$judge/$assignment"-* 2>/dev/null | head -n 1)
         if grep -q Vibration "$file"; then impact=5; feasible=4; comment="Measured, costed, and aimed at the real cause."
         elif [ "$judge" = judy ]; then impact=2; feasible=4; comment="Fast to do, but it treats the symptom."
         else impact=3; feasible=5; comment="Cheap insurance; says nothing about why pumps fail."; fi
-        as "$judge" "$bin/pumasi" judge score "$assignment" --criterion "impact=$impact" \
-            --criterion "feasibility=$feasible" --comment "$comment" --broker "ipc://$work/$judge.ipc" \
-            --broker-key none --judge "$judge"
+        as "$judge-relay" "$bin/pumasi" judge score "$assignment" --criterion "impact=$impact" \
+            --criterion "feasibility=$feasible" --comment "$comment" --judge "$judge"
     done
 done
 as globex "$bin/pumasi" leaderboard "$ideas"
@@ -174,7 +192,10 @@ step "a solver may not post or close, nor may a seeker pull a posted challenge; 
 as ada "$bin/pumasi" close "$route" || true
 as acme "$bin/pumasi" close "$route" || true
 "$bin/pumasi" keygen "$keys/mallory.key" >/dev/null
-as mallory "$bin/pumasi" list --timeout 1 || true
+mallory=("$bin/pumasi" login --profile mallory --broker "$router" --broker-key "$work/broker/broker.key.pub" \
+    --key "$keys/mallory.key" --timeout 1)
+show "${mallory[@]}"
+"${mallory[@]}" || true
 
 step "provisional leaderboards, computed by the broker (pumps: the public split, ties to the earliest)"
 as ada "$bin/pumasi" leaderboard "$route"

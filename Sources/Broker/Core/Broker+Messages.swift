@@ -135,6 +135,7 @@ extension Broker {
         Service.answer: [.seeker, .admin],
         Service.clarifications: [.seeker, .solver, .judge, .admin],
         Service.team: [.solver, .seeker, .admin],
+        Service.whoami: Set(Role.allCases),
     ]
 
     /// The service a request is checked as: every `mmi.*` request as `mmi.service`.

@@ -27,6 +27,9 @@ public struct PostCheck: Codable, Sendable, Equatable {
     public var draft: Bool
     public var files: Int
     public var phases: Int
+    /// Set by `pumasi post --dry-run` when no broker answered: the checks were made without one, and these (which need
+    /// the broker) were not.
+    public var notChecked: [String]?
 
     public init(direction: Direction, scorer: String, draft: Bool, files: Int, phases: Int) {
         self.direction = direction
@@ -80,6 +83,9 @@ public struct SubmitRequest: Codable, Sendable {
     /// The same file from the same solver to the same challenge within this many seconds of an earlier submission is
     /// that submission (a command run twice), answered with its receipt; every file is a new submission when absent.
     public var repeatWindowSeconds: Int?
+    /// The client named no solver (no `--solver`, `$PUMASI_SOLVER` or profile's): `solver` is only its login name, or
+    /// empty. A relay submits as its owner in its place; a broker without keys takes `solver` as it is.
+    public var solverDefaulted: Bool?
     public init(
         challenge: String, solver: String, filename: String, clientId: String? = nil, upload: String? = nil,
         comment: String? = nil

@@ -101,6 +101,9 @@ public struct Receipt: Codable, Sendable, Equatable {
     /// Set by a relay that could not reach the broker: the submission waits in the relay's outbox, on disk,
     /// and `submission` is `pending:<client id>` until it is delivered.
     public var queued: Bool?
+    /// Set by a relay whose broker refuses its key: why the queued submission cannot be delivered until the broker's
+    /// operator registers the relay's key (it stays in the outbox meanwhile).
+    public var warning: String?
     /// What the solver may still submit to this challenge, when it has limits.
     public var quota: Quota?
 

@@ -10,6 +10,11 @@ public struct UploadBeginRequest: Codable, Sendable {
     public var filename: String
     /// The solver, without CURVE (with it, the key says who uploads).
     public var solver: String?
+    /// As `SubmitRequest.solverDefaulted`: `solver` is no name the client chose, and a relay puts its owner there.
+    public var solverDefaulted: Bool?
+    /// As `SubmitRequest.repeatWindowSeconds`: the same file submitted by the same solver to the same challenge within
+    /// this many seconds is that submission, and the answer's `repeated` says so before any byte is sent.
+    public var repeatWindowSeconds: Int?
     /// `file` for a file of a challenge about to be posted (then `challenge` is empty and `PostRequest.uploads` names
     /// the upload); a submission otherwise.
     public var purpose: String?
@@ -54,6 +59,9 @@ public struct UploadInfo: Codable, Sendable, Equatable {
     public var chunkBytes: Int
     /// The largest file the challenge takes.
     public var maxBytes: Int
+    /// The earlier submission this file is (`UploadBeginRequest.repeatWindowSeconds`): nothing is to be sent, and this
+    /// is the receipt.
+    public var repeated: Receipt?
 
     public init(upload: String, sha256: String, size: Int, received: Int, chunkBytes: Int, maxBytes: Int) {
         self.upload = upload

@@ -29,6 +29,7 @@ extension SubmitRequest: FastJSONDecodable {
         var upload: String?
         var comment: String?
         var window: Int64?
+        var defaulted: Bool?
         var seen = JSONMembers()
         guard
             reader.versionedMembers({ r, key in
@@ -40,6 +41,7 @@ extension SubmitRequest: FastJSONDecodable {
                 case "upload": seen.first(4) && r.assign(&upload) { $0.string() }
                 case "comment": seen.first(5) && r.assign(&comment) { $0.string() }
                 case "repeatWindowSeconds": seen.first(6) && r.assign(&window) { $0.integer() }
+                case "solverDefaulted": seen.first(7) && r.assign(&defaulted) { $0.bool() }
                 default: r.skip()
                 }
             }), let challenge, let solver, let filename
@@ -48,6 +50,7 @@ extension SubmitRequest: FastJSONDecodable {
             challenge: challenge, solver: solver, filename: filename, clientId: clientId, upload: upload,
             comment: comment)
         request.repeatWindowSeconds = window.map { Int(clamping: $0) }
+        request.solverDefaulted = defaulted
         return request
     }
 }

@@ -40,6 +40,8 @@ public enum Service {
     public static let team = "pumasi.team"
     /// The announcement log: events after a sequence number, and the latest number (the Clone pattern's snapshot).
     public static let events = "pumasi.events"
+    /// Who the caller is, as the broker sees it: the principal's name and role (`Identity`), for `pumasi whoami`.
+    public static let whoami = "pumasi.whoami"
     /// Served by a relay itself: what its outbox holds.
     public static let relayOutbox = "pumasi.relay.outbox"
     /// 8/MMI: is a worker registered for the service named in the body?
@@ -49,7 +51,7 @@ public enum Service {
     public static let brokerServices = [
         post, list, show, file, close, extend, cancel, quota, select, disqualify, award, rescore, submit, status,
         leaderboard, report, reference, judgeNext, judgeScore, events, mmiService, accept, agreement, invitations,
-        join, ask, answer, clarifications, team, uploadBegin, uploadChunk, submissionFile, submissions,
+        join, ask, answer, clarifications, team, uploadBegin, uploadChunk, submissionFile, submissions, whoami,
     ]
 
     /// Scorer services evaluators register for with READY.

@@ -20,6 +20,7 @@ extension Broker {
             throw ProtocolError(.forbidden, "submissions are for solvers; a challenge's files go with purpose \"file\"")
         }
         let solver = sender?.name ?? request.solver ?? ""
+        if solver.isEmpty { throw Self.unnamedSolver }
         try Validation.solver(solver)
         try Validation.fileName(request.filename, what: "filename")
         try Self.checkSHA256(request.sha256)
@@ -27,14 +28,24 @@ extension Broker {
             throw ProtocolError(.badRequest, "the file is empty (0 bytes): there is nothing to submit")
         }
         let record = try memory.liveChallenges[request.challenge] ?? challenge(request.challenge)
-        try admitSubmission(record, solver: solver, sender: sender, now: now)
         let limit = maxSubmissionBytes(record)
+        let id = UploadInfo.id(principal: solver, challenge: record.id, sha256: request.sha256, size: request.size)
+        if let earlier = try admitSubmission(
+            record, solver: solver, sender: sender, now: now, sha256: request.sha256,
+            repeatWindow: request.repeatWindowSeconds)
+        {
+            // The same command run twice: the file is the earlier submission, and none of its bytes need to come.
+            var info = UploadInfo(
+                upload: id, sha256: request.sha256, size: request.size, received: request.size,
+                chunkBytes: config.chunkBytes, maxBytes: limit)
+            info.repeated = earlier
+            return info
+        }
         guard request.size <= limit else {
             throw ProtocolError(
                 .tooLarge,
                 "the file is \(request.size) bytes; \(record.id) takes submissions of at most \(limit) bytes")
         }
-        let id = UploadInfo.id(principal: solver, challenge: record.id, sha256: request.sha256, size: request.size)
         try store.beginUpload(
             UploadRecord(
                 id: id, challenge: record.id, principal: solver, sha256: request.sha256, size: request.size,
@@ -204,7 +215,15 @@ extension Broker {
     }
 
     /// Refuses a submission to `record` by `solver` for anything but its file: access, state, phase and quota.
-    func admitSubmission(_ record: ChallengeRecord, solver: String, sender: Sender?, now: Millis) throws {
+    /// - Parameters:
+    ///   - sha256: the file's, with `repeatWindow`: the same file from the same solver to the same challenge within that
+    ///     many seconds is the earlier submission (a command run twice), and costs none of the solver's limits.
+    /// - Returns: that earlier submission's receipt, if it is one; nil when the submission is new and may be made.
+    @discardableResult
+    func admitSubmission(
+        _ record: ChallengeRecord, solver: String, sender: Sender?, now: Millis, sha256: String? = nil,
+        repeatWindow: Int? = nil
+    ) throws -> Receipt? {
         if let sender {
             try requireFullAccess(record, sender, for: "submit to \(record.id)")
         } else if memory.agreements[record.id] != nil {
@@ -218,7 +237,14 @@ extension Broker {
                 .closed, "challenge \(record.id) closed at \(WallClock.iso(record.closedAt ?? record.deadline))")
         }
         try checkPhase(record, solver: solver, now: now)
+        if let sha256, let window = repeatWindow, window > 0,
+            let earlier = try store.recentReceipt(
+                solver: solver, challenge: record.id, sha256: sha256, since: now - Millis(min(window, 86_400)) * 1000)
+        {
+            return earlier
+        }
         try checkQuota(record, solver: solver, now: now)
+        return nil
     }
 
     private func ownUpload(_ id: String, sender: Sender?) throws -> UploadRecord {

@@ -77,6 +77,10 @@ extension Broker {
             case Service.answer: return try reply(answer(body, sender: sender, now: now))
             case Service.clarifications: return try reply(clarifications(body, sender: sender))
             case Service.team: return try reply(teamRequest(body, sender: sender, now: now))
+            case Service.whoami:
+                return reply(
+                    Identity(authenticated: sender != nil, name: sender?.name, role: sender?.role, scope: sender?.scope)
+                )
             case Service.mmiService:
                 let name = String(decoding: body.first ?? Data(), as: UTF8.self)
                 return [Data((memory.dispatcher.isServed(name) ? MMIStatus.found : .notFound).rawValue.utf8)]
@@ -154,10 +158,17 @@ extension Broker {
         try visibleChallenge(Wire.decode(ChallengeRequest.self, from: body.first).challenge, to: sender)
     }
 
+    /// A submission without keys and without a name: the client named nobody and had no login name to send.
+    static let unnamedSolver = ProtocolError(
+        .badRequest,
+        "no solver named: a broker without keys takes the solver's name from the request "
+            + "(pumasi submit --solver NAME, $PUMASI_SOLVER or the profile's solver)")
+
     private func submit(_ body: [Data], sender: Sender?, now: Millis) throws -> Receipt {
         var request = try Wire.decode(SubmitRequest.self, from: body.first)
         // With authentication on, the solver is whoever holds the key: the name in the body is not trusted.
         if let sender { request.solver = sender.name }
+        if request.solver.isEmpty { throw Self.unnamedSolver }
         try Validation.solver(request.solver)
         try Validation.fileName(request.filename, what: "filename")
         if let clientId = request.clientId {
@@ -205,11 +216,22 @@ extension Broker {
         try checkPhase(record, solver: request.solver, now: now)
         // The same command run twice: the same file again within the window is the first submission (and costs no
         // second one of the solver's limits).
-        if let window = request.repeatWindowSeconds, window > 0, request.upload == nil,
+        // An upload's file is known by the hash its begin declared (and its commit would check).
+        let sha256: String? =
+            if let upload = request.upload {
+                UploadInfo.isWellFormed(upload) ? try store.upload(upload)?.sha256 : nil
+            } else {
+                SHA256.hex(bytes)
+            }
+        if let window = request.repeatWindowSeconds, window > 0, let sha256,
             let earlier = try store.recentReceipt(
-                solver: request.solver, challenge: record.id, sha256: SHA256.hex(bytes),
+                solver: request.solver, challenge: record.id, sha256: sha256,
                 since: now - Millis(min(window, 86_400)) * 1000)
         {
+            if let upload = request.upload, UploadInfo.isWellFormed(upload) {
+                try store.endUpload(upload)
+                blobs.discard(upload)
+            }
             return earlier
         }
         try checkQuota(record, solver: request.solver, now: now)

@@ -27,7 +27,8 @@ enum AskCommand: Command {
         }
         let request = AskRequest(
             challenge: try context.challenge(), question: question, solver: context.solverName)
-        let (info, _) = try context.client().call(Service.ask, request, as: ClarificationInfo.self)
+        let (info, _) = try context.client().call(
+            Service.ask, context.namingSolver(request), as: ClarificationInfo.self)
         if context.json {
             context.console.json(info)
         } else {

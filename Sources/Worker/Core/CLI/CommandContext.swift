@@ -21,8 +21,18 @@ struct CommandContext {
         help: "Your solver name, without CURVE. Default: $PUMASI_SOLVER, the profile's, or $USER.")
 
     /// The solver's name for brokers without CURVE (over CURVE the broker names the solver after the key).
-    var solverName: String? {
-        arguments.value("solver") ?? environment["PUMASI_SOLVER"] ?? profile?.solver ?? environment["USER"]
+    var solverName: String? { namedSolver ?? environment["USER"] }
+
+    /// `request` with `solverDefaulted: true` beside its members when the user named no solver (`namedSolver`): a relay
+    /// then puts its owner in place of the login name the request carries. For requests with a `solver?` member.
+    func namingSolver<Request: Encodable>(_ request: Request) -> SolverNamed<Request> {
+        SolverNamed(request: request, defaulted: namedSolver == nil ? true : nil)
+    }
+
+    /// The solver's name if the user chose one (--solver, $PUMASI_SOLVER or the profile's), not only a login name: a
+    /// relay submits as its owner unless this names someone.
+    var namedSolver: String? {
+        arguments.value("solver") ?? environment["PUMASI_SOLVER"].flatMap { $0.isEmpty ? nil : $0 } ?? profile?.solver
     }
 
     static let clientOptions: [CommandSpec.Option] = [
@@ -153,5 +163,19 @@ struct CommandContext {
     func logger(_ label: String) -> Logger {
         let level = arguments.value("log-level").flatMap(LogLevel.init(name:)) ?? .info
         return Logger(label: label, level: level)
+    }
+}
+
+/// A request with `solverDefaulted` beside its own members (`CommandContext.namingSolver`), as `SubmitRequest` has it.
+struct SolverNamed<Request: Encodable>: Encodable {
+    var request: Request
+    var defaulted: Bool?
+
+    private enum Key: String, CodingKey { case solverDefaulted }
+
+    func encode(to encoder: any Encoder) throws {
+        try request.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encodeIfPresent(defaulted, forKey: .solverDefaulted)
     }
 }

@@ -41,7 +41,7 @@ enum AcceptCommand: Command {
             }
         }
         let request = AcceptRequest(challenge: challenge.id, sha256: agreement.sha256, solver: solver)
-        let (info, _) = try client.call(Service.accept, request, as: ChallengeInfo.self)
+        let (info, _) = try client.call(Service.accept, context.namingSolver(request), as: ChallengeInfo.self)
         if context.json {
             context.console.json(info)
         } else {

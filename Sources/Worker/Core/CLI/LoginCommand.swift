@@ -13,7 +13,8 @@ enum LoginCommand: Command {
             $XDG_CONFIG_HOME/pumasi/config.json (else ~/.config/pumasi/config.json), mode 0600. The broker's public
             key is copied in; your secret key stays in its file, which the profile names. What no option gives comes
             from $PUMASI_BROKER, $PUMASI_BROKER_KEY, $PUMASI_KEY and $PUMASI_SOLVER. Before saving, one request (the
-            list of open challenges) checks that the broker answers and takes your key; --no-check skips it. A relay,
+            list of open challenges) checks that the broker answers and takes your key, and the broker names you (your
+            principal and role; a relay, its owner); --no-check skips it. A relay,
             or a keyless broker on this machine, is a profile with --insecure: no CURVE, on purpose. The first
             profile saved becomes the default; see pumasi config, and docs/cli.md.
             """,
@@ -135,12 +136,27 @@ enum LoginCommand: Command {
             throw CommandFailure("\(error). Nothing was saved; --no-check saves the profile without asking the broker.")
         case .success: break
         }
-        let open = try reply.get()
-        var who = "without CURVE as \(profile.solver ?? context.environment["USER"] ?? "nobody (give --solver)")"
-        if let curve, let key = profile.key {
-            who = "with CURVE as the holder of \(key) (public key \(curve.keys.publicKey.prefix(8))…)"
+        // Who the broker takes the user to be (a broker without pumasi.whoami names nobody: the key file says).
+        let identity = try? client.call(Service.whoami, Empty(), as: Identity.self).0
+        // An evaluator may not list challenges: the broker naming its key is the check.
+        let open: [ChallengeInfo]?
+        switch reply {
+        case .success(let list): open = list
+        case .failure(.server(let error)) where error.code == .forbidden && identity?.name != nil: open = nil
+        case .failure(let error): throw error
         }
-        let count = "\(open.count) open challenge\(open.count == 1 ? "" : "s")"
+        var who = "without CURVE as \(profile.solver ?? context.environment["USER"] ?? "nobody (give --solver)")"
+        if let owner = identity?.relayOwner {
+            who = "without CURVE, a relay that submits as \(owner)"
+        } else if let curve, let key = profile.key {
+            let publicKey = "public key \(curve.keys.publicKey.prefix(8))…"
+            who =
+                identity?.principal.map { "with CURVE as \($0) (key \(key), \(publicKey))" }
+                ?? "with CURVE as the holder of \(key) (\(publicKey))"
+        }
+        let count =
+            open.map { "\($0.count) open challenge\($0.count == 1 ? "" : "s")" }
+            ?? "\(identity?.role?.rawValue ?? "its role")s list no challenges"
         return "Connected to \(profile.broker) \(who): \(count)."
     }
 

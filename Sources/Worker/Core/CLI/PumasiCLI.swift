@@ -39,7 +39,7 @@ public enum PumasiCLI {
             AnswerCommand.self, ClarificationsCommand.self, TeamCommand.self, TeamCreateCommand.self,
             TeamInviteCommand.self, TeamJoinCommand.self, TeamLeaveCommand.self, TeamSharesCommand.self,
             TeamShowCommand.self, SiteCommand.self, RelayCommand.self, OutboxCommand.self, KeygenCommand.self,
-            LoginCommand.self, ConfigCommand.self, ConfigSetCommand.self, ConfigShowCommand.self,
+            LoginCommand.self, WhoamiCommand.self, ConfigCommand.self, ConfigSetCommand.self, ConfigShowCommand.self,
             ConfigListCommand.self,
             ConfigUseCommand.self, ConfigRemoveCommand.self, CompletionCommand.self,
         ]
@@ -56,7 +56,8 @@ public enum PumasiCLI {
                 leaderboard, export, ask.
                 Everyone who may see a challenge: clarifications.
                 Long-running workers: evaluate (scores submissions), relay (shows announcements, forwards requests).
-                Setting up: keygen, then login once (a profile: the broker, its key, yours); config for more profiles.
+                Setting up: keygen, then login once (a profile: the broker, its key, yours); config for more profiles;
+                whoami to see who the broker takes you to be.
                 Every command, profiles, --json and exit codes: docs/cli.md.
                 """,
             options: [.init("version", help: "Show the version.")],

@@ -34,8 +34,8 @@ enum PostCommand: Command {
                 repeats: true),
             .init(
                 "dry-run",
-                help: "Check the spec and its files with the broker as a post would, and post nothing "
-                    + "(with --bundle: print the challenge spec)."),
+                help: "Check the spec and its files as a post would, here and then with the broker (offline only when "
+                    + "no broker answers), and post nothing (with --bundle: print the challenge spec)."),
         ])
 
     static func run(_ context: CommandContext) throws -> Int32 {
@@ -53,7 +53,7 @@ enum PostCommand: Command {
                 throw UsageError("give a spec file, or --bundle", usage: spec.usage)
             }
             file = try SpecFile.load(path)
-            if context.arguments.flag("dry-run") { return try check(file, context: context) }
+            if context.arguments.flag("dry-run") { return try check(file, path: path, context: context) }
         }
         let client = try context.client()
         let uploads = try SubmissionTransfer.uploadFiles(file, client: client)
@@ -81,24 +81,76 @@ enum PostCommand: Command {
         return 0
     }
 
-    /// `--dry-run` with a spec file: the broker checks the spec and its files whole and stores nothing. Files too
-    /// large for the message are not uploaded: they go as stated (name, size, SHA-256), checked here.
-    private static func check(_ file: SpecFile, context: CommandContext) throws -> Int32 {
-        let spec = file.spec
-        let (check, _) = try context.client().call(
-            Service.post, PostRequest(spec: spec, dryRun: true), files: file.fileBytes, as: PostCheck.self)
+    /// `--dry-run` with a spec file: first every check that needs no broker (the spec file's syntax and members, its
+    /// dates, files and scorer's needs when it was read; then the broker's own rules on the spec, `Validation.spec`),
+    /// then the broker checks the spec and its files whole and stores nothing. Files too large for the message are
+    /// not uploaded: they go as stated (name, size, SHA-256), checked here. With no broker answering, the offline
+    /// checks are the answer, and it says what they could not check.
+    private static func check(_ file: SpecFile, path: String, context: CommandContext) throws -> Int32 {
+        var spec = file.spec
+        do {
+            try Validation.spec(&spec, now: WallClock.now())
+        } catch {
+            throw CommandFailure("\(path): \(error.message)")
+        }
+        var check: PostCheck
+        do {
+            (check, _) = try context.client().call(
+                Service.post, PostRequest(spec: file.spec, dryRun: true), files: file.fileBytes, as: PostCheck.self)
+        } catch let error as ClientError where Self.noBroker(error) {
+            check = PostCheck(
+                direction: spec.direction ?? .maximize, scorer: spec.scorer.display,
+                draft: (spec.startsAt ?? 0) > WallClock.now(), files: spec.files?.count ?? 0,
+                phases: spec.phases?.count ?? 0)
+            check.notChecked = Self.brokerChecks
+            if !context.json { context.console.err("Warning: \(error); the spec was checked offline only") }
+        }
         if context.json {
             context.console.json(check)
             return 0
         }
         let phases = check.phases > 0 ? ", \(check.phases) phases" : ""
+        let summary =
+            "\(spec.title), \(spec.award.display), scorer \(check.scorer) (\(check.direction.rawValue)), "
+            + "\(check.files) files\(phases), "
+            + (check.draft ? "a draft until \(WallClock.iso(spec.startsAt ?? 0))" : "open at once")
+            + ", deadline \(WallClock.iso(spec.deadline)); nothing was posted"
+        guard let notChecked = check.notChecked else {
+            context.console.out("the spec is valid: " + summary)
+            return 0
+        }
         context.console.out(
-            "the spec is valid: \(spec.title), \(spec.award.display), scorer \(check.scorer) "
-                + "(\(check.direction.rawValue)), \(check.files) files\(phases), "
-                + (check.draft ? "a draft until \(WallClock.iso(spec.startsAt ?? 0))" : "open at once")
-                + ", deadline \(WallClock.iso(spec.deadline)); nothing was posted")
+            """
+            the spec is valid offline: \(summary)
+              checked offline: \(Self.offlineChecks.joined(separator: "; "))
+              not checked (they need the broker): \(notChecked.joined(separator: "; "))
+            """)
         return 0
     }
+
+    /// Whether the dry run's request failed for want of a broker (none answers, or too late), not by its answer.
+    private static func noBroker(_ error: ClientError) -> Bool {
+        switch error {
+        case .unreachable, .timeout: true
+        default: false
+        }
+    }
+
+    /// What `post --dry-run` checks without a broker (SpecFile.load, then Validation.spec).
+    static let offlineChecks = [
+        "JSON syntax and unknown members", "dates (deadline, start, phases, team merge)",
+        "title, description, award, currency and award policy", "rules and ranking", "the handle's form",
+        "the scorer, its options and its programs among the reference files",
+        "the reference files against the scorer's needs (count, CSV columns)", "the files are readable",
+        "phases, agreement, judging and redundancy",
+    ]
+
+    /// What only the broker can check.
+    static let brokerChecks = [
+        "whether the handle is taken", "whether your key may post (a seeker's or an admin's)",
+        "settings that need a broker with keys (invitation-only, own evaluators)",
+        "its limits on message and file sizes",
+    ]
 }
 
 enum CloseCommand: Command {

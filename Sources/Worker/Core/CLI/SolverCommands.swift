@@ -323,14 +323,17 @@ enum SubmitCommand: Command {
         guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
             FileManager.default.isReadableFile(atPath: path)
         else { throw CommandFailure("cannot read \(path)") }
-        // Over CURVE the broker names the solver after the key; the name here matters only without it.
+        // Over CURVE the broker names the solver after the key; the name here matters only without it. Named by
+        // nobody, the request carries the login name marked as such: a relay submits as its owner instead.
         let curve = try context.curve()
-        guard let solver = context.solverName ?? (curve != nil ? "key-holder" : nil)
-        else { throw UsageError("name yourself with --solver <name> or $PUMASI_SOLVER", usage: spec.usage) }
+        let named = context.namedSolver
         var request = SubmitRequest(
-            challenge: challenge, solver: solver, filename: (path as NSString).lastPathComponent,
+            challenge: challenge,
+            solver: named ?? (curve != nil ? "key-holder" : context.environment["USER"] ?? ""),
+            filename: (path as NSString).lastPathComponent,
             clientId: context.arguments.value("client-id") ?? UUID().uuidString.lowercased(),
             comment: context.arguments.value("message"))
+        if named == nil { request.solverDefaulted = true }
         request.repeatWindowSeconds = context.arguments.flag("again") ? nil : SubmitRequest.defaultRepeatWindowSeconds
         let client = try context.client()
         let receipt: Receipt
@@ -352,6 +355,7 @@ enum SubmitCommand: Command {
                       It is kept on disk and delivered, once, when the broker is back (pumasi outbox lists it).
                       \(receipt.size) bytes, sha256 \(receipt.sha256), client id \(request.clientId ?? "")
                     """)
+                if let warning = receipt.warning { context.console.err("Warning: \(warning)") }
             }
             return 0
         }
@@ -539,7 +543,7 @@ enum QuotaCommand: Command {
     static func run(_ context: CommandContext) throws -> Int32 {
         let request = QuotaRequest(
             challenge: try context.challenge(), solver: context.solverName)
-        let (quota, _) = try context.client().call(Service.quota, request, as: Quota.self)
+        let (quota, _) = try context.client().call(Service.quota, context.namingSolver(request), as: Quota.self)
         if context.json {
             context.console.json(quota)
         } else {
@@ -565,7 +569,7 @@ enum SelectCommand: Command {
         let request = SelectRequest(
             challenge: try context.challenge(), submissions: context.arguments.all("submission"),
             solver: context.solverName)
-        let (chosen, _) = try context.client().call(Service.select, request, as: [String].self)
+        let (chosen, _) = try context.client().call(Service.select, context.namingSolver(request), as: [String].self)
         if context.json {
             context.console.json(chosen)
         } else {

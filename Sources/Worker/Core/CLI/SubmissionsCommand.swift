@@ -21,7 +21,8 @@ enum SubmissionsCommand: Command {
         }
         let request = SubmissionsRequest(
             challenge: try context.optionalChallenge(), solver: context.solverName, limit: limit)
-        let (list, _) = try context.client().call(Service.submissions, request, as: [SubmissionInfo].self)
+        let (list, _) = try context.client().call(
+            Service.submissions, context.namingSolver(request), as: [SubmissionInfo].self)
         if context.json {
             context.console.json(list)
             return 0

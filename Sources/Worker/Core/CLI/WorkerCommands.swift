@@ -142,9 +142,10 @@ enum RelayCommand: Command {
     static let spec = CommandSpec(
         name: "pumasi relay", abstract: "Show announcements as they arrive and forward local requests to the broker.",
         discussion: """
-            Point clients at the relay with --broker <listen endpoint>. Submissions made through the relay are
-            kept on disk in its outbox and delivered, exactly once, when the broker is reachable ('pumasi outbox'
-            lists them). Missed announcements are recovered from the broker's log. Judges see a line for each
+            Point clients at the relay with --broker <listen endpoint>. The relay is its owner's: clients submit as
+            the owner (--owner) and need no --solver. Submissions made through the relay are kept on disk in its
+            outbox and delivered, exactly once, when the broker is reachable ('pumasi outbox' lists them); a broker
+            that refuses the relay's key is named in the log and in every reply until it takes it. Missed announcements are recovered from the broker's log. Judges see a line for each
             submission that awaits judging (--topic judging. shows only those) and take it with 'pumasi judge
             next --broker <listen endpoint>'. With --site DIR it writes the static website of 'pumasi site' there
             and rewrites a challenge's page and the index when an announcement about it arrives (at most once a
@@ -182,7 +183,7 @@ enum RelayCommand: Command {
             .init(
                 "owner", value: "name",
                 help:
-                    "Whose submissions are yours, for notices: the solver name the broker records. Default: $PUMASI_SOLVER or $USER. Submissions forwarded by this relay are yours too."
+                    "Whom this relay submits as, and whose submissions notices are about: the solver name the broker records. Clients need no --solver; one naming someone else is refused. Default: over CURVE the key's principal, else $PUMASI_SOLVER, the profile's solver or $USER."
             ),
             .init(
                 "follow", value: "challenge",
@@ -215,6 +216,10 @@ enum RelayCommand: Command {
             throw UsageError("--listen must be on this machine (tcp://127.0.0.1:…, ipc://…)", usage: spec.usage)
         }
         config.curve = try context.curve()
+        // Whom it submits as: --owner, else the name the user chose, else (no CURVE) the login name. Over CURVE the
+        // broker names the key's principal, which wins (Relay+Owner.swift).
+        config.owner =
+            a.value("owner") ?? context.namedSolver ?? (config.curve == nil ? context.environment["USER"] : nil)
         if !a.all("topic").isEmpty { config.topics = a.all("topic") }
         let console = context.console
         let json = context.json
@@ -252,7 +257,7 @@ enum RelayCommand: Command {
             }
         }
         guard !targets.isEmpty else {
-            for option in ["owner", "follow", "sendmail", "mail-from"] where !a.all(option).isEmpty {
+            for option in ["follow", "sendmail", "mail-from"] where !a.all(option).isEmpty {
                 throw UsageError("--\(option) needs --notify", usage: spec.usage)
             }
             return nil

@@ -93,12 +93,20 @@ public final class Uploader {
         if let receipt { return receipt }
         do {
             guard let info else {
-                info = try client.call(
-                    Service.uploadBegin,
-                    UploadBeginRequest(
-                        challenge: request.challenge, sha256: sha256, size: size, filename: request.filename,
-                        solver: purpose == nil ? request.solver : nil, purpose: purpose), as: UploadInfo.self
-                ).0
+                var begin = UploadBeginRequest(
+                    challenge: request.challenge, sha256: sha256, size: size, filename: request.filename,
+                    solver: purpose == nil ? request.solver : nil, purpose: purpose)
+                if purpose == nil {
+                    begin.solverDefaulted = request.solverDefaulted
+                    begin.repeatWindowSeconds = request.repeatWindowSeconds
+                }
+                let answer = try client.call(Service.uploadBegin, begin, as: UploadInfo.self).0
+                info = answer
+                // The same file submitted moments ago (the command run twice): that submission, with nothing to send.
+                if let repeated = answer.repeated {
+                    receipt = repeated
+                    return repeated
+                }
                 return nil
             }
             if info.received < size {

@@ -16,25 +16,46 @@ extension Relay {
     /// is refused before its bytes leave the client; with the broker away, the relay takes it and the broker
     /// decides on delivery.
     func beginUpload(_ body: [Data], _ state: inout State) throws -> [Data] {
-        let request = try Wire.decode(UploadBeginRequest.self, from: body.first)
+        var request = try Wire.decode(UploadBeginRequest.self, from: body.first)
         // A challenge's file goes to the broker as it is: only submissions wait in the outbox.
         if request.purpose != nil { return try state.client.request(service: Service.uploadBegin, body: body) }
         guard request.size > 0 else {
             throw ProtocolError(.badRequest, "the file is empty (0 bytes): there is nothing to submit")
         }
-        var maxBytes = Int.max
-        do {
-            maxBytes = try state.client.call(Service.uploadBegin, request, as: UploadInfo.self).0.maxBytes
-        } catch ClientError.server(let error) where error.isFinal {
-            throw error
-        } catch ClientError.server(let error) where error.isBusy {
-            // The broker decides on delivery, when the wait it asked for is over.
-            state.busy(error)
-        } catch {
-            logger.notice("broker unreachable; the relay takes the upload", ["error": "\(error)"])
-        }
+        request.solver = try submitter(named: request.solver, defaulted: request.solverDefaulted, state)
+        request.solverDefaulted = nil
         let id = UploadInfo.id(
             principal: request.solver ?? "", challenge: request.challenge, sha256: request.sha256, size: request.size)
+        // The same file kept here moments ago (the command run twice, the broker away): that submission.
+        if let window = request.repeatWindowSeconds,
+            let entry = try state.outbox.repeated(
+                solver: request.solver ?? "", challenge: request.challenge, sha256: request.sha256, window: window,
+                now: WallClock.now())
+        {
+            var info = UploadInfo(
+                upload: id, sha256: request.sha256, size: request.size, received: request.size,
+                chunkBytes: Self.chunkBytes, maxBytes: Int.max)
+            info.repeated = receipt(entry, state)
+            info.repeated?.duplicate = true
+            return [Wire.encode(Reply.success(info))]
+        }
+        var maxBytes = Int.max
+        if state.brokerAway == nil {
+            do {
+                let answer = try state.client.call(Service.uploadBegin, request, as: UploadInfo.self).0
+                // The broker has it already, from moments ago: nothing to keep or send.
+                if answer.repeated != nil { return [Wire.encode(Reply.success(answer))] }
+                maxBytes = answer.maxBytes
+            } catch ClientError.server(let error) where error.isFinal {
+                throw error
+            } catch ClientError.server(let error) where error.isBusy {
+                // The broker decides on delivery, when the wait it asked for is over.
+                state.busy(error)
+            } catch {
+                brokerFailed(error, &state)
+                logger.notice("broker unreachable; the relay takes the upload", ["error": "\(error)"])
+            }
+        }
         try FileManager.default.createDirectory(
             atPath: filesDirectory + "/uploads", withIntermediateDirectories: true)
         try state.outbox.beginUpload(id, request, maxBytes: maxBytes)
@@ -107,7 +128,7 @@ extension Relay {
         request.clientId = clientId
         request.upload = nil
         if let entry = try state.outbox.entry(solver: request.solver, clientId: clientId) {
-            return [Wire.encode(Reply.success(receipt(entry)))]
+            return [Wire.encode(Reply.success(receipt(entry, state)))]
         }
         guard UploadInfo.isWellFormed(id), let (upload, _) = try state.outbox.upload(id),
             upload.solver == request.solver, upload.challenge == request.challenge
@@ -142,7 +163,7 @@ extension Relay {
             now: WallClock.now())
         try state.outbox.endUpload(id)
         logger.info("large submission kept in the outbox", ["client.id": clientId, "bytes": "\(upload.size)"])
-        return [Wire.encode(Reply.success(receipt(entry)))]
+        return [Wire.encode(Reply.success(receipt(entry, state)))]
     }
 
     /// Sends a file entry of the outbox to the broker, a slice of time at a time, so that the relay keeps answering
@@ -191,6 +212,7 @@ extension Relay {
             return true
         } catch {
             state.active = nil
+            brokerFailed(error, &state)
             return false
         }
     }
@@ -208,14 +230,18 @@ extension Relay {
 
     private func partPath(_ upload: String) -> String { filesDirectory + "/uploads/\(upload).part" }
 
-    func receipt(_ entry: OutboxEntry) -> Receipt {
+    /// The receipt for an outbox entry: the broker's, once delivered; else a queued one, with the reason the broker
+    /// turns the relay away, if it does.
+    func receipt(_ entry: OutboxEntry, _ state: State) -> Receipt {
         if entry.state == .delivered, let submission = entry.submission {
             return Receipt(
                 submission: submission, challenge: entry.challenge, sha256: entry.sha256, size: entry.size,
                 receivedAt: entry.queuedAt, duplicate: true)
         }
-        return Receipt(
+        var receipt = Receipt(
             submission: "pending:\(entry.clientId)", challenge: entry.challenge, sha256: entry.sha256, size: entry.size,
             receivedAt: entry.queuedAt, duplicate: false, queued: true)
+        receipt.warning = state.refusal
+        return receipt
     }
 }

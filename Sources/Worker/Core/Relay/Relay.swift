@@ -16,6 +16,8 @@ public struct RelayConfig: Sendable {
     public var topics = [""]
     /// CURVE credentials for both the requests and the subscription.
     public var curve: CurveClient?
+    /// Whom the relay submits as (`Relay+Owner.swift`); over CURVE the key's principal, once the broker names it.
+    public var owner: String?
 
     public init(brokerEndpoint: String, publishEndpoint: String, outboxPath: String) {
         self.brokerEndpoint = brokerEndpoint
@@ -78,14 +80,14 @@ public final class Relay: Sendable {
             client: BrokerClient(
                 endpoint: config.brokerEndpoint, timeoutSeconds: config.timeoutSeconds, curve: config.curve,
                 context: context),
-            outbox: RelayOutbox(path: config.outboxPath))
+            outbox: RelayOutbox(path: config.outboxPath), owner: config.owner)
         // A busy reply comes back at once: the relay keeps the submission and goes on (`State.busyUntil`).
         state.client.busyPatienceSeconds = 0
         logger.info(
             "relay started",
             [
                 "broker": config.brokerEndpoint, "pub": config.publishEndpoint, "listen": listening,
-                "outbox": config.outboxPath,
+                "outbox": config.outboxPath, "owner": config.owner ?? "(the key's principal)",
             ])
         if let notifier {
             notifier.start()
@@ -165,6 +167,13 @@ public final class Relay: Sendable {
         mutating func busy(_ error: ProtocolError) {
             busyUntil = WallClock.now() + Jitter.after(Int64(error.retryAfterMs ?? 0))
         }
+        /// Why the broker turns this relay away, when it is not only away: it refuses the relay's key, or the CURVE
+        /// handshake fails (`Relay+Health.swift`). Set with `brokerAway`; cleared when the broker answers.
+        var refusal: String?
+        /// Whom local requests submit as.
+        var owner: String?
+        /// Whether the broker has named the owner (`pumasi.whoami`, over CURVE).
+        var ownerConfirmed = false
     }
 
     // MARK: Announcements
@@ -234,23 +243,20 @@ public final class Relay: Sendable {
     private func synchronise(_ state: inout State) {
         state.client.timeoutSeconds = min(1, config.timeoutSeconds)
         defer { state.client.timeoutSeconds = config.timeoutSeconds }
-        guard deliverPending(&state) else {
-            if state.brokerAway == nil { state.brokerAway = WallClock.now() }
-            return
-        }
         let log: EventLog
         do {
+            guard deliverPending(&state) else { return }
             log = try state.client.call(Service.events, EventsRequest(after: 0, limit: 0), as: EventLog.self).0
         } catch ClientError.server(let error) where error.isBusy {
             // The broker answers, but not now: the next check asks again.
-            state.brokerAway = nil
+            brokerAnswers(&state)
             return
         } catch {
-            if state.brokerAway == nil { state.brokerAway = WallClock.now() }
+            brokerFailed(error, &state)
             return
         }
-        if state.brokerAway != nil { logger.info("the broker answers again") }
-        state.brokerAway = nil
+        brokerAnswers(&state)
+        learnOwner(&state)
         guard let last = state.lastSeq else {
             state.lastSeq = log.last
             return
@@ -281,20 +287,20 @@ public final class Relay: Sendable {
             case Service.uploadBegin: body = try beginUpload(requestBody, &state)
             case Service.uploadChunk: body = try uploadChunk(requestBody, &state)
             default:
-                if let since = state.brokerAway {
-                    throw ProtocolError(
-                        .unavailable,
-                        "the relay's broker has not answered since \(WallClock.iso(since)); submissions are kept in "
-                            + "the relay's outbox and delivered when it returns")
-                }
-                body = try state.client.request(service: name, body: requestBody)
+                if let since = state.brokerAway { throw unavailable(since: since, state) }
+                body =
+                    name == Service.whoami
+                    ? try whoami(requestBody, &state)
+                    : try state.client.request(service: name, body: ownerNamed(name, requestBody, state))
             }
         } catch let error as ClientError {
-            if case .server = error {} else if state.brokerAway == nil { state.brokerAway = WallClock.now() }
+            if case .server = error {} else { brokerFailed(error, &state) }
             let failure: ProtocolError =
                 switch error {
                 case .server(let error): error
-                default: ProtocolError(.unavailable, "relay could not reach the broker: \(error)")
+                default:
+                    state.refusal.map { ProtocolError(.unavailable, $0) }
+                        ?? ProtocolError(.unavailable, "relay could not reach the broker: \(error)")
                 }
             body = [Wire.encode(Reply<Empty>.failure(failure))]
         } catch let error as ProtocolError {
@@ -308,6 +314,8 @@ public final class Relay: Sendable {
     /// Commits the submission to the outbox, then tries the broker once. The client learns which happened.
     private func submit(_ body: [Data], _ state: inout State) throws -> [Data] {
         var request = try Wire.decode(SubmitRequest.self, from: body.first)
+        request.solver = try submitter(named: request.solver, defaulted: request.solverDefaulted, state)
+        request.solverDefaulted = nil
         if let upload = request.upload { return try submitUpload(request, upload: upload, &state) }
         guard body.count == 2 else {
             throw ProtocolError(
@@ -334,19 +342,22 @@ public final class Relay: Sendable {
                 state.busy(error)
                 logger.debug("broker busy; submission kept in the outbox", ["client.id": clientId])
             } catch {
-                state.brokerAway = WallClock.now()
-                logger.warning("broker unreachable; submissions kept in the outbox", ["client.id": clientId])
+                brokerFailed(error, &state)
+                if state.refusal == nil {
+                    logger.warning("broker unreachable; submissions kept in the outbox", ["client.id": clientId])
+                }
             }
         }
-        let receipt = Receipt(
+        var receipt = Receipt(
             submission: "pending:\(entry.clientId)", challenge: entry.challenge, sha256: entry.sha256,
             size: entry.size, receivedAt: entry.queuedAt, duplicate: entry.clientId != clientId, queued: true)
+        receipt.warning = state.refusal
         return [Wire.encode(Reply.success(receipt))]
     }
 
     /// Delivers pending submissions in order; stops at the first that cannot reach the broker, and at a busy reply
     /// (until `State.busyUntil`).
-    /// - Returns: false when the broker did not answer (a busy reply is an answer).
+    /// - Returns: false when the broker did not answer (its failure is recorded in `state`); a busy reply is an answer.
     private func deliverPending(_ state: inout State) -> Bool {
         if state.isHeldBusy { return true }
         guard let pending = try? state.outbox.pending(), !pending.isEmpty else { return true }
@@ -372,6 +383,7 @@ public final class Relay: Sendable {
                 state.busy(error)
                 return true
             } catch {
+                brokerFailed(error, &state)
                 return false
             }
         }

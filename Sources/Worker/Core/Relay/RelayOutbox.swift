@@ -180,17 +180,21 @@ final class RelayOutbox {
     /// The entry of the same file from the same solver to the same challenge queued within the request's repeat
     /// window (a command run twice), if the request has one and there is such an entry.
     private func repeated(_ request: SubmitRequest, sha256: String, now: Millis) throws -> OutboxEntry? {
-        guard let window = request.repeatWindowSeconds, window > 0 else { return nil }
+        guard let window = request.repeatWindowSeconds else { return nil }
+        return try repeated(
+            solver: request.solver, challenge: request.challenge, sha256: sha256, window: window, now: now)
+    }
+
+    /// The entry of the file `sha256` from `solver` to `challenge` queued within the last `window` seconds, if any.
+    func repeated(solver: String, challenge: String, sha256: String, window: Int, now: Millis) throws -> OutboxEntry? {
+        guard window > 0 else { return nil }
         return try db.queryOne(
             """
             SELECT \(Self.columns) FROM outbox WHERE solver = ? AND challenge = ? AND sha256 = ? AND queued_at >= ?
                 AND state != 'refused'
             ORDER BY id DESC LIMIT 1
             """,
-            [
-                .text(request.solver), .text(request.challenge), .text(sha256),
-                .integer(now - Millis(min(window, 86_400)) * 1000),
-            ]
+            [.text(solver), .text(challenge), .text(sha256), .integer(now - Millis(min(window, 86_400)) * 1000)]
         ).map(Self.entry)
     }
 

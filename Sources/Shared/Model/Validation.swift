@@ -1,9 +1,9 @@
 import Foundation
-import PumasiShared
 
-/// Checks on what clients send, each failing with a message that names the field and the rule.
-enum Validation {
-    static func spec(_ spec: inout ChallengeSpec, now: Millis) throws(ProtocolError) {
+/// Checks on what clients send, each failing with a message that names the field and the rule. The broker makes them
+/// on every request; `pumasi post --dry-run` makes the spec's without a broker too, so both say the same.
+public enum Validation {
+    public static func spec(_ spec: inout ChallengeSpec, now: Millis) throws(ProtocolError) {
         let title = spec.title.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...200).contains(title.count),
             title.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) })
@@ -166,7 +166,7 @@ enum Validation {
     }
 
     /// An agreement's text: 1 to `AgreementSpec.maxBytes` bytes, no NUL.
-    static func agreement(_ agreement: AgreementSpec, what: String) throws(ProtocolError) -> String {
+    public static func agreement(_ agreement: AgreementSpec, what: String) throws(ProtocolError) -> String {
         guard let text = agreement.text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw bad("\(what) has no text (a spec file may name a \"file\" holding it)")
         }
@@ -177,7 +177,7 @@ enum Validation {
     }
 
     /// Whether `text` is a challenge handle: 3-64 characters of a-z, 0-9 and '-', with a letter or digit at each end.
-    static func isSlug(_ text: String) -> Bool {
+    public static func isSlug(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         func plain(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) }
         guard (3...64).contains(bytes.count), let first = bytes.first, let last = bytes.last, plain(first), plain(last)
@@ -186,14 +186,16 @@ enum Validation {
     }
 
     /// Checks that the files a scorer's programs and canaries are made of are among the challenge's reference files.
-    static func programFiles(of scorer: ScorerSpec, in references: Set<String>, what: String) throws(ProtocolError) {
+    public static func programFiles(of scorer: ScorerSpec, in references: Set<String>, what: String)
+        throws(ProtocolError)
+    {
         for name in scorer.programFiles where !references.contains(name) {
             throw bad("\(what) names \(name), which is not one of the challenge's reference files")
         }
     }
 
     /// Checks a scorer; a built-in one's natural direction.
-    static func scorer(_ scorer: ScorerSpec, what: String) throws(ProtocolError) -> Direction? {
+    public static func scorer(_ scorer: ScorerSpec, what: String) throws(ProtocolError) -> Direction? {
         if let problem = scorer.validate() { throw bad("\(what): \(problem)") }
         guard let builtin = scorer.builtin else { return nil }
         guard let direction = BuiltinScorers.direction(of: builtin) else {
@@ -204,10 +206,10 @@ enum Validation {
         return direction
     }
 
-    static func solver(_ name: String) throws(ProtocolError) { try self.name(name, what: "solver") }
+    public static func solver(_ name: String) throws(ProtocolError) { try self.name(name, what: "solver") }
 
     /// A solver's or judge's name, where no key names them: 1-64 printable characters.
-    static func name(_ name: String, what: String) throws(ProtocolError) {
+    public static func name(_ name: String, what: String) throws(ProtocolError) {
         if isPrintableASCII(name, bytes: 1...64) { return }
         guard (1...64).contains(name.count), name.allSatisfy({ !$0.isWhitespace || $0 == " " }),
             name.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) })
@@ -215,7 +217,7 @@ enum Validation {
     }
 
     /// A judge's comment, trimmed; nil when empty. `what` names it in the error.
-    static func comment(_ text: String?, what: String = "comment") throws(ProtocolError) -> String? {
+    public static func comment(_ text: String?, what: String = "comment") throws(ProtocolError) -> String? {
         guard let text = text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
         guard text.count <= 4_000, !text.unicodeScalars.contains("\u{0}") else {
             throw bad("\(what) must be at most 4000 characters, without NUL")
@@ -224,7 +226,7 @@ enum Validation {
     }
 
     /// A judge's comments per criterion, each trimmed (an empty one stays empty: its name is still checked).
-    static func comments(_ comments: [String: String]?) throws(ProtocolError) -> [String: String]? {
+    public static func comments(_ comments: [String: String]?) throws(ProtocolError) -> [String: String]? {
         guard let comments else { return nil }
         var kept: [String: String] = [:]
         for name in comments.keys.sorted() {
@@ -234,7 +236,7 @@ enum Validation {
     }
 
     /// A plain file name: no path separators, not `.` or `..`, no control characters, at most 255 bytes.
-    static func fileName(_ name: String, what: String) throws(ProtocolError) {
+    public static func fileName(_ name: String, what: String) throws(ProtocolError) {
         if isPrintableASCII(name, bytes: 1...255), name != ".", name != "..", !name.utf8.contains(UInt8(ascii: "/")) {
             return
         }
@@ -243,13 +245,13 @@ enum Validation {
         else { throw bad("\(what) \"\(name.prefix(64))\" must be a plain file name (no '/', not '.' or '..')") }
     }
 
-    static func clientId(_ id: String) throws(ProtocolError) {
+    public static func clientId(_ id: String) throws(ProtocolError) {
         guard (1...128).contains(id.utf8.count), id.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 }) else {
             throw bad("clientId must be 1-128 printable ASCII characters")
         }
     }
 
-    static func offset(_ offset: Int?) throws(ProtocolError) -> Int {
+    public static func offset(_ offset: Int?) throws(ProtocolError) -> Int {
         guard let offset else { return 0 }
         // Files of any size: offsets past 2 GiB are real (a challenge's file uploaded in chunks).
         guard offset >= 0, offset <= 1 << 48 else { throw bad("offset must be from 0 to \(1 << 48)") }
