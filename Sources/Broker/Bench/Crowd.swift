@@ -74,3 +74,19 @@ enum Crowd {
         line((["RESULT name=crowd-\(name)"] + text).joined(separator: " "))
     }
 }
+
+extension Crowd {
+    /// The kernel's count of connections dropped because a listen queue was full (`TcpExt: ListenOverflows` of
+    /// `/proc/net/netstat`): a crowd connecting at once overflows a listener's backlog, and each dropped SYN
+    /// costs its client a retransmission a second or more later. The count is the network namespace's, so other
+    /// listeners on the machine add to it.
+    static func listenOverflows() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/net/netstat", encoding: .utf8) else { return 0 }
+        let lines = text.split(separator: "\n").filter { $0.hasPrefix("TcpExt:") }
+        guard lines.count >= 2 else { return 0 }
+        let names = lines[0].split(separator: " ")
+        let values = lines[1].split(separator: " ")
+        guard let index = names.firstIndex(of: "ListenOverflows"), index < values.count else { return 0 }
+        return Int(values[index]) ?? 0
+    }
+}

@@ -37,7 +37,9 @@ final class CrowdBroker {
         let info = (directory as NSString).appendingPathComponent("broker.json")
         try? FileManager.default.removeItem(atPath: info)
         let log = (directory as NSString).appendingPathComponent("broker.log")
-        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log) {
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+        }
         guard let output = FileHandle(forWritingAtPath: log) else { throw CrowdError.failed("cannot write \(log)") }
         defer { try? output.close() }
         output.seekToEndOfFile()

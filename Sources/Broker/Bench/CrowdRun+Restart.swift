@@ -10,6 +10,7 @@ extension CrowdRun {
         let stopSeconds = broker.stop()
         fleet.forgetPending()
         fleet.resetServed()
+        let overflows = Crowd.listenOverflows()
         let started = WallClock.monotonicNanos()
         let ready = try broker.start()
         for solver in fleet.solvers { try fleet.probe(solver) }
@@ -46,6 +47,7 @@ extension CrowdRun {
                 "solvers_served": fleet.solvers.filter { fleet.servedAt[$0] != 0 }.count,
                 "relays_s": relays, "evaluators_s": evaluators, "solvers_s": solvers,
                 "all_served_s": max(relays, evaluators, solvers),
+                "listen_overflows": Crowd.listenOverflows() - overflows,
             ])
     }
 }

@@ -50,6 +50,7 @@ final class CrowdRun {
     private func connect() throws {
         fleet = try CrowdFleet(config: config)
         let cpu = CPUTime.ticks("/proc/self/stat")
+        let overflows = Crowd.listenOverflows()
         let started = WallClock.monotonicNanos()
         try fleet.add(.seeker, curve: keys.client(keys.seeker), endpoint: broker.router)
         var plan: [(CrowdFleet.Role, CurveKeyPair)] = keys.evaluators.map { (.evaluator, $0) }
@@ -86,6 +87,7 @@ final class CrowdRun {
                 "evaluators_served": fleet.evaluators.filter { fleet.servedAt[$0] != 0 }.count,
                 "solvers_served": fleet.solvers.filter { fleet.servedAt[$0] != 0 }.count,
                 "harness_cpu_s": CPUTime.ticks("/proc/self/stat") - cpu,
+                "listen_overflows": Crowd.listenOverflows() - overflows,
             ])
         guard relaysReady && evaluatorsReady && solversReady else {
             throw CrowdError.failed("not every client was served within \(deadline) s: \(broker.logTail())")
