@@ -188,12 +188,27 @@ final class CrowdFleet {
     /// Receives everything waiting on one socket.
     private func drain(_ index: Int) throws {
         let socket = sockets[index]
+        if roles[index] == .relay {
+            // Announcements are most of what arrives (one per relay each): read in place, with no copy.
+            var isOpened = false
+            let topic = Self.openedTopic
+            while try socket.receive(
+                dontWait: true,
+                visit: { frame, bytes in
+                    if frame == 0 { isOpened = bytes.elementsEqual(topic) }
+                })
+            {
+                let now = WallClock.monotonicNanos()
+                heard[index] = now
+                if isOpened { opened[index] = now }
+            }
+            return
+        }
         while let message = try socket.receive(dontWait: true) {
             let now = WallClock.monotonicNanos()
             heard[index] = now
             switch roles[index] {
-            case .relay:
-                if message.frames.first == Self.openedTopic { opened[index] = now }
+            case .relay: break
             case .evaluator: try evaluatorGot(index, message.frames, now: now)
             case .solver, .seeker: clientGot(index, message.frames, now: now)
             }

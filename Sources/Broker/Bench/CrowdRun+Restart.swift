@@ -21,12 +21,13 @@ extension CrowdRun {
                 && fleet.evaluators.allSatisfy { fleet.servedAt[$0] != 0 }
                 && fleet.solvers.allSatisfy { fleet.servedAt[$0] != 0 }
         }
-        // Bounded by `limit`: each pass posts one challenge and waits at most half a second.
+        // Bounded by `limit`: each pass posts one challenge and waits at most half a second. A request sent while
+        // a connection was being made again can be lost with it: a solver not yet answered asks again each pass.
         while !allServed() && WallClock.monotonicNanos() < limit {
             if !fleet.relays.allSatisfy({ fleet.opened[$0] >= started }) {
                 _ = try post(deadline: WallClock.now() + 86_400_000, wait: 10)
             }
-            if WallClock.monotonicNanos() - lastProbe > 2_000_000_000 {
+            if WallClock.monotonicNanos() - lastProbe > 500_000_000 {
                 lastProbe = WallClock.monotonicNanos()
                 for solver in fleet.solvers where fleet.servedAt[solver] == 0 { try fleet.probe(solver) }
             }

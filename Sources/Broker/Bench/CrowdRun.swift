@@ -142,6 +142,7 @@ final class CrowdRun {
         var lasts: [Double] = []
         var posts: [Double] = []
         var missed = 0
+        let cpu = (harness: CPUTime.ticks("/proc/self/stat"), broker: broker.cpuSeconds())
         for _ in 0..<config.announcements {
             let before = WallClock.monotonicNanos()
             let (_, sentAt) = try post(deadline: WallClock.now() + 86_400_000, wait: 10)
@@ -168,6 +169,8 @@ final class CrowdRun {
                 "p50_ms": Crowd.quantile(latencies, 0.5), "p99_ms": Crowd.quantile(latencies, 0.99),
                 "max_ms": latencies.last ?? 0, "last_subscriber_p50_ms": Crowd.quantile(lasts.sorted(), 0.5),
                 "post_reply_p50_ms": Crowd.quantile(posts.sorted(), 0.5), "missed": missed,
+                "harness_cpu_s": CPUTime.ticks("/proc/self/stat") - cpu.harness,
+                "broker_cpu_s": broker.cpuSeconds() - cpu.broker,
             ])
     }
 
