@@ -24,8 +24,9 @@ extension CrowdRun {
         // Bounded by `limit`: each pass posts one challenge and waits at most half a second. A request sent while
         // a connection was being made again can be lost with it: a solver not yet answered asks again each pass.
         while !allServed() && WallClock.monotonicNanos() < limit {
+            // A post lost with the seeker's connection is posted again in the next pass.
             if !fleet.relays.allSatisfy({ fleet.opened[$0] >= started }) {
-                _ = try post(deadline: WallClock.now() + 86_400_000, wait: 10)
+                _ = try? post(deadline: WallClock.now() + 86_400_000, wait: 1)
             }
             if WallClock.monotonicNanos() - lastProbe > 500_000_000 {
                 lastProbe = WallClock.monotonicNanos()
