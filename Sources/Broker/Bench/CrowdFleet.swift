@@ -54,6 +54,7 @@ final class CrowdFleet {
     /// Replies to the seeker's posts: the challenge id, or the error.
     private(set) var posts: [Result<String, CrowdError>] = []
     private(set) var jobsAnswered = 0
+    /// Sends refused by libzmq at once (a full queue: the broker is not reading): not sent, so not counted as sent.
     private(set) var sendFailures = 0
 
     private let service = Data(Service.builtinScorers.utf8)

@@ -40,6 +40,7 @@ extension CrowdRun {
             ])
         try fleet.pump(seconds: 3, until: { WallClock.now() >= startWall })
         fleet.clearSubmitReplies()
+        let sendFailures = fleet.sendFailures
         let cpu = (harness: CPUTime.ticks("/proc/self/stat"), broker: broker.cpuSeconds())
         let start = WallClock.monotonicNanos()
         var next = 0
@@ -101,6 +102,7 @@ extension CrowdRun {
             [
                 "submissions": sent, "solvers": config.solvers, "window_s": config.window, "seconds": seconds,
                 "accepted": accepted, "refused": replies.count - accepted, "unanswered": sent - replies.count,
+                "not_sent": fleet.sendFailures - sendFailures,
                 "receipt_p50_ms": Crowd.quantile(others, 0.5), "receipt_p99_ms": figures.othersP99,
                 "receipt_max_ms": others.last ?? 0, "refused_closed": codes["closed", default: 0],
                 "accepted_after_deadline": acceptedAfter, "refused_before_deadline": refusedBefore,
