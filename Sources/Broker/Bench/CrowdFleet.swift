@@ -9,7 +9,9 @@ import PumasiShared
 /// One thread waits on all of them with `epoll` over their `ZMQ_FD`s, so a pass costs what is ready, not the
 /// number of sockets (`zmq_poll` over 16,000 items would cost the harness more than the broker it measures).
 /// A socket is drained after its descriptor fires and after every send on it (a send can consume the signal);
-/// a sweep over all of them once a second catches anything missed. Thread rule: create and use it on one thread.
+/// a sweep over all of them each second, a slice per pass, catches anything missed.
+///
+/// Thread rule: create and use it on one thread.
 final class CrowdFleet {
     enum Role { case relay, evaluator, solver, seeker }
 
@@ -61,7 +63,11 @@ final class CrowdFleet {
     private let result = Wire.encode(ScoringResult(ok: true, score: 1))
     private let heartbeatNanos: UInt64
     private var nextHeartbeat: UInt64 = 0
+    private var heartbeatCycle: UInt64 = 0
+    private var heartbeatCursor = Int.max
     private var nextSweep: UInt64 = 0
+    private var sweepCycle: UInt64 = 0
+    private var sweepCursor = Int.max
 
     init(config: CrowdConfig) throws {
         context = try ZMQContext(ioThreads: config.ioThreads, maxSockets: config.clients + 64)
@@ -170,19 +176,46 @@ final class CrowdFleet {
             if done() { return true }
             let now = WallClock.monotonicNanos()
             if now >= limit { return false }
-            if now >= nextHeartbeat {
-                nextHeartbeat = now + heartbeatNanos
-                for index in evaluators { try send(index, MDP.worker(.heartbeat)) }
-            }
-            if now >= nextSweep {
-                nextSweep = now + 1_000_000_000
-                for index in sockets.indices { try drain(index) }
-            }
+            try heartbeat(now: now)
+            try sweep(now: now)
             let count = events.withUnsafeMutableBufferPointer {
                 epoll_wait(epoll, $0.baseAddress, Int32($0.count), 5)
             }
             if count < 0 && errno != EINTR { throw CrowdError.failed("epoll_wait: errno \(errno)") }
             for slot in 0..<max(0, Int(count)) { try drain(Int(events[slot].data.u32)) }
+        }
+    }
+
+    /// Sends the evaluators' heartbeats spread over the interval, each evaluator once per interval: all at once,
+    /// a thousand sends would hold this thread (and the replies it times) in one burst.
+    private func heartbeat(now: UInt64) throws {
+        if heartbeatCursor >= evaluators.count {
+            guard now >= nextHeartbeat else { return }
+            heartbeatCursor = 0
+            heartbeatCycle = now
+            nextHeartbeat = now + heartbeatNanos
+        }
+        let elapsed = Double(now - heartbeatCycle) / Double(heartbeatNanos)
+        let due = min(evaluators.count, Int(elapsed * Double(evaluators.count)) + 1)
+        while heartbeatCursor < due {
+            try send(evaluators[heartbeatCursor], MDP.worker(.heartbeat))
+            heartbeatCursor += 1
+        }
+    }
+
+    /// Drains every socket once a second, a slice each pass (a safety net for a signal missed; in one burst it
+    /// would hold this thread as the heartbeats would).
+    private func sweep(now: UInt64) throws {
+        if sweepCursor >= sockets.count {
+            guard now >= nextSweep else { return }
+            sweepCursor = 0
+            sweepCycle = now
+            nextSweep = now + 1_000_000_000
+        }
+        let due = min(sockets.count, Int(Double(now - sweepCycle) / 1e9 * Double(sockets.count)) + 1)
+        while sweepCursor < due {
+            try drain(sweepCursor)
+            sweepCursor += 1
         }
     }
 
