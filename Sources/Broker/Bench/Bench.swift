@@ -11,6 +11,7 @@ struct Bench {
     static func main() throws {
         let arguments = CommandLine.arguments.dropFirst()
         if arguments.first == "crowd" { exit(Crowd.main(arguments.dropFirst())) }
+        if arguments.first == "crowd-relays" { exit(CrowdShard.main(Array(arguments.dropFirst()))) }
         let jobs = arguments.first.flatMap(Int.init) ?? 20_000
         let serialJobs = arguments.dropFirst().first.flatMap(Int.init) ?? 2_000
         let slots = arguments.dropFirst(2).first.flatMap(Int.init) ?? 4

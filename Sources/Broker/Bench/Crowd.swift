@@ -21,7 +21,10 @@ enum Crowd {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let run = try CrowdRun(config: config, directory: directory)
-            defer { run.broker.stop() }
+            defer {
+                run.stopShards()
+                run.broker.stop()
+            }
             try run.all()
             return 0
         } catch {

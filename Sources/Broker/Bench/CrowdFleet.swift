@@ -55,6 +55,11 @@ final class CrowdFleet {
     private(set) var submitReplies: [SubmitReply] = []
     /// Replies to the seeker's posts: the challenge id, or the error.
     private(set) var posts: [Result<String, CrowdError>] = []
+    /// Relays simulated by other processes (`CrowdShard`): when each last had a `challenge.opened`, as they report.
+    private(set) var remoteOpened: [UInt64] = []
+    private var shards: [(fd: Int32, offset: Int, pending: [UInt8])] = []
+    /// Called with a relay's socket index and the time, when it receives a `challenge.opened` (a shard reports it).
+    var onOpened: ((Int, UInt64) -> Void)?
     private(set) var jobsAnswered = 0
     /// Sends refused by libzmq at once (a full queue: the broker is not reading): not sent, so not counted as sent.
     private(set) var sendFailures = 0
@@ -113,6 +118,56 @@ final class CrowdFleet {
             throw CrowdError.failed("epoll_ctl: errno \(errno) (file descriptors: raise RLIMIT_NOFILE)")
         }
         if role == .evaluator { try sendReady(index) }
+    }
+
+    /// Relays in another process that reports their `challenge.opened` times as lines `<relay> <nanoseconds>` on
+    /// `fd` (non-blocking; CLOCK_MONOTONIC is the machine's, so its times compare with this process's).
+    func addRemoteRelays(count: Int, reportingOn fd: Int32) throws {
+        shards.append((fd, remoteOpened.count, []))
+        remoteOpened += Array(repeating: 0, count: count)
+        var event = epoll_event()
+        event.events = UInt32(EPOLLIN.rawValue)
+        event.data.u32 = Self.shardTag | UInt32(shards.count - 1)
+        guard epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0 else {
+            throw CrowdError.failed("epoll_ctl (shard): errno \(errno)")
+        }
+    }
+
+    private static let shardTag: UInt32 = 0x8000_0000
+
+    /// Every relay, here and in shards: how many, and when each last had a `challenge.opened` (0: never).
+    var relayCount: Int { relays.count + remoteOpened.count }
+    var relayOpenedTimes: [UInt64] { relays.map { opened[$0] } + remoteOpened }
+    func allRelaysOpened(since: UInt64) -> Bool {
+        relays.allSatisfy { opened[$0] >= since } && remoteOpened.allSatisfy { $0 >= since }
+    }
+
+    /// Reads a shard's report lines.
+    private func readShard(_ number: Int) {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        // Bounded: the pipe holds at most what the shard wrote; each read takes up to 64 KiB of it.
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(shards[number].fd, $0.baseAddress, $0.count) }
+            if count == 0 {
+                // The shard ended: its pipe would be reported readable on every wait from now on.
+                epoll_ctl(epoll, EPOLL_CTL_DEL, shards[number].fd, nil)
+                return
+            }
+            guard count > 0 else { return }
+            shards[number].pending += buffer[0..<count]
+            var start = 0
+            let bytes = shards[number].pending
+            for (position, byte) in bytes.enumerated() where byte == UInt8(ascii: "\n") {
+                let fields = bytes[start..<position].split(separator: UInt8(ascii: " "))
+                start = position + 1
+                guard fields.count == 2, let relay = Int(String(decoding: fields[0], as: UTF8.self)),
+                    let at = UInt64(String(decoding: fields[1], as: UTF8.self)),
+                    relay >= 0, shards[number].offset + relay < remoteOpened.count
+                else { continue }
+                remoteOpened[shards[number].offset + relay] = at
+            }
+            shards[number].pending = Array(bytes[start...])
+        }
     }
 
     // MARK: Sending
@@ -182,7 +237,10 @@ final class CrowdFleet {
                 epoll_wait(epoll, $0.baseAddress, Int32($0.count), 5)
             }
             if count < 0 && errno != EINTR { throw CrowdError.failed("epoll_wait: errno \(errno)") }
-            for slot in 0..<max(0, Int(count)) { try drain(Int(events[slot].data.u32)) }
+            for slot in 0..<max(0, Int(count)) {
+                let tag = events[slot].data.u32
+                if tag & Self.shardTag != 0 { readShard(Int(tag & ~Self.shardTag)) } else { try drain(Int(tag)) }
+            }
         }
     }
 
@@ -234,7 +292,10 @@ final class CrowdFleet {
             {
                 let now = WallClock.monotonicNanos()
                 heard[index] = now
-                if isOpened { opened[index] = now }
+                if isOpened {
+                    opened[index] = now
+                    onOpened?(index, now)
+                }
             }
             return
         }

@@ -17,7 +17,7 @@ extension CrowdRun {
         let limit = started + UInt64(max(60, config.clients / 200)) * 1_000_000_000
         var lastProbe = WallClock.monotonicNanos()
         func allServed() -> Bool {
-            fleet.relays.allSatisfy { fleet.opened[$0] >= started }
+            fleet.allRelaysOpened(since: started)
                 && fleet.evaluators.allSatisfy { fleet.servedAt[$0] != 0 }
                 && fleet.solvers.allSatisfy { fleet.servedAt[$0] != 0 }
         }
@@ -25,7 +25,7 @@ extension CrowdRun {
         // a connection was being made again can be lost with it: a solver not yet answered asks again each pass.
         while !allServed() && WallClock.monotonicNanos() < limit {
             // A post lost with the seeker's connection is posted again in the next pass.
-            if !fleet.relays.allSatisfy({ fleet.opened[$0] >= started }) {
+            if !fleet.allRelaysOpened(since: started) {
                 _ = try? post(deadline: WallClock.now() + 86_400_000, wait: 1)
             }
             if WallClock.monotonicNanos() - lastProbe > 500_000_000 {
@@ -37,14 +37,15 @@ extension CrowdRun {
         func slowest(_ indices: [Int], _ times: [UInt64]) -> Double {
             indices.map { times[$0] >= started ? Double(times[$0] - started) / 1e9 : .infinity }.max() ?? 0
         }
-        let relays = slowest(fleet.relays, fleet.opened)
+        let opened = fleet.relayOpenedTimes
+        let relays = slowest(Array(opened.indices), opened)
         let evaluators = slowest(fleet.evaluators, fleet.servedAt)
         let solvers = slowest(fleet.solvers, fleet.servedAt)
         Crowd.result(
             "restart",
             [
                 "clients": config.clients - 1, "stop_s": stopSeconds, "broker_ready_s": ready,
-                "relays_served": fleet.relays.filter { fleet.opened[$0] >= started }.count,
+                "relays_served": opened.filter { $0 >= started }.count,
                 "evaluators_served": fleet.evaluators.filter { fleet.servedAt[$0] != 0 }.count,
                 "solvers_served": fleet.solvers.filter { fleet.servedAt[$0] != 0 }.count,
                 "relays_s": relays, "evaluators_s": evaluators, "solvers_s": solvers,

@@ -41,7 +41,7 @@ extension CrowdRun {
         try fleet.pump(seconds: 3, until: { WallClock.now() >= startWall })
         fleet.clearSubmitReplies()
         let sendFailures = fleet.sendFailures
-        let cpu = (harness: CPUTime.ticks("/proc/self/stat"), broker: broker.cpuSeconds())
+        let cpu = (harness: harnessCPU(), broker: broker.cpuSeconds())
         let start = WallClock.monotonicNanos()
         var next = 0
         var sent = 0
@@ -109,7 +109,7 @@ extension CrowdRun {
                 "in_flight_at_deadline_accepted": straddling.accepted,
                 "in_flight_at_deadline_refused": straddling.refused,
                 "refusals": refusals.isEmpty ? "none" : refusals, "finished": finished,
-                "jobs_answered": fleet.jobsAnswered, "harness_cpu_s": CPUTime.ticks("/proc/self/stat") - cpu.harness,
+                "jobs_answered": fleet.jobsAnswered, "harness_cpu_s": harnessCPU() - cpu.harness,
                 "broker_cpu_s": broker.cpuSeconds() - cpu.broker,
             ])
         if flooder != nil, let calm {

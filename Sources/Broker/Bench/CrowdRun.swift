@@ -12,15 +12,22 @@ final class CrowdRun {
     /// Submissions acknowledged with a receipt, by challenge: checked against the store at the end.
     var acknowledged: [String: Set<String>] = [:]
     var idleMemory = (rss: 0, peak: 0)
+    /// Other processes simulating relays, when this one's open files cannot hold them all.
+    private(set) var shards: [CrowdShard] = []
+    private let directory: String
+    private let fileLimit: Int
 
     init(config: CrowdConfig, directory: String) throws {
         self.config = config
+        self.directory = directory
         let files = Crowd.raiseFileLimit(wanted: 4 * config.clients + 4_096)
+        fileLimit = files
         Crowd.line("CROWD open_files_limit=\(files) clients=\(config.clients)")
-        if files < 2 * config.clients + 1_024 {
+        // Relays that do not fit go to other processes; the rest, and the broker's connections, must fit here.
+        if files < 2 * (config.clients - config.relays) + 1_024 || files < config.clients + 1_024 {
             throw CrowdError.failed(
-                "the open-file limit is \(files); \(config.clients) clients need about \(3 * config.clients) "
-                    + "(the broker's share included): raise it (ulimit -n, or LimitNOFILE in systemd)")
+                "the open-file limit is \(files); \(config.clients) clients need about \(2 * config.clients) here "
+                    + "and \(config.clients) in the broker: raise it (ulimit -n, or LimitNOFILE in systemd)")
         }
         broker = try CrowdBroker(directory: directory, heartbeatMs: config.heartbeatMs)
         let started = WallClock.monotonicNanos()
@@ -49,12 +56,25 @@ final class CrowdRun {
     /// reply. Then the broker's memory with them all, against its memory idle.
     private func connect() throws {
         fleet = try CrowdFleet(config: config)
-        let cpu = CPUTime.ticks("/proc/self/stat")
+        let cpu = harnessCPU()
         let overflows = Crowd.listenOverflows()
         let started = WallClock.monotonicNanos()
         try fleet.add(.seeker, curve: keys.client(keys.seeker), endpoint: broker.router)
         var plan: [(CrowdFleet.Role, CurveKeyPair)] = keys.evaluators.map { (.evaluator, $0) }
-        plan += keys.relays.map { (.relay, $0) }
+        // As many relays here as the open files allow (two each), the others in shards of up to 8,000.
+        let local = min(
+            keys.relays.count, max(0, (fileLimit - 2 * (config.evaluators + config.solvers + 1) - 1_024) / 2))
+        plan += keys.relays[..<local].map { (.relay, $0) }
+        var remote = keys.relays[local...]
+        while !remote.isEmpty {
+            let slice = Array(remote.prefix(8_000))
+            remote = remote.dropFirst(slice.count)
+            let shard = try CrowdShard(
+                keys: slice, server: keys.server.publicKey, pub: broker.pub, config: config, directory: directory,
+                number: shards.count)
+            shards.append(shard)
+            try fleet.addRemoteRelays(count: slice.count, reportingOn: shard.reportFD)
+        }
         plan += keys.solvers.map { (.solver, $0) }
         var next = 0
         // Bounded: every pass adds up to 200 clients, and `pump` returns within its 20 ms.
@@ -81,12 +101,13 @@ final class CrowdRun {
         Crowd.result(
             "connect",
             [
-                "relays": config.relays, "evaluators": config.evaluators, "solvers": config.solvers,
+                "relays": config.relays, "relays_in_shards": fleet.remoteOpened.count, "shards": shards.count,
+                "evaluators": config.evaluators, "solvers": config.solvers,
                 "connect_s": connected, "all_served_s": served,
-                "relays_served": fleet.relays.filter { fleet.opened[$0] != 0 }.count,
+                "relays_served": fleet.relayOpenedTimes.filter { $0 != 0 }.count,
                 "evaluators_served": fleet.evaluators.filter { fleet.servedAt[$0] != 0 }.count,
                 "solvers_served": fleet.solvers.filter { fleet.servedAt[$0] != 0 }.count,
-                "harness_cpu_s": CPUTime.ticks("/proc/self/stat") - cpu,
+                "harness_cpu_s": harnessCPU() - cpu,
                 "listen_overflows": Crowd.listenOverflows() - overflows,
             ])
         guard relaysReady && evaluatorsReady && solversReady else {
@@ -104,6 +125,17 @@ final class CrowdRun {
             ])
     }
 
+    /// CPU seconds this process and its shards have used so far.
+    func harnessCPU() -> Double {
+        CPUTime.ticks("/proc/self/stat")
+            + shards.map { CPUTime.ticks("/proc/\($0.process.processIdentifier)/stat") }.reduce(0, +)
+    }
+
+    func stopShards() {
+        shards.forEach { $0.stop() }
+        shards.removeAll()
+    }
+
     /// Posts a challenge each second (at most) until every relay has received a `challenge.opened` after `since`.
     /// - Returns: whether they all did within `seconds`.
     func announceUntilAllHeard(since: UInt64, seconds: Double) throws -> Bool {
@@ -112,7 +144,7 @@ final class CrowdRun {
         while WallClock.monotonicNanos() < limit {
             _ = try post(deadline: WallClock.now() + 86_400_000, wait: 10)
             let all = try fleet.pump(
-                seconds: 1, until: { self.fleet.relays.allSatisfy { self.fleet.opened[$0] >= since } })
+                seconds: 1, until: { self.fleet.allRelaysOpened(since: since) })
             if all { return true }
         }
         return false
@@ -142,19 +174,19 @@ final class CrowdRun {
         var lasts: [Double] = []
         var posts: [Double] = []
         var missed = 0
-        let cpu = (harness: CPUTime.ticks("/proc/self/stat"), broker: broker.cpuSeconds())
+        let cpu = (harness: harnessCPU(), broker: broker.cpuSeconds())
         for _ in 0..<config.announcements {
             let before = WallClock.monotonicNanos()
             let (_, sentAt) = try post(deadline: WallClock.now() + 86_400_000, wait: 10)
             posts.append(Crowd.milliseconds(sentAt, WallClock.monotonicNanos()))
-            try fleet.pump(seconds: 10, until: { self.fleet.relays.allSatisfy { self.fleet.opened[$0] >= before } })
+            try fleet.pump(seconds: 10, until: { self.fleet.allRelaysOpened(since: before) })
             var last = 0.0
-            for relay in fleet.relays {
-                guard fleet.opened[relay] >= before else {
+            for opened in fleet.relayOpenedTimes {
+                guard opened >= before else {
                     missed += 1
                     continue
                 }
-                let latency = Crowd.milliseconds(sentAt, fleet.opened[relay])
+                let latency = Crowd.milliseconds(sentAt, opened)
                 latencies.append(latency)
                 last = max(last, latency)
             }
@@ -169,7 +201,7 @@ final class CrowdRun {
                 "p50_ms": Crowd.quantile(latencies, 0.5), "p99_ms": Crowd.quantile(latencies, 0.99),
                 "max_ms": latencies.last ?? 0, "last_subscriber_p50_ms": Crowd.quantile(lasts.sorted(), 0.5),
                 "post_reply_p50_ms": Crowd.quantile(posts.sorted(), 0.5), "missed": missed,
-                "harness_cpu_s": CPUTime.ticks("/proc/self/stat") - cpu.harness,
+                "harness_cpu_s": harnessCPU() - cpu.harness,
                 "broker_cpu_s": broker.cpuSeconds() - cpu.broker,
             ])
     }
