@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 
-/// `pumasi-bench crowd` at a small scale, run as the built executable (it starts its own `pumasi-broker` process,
-/// stops it by pid and removes its directory): the figures are the benchmark's, the invariants are checked here.
+/// `pumasi-bench crowd` at a small scale, run as the built executable (it starts its own `pumasi-broker` process and
+/// a relay shard, stops them by pid and removes its directory): the figures are the benchmark's, the invariants are
+/// checked here.
 @Suite("A crowd at the deadline (pumasi-bench crowd)", .tags(.slow), .timeLimit(.minutes(3)))
 struct CrowdTests {
     /// The RESULT lines of a run, by name (`crowd-surge`), each as its key=value fields.
@@ -24,7 +25,7 @@ struct CrowdTests {
             "pumasi-bench",
             [
                 "crowd", "relays=50", "evaluators=10", "solvers=20", "submissions=200", "window=3",
-                "announcements=2", "flood-factor=5",
+                "announcements=2", "flood-factor=5", "local-relays=20",
             ])
         let result = run.finish(within: 150)
         #expect(result.termination == .exit(0), "\(result)")
@@ -34,6 +35,9 @@ struct CrowdTests {
         #expect(connect["relays_served"] == "50")
         #expect(connect["evaluators_served"] == "10")
         #expect(connect["solvers_served"] == "20")
+        // 30 of the relays in another process, whose reports count as the others do.
+        #expect(connect["relays_in_shards"] == "30")
+        #expect(connect["shards"] == "1")
         #expect(try #require(figures["crowd-memory"])["connections"] == "81")
         // Every subscriber got every timed announcement.
         #expect(try #require(figures["crowd-fanout"])["missed"] == "0")

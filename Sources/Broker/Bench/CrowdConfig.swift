@@ -23,6 +23,9 @@ struct CrowdConfig: Equatable {
     var floodFactor = 10
     /// Whether to restart the broker and time how long until every client is served again.
     var restart = true
+    /// The most relays simulated in this process; the rest run in shards (`CrowdShard`). Nil: as many as this
+    /// process's open files hold.
+    var localRelays: Int?
     /// libzmq I/O threads of the simulated clients' context.
     var ioThreads = 2
     /// The broker's MDP heartbeat (`--heartbeat-ms`); the simulated evaluators heartbeat at the same interval.
@@ -34,7 +37,7 @@ struct CrowdConfig: Equatable {
     static let usage =
         "pumasi-bench crowd [relays=N] [evaluators=N] [solvers=N] [submissions=N] [window=S] [deadline-at=F] "
         + "[extra-keys=N] [announcements=N] [flood=0|1] [flood-factor=N] [restart=0|1] [io-threads=N] "
-        + "[heartbeat-ms=N] [topic=PREFIX]"
+        + "[heartbeat-ms=N] [topic=PREFIX] [local-relays=N]"
 
     /// Reads `key=value` arguments; an unknown key or a bad value is named in the error.
     init(arguments: some Collection<String>) throws(CrowdError) {
@@ -75,6 +78,7 @@ struct CrowdConfig: Equatable {
             case "io-threads": ioThreads = try count(minimum: 1)
             case "heartbeat-ms": heartbeatMs = try count(minimum: 100)
             case "topic": topic = value
+            case "local-relays": localRelays = try count()
             default: throw CrowdError.usage("unknown setting \"\(key)\"")
             }
         }

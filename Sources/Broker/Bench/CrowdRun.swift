@@ -63,7 +63,8 @@ final class CrowdRun {
         var plan: [(CrowdFleet.Role, CurveKeyPair)] = keys.evaluators.map { (.evaluator, $0) }
         // As many relays here as the open files allow (two each), the others in shards of up to 8,000.
         let local = min(
-            keys.relays.count, max(0, (fileLimit - 2 * (config.evaluators + config.solvers + 1) - 1_024) / 2))
+            keys.relays.count, config.localRelays ?? Int.max,
+            max(0, (fileLimit - 2 * (config.evaluators + config.solvers + 1) - 1_024) / 2))
         plan += keys.relays[..<local].map { (.relay, $0) }
         var remote = keys.relays[local...]
         while !remote.isEmpty {

@@ -68,10 +68,14 @@ final class CrowdShard {
             let fleet = try CrowdFleet(config: config)
             var report: [UInt8] = []
             fleet.onOpened = { index, at in report += Array("\(index) \(at)\n".utf8) }
-            for pair in pairs {
-                try fleet.add(
-                    .relay, curve: CurveClient(serverKey: arguments[1], keys: pair), endpoint: arguments[0],
-                    topic: arguments[2])
+            // 200 at a time, as the first process connects its own (the broker's listen queue is finite).
+            for batch in stride(from: 0, to: pairs.count, by: 200) {
+                for pair in pairs[batch..<min(pairs.count, batch + 200)] {
+                    try fleet.add(
+                        .relay, curve: CurveClient(serverKey: arguments[1], keys: pair), endpoint: arguments[0],
+                        topic: arguments[2])
+                }
+                try fleet.pump(seconds: 0.02, until: { false })
             }
             var stdin = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
             var closed = false
