@@ -10,6 +10,8 @@ import PumasiWorker
 struct Bench {
     static func main() throws {
         let arguments = CommandLine.arguments.dropFirst()
+        if arguments.first == "crowd" { exit(Crowd.main(arguments.dropFirst())) }
+        if arguments.first == "crowd-relays" { exit(CrowdShard.main(Array(arguments.dropFirst()))) }
         if arguments.first == "big-store" {
             // `pumasi-bench big-store [submissions] [pending]`: a broker starting on a long-lived store.
             var options = BigStore.Options()

@@ -120,6 +120,7 @@ public final class Broker {
         // (each at most a file chunk or an MDP job) in the broker's memory.
         try router.setOption(.sendHighWaterMark, 1_000)
         try router.setOption(.receiveHighWaterMark, 1_000)
+        try router.setOption(.backlog, Self.listenBacklog)
         if serverKeys != nil { handshakeMonitor = try ZMQMonitor(watching: router, for: .handshakeFailures) }
         try router.bind(config.routerEndpoint)
         routerEndpoint = try router.lastEndpoint
@@ -185,8 +186,15 @@ public final class Broker {
         let publisher = try ZMQSocket(context, .pub)
         if let secretKey { try publisher.serveCurve(secretKey: secretKey) }
         try publisher.setOption(.sendHighWaterMark, 100_000)
+        try publisher.setOption(.backlog, listenBacklog)
         return publisher
     }
+
+    /// Connections a listening endpoint queues before they are accepted (`ZMQ_BACKLOG`; the kernel caps it at
+    /// `net.core.somaxconn`). libzmq's default, 100, is overflowed when thousands of relays and evaluators
+    /// reconnect after a restart: each dropped SYN costs its client a retransmission a second or more later
+    /// (`pumasi-bench crowd`, docs/performance.md).
+    static let listenBacklog: Int32 = 4_096
 
     /// Set while the PUB endpoint is unbound after a cut whose bind failed: each pass tries again, and announcements
     /// meanwhile reach only the log (relays read them back).

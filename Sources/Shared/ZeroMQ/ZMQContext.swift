@@ -12,6 +12,18 @@ public final class ZMQContext: @unchecked Sendable {
         self.handle = handle
     }
 
+    /// A context sized for many sockets: `ioThreads` background I/O threads and room for `maxSockets` sockets
+    /// (libzmq's default is 1,023; a crowd of simulated clients in one process needs more). Both are set before
+    /// any socket exists, as libzmq requires.
+    public convenience init(ioThreads: Int, maxSockets: Int) throws(ZMQError) {
+        try self.init()
+        try zmqCall("zmq_ctx_set(IO_THREADS)") { zmq_ctx_set(handle, ZMQ_IO_THREADS, Int32(clamping: ioThreads)) }
+        try zmqCall("zmq_ctx_set(MAX_SOCKETS)") { zmq_ctx_set(handle, ZMQ_MAX_SOCKETS, Int32(clamping: maxSockets)) }
+    }
+
+    /// How many sockets this context allows at once (`ZMQ_MAX_SOCKETS`).
+    public var maxSockets: Int { Int(zmq_ctx_get(handle, ZMQ_MAX_SOCKETS)) }
+
     deinit {
         while zmq_ctx_term(handle) == -1 && zmq_errno() == EINTR {}
     }

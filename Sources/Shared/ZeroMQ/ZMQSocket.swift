@@ -235,7 +235,7 @@ public final class ZMQSocket {
     public enum IntOption: Sendable {
         case linger, sendHighWaterMark, receiveHighWaterMark, routerMandatory, immediate
         case reconnectInterval, reconnectIntervalMax, sendTimeout, receiveTimeout
-        case heartbeatInterval, heartbeatTimeout, heartbeatTTL, curveServer, zapEnforceDomain
+        case heartbeatInterval, heartbeatTimeout, heartbeatTTL, curveServer, zapEnforceDomain, backlog
 
         var raw: Int32 {
             switch self {
@@ -253,6 +253,7 @@ public final class ZMQSocket {
             case .heartbeatTTL: ZMQ_HEARTBEAT_TTL
             case .curveServer: ZMQ_CURVE_SERVER
             case .zapEnforceDomain: 93  // ZMQ_ZAP_ENFORCE_DOMAIN, a draft constant that Debian's build accepts
+            case .backlog: ZMQ_BACKLOG
             }
         }
     }
