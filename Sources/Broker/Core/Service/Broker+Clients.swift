@@ -26,10 +26,11 @@ extension Broker {
             case Service.status:
                 let request = try Wire.decode(SubmissionRequest.self, from: body.first)
                 guard Identifier.isWellFormed(request.submission, prefix: "sub"),
-                    var (info, row) = try store.submissionInfo(request.submission), try mayRead(info, sender),
-                    let record = try liveChallenge(info.challenge), try visible(record, to: sender)
+                    let found = try store.submissionInfo(request.submission), try mayRead(found.info, sender),
+                    let record = try liveChallenge(found.info.challenge), try visible(record, to: sender)
                 else { throw ProtocolError(.notFound, "no submission \(request.submission)") }
-                let key = JobKey(row: row, version: info.version ?? 1)
+                var info = found.info
+                let key = JobKey(row: found.row, version: info.version ?? 1)
                 if info.state == .queued, let lease = memory.dispatcher.leases[key.id] {
                     info.state = .scoring
                     info.attempts = lease.attempt
