@@ -59,21 +59,49 @@ struct UnscoredTests {
                 challenge: id, version: 2, scorer: spec.scorer, by: "seeker", reason: "fix", now: 30)
         }
         #expect(try store.recoverPendingJobs().map(\.submission) == [first, second, third])
-        // An outcome under version 2 ends the submission's rows of both versions.
+        // An outcome under version 2 ends that row; the row of version 1 goes at the next start.
         try store.transaction {
             try store.recordOutcome(
                 scored, submission: second, challenge: id, version: 2, evaluator: "e", attempt: 1, now: 40)
         }
-        #expect(try rows(store) == ["\(first)@2", "\(third)@1", "\(third)@2"])
+        #expect(try rows(store) == ["\(first)@2", "\(second)@1", "\(third)@1", "\(third)@2"])
         #expect(try store.recoverPendingJobs().map(\.submission) == [first, third])
         #expect(try pendingTheSlowWay(store) == [first, third])
-        // Still awaited, so kept (the third's row of version 1 too: harmless, and gone with its outcome).
-        #expect(try store.forgetScored() == 0)
+        // The third, still awaited, keeps both of its rows (harmless, and gone with its outcome).
+        #expect(try store.forgetScored() == 1)
+        #expect(try rows(store) == ["\(first)@2", "\(third)@1", "\(third)@2"])
+
+        // A submission made and scored in one transaction (a busy pass) leaves no row; one that fails within its
+        // request's savepoint leaves none either, and the others of the transaction keep theirs.
+        let (fourth, fifth) = try store.transaction {
+            let fourth = try store.insertSubmission(
+                id: Identifier.make(prefix: "sub"), challenge: try #require(try store.challenge(id)), solver: "bob",
+                clientId: nil, filename: "b.txt", bytes: Data("4".utf8), now: 50
+            ).receipt.submission
+            try store.recordOutcome(
+                scored, submission: fourth, challenge: id, version: 2, evaluator: "e", attempt: 1, now: 51)
+            let fifth = try store.insertSubmission(
+                id: Identifier.make(prefix: "sub"), challenge: try #require(try store.challenge(id)), solver: "bob",
+                clientId: nil, filename: "c.txt", bytes: Data("5".utf8), now: 52
+            ).receipt.submission
+            #expect(throws: (any Error).self) {
+                try store.savepoint {
+                    _ = try store.insertSubmission(
+                        id: Identifier.make(prefix: "sub"), challenge: try #require(try store.challenge(id)),
+                        solver: "cy", clientId: nil, filename: "d.txt", bytes: Data("6".utf8), now: 53)
+                    throw CocoaError(.userCancelled)
+                }
+            }
+            return (fourth, fifth)
+        }
+        #expect(try rows(store) == ["\(first)@2", "\(third)@1", "\(third)@2", "\(fifth)@2"])
+        #expect(try store.recoverPendingJobs().map(\.submission) == [first, third, fifth])
+        #expect(try !pendingTheSlowWay(store).contains(fourth))
 
         // A challenge that ends leaves rows no broker needs: the next start deletes them.
         try store.transaction { try store.setState(challenge: id, .cancelled) }
         #expect(try store.recoverPendingJobs().isEmpty)
-        #expect(try store.forgetScored() == 3)
+        #expect(try store.forgetScored() == 4)
         #expect(try rows(store).isEmpty)
     }
 

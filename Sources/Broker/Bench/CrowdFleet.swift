@@ -95,6 +95,8 @@ final class CrowdFleet {
     func add(_ role: Role, curve: CurveClient, endpoint: String, topic: String = "") throws {
         let socket = try ZMQSocket(context, role == .relay ? .sub : .dealer)
         try socket.useCurve(curve)
+        // As the product's relays, evaluators and clients do: after a restart they come back spread out, not at once.
+        try socket.spreadReconnects()
         if role == .relay { try socket.setOption(.subscribe, topic) }
         try socket.connect(endpoint)
         let index = sockets.count

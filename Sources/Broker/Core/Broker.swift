@@ -275,7 +275,6 @@ public final class Broker {
     /// If the transaction cannot commit (disk full, I/O error) nothing of the pass is sent and the error ends
     /// the loop: the in-memory state may no longer match the store, and a restart rebuilds it from the store.
     func pass(readable: Bool) throws {
-        var idle = !readable
         do {
             try principals?.refresh()
             if principals?.takeRevocation() == true || publisherUnbound { cutSubscriptionsOrRetry() }
@@ -285,14 +284,10 @@ public final class Broker {
                     // once it has read for `passBudgetNanos` (its timers, heartbeats first, run before the next).
                     let readUntil = WallClock.monotonicNanos() + passBudgetNanos
                     var reading = 0
-                    idle = false
                     while reading < config.batchLimit, outboxBytes < Self.outboxLimit,
                         WallClock.monotonicNanos() < readUntil
                     {
-                        guard let message = try nextMessage() else {
-                            idle = true
-                            break
-                        }
+                        guard let message = try nextMessage() else { break }
                         if message.cut == nil { try handle(message) }
                         reading += 1
                         // Jobs go out as the pass goes, not only at its end, so evaluators score while it goes on.
@@ -308,7 +303,9 @@ public final class Broker {
             throw error
         }
         flushOutbox()
-        giveBackMemory(idle: idle)
+        // Idle: the poll waited its whole timeout (up to a heartbeat interval) with nothing to read. A busy loop that
+        // merely emptied its queue for a moment is not idle: trimming then costs it the pages it will fault in again.
+        giveBackMemory(idle: !readable)
     }
 
     private func pollTimeout() -> Int {

@@ -52,7 +52,8 @@ extension Broker {
 
     /// Gives the allocator's free memory back to the system after a burst (glibc keeps freed memory in its arenas,
     /// libzmq's I/O threads' included, and a burst of large messages would otherwise leave the broker's RSS near
-    /// its peak): once the loop is idle after `trimAfterBytes` were read, or at once after `trimAlwaysAfterBytes`.
+    /// its peak): once the loop is idle (a poll that waited its whole timeout, at most a heartbeat interval, with
+    /// nothing to read) after `trimAfterBytes` were read, or at once after `trimAlwaysAfterBytes`.
     func giveBackMemory(idle: Bool) {
         guard bytesSinceTrim >= Self.trimAlwaysAfterBytes || (idle && bytesSinceTrim >= Self.trimAfterBytes) else {
             return

@@ -225,7 +225,7 @@ extension Store {
                 metricsJSON.map(SQLValue.text) ?? .null, message.map(SQLValue.text) ?? .null,
                 error.map(SQLValue.text) ?? .null, .integer(now),
             ])
-        try markScored(submission: submission, version: version)
+        markScored(submission: submission, version: version)
     }
 
     /// Adds each judged submission's judged metrics (and weighted total) to what ranking sees.

@@ -166,8 +166,8 @@ enum PostgresSchema {
         // 19: the submissions still without an outcome under a scorer version.
         19: """
         CREATE TABLE unscored (
-            submission_id \(text) NOT NULL REFERENCES submissions (id) \(deferrable),
-            version bigint NOT NULL,
+            submission_id \(text) NOT NULL,
+            version BIGINT NOT NULL,
             PRIMARY KEY (submission_id, version)
         );
         """ + Store.unscoredFill,

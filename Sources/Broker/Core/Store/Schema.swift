@@ -518,9 +518,10 @@ enum Schema {
         // a store of a million submissions finds the few it must queue again without reading every one of them. A
         // row is written with its submission (or by a rescore, for each of the challenge's) and deleted with the
         // outcome; the broker's start reads these rows only, and deletes any left behind by a challenge that ended.
+        // No foreign key: a hint, read through a join with `submissions`, whose check would cost every job a lookup.
         """
         CREATE TABLE unscored (
-            submission_id TEXT NOT NULL REFERENCES submissions (id),
+            submission_id TEXT NOT NULL,
             version INTEGER NOT NULL,
             PRIMARY KEY (submission_id, version)
         ) WITHOUT ROWID;

@@ -128,7 +128,7 @@ extension Store {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             \(unlessRecorded ? "ON CONFLICT DO NOTHING" : "")
             """, values)
-        try markScored(submission: submission, version: version)
+        markScored(submission: submission, version: version)
     }
 
     /// The detailed results page kept with a submission's outcome under `version`, and its length in characters; the

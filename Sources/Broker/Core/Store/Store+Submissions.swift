@@ -57,7 +57,7 @@ extension Store {
                 comment.map(SQLValue.text) ?? .null,
             ])
         nextSubmissionSeq = seq + 1
-        try markUnscored(submission: id, version: challenge.scorerVersion)
+        markUnscored(submission: id, version: challenge.scorerVersion)
         let receipt = Receipt(
             submission: id, challenge: challenge.id, sha256: sha, size: size, receivedAt: now, duplicate: false)
         return (receipt, seq)

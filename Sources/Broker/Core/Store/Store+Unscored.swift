@@ -6,6 +6,15 @@ import PumasiShared
 /// hold more than the pending submissions, never fewer: a row is written with its submission, and with each of a
 /// challenge's submissions when it is rescored; it is deleted with the outcome, and at a broker's start when its
 /// submission has an outcome or its challenge has ended.
+///
+/// A job's two writes are kept in memory and written with the others of its transaction, as two statements just
+/// before it commits (`Store.transaction`); a row added and ended in the same transaction is never written. One
+/// statement per row cost the pipelined broker a quarter of its throughput (`docs/performance.md`).
+struct UnscoredRow: Hashable {
+    var submission: String
+    var version: Int
+}
+
 extension Store {
     /// Fills `unscored` from the submissions and outcomes, the slow way: once, by the migration that makes the table.
     static let unscoredFill = """
@@ -15,18 +24,47 @@ extension Store {
             WHERE o.submission_id = s.id AND o.version = c.scorer_version);
         """
 
-    /// A new submission awaits its outcome under `version`.
-    func markUnscored(submission: String, version: Int) throws {
-        try db.runDeferred(
-            "INSERT INTO unscored (submission_id, version) VALUES (?, ?)",
-            [.text(submission), .integer(Int64(version))])
+    /// A new submission awaits its outcome under `version` (written when the transaction commits).
+    func markUnscored(submission: String, version: Int) {
+        unscoredAdded.append(UnscoredRow(submission: submission, version: version))
     }
 
-    /// A submission has its outcome under `version`: it no longer awaits that one or any before it.
-    func markScored(submission: String, version: Int) throws {
-        try db.runDeferred(
-            "DELETE FROM unscored WHERE submission_id = ? AND version <= ?",
-            [.text(submission), .integer(Int64(version))])
+    /// A submission has its outcome under `version` (written when the transaction commits). Its rows of earlier
+    /// versions, if a rescore left any, go at the next start (`forgetScored`).
+    func markScored(submission: String, version: Int) {
+        unscoredEnded.append(UnscoredRow(submission: submission, version: version))
+    }
+
+    /// Writes this transaction's `unscored` rows: the added ones not already ended, then the deletion of the ended
+    /// ones not added here, each in statements of a few fixed sizes (so that few are prepared and cached).
+    func flushUnscored() throws {
+        guard !unscoredAdded.isEmpty || !unscoredEnded.isEmpty else { return }
+        let ended = Set(unscoredEnded)
+        let added = unscoredAdded.filter { !ended.contains($0) }
+        let addedHere = Set(unscoredAdded)
+        let gone = unscoredEnded.filter { !addedHere.contains($0) }
+        unscoredAdded.removeAll(keepingCapacity: true)
+        unscoredEnded.removeAll(keepingCapacity: true)
+        try inChunks(added) { rows, tuples in
+            try db.runDeferred(
+                "INSERT INTO unscored (submission_id, version) VALUES \(tuples) ON CONFLICT DO NOTHING", rows)
+        }
+        try inChunks(gone) { rows, tuples in
+            try db.runDeferred("DELETE FROM unscored WHERE (submission_id, version) IN (VALUES \(tuples))", rows)
+        }
+    }
+
+    /// Calls `write` for `rows` in chunks of 256, 128, … 1 rows: each chunk's values, and its `(?, ?), …` text.
+    private func inChunks(_ rows: [UnscoredRow], _ write: ([SQLValue], String) throws -> Void) throws {
+        var start = 0
+        var size = 256
+        while start < rows.count {
+            while size > rows.count - start { size /= 2 }
+            let chunk = rows[start..<start + size]
+            let tuples = Array(repeating: "(?, ?)", count: size).joined(separator: ", ")
+            try write(chunk.flatMap { [SQLValue.text($0.submission), .integer(Int64($0.version))] }, tuples)
+            start += size
+        }
     }
 
     /// Every submission of `challenge` awaits an outcome under `version` (a rescore), and those without one under the
