@@ -25,7 +25,8 @@ struct CrowdTests {
             "pumasi-bench",
             [
                 "crowd", "relays=50", "evaluators=10", "solvers=20", "submissions=200", "window=3",
-                "announcements=2", "flood-factor=5", "local-relays=20",
+                // The broker with two I/O threads (`--io-threads`): a restart and a fan-out through both.
+                "announcements=2", "flood-factor=5", "local-relays=20", "broker-io-threads=2",
             ])
         let result = run.finish(within: 150)
         #expect(result.termination == .exit(0), "\(result)")

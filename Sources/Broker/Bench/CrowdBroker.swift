@@ -8,12 +8,14 @@ final class CrowdBroker {
     let directory: String
     let executable: String
     private let heartbeatMs: Int
+    private let ioThreads: Int
     private(set) var process: Process?
     /// Its endpoints, as its first start bound them (`tcp://127.0.0.1:*`); later starts bind the same ports.
     private(set) var router = "tcp://127.0.0.1:*"
     private(set) var pub = "tcp://127.0.0.1:*"
 
-    init(directory: String, heartbeatMs: Int) throws(CrowdError) {
+    init(directory: String, heartbeatMs: Int, ioThreads: Int = 1) throws(CrowdError) {
+        self.ioThreads = ioThreads
         self.directory = directory
         self.heartbeatMs = heartbeatMs
         let exe =
@@ -47,7 +49,7 @@ final class CrowdBroker {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [
             "--data-dir", directory, "--router", router, "--pub", pub, "--heartbeat-ms", String(heartbeatMs),
-            "--log-level", "warning",
+            "--log-level", "warning", "--io-threads", String(ioThreads),
         ]
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PUMASI_") }
         process.standardInput = FileHandle.nullDevice

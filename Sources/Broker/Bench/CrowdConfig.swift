@@ -30,6 +30,8 @@ struct CrowdConfig: Equatable {
     var ioThreads = 2
     /// The broker's MDP heartbeat (`--heartbeat-ms`); the simulated evaluators heartbeat at the same interval.
     var heartbeatMs = 1_000
+    /// The broker's libzmq I/O threads (`--io-threads`).
+    var brokerIOThreads = 1
     /// The prefix relays subscribe to. Challenge announcements only: a relay following `submission.` too would
     /// receive two announcements per submission of the surge, times 10,000 relays.
     var topic = "challenge."
@@ -37,7 +39,7 @@ struct CrowdConfig: Equatable {
     static let usage =
         "pumasi-bench crowd [relays=N] [evaluators=N] [solvers=N] [submissions=N] [window=S] [deadline-at=F] "
         + "[extra-keys=N] [announcements=N] [flood=0|1] [flood-factor=N] [restart=0|1] [io-threads=N] "
-        + "[heartbeat-ms=N] [topic=PREFIX] [local-relays=N]"
+        + "[heartbeat-ms=N] [topic=PREFIX] [local-relays=N] [broker-io-threads=N]"
 
     /// Reads `key=value` arguments; an unknown key or a bad value is named in the error.
     init(arguments: some Collection<String>) throws(CrowdError) {
@@ -77,6 +79,7 @@ struct CrowdConfig: Equatable {
             case "restart": restart = try flag()
             case "io-threads": ioThreads = try count(minimum: 1)
             case "heartbeat-ms": heartbeatMs = try count(minimum: 100)
+            case "broker-io-threads": brokerIOThreads = try count(minimum: 1)
             case "topic": topic = value
             case "local-relays": localRelays = try count()
             default: throw CrowdError.usage("unknown setting \"\(key)\"")

@@ -349,12 +349,14 @@ final class CrowdFleet {
         case .submit:
             if servedAt[index] == 0 { servedAt[index] = now }
             let accepted = Self.value(after: #""ok":true"#, in: body) != nil
+            // A busy refusal is `unavailable` with a retry-after (`ProtocolError.isBusy`): counted as `busy`.
+            let busy = !accepted && body.range(of: Data(#""retryAfterMs""#.utf8)) != nil
             submitReplies.append(
                 SubmitReply(
                     solver: index, sentAt: request.sentAt, wallSentAt: request.wallSentAt, answeredAt: now,
                     wallAnsweredAt: WallClock.now(),
                     submission: accepted ? Self.value(after: #""submission":""#, in: body) : nil,
-                    code: accepted ? nil : Self.value(after: #""code":""#, in: body) ?? "unreadable"))
+                    code: accepted ? nil : busy ? "busy" : Self.value(after: #""code":""#, in: body) ?? "unreadable"))
         case .post:
             if let reply = try? JSONDecoder().decode(Reply<ChallengeInfo>.self, from: body), let info = reply.result {
                 posts.append(.success(info.id))

@@ -29,7 +29,8 @@ final class CrowdRun {
                 "the open-file limit is \(files); \(config.clients) clients need about \(2 * config.clients) here "
                     + "and \(config.clients) in the broker: raise it (ulimit -n, or LimitNOFILE in systemd)")
         }
-        broker = try CrowdBroker(directory: directory, heartbeatMs: config.heartbeatMs)
+        broker = try CrowdBroker(
+            directory: directory, heartbeatMs: config.heartbeatMs, ioThreads: config.brokerIOThreads)
         let started = WallClock.monotonicNanos()
         keys = try CrowdKeys(directory: directory, config: config)
         Crowd.result(

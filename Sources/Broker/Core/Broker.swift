@@ -68,7 +68,9 @@ public final class Broker {
         self.config = config
         self.logger = logger
         admission = Admission(rate: config.admitRate, burst: config.admitBurst)
-        let context = try context ?? ZMQContext()
+        let context =
+            try context
+            ?? (config.ioThreads == 1 ? ZMQContext() : ZMQContext(ioThreads: config.ioThreads, maxSockets: 1_023))
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
         let host = ProcessInfo.processInfo.hostName
         store = try Store(

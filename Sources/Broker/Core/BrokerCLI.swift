@@ -51,6 +51,9 @@ public enum BrokerCLI {
                 help: "Added to a challenge's time limit to make a job's lease. Default: 30000."),
             .init("job-batch", value: "n", help: "Most built-in scoring jobs per evaluator REQUEST. Default: 32."),
             .init(
+                "io-threads", value: "n",
+                help: "libzmq I/O threads (connections, CURVE handshakes and encryption). Default: 1."),
+            .init(
                 "closing-notice-ms", value: "ms", help: "How long before a deadline to announce it. Default: 3600000."),
             .init("insecure", help: "No CURVE (no authentication): allowed only with loopback endpoints."),
             .init("open-registration", help: "Let unknown keys in, as solvers named after their key."),
@@ -195,6 +198,7 @@ public enum BrokerCLI {
         default: throw UsageError("--sync must be full or normal", usage: spec.usage)
         }
         if let value = try milliseconds("job-batch", minimum: 1) { config.jobBatch = Int(min(value, 100_000)) }
+        if let value = try milliseconds("io-threads", minimum: 1) { config.ioThreads = Int(min(value, 1_000)) }
         if let value = try milliseconds("max-message-mb", minimum: 1) {
             // A message's file is one value in the store, and neither SQLite nor PostgreSQL takes one of 1 GiB.
             guard value <= 1000 else { throw UsageError("--max-message-mb may be at most 1000", usage: spec.usage) }

@@ -24,6 +24,10 @@ public struct BrokerConfig: Sendable {
     /// The largest inbound message, all its frames counted (`MessageLimits`); also libzmq's bound on each frame, over
     /// which it closes the peer's connection.
     public var maxMessageBytes = 64 << 20
+    /// libzmq's background I/O threads (`ZMQ_IO_THREADS`): they accept connections, run CURVE handshakes and
+    /// encrypt what the broker sends. One is libzmq's default; a broker that thousands reconnect to at once after a
+    /// restart, or that sends each announcement to ten thousand subscribers, may use more (`docs/deploy.md`).
+    public var ioThreads = 1
     /// Where files too large for a row live (`BlobStore`); nil for `<data-dir>/blobs`. Brokers sharing a PostgreSQL
     /// store must share it too.
     public var blobDirectory: String?
@@ -68,6 +72,9 @@ public struct BrokerConfig: Sendable {
     public func validate() throws(ConfigurationError) {
         guard admitRate >= 0, admitRate.isFinite, admitBurst >= 1, admitBurst.isFinite else {
             throw ConfigurationError(description: "--admit-rate must be 0 or more and --admit-burst at least 1")
+        }
+        guard (1...64).contains(ioThreads) else {
+            throw ConfigurationError(description: "--io-threads must be between 1 and 64")
         }
         guard (1...ScoringJob.maxBatch).contains(jobBatch) else {
             throw ConfigurationError(description: "--job-batch must be between 1 and \(ScoringJob.maxBatch)")
