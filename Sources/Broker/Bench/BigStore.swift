@@ -45,7 +45,7 @@ enum BigStore {
         let endpointsFile = directory + "/broker.json"
         try? FileManager.default.removeItem(atPath: endpointsFile)
         let broker = Process()
-        broker.executableURL = URL(fileURLWithPath: siblingExecutable("pumasi-broker"))
+        broker.executableURL = URL(fileURLWithPath: Crowd.executable("pumasi-broker"))
         broker.arguments = [
             "--data-dir", directory, "--insecure", "--router", "tcp://127.0.0.1:*", "--pub", "tcp://127.0.0.1:*",
             "--log-level", "warning",
@@ -92,19 +92,9 @@ enum BigStore {
         init(_ description: String) { self.description = description }
     }
 
-    /// The resident set and its peak (VmRSS, VmHWM) of a process, in MiB, from /proc.
+    /// The resident set and its peak (VmRSS, VmHWM) of a process, in MiB.
     static func rss(of pid: Int32) -> (rss: Double, hwm: Double) {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (0, 0) }
-        func value(_ key: String) -> Double {
-            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return 0 }
-            return Double(line.split(separator: " ").dropFirst().first ?? "0").map { $0 / 1024 } ?? 0
-        }
-        return (value("VmRSS"), value("VmHWM"))
-    }
-
-    /// An executable built beside this one.
-    static func siblingExecutable(_ name: String) -> String {
-        let me = Bundle.main.executablePath ?? CommandLine.arguments[0]
-        return ((me as NSString).deletingLastPathComponent as NSString).appendingPathComponent(name)
+        let memory = ProcessMemory.resident(pid: pid) ?? (0, 0)
+        return (Double(memory.current) / 1_048_576, Double(memory.peak) / 1_048_576)
     }
 }

@@ -34,26 +34,15 @@ enum Crowd {
     }
 
     /// Raises this process's open-file limit for the crowd's sockets (two descriptors each: the connection and the
-    /// socket's mailbox), its soft limit to the hard one, and as root the hard one too; the broker inherits it.
-    /// - Returns: the limit now in force.
-    static func raiseFileLimit(wanted: Int) -> Int {
-        var limit = rlimit()
-        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        if geteuid() == 0, limit.rlim_max < rlim_t(wanted) {
-            let ceiling =
-                (try? String(contentsOfFile: "/proc/sys/fs/nr_open", encoding: .utf8))
-                .flatMap { rlim_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? rlim_t(wanted)
-            var raised = limit
-            raised.rlim_max = min(rlim_t(wanted), ceiling)
-            raised.rlim_cur = raised.rlim_max
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
-        }
-        if limit.rlim_cur < limit.rlim_max {
-            var raised = limit
-            raised.rlim_cur = limit.rlim_max
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
-        }
-        return Int(limit.rlim_cur)
+    /// socket's mailbox); the broker inherits it. - Returns: the limit now in force.
+    static func raiseFileLimit(wanted: Int) -> Int { Int(FileDescriptorLimit.raise(to: UInt64(max(0, wanted)))) }
+
+    /// An executable built beside this one (`pumasi-broker`), or this one itself.
+    static func executable(_ name: String? = nil) -> String {
+        let me =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        guard let name else { return me }
+        return ((me as NSString).deletingLastPathComponent as NSString).appendingPathComponent(name)
     }
 
     /// The `p`th quantile of sorted values (nearest rank), 0 when there are none.

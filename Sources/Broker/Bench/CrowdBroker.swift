@@ -18,9 +18,7 @@ final class CrowdBroker {
         self.ioThreads = ioThreads
         self.directory = directory
         self.heartbeatMs = heartbeatMs
-        let exe =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        executable = ((exe as NSString).deletingLastPathComponent as NSString).appendingPathComponent("pumasi-broker")
+        executable = Crowd.executable("pumasi-broker")
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw CrowdError.failed("no pumasi-broker beside pumasi-bench (\(executable)); build both products")
         }
@@ -95,14 +93,8 @@ final class CrowdBroker {
 
     /// Resident and peak resident memory in KiB (`VmRSS`, `VmHWM` of `/proc/<pid>/status`); zeros when not running.
     func memory() -> (rss: Int, peak: Int) {
-        guard let pid, let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else {
-            return (0, 0)
-        }
-        func field(_ name: String) -> Int {
-            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
-            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
-        }
-        return (field("VmRSS"), field("VmHWM"))
+        guard let pid, let memory = ProcessMemory.resident(pid: pid) else { return (0, 0) }
+        return (memory.current >> 10, memory.peak >> 10)
     }
 
     /// CPU seconds the broker process has used so far.

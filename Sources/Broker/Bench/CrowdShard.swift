@@ -19,9 +19,7 @@ final class CrowdShard {
         let file = (directory as NSString).appendingPathComponent("relays-\(number).keys")
         let text = keys.map { "\($0.publicKey) \($0.secretKey)" }.joined(separator: "\n")
         try Data(text.utf8).write(to: URL(fileURLWithPath: file))
-        let exe =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        process.executableURL = URL(fileURLWithPath: exe)
+        process.executableURL = URL(fileURLWithPath: Crowd.executable())
         process.arguments = ["crowd-relays", pub, server, config.topic, String(config.ioThreads), file]
         process.standardInput = input
         process.standardOutput = output
