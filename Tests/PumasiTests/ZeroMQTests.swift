@@ -128,6 +128,57 @@ struct ZeroMQTests {
         #expect(stop.received(on: receiver))
     }
 
+    /// A socket that retries a refused connection every millisecond, whose monitor is let go while the socket is
+    /// still open: libzmq's next event must not wait for the reader that is gone (it would hold the context's I/O
+    /// thread, and no socket of the context would connect again).
+    @Test func aMonitorLetGoBeforeItsSocketLeavesTheContextWorking() throws {
+        let context = try ZMQContext()
+        var watched: ZMQSocket? = try retryingEveryMillisecond(context)
+        var monitor: ZMQMonitor? = try ZMQMonitor(watching: try #require(watched), for: .connections)
+        try watched?.connect("tcp://127.0.0.1:\(try freePort())")
+        var poller = ZMQPoller([try #require(monitor).socket])
+        #expect(try poller.poll(timeoutMilliseconds: 5_000) == [true], "no monitor event within 5 s")
+        monitor = nil
+        usleep(100_000)
+        watched = nil
+        try expectConnects(in: context)
+    }
+
+    /// Events nobody reads for a while (a client idle between requests, knocking at a standby's port) are kept, not
+    /// waited on: more of them than libzmq's default high-water marks (1,000 a side) would let through.
+    @Test func unreadMonitorEventsNeverStopTheContext() throws {
+        let context = try ZMQContext()
+        let watched = try retryingEveryMillisecond(context)
+        let monitor = try ZMQMonitor(watching: watched, for: .connections)
+        try watched.connect("tcp://127.0.0.1:\(try freePort())")
+        // Until well past 2,000 retries, bounded at 20 s: checked by counting, at the end, what was kept.
+        usleep(3_000_000)
+        try expectConnects(in: context)
+        let kept = try monitor.events().filter { $0.kind == .retried }.count
+        #expect(kept > 2_000, "only \(kept) retries in 3 s: the test did not pass the default limits")
+    }
+
+    /// A DEALER retrying its connections every millisecond, which makes libzmq's monitor events come fast.
+    private func retryingEveryMillisecond(_ context: ZMQContext) throws -> ZMQSocket {
+        let socket = try ZMQSocket(context, .dealer)
+        try socket.setOption(.reconnectInterval, 1)
+        try socket.setOption(.reconnectIntervalMax, 1)
+        return socket
+    }
+
+    /// Two new sockets of `context` connect over loopback and carry a message: its I/O thread works.
+    private func expectConnects(in context: ZMQContext, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let router = try ZMQSocket(context, .router)
+        try router.bind("tcp://127.0.0.1:*")
+        let dealer = try ZMQSocket(context, .dealer)
+        try dealer.connect(try router.lastEndpoint)
+        try dealer.send([Data("ping".utf8)])
+        var poller = ZMQPoller([router])
+        #expect(
+            try poller.poll(timeoutMilliseconds: 5_000) == [true], "the context no longer connects",
+            sourceLocation: sourceLocation)
+    }
+
     @Test func curveKeypairsAreZ85Text() throws {
         #expect(ZMQContext.has("curve"))
         let pair = try CurveKeyPair.generate()

@@ -5,10 +5,22 @@ import Foundation
 /// missed heartbeats, or a handshake that failed. Events arrive on a PAIR socket of its own, to poll beside the
 /// watched one.
 ///
+/// libzmq sends each event from the thread that sees it (most from the context's I/O thread) with a blocking send on
+/// a PAIR socket of the watched one's. Were that send ever to wait, the I/O thread would wait with it, and every
+/// socket of the context would stop connecting, reconnecting and handshaking for good. Two rules keep it from
+/// waiting:
+/// - the reading socket takes events without a high-water mark (`ZMQ_RCVHWM` 0 on the connecting side of an inproc
+///   pipe lifts its limit), so that events nobody reads for a while (a client idle between requests, a standby's
+///   port refusing it every second) are kept, not blocked on;
+/// - the monitor ends the watching (`zmq_socket_monitor` with no endpoint) before it closes its reading socket, and
+///   keeps the watched socket open until then: a PAIR with no peer blocks every send.
+///
 /// Thread rule: the watched socket's thread; create it after the socket and let it go with it.
 public final class ZMQMonitor {
     /// Poll it; a readable one has events for `disconnected()` or `events()`.
     public let socket: ZMQSocket
+    /// Held so that it stays open until the watching has ended (`deinit`).
+    private let watched: ZMQSocket
 
     /// One event: what happened (`ZMQ_EVENT_*`), its value (a file descriptor, or an error or protocol code), and
     /// the endpoint it concerns (for a bound socket, its own endpoint: libzmq does not name the peer).
@@ -116,9 +128,19 @@ public final class ZMQMonitor {
         _ = try zmqCall("zmq_socket_monitor(\(endpoint))") {
             zmq_socket_monitor(watched.handle, endpoint, events)
         }
-        socket = try ZMQSocket(watched.context, .pair)
-        try socket.connect(endpoint)
+        self.watched = watched
+        do {
+            socket = try ZMQSocket(watched.context, .pair)
+            try socket.setOption(.receiveHighWaterMark, 0)
+            try socket.connect(endpoint)
+        } catch {
+            zmq_socket_monitor(watched.handle, nil, 0)
+            throw error
+        }
     }
+
+    /// Ends the watching first: no event is sent after this, so none can wait for a reader that is gone.
+    deinit { zmq_socket_monitor(watched.handle, nil, 0) }
 
     /// Reads the events waiting.
     public func events() throws(ZMQError) -> [Event] {
