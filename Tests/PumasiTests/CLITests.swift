@@ -808,3 +808,24 @@ extension CLITests {
         return String(rest.prefix { !$0.isWhitespace })
     }
 }
+
+extension CLITests {
+    /// The broker asks for the longest listen queue there is and logs the one the kernel gave it, which
+    /// `net.core.somaxconn` caps (docs/deploy.md, "Many connections").
+    @Test func theBrokerLogsTheListenQueueTheKernelGaveIt() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let text = try String(contentsOfFile: "/proc/sys/net/core/somaxconn", encoding: .utf8)
+        let somaxconn = try #require(Int(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let broker = try CLIProcess(
+            "pumasi-broker",
+            [
+                "--data-dir", dir.file("broker"), "--router", "tcp://127.0.0.1:*", "--pub", "tcp://127.0.0.1:*",
+                "--insecure", "--log-level", "info",
+            ])
+        defer { broker.stopGracefully() }
+        #expect(broker.wait { _, stderr in stderr.contains("broker started") }, "\(broker.stderr)")
+        let logged = "listen queue connections=\(min(65_535, somaxconn)) somaxconn=\(somaxconn)"
+        #expect(broker.stderr.contains(logged), "\(broker.stderr)")
+    }
+}

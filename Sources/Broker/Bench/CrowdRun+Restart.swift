@@ -11,6 +11,7 @@ extension CrowdRun {
         fleet.forgetPending()
         fleet.resetServed()
         let overflows = Crowd.listenOverflows()
+        let harnessCPU = harnessCPU()
         let started = WallClock.monotonicNanos()
         let ready = try broker.start()
         for solver in fleet.solvers { try fleet.probe(solver) }
@@ -50,6 +51,8 @@ extension CrowdRun {
                 "solvers_served": fleet.solvers.filter { fleet.servedAt[$0] != 0 }.count,
                 "relays_s": relays, "evaluators_s": evaluators, "solvers_s": solvers,
                 "all_served_s": max(relays, evaluators, solvers),
+                // The new broker's CPU since its start, and the simulated clients' since the stop.
+                "broker_cpu_s": broker.cpuSeconds(), "harness_cpu_s": self.harnessCPU() - harnessCPU,
                 "listen_overflows": Crowd.listenOverflows() - overflows,
             ])
     }

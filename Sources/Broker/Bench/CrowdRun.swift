@@ -1,4 +1,5 @@
 import Foundation
+import PumasiBroker
 import PumasiShared
 import PumasiWorker
 
@@ -22,7 +23,9 @@ final class CrowdRun {
         self.directory = directory
         let files = Crowd.raiseFileLimit(wanted: 4 * config.clients + 4_096)
         fileLimit = files
-        Crowd.line("CROWD open_files_limit=\(files) clients=\(config.clients)")
+        Crowd.line(
+            "CROWD open_files_limit=\(files) clients=\(config.clients) "
+                + "somaxconn=\(Broker.listenQueue.map { "\($0.somaxconn)" } ?? "unknown")")
         // Relays that do not fit go to other processes; the rest, and the broker's connections, must fit here.
         if files < 2 * (config.clients - config.relays) + 1_024 || files < config.clients + 1_024 {
             throw CrowdError.failed(
@@ -57,7 +60,7 @@ final class CrowdRun {
     /// reply. Then the broker's memory with them all, against its memory idle.
     private func connect() throws {
         fleet = try CrowdFleet(config: config)
-        let cpu = harnessCPU()
+        let cpu = (harness: harnessCPU(), broker: broker.cpuSeconds())
         let overflows = Crowd.listenOverflows()
         let started = WallClock.monotonicNanos()
         try fleet.add(.seeker, curve: keys.client(keys.seeker), endpoint: broker.router)
@@ -109,7 +112,7 @@ final class CrowdRun {
                 "relays_served": fleet.relayOpenedTimes.filter { $0 != 0 }.count,
                 "evaluators_served": fleet.evaluators.filter { fleet.servedAt[$0] != 0 }.count,
                 "solvers_served": fleet.solvers.filter { fleet.servedAt[$0] != 0 }.count,
-                "harness_cpu_s": harnessCPU() - cpu,
+                "harness_cpu_s": harnessCPU() - cpu.harness, "broker_cpu_s": broker.cpuSeconds() - cpu.broker,
                 "listen_overflows": Crowd.listenOverflows() - overflows,
             ])
         guard relaysReady && evaluatorsReady && solversReady else {

@@ -192,11 +192,20 @@ public final class Broker {
         return publisher
     }
 
-    /// Connections a listening endpoint queues before they are accepted (`ZMQ_BACKLOG`; the kernel caps it at
-    /// `net.core.somaxconn`). libzmq's default, 100, is overflowed when thousands of relays and evaluators
-    /// reconnect after a restart: each dropped SYN costs its client a retransmission a second or more later
-    /// (`pumasi-bench crowd`, docs/performance.md).
-    static let listenBacklog: Int32 = 4_096
+    /// Connections a listening endpoint queues before they are accepted (`ZMQ_BACKLOG`): as many as the kernel
+    /// allows, which caps it at `net.core.somaxconn` (see `listenQueue`). libzmq's default, 100, is overflowed when
+    /// thousands of relays and evaluators reconnect after a restart: each dropped SYN costs its client a
+    /// retransmission a second or more later (`pumasi-bench crowd`, docs/performance.md).
+    static let listenBacklog: Int32 = 65_535
+
+    /// The queue the kernel gives a listening endpoint that asks for `listenBacklog`: `net.core.somaxconn` when it
+    /// is smaller (nil where it cannot be read).
+    public static var listenQueue: (queue: Int, somaxconn: Int)? {
+        guard let text = try? String(contentsOfFile: "/proc/sys/net/core/somaxconn", encoding: .utf8),
+            let somaxconn = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return nil }
+        return (min(Int(listenBacklog), somaxconn), somaxconn)
+    }
 
     /// Set while the PUB endpoint is unbound after a cut whose bind failed: each pass tries again, and announcements
     /// meanwhile reach only the log (relays read them back).

@@ -123,6 +123,10 @@ public enum BrokerCLI {
             let descriptors = FileDescriptorLimit.raiseToHard()
             logger.info(
                 "file descriptors", ["limit": "\(descriptors.after)", "raised.from": "\(descriptors.before)"])
+            if let listen = Broker.listenQueue {
+                // A crowd reconnecting after a restart overflows a short queue (docs/deploy.md, "Many connections").
+                logger.info("listen queue", ["connections": "\(listen.queue)", "somaxconn": "\(listen.somaxconn)"])
+            }
             let stop = StopLatch()
             signals.onTerminate { _ in stop.fire() }
             guard let broker = try start(config, logger: logger, stop: stop) else { return 0 }
