@@ -37,10 +37,12 @@ extension Broker {
         if let busy = admit(identity, inbound, sender: sender) { return send(to: identity, busy) }
         let now = config.clock()
         let sendsBefore = outbox.count
-        // The memory as it was, so that a request rolled back leaves memory as the store is. Copied whole for any
-        // client request but a submission (copy-on-write: a request pays for what it changes); a submission, the
-        // one that comes by the thousand, syncs its writes before it changes any memory but the mirrors kept here.
-        let saved: BrokerMemory? = inbound.isSubmission ? nil : memory
+        // The memory as it was, so that a client request rolled back leaves memory as the store is. Copied whole
+        // for any client request but a submission (copy-on-write: a request pays for what it changes); a
+        // submission, the one that comes by the thousand, syncs its writes before it changes any memory but the
+        // mirrors kept here. Never for an evaluator's message: one that fails stops the broker (below), and with a
+        // copy held each heartbeat and each result would copy every evaluator and lease whole to change one.
+        let saved: BrokerMemory? = inbound.isClientRequest && !inbound.isSubmission ? memory : nil
         let mirrors = (memory.liveChallenges, memory.settleCandidates, memory.referenceCache)
         do {
             try store.savepoint {

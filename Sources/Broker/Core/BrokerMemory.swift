@@ -45,6 +45,12 @@ struct RefusalKey: Hashable {
 }
 
 extension MDP.Inbound {
+    /// A client's request, as opposed to an evaluator's message.
+    var isClientRequest: Bool {
+        if case .clientRequest = self { return true }
+        return false
+    }
+
     /// A client's `pumasi.submit`.
     var isSubmission: Bool {
         if case .clientRequest(let service, _) = self { return service == Service.submit }
