@@ -55,7 +55,7 @@ final class CrowdRun {
         Crowd.result("end", ["rss_kb": memory.rss, "hwm_kb": memory.peak, "broker_cpu_s": broker.cpuSeconds()])
     }
 
-    /// Connects every client, a batch at a time (the broker's listen backlog is libzmq's default, 100), and waits
+    /// Connects every client, a batch at a time (the broker's listen queue is `net.core.somaxconn` at most), and waits
     /// until each is served: a relay has an announcement, an evaluator a heartbeat after its READY, a solver a
     /// reply. Then the broker's memory with them all, against its memory idle.
     private func connect() throws {

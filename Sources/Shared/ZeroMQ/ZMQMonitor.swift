@@ -109,6 +109,10 @@ public final class ZMQMonitor {
         case disconnections, handshakeFailures, connections
         /// A connecting socket's disconnections and failed handshakes (refused keys among them).
         case connectionFailures
+        /// `connections` without the retries: for a socket whose owner reads events only now and then while one of
+        /// its endpoints may refuse it for days (a standby broker's), so that the unread events, kept without a
+        /// high-water mark, do not pile up at one a second.
+        case connectionsExceptRetries
     }
 
     /// Starts watching `watched`.
@@ -124,6 +128,9 @@ public final class ZMQMonitor {
                 handshakeFailures | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
                     | ZMQ_EVENT_CONNECTED
                     | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED
+            case .connectionsExceptRetries:
+                handshakeFailures | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                    | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
             }
         _ = try zmqCall("zmq_socket_monitor(\(endpoint))") {
             zmq_socket_monitor(watched.handle, endpoint, events)

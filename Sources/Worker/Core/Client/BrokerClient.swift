@@ -47,10 +47,17 @@ public final class BrokerClient {
         if let curve { try socket.useCurve(curve) }
         try socket.spreadReconnects()
         if endpoints.count > 1 { try socket.setOption(.immediate, 1) }
-        // The monitor before the connections, so that it sees their first events.
-        monitor = try ZMQMonitor(watching: socket, for: .connections)
+        // The monitor before the connections, so that it sees their first events. With several endpoints refusals
+        // are normal (standbys) and decide nothing (`ConnectionWatch`): they are not watched, so that a client kept
+        // idle between requests (a relay's) does not gather one unread event a second per standby.
+        monitor = try ZMQMonitor(watching: socket, for: endpoints.count > 1 ? .connectionsExceptRetries : .connections)
         watch = ConnectionWatch(endpointCount: endpoints.count)
-        for endpoint in endpoints.isEmpty ? [endpoint] : endpoints { try socket.connect(endpoint) }
+        do {
+            for endpoint in endpoints.isEmpty ? [endpoint] : endpoints { try socket.connect(endpoint) }
+        } catch {
+            abandon()
+            throw error
+        }
         self.socket = socket
         return socket
     }
