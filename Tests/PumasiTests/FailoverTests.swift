@@ -54,22 +54,41 @@ final class StoreBroker {
     }
 }
 
-/// A free TCP port on loopback, as the kernel hands one out (free when asked; the test binds it soon after).
+/// A free TCP port on loopback (free when asked; the test binds it soon after), below the kernel's ephemeral range
+/// where there is room: clients knock again and again at a port nobody listens on yet (a standby broker's), and
+/// on loopback a connection whose source port, always an ephemeral one, happens to equal its destination port
+/// connects to itself (TCP's simultaneous open), which would leave the port taken for the broker that binds it.
+/// Up to 100 random tries there, then any port the kernel hands out.
 func freePort() throws -> Int {
+    let ephemeral =
+        (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+        .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }.first ?? 32_768
+    if ephemeral > 11_000 {
+        for _ in 0..<100 {
+            let port = Int.random(in: 10_000..<ephemeral)
+            if try bindLoopback(port: port) == port { return port }
+        }
+    }
+    return try #require(try bindLoopback(port: 0), "no free port: errno \(errno)")
+}
+
+/// Binds a TCP socket to `port` on 127.0.0.1 (0: the kernel's choice) and closes it.
+/// - Returns: the port bound, or nil if it was taken.
+private func bindLoopback(port: Int) throws -> Int? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    try #require(fd >= 0, "socket: errno \(errno)")
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
+    address.sin_port = UInt16(port).bigEndian
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
         }
     }
-    try #require(bound, "no free port: errno \(errno)")
-    return Int(UInt16(bigEndian: address.sin_port))
+    return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
 }
 
 /// A fresh schema of the test server, for a store of its own.
