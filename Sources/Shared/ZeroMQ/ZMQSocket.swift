@@ -134,31 +134,7 @@ public final class ZMQSocket {
     /// Receives one whole multipart message.
     /// - Returns: nil when `dontWait` is set and nothing is waiting (EAGAIN).
     public func receive(dontWait: Bool = false) throws(ZMQError) -> ZMQMessage? {
-        var frames: [Data] = []
-        var userId: String?
-        var msg = zmq_msg_t()
-        zmq_msg_init(&msg)
-        defer { zmq_msg_close(&msg) }
-        while true {
-            let flags: Int32 = dontWait && frames.isEmpty ? ZMQ_DONTWAIT : 0
-            do {
-                try zmqCall("recv") { zmq_msg_recv(&msg, handle, flags) }
-            } catch {
-                if error.isWouldBlock && frames.isEmpty { return nil }
-                throw error
-            }
-            let size = zmq_msg_size(&msg)
-            if size > 0, let data = zmq_msg_data(&msg) {
-                frames.append(Data(bytes: data, count: size))
-            } else {
-                frames.append(Data())
-            }
-            if userId == nil, let value = zmq_msg_gets(&msg, "User-Id") {
-                userId = String(cString: value)
-            }
-            if zmq_msg_more(&msg) == 0 { break }
-        }
-        return ZMQMessage(frames: frames, userId: userId)
+        try receive(dontWait: dontWait, admit: { _, _, _ in true })
     }
 
     /// Receives one multipart message, copying a frame only if `admit` takes it: `admit(kept, keptBytes, size)`
