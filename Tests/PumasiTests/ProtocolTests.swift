@@ -103,6 +103,15 @@ struct ProtocolTests {
         let tooMany = ScoringJob.address((0...Int64(ScoringJob.maxBatch)).map { ($0, 1) })
         #expect(ScoringJob.parseAddress(tooMany) == nil)
         #expect(ScoringJob.parseAddress(Data("whatever".utf8)) == nil)
+        // Read on its bytes: digits only, no sign, nothing after, no number past Int64.
+        let largest = ScoringJob.address([(Int64.max, 7)])
+        #expect(ScoringJob.parseAddress(largest)!.map { [$0.job, Int64($0.attempt)] } == [[Int64.max, 7]])
+        for junk in [
+            "job:9223372036854775808:1", "job:+1:1", "job:-1:1", "job:1:1x", "job:1:1,,job:2:1", "job:1::1", "job::1",
+            "job:1:", "JOB:1:1", " job:1:1", "job:1:1 ",
+        ] {
+            #expect(ScoringJob.parseAddress(Data(junk.utf8)) == nil, "\(junk)")
+        }
     }
 
     @Test func announcementsTravelAsTopicSequenceBody() throws {

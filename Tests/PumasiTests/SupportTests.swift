@@ -15,6 +15,18 @@ struct SupportTests {
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    @Test func aDigestIsSixtyFourLowercaseHexDigits() {
+        let digest = SHA256.hex(Data("abc".utf8))
+        #expect(SHA256.isHex(digest))
+        #expect(!SHA256.isHex(digest.uppercased()))
+        #expect(!SHA256.isHex(String(digest.dropLast())))
+        #expect(!SHA256.isHex(digest + "0"))
+        #expect(!SHA256.isHex(String(digest.dropLast()) + "g"))
+        // 64 characters, but not 64 bytes: a digit written in another script is not a hex digit.
+        #expect(!SHA256.isHex(String(digest.dropLast()) + "\u{0663}"))
+        #expect(!SHA256.isHex(""))
+    }
+
     @Test func sha256GivesTheSameDigestHoweverTheInputIsSplit() {
         let data = Data((0..<1_000).map { UInt8(truncatingIfNeeded: $0 * 7) })
         var hasher = SHA256()

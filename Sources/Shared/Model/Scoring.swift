@@ -41,23 +41,53 @@ public struct ScoringJob: Codable, Sendable, Equatable {
     /// attempt (the lease), `job:<id>:<attempt>`, joined by commas. The REQUEST's body then carries a job frame
     /// and a submission frame per job, and the REPLY's body one result frame per job, in the same order.
     public static func address(_ jobs: [(job: Int64, attempt: Int)]) -> Data {
-        Data(jobs.map { "job:\($0.job):\($0.attempt)" }.joined(separator: ",").utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(jobs.count * 32)
+        for (position, entry) in jobs.enumerated() {
+            if position > 0 { text.append(UInt8(ascii: ",")) }
+            text += "job:".utf8
+            text += String(entry.job).utf8
+            text.append(UInt8(ascii: ":"))
+            text += String(entry.attempt).utf8
+        }
+        return Data(text)
     }
 
     public var address: Data { Self.address([(job, attempt)]) }
 
     /// The jobs an address frame names, or nil if it is not one (or names more than `maxBatch`).
+    /// Read on its bytes (`job:` digits `:` digits, comma-separated): the broker reads one with every result batch.
     public static func parseAddress(_ frame: Data) -> [(job: Int64, attempt: Int)]? {
         guard frame.count <= maxBatch * 48 else { return nil }
         var jobs: [(job: Int64, attempt: Int)] = []
-        for entry in String(decoding: frame, as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false) {
-            let parts = entry.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count == 3, parts[0] == "job", let job = Int64(parts[1]), let attempt = Int(parts[2]) else {
-                return nil
+        let whole = frame.withUnsafeBytes { raw -> Bool in
+            var bytes = raw[...]
+            while true {
+                guard bytes.starts(with: "job:".utf8) else { return false }
+                bytes = bytes.dropFirst(4)
+                guard let job = number(&bytes), bytes.popFirst() == UInt8(ascii: ":"), let attempt = number(&bytes)
+                else { return false }
+                jobs.append((job, Int(attempt)))
+                guard let separator = bytes.popFirst() else { return true }
+                guard separator == UInt8(ascii: ",") else { return false }
             }
-            jobs.append((job, attempt))
         }
-        return jobs.isEmpty || jobs.count > maxBatch ? nil : jobs
+        return !whole || jobs.isEmpty || jobs.count > maxBatch ? nil : jobs
+    }
+
+    /// The decimal number at the start of `bytes` (one digit at least, no sign, no overflow), taken off it.
+    private static func number(_ bytes: inout Slice<UnsafeRawBufferPointer>) -> Int64? {
+        var value: Int64 = 0
+        var digits = 0
+        while let byte = bytes.first, (0x30...0x39).contains(byte) {
+            let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (sum, carry) = times.addingReportingOverflow(Int64(byte - 0x30))
+            guard !overflow, !carry else { return nil }
+            value = sum
+            digits += 1
+            bytes = bytes.dropFirst()
+        }
+        return digits > 0 ? value : nil
     }
 
     /// The most jobs one REQUEST carries.

@@ -79,7 +79,7 @@ public struct UploadInfo: Codable, Sendable, Equatable {
     }
 
     public static func isWellFormed(_ id: String) -> Bool {
-        id.utf8.count == 36 && id.hasPrefix("upl_") && id.dropFirst(4).allSatisfy { $0.isHexDigit && !$0.isUppercase }
+        id.utf8.count == 36 && id.hasPrefix("upl_") && SHA256.isLowercaseHex(id.utf8.dropFirst(4))
     }
 }
 

@@ -19,14 +19,24 @@ public struct SHA256: Sendable {
     public static func hex(_ data: Data) -> String {
         var hasher = SHA256()
         hasher.update(data)
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in hasher.finalize() {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
+        let digest = hasher.finalize()
+        return String(unsafeUninitializedCapacity: 2 * digest.count) { text in
+            for (position, byte) in digest.enumerated() {
+                text[2 * position] = hexDigit(byte >> 4)
+                text[2 * position + 1] = hexDigit(byte & 0x0f)
+            }
+            return 2 * digest.count
         }
-        return String(decoding: text, as: UTF8.self)
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? 0x30 + value : 0x57 + value }
+
+    /// Whether `text` is a digest as `hex` writes it: 64 lowercase hex digits.
+    public static func isHex(_ text: String) -> Bool { text.utf8.count == 64 && isLowercaseHex(text.utf8) }
+
+    /// Whether every byte is a lowercase hex digit, checked on the bytes: this runs for every job an evaluator takes.
+    public static func isLowercaseHex(_ bytes: some Sequence<UInt8>) -> Bool {
+        bytes.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     public mutating func update(_ data: Data) {

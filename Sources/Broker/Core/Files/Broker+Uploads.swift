@@ -271,7 +271,7 @@ extension Broker {
     }
 
     private static func checkSHA256(_ text: String) throws(ProtocolError) {
-        guard text.utf8.count == 64, text.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+        guard SHA256.isHex(text) else {
             throw ProtocolError(.badRequest, "sha256 must be 64 lowercase hex digits")
         }
     }

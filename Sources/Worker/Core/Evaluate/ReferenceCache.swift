@@ -25,7 +25,7 @@ final class ReferenceCache {
     /// only to evaluators allowed to score that challenge, so the request names it.
     func ensure(_ files: [FileEntry], challenge: String) throws(ScoringFailure) {
         for file in files {
-            guard let sha = file.sha256, sha.count == 64, sha.allSatisfy(\.isHexDigit) else {
+            guard let sha = file.sha256, SHA256.isHex(sha) else {
                 throw ScoringFailure(
                     code: "bad_job", message: "reference file \(file.name) has no valid SHA-256", log: "")
             }
