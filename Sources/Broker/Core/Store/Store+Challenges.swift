@@ -2,6 +2,11 @@ import Foundation
 import PumasiShared
 
 /// A challenge row with what the broker needs to run it.
+///
+/// The broker copies a live challenge's record several times for each job it handles (a dictionary's value comes out
+/// as a copy), so its two large members, the spec and the scorer, are kept behind one reference each: a copy then
+/// costs two retains instead of one for every member of theirs. Read in place (`_read`), they are never copied to be
+/// looked at; set whole, they never change under another copy.
 struct ChallengeRecord {
     var id: String
     var title: String
@@ -10,7 +15,11 @@ struct ChallengeRecord {
     var deadline: Millis
     var award: AwardSpec
     var direction: Direction
-    var scorer: ScorerSpec
+    var scorer: ScorerSpec {
+        _read { yield scorerBox.value }
+        set { scorerBox = Frozen(newValue) }
+    }
+    private var scorerBox: Frozen<ScorerSpec>
     var service: String
     var timeLimitSeconds: Double
     var closingAnnounced: Bool
@@ -21,11 +30,28 @@ struct ChallengeRecord {
     /// When it opens (a draft until then).
     var startsAt: Millis
     /// The whole spec as posted: submission rules, ranking, award policy.
-    var spec: ChallengeSpec?
+    var spec: ChallengeSpec? {
+        _read { yield specBox.value }
+        set { specBox = Frozen(newValue) }
+    }
+    private var specBox: Frozen<ChallengeSpec?>
     /// The current version of its scorer (1, plus one per rescore).
     var scorerVersion: Int = 1
     /// The phase open now (0 without phases): the last one recorded in `phase_openings`.
     var currentPhase: Int = 0
+
+    init(
+        id: String, title: String, description: String, state: ChallengeState, deadline: Millis, award: AwardSpec,
+        direction: Direction, scorer: ScorerSpec, service: String, timeLimitSeconds: Double, closingAnnounced: Bool,
+        createdAt: Millis, closedAt: Millis? = nil, owner: String? = nil, startsAt: Millis, spec: ChallengeSpec? = nil,
+        scorerVersion: Int = 1, currentPhase: Int = 0
+    ) {
+        (self.id, self.title, self.description, self.state, self.deadline) = (id, title, description, state, deadline)
+        (self.award, self.direction, self.scorerBox, self.service) = (award, direction, Frozen(scorer), service)
+        (self.timeLimitSeconds, self.closingAnnounced, self.createdAt) = (timeLimitSeconds, closingAnnounced, createdAt)
+        (self.closedAt, self.owner, self.startsAt, self.specBox) = (closedAt, owner, startsAt, Frozen(spec))
+        (self.scorerVersion, self.currentPhase) = (scorerVersion, currentPhase)
+    }
 
     var rules: SubmissionRules { spec?.rules ?? SubmissionRules() }
     var ranking: RankingSpec { spec?.ranking ?? RankingSpec() }
@@ -269,4 +295,10 @@ extension Store {
         try db.query("SELECT \(Store.challengeColumns) FROM challenges WHERE state IN ('draft', 'open', 'closed')")
             .map(Store.challenge)
     }
+}
+
+/// A value behind one reference, never changed in place: whatever holds it is copied for the price of one retain.
+final class Frozen<Value: Sendable>: Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
