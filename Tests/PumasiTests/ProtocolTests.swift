@@ -45,6 +45,9 @@ struct ProtocolTests {
         (["", "MDPC02", "svc"], "unknown protocol header \"MDPC02\""),
         (["", "MDPC01"], "no service frame"),
         (["", "MDPC01", ""], "service name"),
+        // Counted in bytes: 128 characters of two bytes each are 256 bytes.
+        (["", "MDPC01", String(repeating: "é", count: 128)], "service name must be 1-255 bytes"),
+        (["", "MDPC01", String(repeating: "s", count: 256)], "service name must be 1-255 bytes"),
         (["", "MDPW01"], "worker command"),
         (["", "MDPW01", "\u{9}"], "worker command"),
         (["", "MDPW01", "\u{1}"], "READY must carry exactly one service"),
@@ -59,6 +62,13 @@ struct ProtocolTests {
         } catch {
             #expect(error.description.contains(reason), "\(error.description)")
         }
+    }
+
+    @Test func theLongestServiceNameMDPAllowsIsTaken() throws {
+        let parts = ["", "MDPC01", String(repeating: "s", count: 255), "{}"].map { Data($0.utf8) }
+        #expect(
+            try MDP.parse(ArraySlice(parts))
+                == .clientRequest(service: String(repeating: "s", count: 255), body: [Data("{}".utf8)]))
     }
 
     @Test func wireBodiesCheckVersionAndShape() throws {

@@ -40,6 +40,10 @@ struct SupportTests {
     @Test func identifiersAreRandomAndWellFormed() {
         let ids = (0..<1_000).map { _ in Identifier.make(prefix: "sub") }
         #expect(Set(ids).count == ids.count)
+        // Time first: the characters after the prefix start with the milliseconds, so a later one sorts later.
+        #expect(Identifier.make(prefix: "sub", now: 1_000) < Identifier.make(prefix: "sub", now: 1_001))
+        #expect(Identifier.make(prefix: "sub", now: 0).hasPrefix("sub_000000000"))
+        #expect(Identifier.make(prefix: "sub", now: 31).hasPrefix("sub_00000000z"))
         #expect(ids.allSatisfy { Identifier.isWellFormed($0, prefix: "sub") })
         #expect(!Identifier.isWellFormed("sub_1", prefix: "sub"))
         #expect(!Identifier.isWellFormed(ids[0], prefix: "ch"))

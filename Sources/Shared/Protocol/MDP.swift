@@ -32,8 +32,9 @@ public enum MDP {
         guard let header = rest.popFirst() else { throw ParseError("missing protocol header frame") }
         if header == clientHeader {
             guard let serviceFrame = rest.popFirst() else { throw ParseError("client request has no service frame") }
-            guard let service = String(data: serviceFrame, encoding: .utf8), !service.isEmpty, service.count <= 255
-            else { throw ParseError("service name must be 1-255 bytes of UTF-8") }
+            guard let service = serviceName(serviceFrame) else {
+                throw ParseError("service name must be 1-255 bytes of UTF-8")
+            }
             return .clientRequest(service: service, body: Array(rest))
         }
         guard header == workerHeader else {
@@ -45,9 +46,9 @@ public enum MDP {
         else { throw ParseError("missing or unknown worker command") }
         switch command {
         case .ready:
-            guard let serviceFrame = rest.popFirst(), rest.isEmpty,
-                let service = String(data: serviceFrame, encoding: .utf8), !service.isEmpty, service.count <= 255
-            else { throw ParseError("READY must carry exactly one service name") }
+            guard let serviceFrame = rest.popFirst(), rest.isEmpty, let service = serviceName(serviceFrame) else {
+                throw ParseError("READY must carry exactly one service name")
+            }
             return .workerReady(service: service)
         case .reply:
             guard let address = rest.popFirst(), let delimiter = rest.popFirst(), delimiter.isEmpty else {
@@ -62,6 +63,12 @@ public enum MDP {
         case .request:
             throw ParseError("REQUEST is sent by the broker, never to it")
         }
+    }
+
+    /// A service frame's name: 1 to 255 bytes of valid UTF-8, counted in bytes as MDP counts them.
+    private static func serviceName(_ frame: Data) -> String? {
+        guard (1...255).contains(frame.count) else { return nil }
+        return String(validating: frame, as: UTF8.self)
     }
 
     // MARK: Building messages (without the routing id, which the caller prepends on a ROUTER)

@@ -11,16 +11,21 @@ public enum Identifier {
     private static let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz")  // Crockford base32, lowercase, ASCII order
 
     public static func make(prefix: String, now: Millis = WallClock.now()) -> String {
-        var text = prefix + "_"
         let time = UInt64(max(0, now))  // 45 bits: until the year 3084
-        for index in (0..<9).reversed() { text.append(alphabet[Int((time >> (5 * UInt64(index))) & 31)]) }
         var random = randomWords.withLock { $0.next() }
-        for _ in 0..<7 {
-            text.append(alphabet[Int(random & 31)])
-            random >>= 5
+        // Written as bytes: the broker makes one for every submission and announcement.
+        var body: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &body) { bytes in
+            for index in 0..<9 { bytes[index] = digits[Int((time >> (5 * UInt64(8 - index))) & 31)] }
+            for index in 9..<16 {
+                bytes[index] = digits[Int(random & 31)]
+                random >>= 5
+            }
         }
-        return text
+        return prefix + "_" + withUnsafeBytes(of: &body) { String(decoding: $0, as: UTF8.self) }
     }
+
+    private static let digits = Array(alphabet.map { $0.asciiValue! })
 
     /// A secret to hand out of band, such as an invitation token: the prefix, then 130 random bits from the system's
     /// CSPRNG in 26 characters of the same alphabet. Store only its hash.

@@ -162,7 +162,8 @@ public final class ZMQSocket {
                 throw error
             }
             let size = zmq_msg_size(&msg)
-            if userId == nil, let value = zmq_msg_gets(&msg, "User-Id") { userId = String(cString: value) }
+            // libzmq gives every frame of a message its connection's metadata: the first frame's is the message's.
+            if first, let value = zmq_msg_gets(&msg, "User-Id") { userId = String(cString: value) }
             if cut == nil, !admit(frames, keptBytes, size) {
                 cut = ZMQMessage.Cut(frames: frames.count, bytes: keptBytes)
             }
