@@ -33,7 +33,11 @@ struct Bench {
         }
 
         let window = arguments.dropFirst(4).first.flatMap(Int.init) ?? 200
-        let configurations = [("full", true, false), ("normal", false, false), ("curve", true, true)]
+        // full-ids: as full, each submission with its own client id as `pumasi submit` sends (an idempotency lookup).
+        let configurations = [
+            ("full", true, false, false), ("normal", false, false, false), ("curve", true, true, false),
+            ("full-ids", true, false, true),
+        ]
         // PostgreSQL: the server that PUMASI_BENCH_POSTGRES names (a libpq URI), a fresh schema for each run.
         let postgres = ProcessInfo.processInfo.environment["PUMASI_BENCH_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
         if chosen.contains(where: { $0.hasPrefix("pg") }), postgres == nil {
@@ -109,13 +113,13 @@ struct Bench {
                 }
             }
         }
-        for (name, synchronousFull, curve) in configurations where chosen.contains(name) {
-            let suffix = (synchronousFull ? "" : "-sync-normal") + (curve ? "-curve" : "")
+        for (name, synchronousFull, curve, clientIds) in configurations where chosen.contains(name) {
+            let suffix = (synchronousFull ? "" : "-sync-normal") + (curve ? "-curve" : "") + (clientIds ? "-ids" : "")
             defer { try? FileManager.default.removeItem(atPath: directory + suffix) }
             let harness = try Harness(
                 directory: directory + suffix, slots: slots, synchronousFull: synchronousFull, curve: curve)
             defer { harness.stop() }
-            let driver = try Driver(router: harness.router, pub: harness.pub, keys: harness.keys)
+            let driver = try Driver(router: harness.router, pub: harness.pub, keys: harness.keys, clientIds: clientIds)
             try driver.warmUp()
             try report("pipelined" + suffix, driver.run(jobs: jobs, window: window))
             try report("serial" + suffix, driver.run(jobs: serialJobs, window: 1))
@@ -229,9 +233,14 @@ final class Driver {
     private let router: String
     private let keys: BenchKeys?
 
-    init(router: String, pub: String, keys: BenchKeys?) throws {
+    /// Whether each submission carries a client id of its own, as `pumasi submit` sends.
+    private let clientIds: Bool
+    private var submitted = 0
+
+    init(router: String, pub: String, keys: BenchKeys?, clientIds: Bool = false) throws {
         self.router = router
         self.keys = keys
+        self.clientIds = clientIds
         let context = try ZMQContext()
         client = try ZMQSocket(context, .dealer)
         if let curve = keys?.client(keys?.solver) { try client.useCurve(curve) }
@@ -272,6 +281,13 @@ final class Driver {
     private var submitFrames: [Data] = []
 
     private func submit(_ bytes: Data) throws -> Bool {
+        if clientIds {
+            // A new body per submission: a counter, not a UUID, keeps the driver's own cost low.
+            submitted += 1
+            let request = SubmitRequest(
+                challenge: challenge, solver: "bench", filename: "a.txt", clientId: "bench-\(submitted)")
+            return try client.send(MDP.clientRequest(service: Service.submit, body: [Wire.encode(request), bytes]))
+        }
         if submitFrames.isEmpty {
             submitFrames = MDP.clientRequest(
                 service: Service.submit,
