@@ -135,12 +135,12 @@ extension Broker {
     private func conclude(
         _ lease: Lease, with result: ScoringResult, evaluator: String?, now: Millis, failure: String? = nil
     ) throws {
-        var announcement = Announcement(
-            topic: .scored, at: now, challenge: lease.challenge,
-            title: memory.liveChallenges[lease.challenge]?.title ?? "")
+        // Looked up once: a record comes out of the dictionary as a copy (nothing below changes it).
+        let live = memory.liveChallenges[lease.challenge]
+        var announcement = Announcement(topic: .scored, at: now, challenge: lease.challenge, title: live?.title ?? "")
         announcement.submission = lease.submission
         // A judged challenge's judges follow the announcements: they judge blind until the award.
-        if memory.liveChallenges[lease.challenge]?.judging == nil { announcement.solver = lease.solver }
+        if live?.judging == nil { announcement.solver = lease.solver }
         var bountyValue: Double?
         let outcome = failure.map { JobOutcome.failed(error: $0, log: nil) } ?? Self.outcome(of: result)
         try store.recordOutcome(
@@ -150,7 +150,7 @@ extension Broker {
         case .scored(let score, _):
             try judgingFollowsScore(submission: lease.submission, challenge: lease.challenge, now: now)
             // Announced on the public split: the private one stays hidden until the challenge closes.
-            if let record = memory.liveChallenges[lease.challenge] {
+            if let record = live {
                 let candidate = RankingCandidate(
                     submission: lease.submission, solver: lease.solver, entrant: lease.solver, receivedAt: 0, order: 0,
                     score: score,
