@@ -162,8 +162,9 @@ public final class ZMQSocket {
                 throw error
             }
             let size = zmq_msg_size(&msg)
-            // libzmq gives every frame of a message its connection's metadata: the first frame's is the message's.
-            if first, let value = zmq_msg_gets(&msg, "User-Id") { userId = String(cString: value) }
+            // Asked of each frame until one has it: a ROUTER's first frame, the peer's routing id, is made by the socket
+            // and carries none of the connection's metadata.
+            if userId == nil, let value = zmq_msg_gets(&msg, "User-Id") { userId = String(cString: value) }
             if cut == nil, !admit(frames, keptBytes, size) {
                 cut = ZMQMessage.Cut(frames: frames.count, bytes: keptBytes)
             }
