@@ -302,16 +302,22 @@ extension Broker {
         }
     }
 
+    /// The fewest built-in jobs a connection is given while the queue has them, even with other connections idle: a
+    /// built-in job takes an evaluator microseconds, less than the messages that would carry it alone, and spread
+    /// over every idle connection a busy queue went out two to five jobs a REQUEST (pipelined: 6 % more jobs a
+    /// second at 16 than at 1, with lower latency; `docs/performance.md`).
+    static let leastBuiltinBatch = 16
+
     /// Leases queued jobs to idle evaluators, in batches for the built-in scorers; each REQUEST leaves after
     /// the pass commits. A job's lease runs to the time limits of the jobs before it in the batch and its own,
     /// plus the margin.
     func dispatch(now: Millis) throws {
-        let batch = config.jobBatch
+        let builtin = (least: min(Self.leastBuiltinBatch, config.jobBatch), most: config.jobBatch)
         // Replicas this evaluator may not take (it scored the submission already): back to the queue afterwards.
         var deferred: [(QueuedJob, String)] = []
         defer { for (job, service) in deferred { memory.dispatcher.enqueue(job, service: service) } }
-        while let (jobs, identity) = memory.dispatcher.nextAssignment(maxBatch: {
-            $0 == Service.builtinScorers ? batch : 1
+        while let (jobs, identity) = memory.dispatcher.nextAssignment(batch: {
+            $0 == Service.builtinScorers ? builtin : (1, 1)
         }) {
             let principal = memory.dispatcher.evaluators[identity]?.principal ?? peerName(identity)
             var leased: [(job: Int64, attempt: Int)] = []

@@ -156,13 +156,15 @@ struct Dispatcher {
     }
 
     /// Pairs the oldest queued jobs with the longest-idle evaluator of the same service. A batch takes the
-    /// evaluator's fair share of the queue (the queue over the idle evaluators), at most `maxBatch(service)`.
-    mutating func nextAssignment(maxBatch: (String) -> Int) -> (jobs: [QueuedJob], evaluator: Data)? {
+    /// evaluator's fair share of the queue (the queue over the idle evaluators), but at least `batch(service).least`
+    /// jobs while the queue has them, and at most `batch(service).most`.
+    mutating func nextAssignment(batch: (String) -> (least: Int, most: Int)) -> (jobs: [QueuedJob], evaluator: Data)? {
         for (service, waiting) in idle where !waiting.isEmpty {
             guard var queue = queues[service], queue.count > 0 else { continue }
-            let share = (queue.count + waiting.count - 1) / waiting.count
+            let (least, most) = batch(service)
+            let share = min(max((queue.count + waiting.count - 1) / waiting.count, least), most)
             var jobs: [QueuedJob] = []
-            while jobs.count < max(1, min(share, maxBatch(service))), let job = queue.pop() { jobs.append(job) }
+            while jobs.count < max(1, share), let job = queue.pop() { jobs.append(job) }
             queues[service] = queue
             let identity = waiting[0]
             idle[service]?.removeFirst()
@@ -177,7 +179,7 @@ struct Dispatcher {
                 for (name, queueOf) in own where scope.covers(challenge: queueOf.challenge, owner: queueOf.owner) {
                     guard var queue = queues[name], queue.count > 0 else { continue }
                     var jobs: [QueuedJob] = []
-                    while jobs.count < max(1, maxBatch(service)), let job = queue.pop() { jobs.append(job) }
+                    while jobs.count < max(1, batch(service).most), let job = queue.pop() { jobs.append(job) }
                     queues[name] = queue
                     boundIdle[service]?.remove(at: index)
                     evaluators[identity]?.batch = jobs.map(\.id)
