@@ -42,6 +42,26 @@ struct DispatcherTests {
         #expect(Self.batches(&shared, least: 16, most: 32) == Array(repeating: 25, count: 8))
     }
 
+    @Test func anOwnEvaluatorQueueGoesToTheEvaluatorsBoundToItsChallengeOrSeeker() throws {
+        var dispatcher = Dispatcher()
+        let queue = Dispatcher.queue(service: "pumasi.builtin", challenge: "ch_x", own: true)
+        #expect(queue == "pumasi.builtin@ch_x")
+        for id in 0..<3 {
+            dispatcher.enqueue(QueuedJob(id: Int64(id), failedAttempts: 0), service: queue, owner: "acme")
+        }
+        // An unbound evaluator and one bound to another seeker get nothing of it.
+        dispatcher.register(Data("free".utf8), principal: "e1", service: "pumasi.builtin", expiresAt: 0)
+        dispatcher.register(
+            Data("other".utf8), principal: "e2", service: "pumasi.builtin", scope: .seeker("globex"), expiresAt: 0)
+        #expect(dispatcher.nextAssignment(batch: { _ in (16, 32) }) == nil)
+        dispatcher.register(
+            Data("acme".utf8), principal: "e3", service: "pumasi.builtin", scope: .seeker("acme"), expiresAt: 0)
+        let assignment = dispatcher.nextAssignment(batch: { _ in (16, 32) })
+        let (jobs, evaluator) = try #require(assignment)
+        #expect(evaluator == Data("acme".utf8))
+        #expect(jobs.map(\.id) == [0, 1, 2])
+    }
+
     @Test func oneJobAtATimeWhereTheMostIsOne() {
         var dispatcher = Self.dispatcher(connections: 3, jobs: 5)
         #expect(Self.batches(&dispatcher, least: 1, most: 1) == [1, 1, 1])

@@ -146,10 +146,11 @@ struct Dispatcher {
     /// Queues a job. - Parameter owner: for an own-evaluator queue (`queue(service:challenge:own:)`), the seeker of
     /// its challenge; the queue remembers it.
     mutating func enqueue(_ job: QueuedJob, service queue: String, owner: String? = nil) {
-        if let at = queue.firstIndex(of: "@") {
+        // Found in the name's bytes: a search by Character cost a visible share of the broker's time per job.
+        if let at = queue.utf8.firstIndex(of: UInt8(ascii: "@")) {
             let service = String(queue[..<at])
             if ownQueues[service]?[queue] == nil {
-                ownQueues[service, default: [:]][queue] = (String(queue[queue.index(after: at)...]), owner)
+                ownQueues[service, default: [:]][queue] = (String(queue[queue.utf8.index(after: at)...]), owner)
             }
         }
         queues[queue, default: JobQueue()].push(job)
