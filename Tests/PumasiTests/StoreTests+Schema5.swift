@@ -133,4 +133,27 @@ struct CheckpointTests {
         let wal = try FileManager.default.attributesOfItem(atPath: store.path + "-wal")[.size] as? Int ?? 0
         #expect(wal > 0 && wal < 8 << 20, "the WAL grew to \(wal) bytes")
     }
+
+    /// Commits back to back, as a busy broker's passes are: the checkpointer never finds the log copied whole between
+    /// two of them, so the writer checkpoints itself past `logRestartPages` and the log starts over. Before, it grew
+    /// with every commit for as long as the load lasted.
+    @Test func theWALStopsGrowingUnderCommitsBackToBack() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let store = try Store(directory: dir.path)
+        try store.checkpointInBackground()
+        try store.db.execute("CREATE TABLE filler (x BLOB)")
+        let page = Data(repeating: 7, count: 4_000)
+        // 1,600 commits of 10 pages each: about 16,000 pages (64 MB) written, four times the restart length.
+        var largest = 0
+        for _ in 0..<1_600 {
+            try store.transaction {
+                for _ in 0..<10 { try store.db.run("INSERT INTO filler VALUES (?)", [.blob(page)]) }
+            }
+            largest = max(
+                largest, try FileManager.default.attributesOfItem(atPath: store.path + "-wal")[.size] as? Int ?? 0)
+        }
+        let bound = (Store.logRestartPages + 1_000) * 4_096
+        #expect(largest > 0 && largest < bound, "the WAL grew to \(largest) bytes (bound \(bound))")
+    }
 }

@@ -6,13 +6,21 @@ import Synchronization
 /// after each commit. Read from any thread.
 public final class WALProgress: Sendable {
     private let value = Atomic<Int>(0)
+    private let length = Atomic<Int>(0)
 
     public init() {}
 
     /// Pages in the WAL after the last commit (0 after a checkpoint let the log start over).
     public var pages: Int { value.load(ordering: .relaxed) }
 
-    fileprivate func record(_ pages: Int) { value.store(pages, ordering: .relaxed) }
+    /// Pages in the WAL after the last commit, whatever checkpoints have copied since: how far the next commit
+    /// writes into the file.
+    public var logLength: Int { length.load(ordering: .relaxed) }
+
+    fileprivate func record(_ pages: Int) {
+        value.store(pages, ordering: .relaxed)
+        length.store(pages, ordering: .relaxed)
+    }
 
     /// After a checkpoint: nothing is waiting until the next commit says otherwise.
     public func reset() { value.store(0, ordering: .relaxed) }
