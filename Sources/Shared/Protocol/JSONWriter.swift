@@ -4,10 +4,14 @@ import Foundation
 /// announcements), where Foundation's `JSONEncoder` costs more than everything else the broker does for them.
 /// The output decodes with `JSONDecoder` into the same types (the protocol tests check each one).
 public struct JSONWriter {
-    private var bytes: [UInt8] = [UInt8(ascii: "{")]
+    private var bytes: [UInt8] = []
     private var empty = true
 
-    public init() { bytes.reserveCapacity(256) }
+    /// One allocation: the buffer reserved empty, then the brace (a literal `[brace]` reserved after is two).
+    public init() {
+        bytes.reserveCapacity(256)
+        bytes.append(UInt8(ascii: "{"))
+    }
 
     public mutating func string(_ key: String, _ value: String?) {
         guard let value else { return }

@@ -245,7 +245,8 @@ extension Broker {
         var (receipt, job) = try store.insertSubmission(
             id: Identifier.make(prefix: "sub", now: now), challenge: record, solver: request.solver, team: team,
             clientId: request.clientId,
-            filename: request.filename, bytes: bytes, now: now, phase: record.currentPhase, external: external,
+            filename: request.filename, bytes: bytes, digest: request.upload == nil ? sha256 : nil, now: now,
+            phase: record.currentPhase, external: external,
             comment: try Validation.comment(request.comment, what: "comment").map {
                 guard $0.count <= SubmitRequest.maxComment else {
                     throw ProtocolError(.badRequest, "comment must be at most \(SubmitRequest.maxComment) characters")

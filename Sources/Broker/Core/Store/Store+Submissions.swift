@@ -30,14 +30,15 @@ extension Store {
     }
 
     /// Stores a submission; its sequence number (one more than the last submission's, on both backends) numbers its
-    /// scoring job, which is pending until it has an outcome.
+    /// scoring job, which is pending until it has an outcome. `digest`: the SHA-256 of `bytes`, if the caller has
+    /// computed it already (the broker has, to find a repeated file), so that it is not computed twice.
     func insertSubmission(
         id: String, challenge: ChallengeRecord, solver: String, team: String? = nil, clientId: String?,
-        filename: String, bytes: Data, now: Millis, phase: Int = 0, carriedFrom: String? = nil,
+        filename: String, bytes: Data, digest: String? = nil, now: Millis, phase: Int = 0, carriedFrom: String? = nil,
         external: (sha256: String, size: Int)? = nil, comment: String? = nil
     ) throws -> (receipt: Receipt, job: Int64) {
         // A file in the blob directory (`external`) leaves the row's content empty.
-        let sha = external?.sha256 ?? SHA256.hex(bytes)
+        let sha = external?.sha256 ?? digest ?? SHA256.hex(bytes)
         let size = external?.size ?? bytes.count
         if nextSubmissionSeq == 0 {
             nextSubmissionSeq = try db.queryOne("SELECT COALESCE(MAX(seq), 0) + 1 FROM submissions")?.int(0) ?? 1
