@@ -21,7 +21,6 @@ enum BrokerLedgerCLI {
 
     static func main(_ arguments: [String], environment: [String: String]) -> Int32 {
         HostCommand.run(spec, arguments, environment: environment) { a, place in
-            let directory = place.directory
             switch a[argument: "action"] {
             case "verify": try verify(place.existingStore(), json: a.flag("json"))
             case "show":

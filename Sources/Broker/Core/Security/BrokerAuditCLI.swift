@@ -19,7 +19,6 @@ enum BrokerAuditCLI {
 
     static func main(_ arguments: [String], environment: [String: String]) -> Int32 {
         HostCommand.run(spec, arguments, environment: environment) { a, place in
-            let directory = place.directory
             var since: Millis?
             if let text = a.value("since") {
                 guard let value = WallClock.parse(text) else {

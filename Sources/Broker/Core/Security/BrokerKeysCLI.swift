@@ -32,7 +32,6 @@ enum BrokerKeysCLI {
 
     static func main(_ arguments: [String], environment: [String: String]) -> Int32 {
         HostCommand.run(spec, arguments, environment: environment) { a, place in
-            let directory = place.directory
             // Only `add` may make a new store (keys registered before the broker's first start); the others look at
             // one that must be there, and a mistyped --data-dir must not leave an empty store behind.
             let store =
