@@ -156,15 +156,19 @@ func submit(_ client: BrokerClient, _ challenge: String, _ solver: String, _ tex
     ).0
 }
 
-func status(_ client: BrokerClient, _ submission: String) throws -> SubmissionInfo {
-    try client.call(Service.status, SubmissionRequest(submission: submission), as: SubmissionInfo.self).0
+func status(_ client: BrokerClient, _ submission: String, attempts: Int = 1) throws -> SubmissionInfo {
+    try client.call(
+        Service.status, SubmissionRequest(submission: submission), as: SubmissionInfo.self, attempts: attempts
+    ).0
 }
 
-/// Waits until a submission is scored or failed.
-func settled(_ client: BrokerClient, _ submission: String, seconds: Double = 20) throws -> SubmissionInfo {
-    var info = try status(client, submission)
+/// Waits until a submission is scored or failed. `attempts`: per request, for a client that may be between brokers.
+func settled(_ client: BrokerClient, _ submission: String, seconds: Double = 20, attempts: Int = 1) throws
+    -> SubmissionInfo
+{
+    var info = try status(client, submission, attempts: attempts)
     _ = try eventually(seconds: seconds) {
-        info = try status(client, submission)
+        info = try status(client, submission, attempts: attempts)
         return info.state == .scored || info.state == .failed
     }
     return info
