@@ -114,23 +114,38 @@ struct Schema5MigrationTests {
 
 @Suite("WAL checkpoints", .enabled(if: TestBackend.isSQLite, "SQLite files alone"))
 struct CheckpointTests {
+    /// A store with its checkpointer and a table to fill, a page of it per row.
+    static func fillerStore(in dir: TempDirectory) throws -> Store {
+        let store = try Store(directory: dir.path)
+        try store.checkpointInBackground()
+        try store.db.execute("CREATE TABLE filler (x BLOB)")
+        return store
+    }
+
+    /// Commits `pages` rows of about a page each in one transaction.
+    static func commit(_ pages: Int, to store: Store) throws {
+        let page = Data(repeating: 7, count: 4_000)
+        try store.transaction {
+            for _ in 0..<pages { try store.db.run("INSERT INTO filler VALUES (?)", [.blob(page)]) }
+        }
+    }
+
+    static func walSize(_ store: Store) throws -> Int {
+        try FileManager.default.attributesOfItem(atPath: store.path + "-wal")[.size] as? Int ?? 0
+    }
+
     /// The checkpointer follows the writer's WAL (SQLite's WAL hook): past its page threshold it checkpoints,
     /// so the log is reused from its start instead of growing with every commit.
     @Test func theWALIsCheckpointedOnceItHoldsEnoughPages() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let store = try Store(directory: dir.path)
-        try store.checkpointInBackground()
-        try store.db.execute("CREATE TABLE filler (x BLOB)")
-        let page = Data(repeating: 7, count: 4_000)
+        let store = try Self.fillerStore(in: dir)
         // 40 commits of 100 pages each: 4,000 pages (16 MB) written in all.
         for _ in 0..<40 {
-            try store.transaction {
-                for _ in 0..<100 { try store.db.run("INSERT INTO filler VALUES (?)", [.blob(page)]) }
-            }
+            try Self.commit(100, to: store)
             usleep(60_000)
         }
-        let wal = try FileManager.default.attributesOfItem(atPath: store.path + "-wal")[.size] as? Int ?? 0
+        let wal = try Self.walSize(store)
         #expect(wal > 0 && wal < 8 << 20, "the WAL grew to \(wal) bytes")
     }
 
@@ -140,18 +155,12 @@ struct CheckpointTests {
     @Test func theWALStopsGrowingUnderCommitsBackToBack() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let store = try Store(directory: dir.path)
-        try store.checkpointInBackground()
-        try store.db.execute("CREATE TABLE filler (x BLOB)")
-        let page = Data(repeating: 7, count: 4_000)
+        let store = try Self.fillerStore(in: dir)
         // 1,600 commits of 10 pages each: about 16,000 pages (64 MB) written, four times the restart length.
         var largest = 0
         for _ in 0..<1_600 {
-            try store.transaction {
-                for _ in 0..<10 { try store.db.run("INSERT INTO filler VALUES (?)", [.blob(page)]) }
-            }
-            largest = max(
-                largest, try FileManager.default.attributesOfItem(atPath: store.path + "-wal")[.size] as? Int ?? 0)
+            try Self.commit(10, to: store)
+            largest = max(largest, try Self.walSize(store))
         }
         let bound = (Store.logRestartPages + 1_000) * 4_096
         #expect(largest > 0 && largest < bound, "the WAL grew to \(largest) bytes (bound \(bound))")

@@ -175,12 +175,13 @@ struct Dispatcher {
         // Bound evaluators, each to the own-evaluator queues its binding covers.
         for (service, waiting) in boundIdle where !waiting.isEmpty {
             guard let own = ownQueues[service] else { continue }
+            let most = max(1, batch(service).most)
             for (index, identity) in waiting.enumerated() {
                 guard let scope = evaluators[identity]?.scope else { continue }
                 for (name, queueOf) in own where scope.covers(challenge: queueOf.challenge, owner: queueOf.owner) {
                     guard var queue = queues[name], queue.count > 0 else { continue }
                     var jobs: [QueuedJob] = []
-                    while jobs.count < max(1, batch(service).most), let job = queue.pop() { jobs.append(job) }
+                    while jobs.count < most, let job = queue.pop() { jobs.append(job) }
                     queues[name] = queue
                     boundIdle[service]?.remove(at: index)
                     evaluators[identity]?.batch = jobs.map(\.id)
