@@ -86,7 +86,7 @@ struct TeamTests {
         defer { evaluator.shutdown() }
         let acme = try setup.client("acme")
         let root = try setup.client("root")
-        let (ada, bob, cy, dee) = (
+        let (ada, bob, _, dee) = (
             try setup.client("ada"), try setup.client("bob"), try setup.client("cy"), try setup.client("dee")
         )
 

@@ -96,7 +96,8 @@ extension Relay {
             )
         }
         let path = partPath(request.upload)
-        if held == 0 { FileManager.default.createFile(atPath: path, contents: nil) }
+        // A file that cannot be made fails the open below, which names the path.
+        if held == 0 { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         try handle.truncate(atOffset: UInt64(held))

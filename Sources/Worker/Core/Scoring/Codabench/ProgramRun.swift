@@ -240,7 +240,7 @@ struct ProgramRun: Sendable {
         else { return nil }
         defer { try? handle.close() }
         let data = (try? handle.read(upToCount: detailedResultsLimit)) ?? Data()
-        return String(decoding: data ?? Data(), as: UTF8.self)
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// The directories of one job, below its working directory.
