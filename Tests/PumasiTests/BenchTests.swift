@@ -1,4 +1,5 @@
 import Foundation
+import PumasiShared
 import Testing
 
 /// The steady-path benchmark, run as the built executable at a small size: its figures are not checked (speed lives
@@ -17,5 +18,81 @@ struct BenchTests {
             #expect(figure["jobs"] == jobs, "\(name)")
             #expect(Double(figure["jobs_per_s"] ?? "") ?? 0 > 0, "\(name)")
         }
+    }
+
+    /// `PUMASI_BENCH_STEPS=1`: each serial run prints where a job's time went, step by step, in the order the job
+    /// passes them; the pipelined run prints none.
+    @Test func aSerialRunPrintsItsStepsInTheOrderAJobTakesThem() throws {
+        let run = try CLIProcess(
+            "pumasi-bench", ["20", "40", "1", "floor,full", "10"], environment: ["PUMASI_BENCH_STEPS": "1"])
+        let result = run.finish(within: 100)
+        #expect(result.termination == .exit(0), "\(result)")
+        var steps: [String: [String: (p50: Double, jobs: Int)]] = [:]
+        for line in result.stdout.split(separator: "\n") where line.hasPrefix("STEP ") {
+            var fields: [String: String] = [:]
+            for pair in line.split(separator: " ").dropFirst() {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                if parts.count == 2 { fields[parts[0]] = parts[1] }
+            }
+            let name = try #require(fields["name"]), step = try #require(fields["step"])
+            steps[name, default: [:]][step] = (
+                try #require(fields["p50_us"].flatMap(Double.init)), try #require(fields["jobs"].flatMap(Int.init))
+            )
+        }
+        #expect(steps["pipelined"] == nil)
+        // The broker's path, along the two chains that hold in every job (one step causes the next, or follows it on
+        // the same thread), so their medians are in the same order: the job to the evaluator and back, and the
+        // submission's commit, then the result's.
+        let serial = try #require(steps["serial"], "\(result)")
+        let chains = [
+            ["broker-woke", "handled", "job-sent", "evaluator-received", "evaluator-replied", "finished"],
+            ["job-sent", "committed", "committed#2", "finished"],
+        ]
+        for path in chains {
+            for (earlier, later) in zip(path, path.dropFirst()) {
+                let first = try #require(serial[earlier], "\(earlier): \(result)")
+                let second = try #require(serial[later], "\(later): \(result)")
+                #expect(first.p50 < second.p50, "\(earlier) before \(later)")
+                #expect(first.jobs == 40 && second.jobs == 40, "\(earlier), \(later)")
+            }
+        }
+        #expect(serial["finished"]?.jobs == 40)
+        #expect(serial["receipt"]?.jobs == 40)
+        // The store floor's path: two transactions, each written then committed.
+        let floor = try #require(steps["store-floor-serial"], "\(result)")
+        let floorPath = ["written", "committed", "written#2", "committed#2", "finished"]
+        for (earlier, later) in zip(floorPath, floorPath.dropFirst()) {
+            let first = try #require(floor[earlier], "\(earlier): \(result)")
+            let second = try #require(floor[later], "\(later): \(result)")
+            #expect(first.p50 <= second.p50, "\(earlier) before \(later)")
+        }
+        #expect(floor["finished"]?.jobs == 40)
+    }
+}
+
+/// `StepTrace.summary`: jobs split at each `sent`, steps counted within their job, medians ordered.
+@Suite struct StepTraceSummaryTests {
+    @Test func marksAreGroupedByJobAndOccurrenceAndOrderedByTheirMedian() {
+        typealias Mark = StepTrace.Mark
+        let marks = [
+            Mark(nanos: 500, step: .committed),  // before any job: dropped
+            Mark(nanos: 1_000, step: .sent), Mark(nanos: 3_000, step: .committed),
+            Mark(nanos: 9_000, step: .committed), Mark(nanos: 10_000, step: .finished),
+            Mark(nanos: 20_000, step: .sent), Mark(nanos: 24_000, step: .committed),
+            Mark(nanos: 26_000, step: .finished), Mark(nanos: 30_000, step: .sent),
+            Mark(nanos: 31_000, step: .committed), Mark(nanos: 40_000, step: .finished),
+        ]
+        #expect(
+            StepTrace.summary(marks) == [
+                .init(label: "committed", p50Micros: 2, jobs: 3),
+                .init(label: "committed#2", p50Micros: 8, jobs: 1),
+                .init(label: "finished", p50Micros: 9, jobs: 3),
+            ])
+        #expect(StepTrace.summary([Mark(nanos: 1, step: .finished)]).isEmpty)
+    }
+
+    @Test func nothingIsRecordedWhileTheTraceIsOff() {
+        StepTrace.mark(.handled)
+        #expect(StepTrace.stop().isEmpty)
     }
 }

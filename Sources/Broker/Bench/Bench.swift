@@ -64,8 +64,10 @@ struct Bench {
                     String(
                         format: "RESULT name=store-floor%@ jobs=%d seconds=%.3f jobs_per_s=%.0f us_per_job=%.1f",
                         suffix, jobs, seconds, Double(jobs) / seconds, seconds * 1e6 / Double(max(1, jobs))))
-                let serial = try Store.measureFloor(
-                    directory: floor + "-serial", jobs: serialJobs, perCommit: 0, synchronousFull: synchronousFull)
+                let serial = try steps("store-floor-serial" + suffix) {
+                    try Store.measureFloor(
+                        directory: floor + "-serial", jobs: serialJobs, perCommit: 0, synchronousFull: synchronousFull)
+                }
                 try? FileManager.default.removeItem(atPath: floor + "-serial")
                 report(
                     "store-floor-serial" + suffix,
@@ -104,7 +106,9 @@ struct Bench {
             // The server's CPU per job too: with both on this machine, they share its cores.
             for (scenario, count, inFlight) in [("pipelined-", jobs, window), ("serial-", serialJobs, 1)] {
                 let before = schemas.serverCPU()
-                try report(scenario + name, driver.run(jobs: count, window: inFlight))
+                try report(
+                    scenario + name,
+                    steps(scenario + name, when: inFlight == 1) { try driver.run(jobs: count, window: inFlight) })
                 if let before, let after = schemas.serverCPU() {
                     print(
                         String(
@@ -122,8 +126,28 @@ struct Bench {
             let driver = try Driver(router: harness.router, pub: harness.pub, keys: harness.keys, clientIds: clientIds)
             try driver.warmUp()
             try report("pipelined" + suffix, driver.run(jobs: jobs, window: window))
-            try report("serial" + suffix, driver.run(jobs: serialJobs, window: 1))
+            try report("serial" + suffix, steps("serial" + suffix) { try driver.run(jobs: serialJobs, window: 1) })
         }
+    }
+
+    /// With `PUMASI_BENCH_STEPS` set, runs `body` (a serial run: one job at a time) with `StepTrace` on, and prints for
+    /// each step of a job's path the median time from its start (`STEP name=… step=… p50_us=… jobs=…`).
+    static func steps<T>(_ name: String, when wanted: Bool = true, _ body: () throws -> T) rethrows -> T {
+        guard wanted, ProcessInfo.processInfo.environment["PUMASI_BENCH_STEPS"] != nil else { return try body() }
+        StepTrace.start()
+        let value: T
+        do {
+            value = try body()
+        } catch {
+            _ = StepTrace.stop()
+            throw error
+        }
+        for line in StepTrace.summary(StepTrace.stop()) {
+            print(
+                String(
+                    format: "STEP name=%@ step=%@ p50_us=%.1f jobs=%d", name, line.label, line.p50Micros, line.jobs))
+        }
+        return value
     }
 
     static func report(_ name: String, _ result: Driver.Run) {
@@ -344,6 +368,7 @@ final class Driver {
         while (acknowledged < jobs || scoredAt.count < jobs) && WallClock.monotonicNanos() < limit {
             while sentAt.count < jobs && sentAt.count - scoredAt.count < window {
                 sentAt.append(WallClock.monotonicNanos())
+                StepTrace.mark(.sent)
                 _ = try submit(Data("42".utf8))
             }
             let ready = try poller.poll(timeoutMilliseconds: 1_000)
@@ -356,6 +381,7 @@ final class Driver {
                     })
                 {
                     if let key = found {
+                        StepTrace.mark(.receipt)
                         sendIndex[key] = acknowledged
                         acknowledged += 1
                     }
@@ -369,7 +395,10 @@ final class Driver {
                         if index == 2 { found = Self.submissionKey(in: bytes) }
                     })
                 {
-                    if let key = found { scoredAt[key] = WallClock.monotonicNanos() }
+                    if let key = found {
+                        scoredAt[key] = WallClock.monotonicNanos()
+                        StepTrace.mark(.finished)
+                    }
                     found = nil
                 }
             }

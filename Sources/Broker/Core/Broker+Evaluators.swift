@@ -390,6 +390,7 @@ extension Broker {
             // transaction as its submission; if the commit never happens, the broker stops and a restart knows no
             // such lease.
             deliver([identity] + MDP.workerRequest(clientAddress: ScoringJob.address(leased), body: body), on: router)
+            StepTrace.mark(.jobSent)
         }
     }
 

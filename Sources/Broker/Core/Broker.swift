@@ -261,6 +261,7 @@ public final class Broker {
             [router, control] + (zap.map { [$0.socket] } ?? []) + (handshakeMonitor.map { [$0.socket] } ?? []))
         while true {
             let ready = try poller.poll(timeoutMilliseconds: pollTimeout())
+            if ready[0] { StepTrace.mark(.brokerWoke) }
             if ready.count > 2, ready[2] { try zap?.handlePending() }
             if ready.count > 3, ready[3], let handshakeMonitor {
                 for event in try handshakeMonitor.events() where event.isHandshakeFailure {
@@ -300,6 +301,7 @@ public final class Broker {
                     {
                         guard let message = try nextMessage() else { break }
                         if message.cut == nil { try handle(message) }
+                        StepTrace.mark(.handled)
                         reading += 1
                         // Jobs go out as the pass goes, not only at its end, so evaluators score while it goes on.
                         if reading % Self.dispatchEvery == 0, drainingSince == nil { try dispatch(now: config.clock()) }
@@ -314,6 +316,7 @@ public final class Broker {
             throw error
         }
         flushOutbox()
+        StepTrace.mark(.flushed)
         // Idle: the poll waited its whole timeout (up to a heartbeat interval) with nothing to read. A busy loop that
         // merely emptied its queue for a moment is not idle: trimming then costs it the pages it will fault in again.
         giveBackMemory(idle: !readable)

@@ -54,6 +54,7 @@ extension Store {
         var done = 0
         while done < jobs {
             let began = WallClock.monotonicNanos()
+            StepTrace.mark(.sent)
             let count = perCommit > 0 ? min(perCommit, jobs - done) : 1
             if perCommit > 0 {
                 try store.transaction {
@@ -64,6 +65,7 @@ extension Store {
                 try store.transaction { try outcome(id) }
             }
             latencies.append(Double(WallClock.monotonicNanos() - began) / 1e6)
+            StepTrace.mark(.finished)
             done += count
         }
         return (Double(WallClock.monotonicNanos() - start) / 1e9, latencies)

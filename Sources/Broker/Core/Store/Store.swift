@@ -103,8 +103,10 @@ public final class Store {
             value = try db.transaction {
                 let value = try body()
                 try flushUnscored()
+                StepTrace.mark(.written)
                 return value
             }
+            StepTrace.mark(.committed)
         } catch {
             nextSeq = 0
             nextSubmissionSeq = 0

@@ -97,6 +97,7 @@ final class EvaluatorSlot {
                             backoff = config.reconnectInitial
                             switch Self.command(message.frames) {
                             case .request?:
+                                StepTrace.mark(.evaluatorReceived)
                                 // frames: "" MDPW01 0x02 address "" (job submission)…
                                 let frames = message.frames
                                 guard frames.count >= 7, frames.count % 2 == 1, !busy else {
@@ -107,6 +108,7 @@ final class EvaluatorSlot {
                                     // Built-in scorers are quick and bounded by the message size: score here,
                                     // saving two thread hops per batch.
                                     try dealer.send(MDP.workerReply(clientAddress: frames[3], body: results))
+                                    StepTrace.mark(.evaluatorReplied)
                                     continue
                                 }
                                 busy = true
@@ -126,6 +128,7 @@ final class EvaluatorSlot {
                         busy = false
                         try dealer.send(
                             MDP.workerReply(clientAddress: result.frames[0], body: Array(result.frames[1...])))
+                        StepTrace.mark(.evaluatorReplied)
                     }
                     if stopRequested && !busy {
                         _ = try? dealer.send(MDP.worker(.disconnect), dontWait: true)
