@@ -84,9 +84,9 @@ struct BenchTests {
         ]
         #expect(
             StepTrace.summary(marks) == [
-                .init(label: "committed", p50Micros: 2, jobs: 3),
-                .init(label: "committed#2", p50Micros: 8, jobs: 1),
-                .init(label: "finished", p50Micros: 9, jobs: 3),
+                .init(label: "committed", p50Micros: 2, sinceLastMicros: 2, jobs: 3),
+                .init(label: "committed#2", p50Micros: 8, sinceLastMicros: 6, jobs: 1),
+                .init(label: "finished", p50Micros: 9, sinceLastMicros: 2, jobs: 3),
             ])
         #expect(StepTrace.summary([Mark(nanos: 1, step: .finished)]).isEmpty)
     }

@@ -131,7 +131,8 @@ struct Bench {
     }
 
     /// With `PUMASI_BENCH_STEPS` set, runs `body` (a serial run: one job at a time) with `StepTrace` on, and prints for
-    /// each step of a job's path the median time from its start (`STEP name=… step=… p50_us=… jobs=…`).
+    /// each step of a job's path the median time from its start and from the step before it in the same job
+    /// (`STEP name=… step=… p50_us=… since_last_us=… jobs=…`).
     static func steps<T>(_ name: String, when wanted: Bool = true, _ body: () throws -> T) rethrows -> T {
         guard wanted, ProcessInfo.processInfo.environment["PUMASI_BENCH_STEPS"] != nil else { return try body() }
         StepTrace.start()
@@ -145,7 +146,8 @@ struct Bench {
         for line in StepTrace.summary(StepTrace.stop()) {
             print(
                 String(
-                    format: "STEP name=%@ step=%@ p50_us=%.1f jobs=%d", name, line.label, line.p50Micros, line.jobs))
+                    format: "STEP name=%@ step=%@ p50_us=%.1f since_last_us=%.1f jobs=%d", name, line.label,
+                    line.p50Micros, line.sinceLastMicros, line.jobs))
         }
         return value
     }

@@ -86,15 +86,18 @@ public enum StepTrace {
         }
     }
 
-    /// One line of a summary: a step's `occurrence`-th mark within a job (from 1), and the median time from the
-    /// job's `sent` to it over the jobs that have it.
+    /// One line of a summary: a step's `occurrence`-th mark within a job (from 1), the median time from the job's
+    /// `sent` to it, and the median time from the mark before it in the same job (a commit's own duration, say),
+    /// over the jobs that have it.
     public struct Summary: Equatable, Sendable {
         public var label: String
         public var p50Micros: Double
+        public var sinceLastMicros: Double
         public var jobs: Int
-        public init(label: String, p50Micros: Double, jobs: Int) {
+        public init(label: String, p50Micros: Double, sinceLastMicros: Double, jobs: Int) {
             self.label = label
             self.p50Micros = p50Micros
+            self.sinceLastMicros = sinceLastMicros
             self.jobs = jobs
         }
     }
@@ -103,12 +106,14 @@ public enum StepTrace {
     /// its occurrence within a job, the median time from `sent`, ordered by that median. Jobs run one at a time, so
     /// every mark between two `sent`s belongs to the first one's job.
     public static func summary(_ marks: [Mark]) -> [Summary] {
-        var offsets: [String: [Double]] = [:]
+        var offsets: [String: (fromStart: [Double], sinceLast: [Double])] = [:]
         var start: UInt64?
+        var last: UInt64 = 0
         var seen: [Step: Int] = [:]
         for mark in marks {
             if mark.step == .sent {
                 start = mark.nanos
+                last = mark.nanos
                 seen.removeAll(keepingCapacity: true)
                 continue
             }
@@ -116,11 +121,15 @@ public enum StepTrace {
             let occurrence = seen[mark.step, default: 0] + 1
             seen[mark.step] = occurrence
             let label = occurrence == 1 ? mark.step.name : "\(mark.step.name)#\(occurrence)"
-            offsets[label, default: []].append(Double(mark.nanos &- start) / 1_000)
+            offsets[label, default: ([], [])].fromStart.append(Double(mark.nanos &- start) / 1_000)
+            offsets[label, default: ([], [])].sinceLast.append(Double(mark.nanos &- last) / 1_000)
+            last = mark.nanos
         }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         return offsets.map { label, values in
-            let sorted = values.sorted()
-            return Summary(label: label, p50Micros: sorted[sorted.count / 2], jobs: sorted.count)
+            Summary(
+                label: label, p50Micros: median(values.fromStart), sinceLastMicros: median(values.sinceLast),
+                jobs: values.fromStart.count)
         }.sorted { ($0.p50Micros, $0.label) < ($1.p50Micros, $1.label) }
     }
 }
