@@ -70,6 +70,49 @@ struct BenchTests {
     }
 }
 
+extension BenchTests {
+    /// This process's CPUs, from `Cpus_allowed_list` in `/proc/self/status` ("0-3,6").
+    static func allowedCPUs() throws -> [Int] {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") })
+        return try line.dropFirst("Cpus_allowed_list:".count).trimmingCharacters(in: .whitespaces)
+            .split(separator: ",").flatMap { range -> ClosedRange<Int> in
+                let ends = try range.split(separator: "-").map { try #require(Int($0)) }
+                return try #require(ends.first)...(try #require(ends.last))
+            }
+    }
+
+    /// `PUMASI_BENCH_BROKER_CPU=N`: the broker's loop thread runs on CPU N alone, the driver (and every other thread
+    /// of the run) on the others, and the jobs are still all scored.
+    @Test(.enabled(if: ((try? allowedCPUs()) ?? []).count > 1, "placing the broker's thread alone needs two CPUs"))
+    func theBrokersLoopThreadCanHaveACPUToItself() throws {
+        let cpus = try Self.allowedCPUs()
+        let chosen = try #require(cpus.last)
+        let run = try CLIProcess(
+            "pumasi-bench", ["20", "20", "1", "full", "10"], environment: ["PUMASI_BENCH_BROKER_CPU": "\(chosen)"])
+        let result = run.finish(within: 100)
+        #expect(result.termination == .exit(0), "\(result)")
+        let others = cpus.filter { $0 != chosen }.map(String.init).joined(separator: ",")
+        #expect(
+            result.stdout.contains("PLACE name=full broker_thread_cpus=\(chosen) driver_cpus=\(others)\n"),
+            "\(result)")
+        #expect(CrowdTests.results(result.stdout)["serial"]?["jobs"] == "20", "\(result)")
+    }
+
+    @Test func aCPUTheProcessCannotUseIsRefusedByName() throws {
+        let cpus = try Self.allowedCPUs()
+        let missing = (cpus.max() ?? 0) + 1
+        for value in ["\(missing)", "two"] {
+            let run = try CLIProcess(
+                "pumasi-bench", ["20", "20", "1", "full"], environment: ["PUMASI_BENCH_BROKER_CPU": value])
+            let result = run.finish(within: 30)
+            #expect(result.termination == .exit(64), "\(result)")
+            #expect(result.stderr.contains("PUMASI_BENCH_BROKER_CPU=\(value) is not one of this process's CPUs"))
+            #expect(!result.stdout.contains("RESULT"), "\(result)")
+        }
+    }
+}
+
 /// `StepTrace.summary`: jobs split at each `sent`, steps counted within their job, medians ordered.
 @Suite struct StepTraceSummaryTests {
     @Test func marksAreGroupedByJobAndOccurrenceAndOrderedByTheirMedian() {

@@ -44,6 +44,13 @@ struct Bench {
             FileHandle.standardError.write(Data("pg configurations need PUMASI_BENCH_POSTGRES=postgresql://…\n".utf8))
             exit(64)
         }
+        let placement: Placement?
+        do {
+            placement = try Placement.fromEnvironment()
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            exit(64)
+        }
         let schemas = BenchSchemas(server: postgres ?? "")
         defer { schemas.dropAll() }
         if chosen.contains("chain") {
@@ -120,13 +127,24 @@ struct Bench {
         for (name, synchronousFull, curve, clientIds) in configurations where chosen.contains(name) {
             let suffix = (synchronousFull ? "" : "-sync-normal") + (curve ? "-curve" : "") + (clientIds ? "-ids" : "")
             defer { try? FileManager.default.removeItem(atPath: directory + suffix) }
-            let harness = try Harness(
-                directory: directory + suffix, slots: slots, synchronousFull: synchronousFull, curve: curve)
-            defer { harness.stop() }
-            let driver = try Driver(router: harness.router, pub: harness.pub, keys: harness.keys, clientIds: clientIds)
-            try driver.warmUp()
-            try report("pipelined" + suffix, driver.run(jobs: jobs, window: window))
-            try report("serial" + suffix, steps("serial" + suffix) { try driver.run(jobs: serialJobs, window: 1) })
+            let run = {
+                let harness = try Harness(
+                    directory: directory + suffix, slots: slots, synchronousFull: synchronousFull, curve: curve,
+                    brokerCPU: placement?.brokerCPU)
+                defer { harness.stop() }
+                if placement != nil {
+                    let list = { (cpus: [Int]) in cpus.map(String.init).joined(separator: ",") }
+                    print(
+                        "PLACE name=\(name) broker_thread_cpus=\(list(harness.brokerThreadCPUs)) "
+                            + "driver_cpus=\(list(Placement.cpus()))")
+                }
+                let driver = try Driver(
+                    router: harness.router, pub: harness.pub, keys: harness.keys, clientIds: clientIds)
+                try driver.warmUp()
+                try report("pipelined" + suffix, driver.run(jobs: jobs, window: window))
+                try report("serial" + suffix, steps("serial" + suffix) { try driver.run(jobs: serialJobs, window: 1) })
+            }
+            if let placement { try placement.withOthers(run) } else { try run() }
         }
     }
 
@@ -186,7 +204,15 @@ final class Harness {
     /// With CURVE: the broker's public key and a registered key per role.
     let keys: BenchKeys?
 
-    init(directory: String, slots: Int, synchronousFull: Bool, curve: Bool, postgresql: String? = nil) throws {
+    /// The CPUs the broker's loop thread may run on, read back once it has started.
+    let brokerThreadCPUs: [Int]
+
+    /// `brokerCPU`: the broker's loop thread alone on that CPU (`Placement`), once the broker has started its other
+    /// threads.
+    init(
+        directory: String, slots: Int, synchronousFull: Bool, curve: Bool, postgresql: String? = nil,
+        brokerCPU: Int? = nil
+    ) throws {
         keys = curve ? try BenchKeys(directory: directory) : nil
         var config = BrokerConfig(dataDirectory: directory)
         config.postgresql = postgresql
@@ -202,12 +228,15 @@ final class Harness {
         let ready = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var endpoints: (String, String, ZMQStopSignal)?
         nonisolated(unsafe) var failure: (any Error)?
+        nonisolated(unsafe) var placed: [Int] = []
         let frozen = config
         let done = brokerDone
         Thread {
             nameCurrentThread("broker")
             do {
                 let broker = try Broker(config: frozen, logger: Logger(label: "bench-broker", level: .warning))
+                if let brokerCPU { try Placement.pin([brokerCPU]) }
+                placed = Placement.cpus()
                 endpoints = (broker.routerEndpoint, broker.publishEndpoint, broker.stopSignal)
                 ready.signal()
                 try broker.run()
@@ -220,6 +249,7 @@ final class Harness {
         ready.wait()
         if let failure { throw failure }
         guard let (router, pub, stop) = endpoints else { throw CocoaError(.featureUnsupported) }
+        brokerThreadCPUs = placed
         self.router = router
         self.pub = pub
         stopBroker = stop
