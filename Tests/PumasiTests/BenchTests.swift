@@ -28,12 +28,7 @@ struct BenchTests {
         let result = run.finish(within: 100)
         #expect(result.termination == .exit(0), "\(result)")
         var steps: [String: [String: (p50: Double, jobs: Int)]] = [:]
-        for line in result.stdout.split(separator: "\n") where line.hasPrefix("STEP ") {
-            var fields: [String: String] = [:]
-            for pair in line.split(separator: " ").dropFirst() {
-                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-                if parts.count == 2 { fields[parts[0]] = parts[1] }
-            }
+        for fields in CrowdTests.lines(result.stdout, kind: "STEP") {
             let name = try #require(fields["name"]), step = try #require(fields["step"])
             steps[name, default: [:]][step] = (
                 try #require(fields["p50_us"].flatMap(Double.init)), try #require(fields["jobs"].flatMap(Int.init))

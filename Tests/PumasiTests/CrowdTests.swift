@@ -9,15 +9,20 @@ struct CrowdTests {
     /// The RESULT lines of a run, by name (`crowd-surge`), each as its key=value fields.
     static func results(_ stdout: String) -> [String: [String: String]] {
         var results: [String: [String: String]] = [:]
-        for line in stdout.split(separator: "\n") where line.hasPrefix("RESULT ") {
+        for fields in lines(stdout, kind: "RESULT") { if let name = fields["name"] { results[name] = fields } }
+        return results
+    }
+
+    /// The key=value fields of each line of a run that starts with `kind` (`RESULT`, `STEP`), in order.
+    static func lines(_ stdout: String, kind: String) -> [[String: String]] {
+        stdout.split(separator: "\n").filter { $0.hasPrefix(kind + " ") }.map { line in
             var fields: [String: String] = [:]
             for pair in line.split(separator: " ").dropFirst() {
                 let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 if parts.count == 2 { fields[parts[0]] = parts[1] }
             }
-            if let name = fields["name"] { results[name] = fields }
+            return fields
         }
-        return results
     }
 
     @Test func aSmallCrowdIsServedAndNothingAcknowledgedIsLost() throws {
