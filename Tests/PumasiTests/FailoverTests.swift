@@ -1,5 +1,6 @@
 import Foundation
 import PumasiShared
+import Synchronization
 import Testing
 
 @testable import PumasiBroker
@@ -59,18 +60,33 @@ final class StoreBroker {
 /// on loopback a connection whose source port, always an ephemeral one, happens to equal its destination port
 /// connects to itself (TCP's simultaneous open), which would leave the port taken for the broker that binds it.
 /// Up to 100 random tries there, then any port the kernel hands out.
+///
+/// Never the same port twice in one test process: a port is free again once its check closes, so two calls before
+/// either port is bound (a broker's router and another's PUB) could hand out one port for both, and a client meant
+/// for one socket would then handshake with the other and fail (seen once in CI as a client's "expects CURVE").
 func freePort() throws -> Int {
     let ephemeral =
         (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
         .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }.first ?? 32_768
+    func unused(_ port: Int) -> Int? {
+        handedOutPorts.withLock { $0.insert(port).inserted } ? port : nil
+    }
     if ephemeral > 11_000 {
         for _ in 0..<100 {
             let port = Int.random(in: 10_000..<ephemeral)
-            if try bindLoopback(port: port) == port { return port }
+            if try bindLoopback(port: port) == port, let port = unused(port) { return port }
         }
     }
-    return try #require(try bindLoopback(port: 0), "no free port: errno \(errno)")
+    var port: Int?
+    for _ in 0..<100 where port == nil {
+        let bound: Int = try #require(try bindLoopback(port: 0), "no free port: errno \(errno)")
+        port = unused(bound)
+    }
+    return try #require(port, "no free port that was not handed out before")
 }
+
+/// Every port `freePort` has handed out in this process.
+private let handedOutPorts = Mutex<Set<Int>>([])
 
 /// Binds a TCP socket to `port` on 127.0.0.1 (0: the kernel's choice) and closes it.
 /// - Returns: the port bound, or nil if it was taken.
