@@ -18,6 +18,37 @@ struct BenchTests {
             #expect(figure["jobs"] == jobs, "\(name)")
             #expect(Double(figure["jobs_per_s"] ?? "") ?? 0 > 0, "\(name)")
         }
+        #expect(CrowdTests.lines(result.stdout, kind: "SQL").isEmpty, "statements are printed only when asked for")
+    }
+
+    /// `chain`: the network's floors, serial and pipelined, each job through every hop; and `PUMASI_BENCH_SQL=1`: the
+    /// statements the store floor and a pipelined run took, counted and timed.
+    @Test func theNetworksFloorsRunAndTheStatementsOfAPipelinedRunAreCounted() throws {
+        let run = try CLIProcess(
+            "pumasi-bench", ["300", "20", "1", "chain,floor,full", "50"], environment: ["PUMASI_BENCH_SQL": "1"])
+        let result = run.finish(within: 100)
+        #expect(result.termination == .exit(0), "\(result)")
+        let figures = CrowdTests.results(result.stdout)
+        #expect(figures["chain-floor"]?["jobs"] == "20", "\(result)")
+        // The pipelined chain counts a job once its announcement, carrying the job's number, comes back.
+        #expect(figures["chain-floor-pipelined"]?["jobs"] == "300", "\(result)")
+        var counts: [String: [String: Int]] = [:]
+        for line in result.stdout.split(separator: "\n") where line.hasPrefix("SQL ") {
+            let parts = line.split(separator: " | ", maxSplits: 1)
+            let fields = CrowdTests.lines(String(parts[0]), kind: "SQL").first ?? [:]
+            let name = try #require(fields["name"]), count = try #require(fields["count"].flatMap(Int.init))
+            let statement = try #require(parts.last).split(separator: " ").prefix(3).joined(separator: " ")
+            counts[name, default: [:]][statement, default: 0] += count
+        }
+        for name in ["store-floor", "pipelined"] {
+            let statements = try #require(counts[name], "\(name): \(result)")
+            // Each job's three rows, once each, and their commits.
+            for table in ["submissions", "outcomes", "events"] {
+                #expect(statements["INSERT INTO \(table)"] == 300, "\(name): \(table)")
+            }
+            #expect(statements["COMMIT"] ?? 0 > 0, "\(name)")
+        }
+        #expect(counts["serial"] == nil, "only pipelined runs are traced")
     }
 
     /// `PUMASI_BENCH_STEPS=1`: each serial run prints where a job's time went, step by step, in the order the job
@@ -132,5 +163,29 @@ extension BenchTests {
     @Test func nothingIsRecordedWhileTheTraceIsOff() {
         StepTrace.mark(.handled)
         #expect(StepTrace.stop().isEmpty)
+    }
+}
+
+@Suite struct SQLTraceTests {
+    /// Each statement's runs are counted while the trace is on, and none while it is off. Other tests' statements may
+    /// be recorded beside these (the trace is the process's); these tables' names are this test's own.
+    @Test func statementsAreCountedAndTimedOnlyWhileTheTraceIsOn() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let db = try SQLiteConnection(path: dir.file("trace.sqlite3"))
+        try db.execute("CREATE TABLE trace_on (n INTEGER); CREATE TABLE trace_off (n INTEGER)")
+        try db.run("INSERT INTO trace_off (n) VALUES (?)", [.integer(0)])
+        SQLTrace.start()
+        for n in 1...3 { try db.run("INSERT INTO trace_on (n) VALUES (?)", [.integer(Int64(n))]) }
+        let total = try db.queryOne("SELECT SUM(n) FROM trace_on")?.int(0)
+        let recorded = SQLTrace.stop()
+        try db.run("INSERT INTO trace_on (n) VALUES (?)", [.integer(4)])
+        #expect(total == 6)
+        let inserts = try #require(recorded.first { $0.text == "INSERT INTO trace_on (n) VALUES (?)" })
+        #expect(inserts.count == 3)
+        #expect(inserts.nanos > 0)
+        #expect(recorded.first { $0.text == "SELECT SUM(n) FROM trace_on" }?.count == 1)
+        #expect(!recorded.contains { $0.text.contains("trace_off") })
+        #expect(SQLTrace.stop().allSatisfy { !$0.text.contains("trace_on") }, "nothing after the stop")
     }
 }

@@ -57,6 +57,8 @@ struct Bench {
             // The serial path's hops alone, with nothing done at any of them.
             let latencies = try Chain.run(jobs: max(serialJobs, 1))
             report("chain-floor", Driver.Run(seconds: latencies.reduce(0, +) / 1e3, latencies: latencies, cpu: (0, 0)))
+            // The pipelined path's: its relay's CPU per job is what the broker's loop cannot do without.
+            report("chain-floor-pipelined", try Chain.pipelined(jobs: jobs, window: window, connections: slots))
         }
         if chosen.contains("floor") {
             // The store alone: the three rows of a scored job, 100 jobs to a transaction (as in a busy pass), then
@@ -65,8 +67,10 @@ struct Bench {
                 let floor = directory + "-floor"
                 defer { try? FileManager.default.removeItem(atPath: floor) }
                 let suffix = synchronousFull ? "" : "-sync-normal"
-                let (seconds, _) = try Store.measureFloor(
-                    directory: floor, jobs: jobs, perCommit: 100, synchronousFull: synchronousFull)
+                let (seconds, _) = try statements("store-floor" + suffix, jobs: jobs) {
+                    try Store.measureFloor(
+                        directory: floor, jobs: jobs, perCommit: 100, synchronousFull: synchronousFull)
+                }
                 print(
                     String(
                         format: "RESULT name=store-floor%@ jobs=%d seconds=%.3f jobs_per_s=%.0f us_per_job=%.1f",
@@ -141,7 +145,9 @@ struct Bench {
                 let driver = try Driver(
                     router: harness.router, pub: harness.pub, keys: harness.keys, clientIds: clientIds)
                 try driver.warmUp()
-                try report("pipelined" + suffix, driver.run(jobs: jobs, window: window))
+                try report(
+                    "pipelined" + suffix,
+                    statements("pipelined" + suffix, jobs: jobs) { try driver.run(jobs: jobs, window: window) })
                 try report("serial" + suffix, steps("serial" + suffix) { try driver.run(jobs: serialJobs, window: 1) })
             }
             if let placement { try placement.withOthers(run) } else { try run() }
@@ -166,6 +172,30 @@ struct Bench {
                 String(
                     format: "STEP name=%@ step=%@ p50_us=%.1f since_last_us=%.1f jobs=%d", name, line.label,
                     line.p50Micros, line.sinceLastMicros, line.jobs))
+        }
+        return value
+    }
+
+    /// With `PUMASI_BENCH_SQL` set, runs `body` (`jobs` jobs) with `SQLTrace` on, and prints each SQLite statement it
+    /// ran, the longest total time first: how often per job, and its time per job
+    /// (`SQL name=… count=… per_job=… us_per_job=… | statement`).
+    static func statements<T>(_ name: String, jobs: Int, _ body: () throws -> T) rethrows -> T {
+        guard ProcessInfo.processInfo.environment["PUMASI_BENCH_SQL"] != nil else { return try body() }
+        SQLTrace.start()
+        let value: T
+        do {
+            value = try body()
+        } catch {
+            _ = SQLTrace.stop()
+            throw error
+        }
+        let perJob = 1 / Double(max(1, jobs))
+        for statement in SQLTrace.stop() {
+            let text = statement.text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            print(
+                String(
+                    format: "SQL name=%@ count=%d per_job=%.2f us_per_job=%.2f | %@", name, statement.count,
+                    Double(statement.count) * perJob, Double(statement.nanos) / 1e3 * perJob, String(text.prefix(100))))
         }
         return value
     }
@@ -450,14 +480,15 @@ final class Driver {
 
 /// CPU time used so far, from `/proc`: this process's, and that of its thread named `broker`.
 enum CPUTime {
-    static func now() -> (process: Double, broker: Double) {
-        (ticks("/proc/self/stat"), brokerTask().map { ticks("/proc/self/task/\($0)/stat") } ?? 0)
+    /// The CPU seconds of the whole process, and of its thread whose name begins with `thread` (the broker's loop).
+    static func now(thread: String = "broker") -> (process: Double, broker: Double) {
+        (ticks("/proc/self/stat"), task(named: thread).map { ticks("/proc/self/task/\($0)/stat") } ?? 0)
     }
 
-    private static func brokerTask() -> String? {
+    private static func task(named prefix: String) -> String? {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
         return tasks.first { task in
-            (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?.hasPrefix("broker") == true
+            (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?.hasPrefix(prefix) == true
         }
     }
 

@@ -1,84 +1,57 @@
 import Foundation
 import PumasiShared
 
-/// The serial path's floor: the same hops as one Pumasi job (client → broker → evaluator → broker → subscriber,
-/// with the receipt back to the client on the way), on the same kind of sockets over loopback TCP, each party on
-/// its own thread with its own context as in the benchmark proper, but with no store, no JSON and no logic.
+/// The network's floors: the same hops as Pumasi's jobs (client → broker → evaluator → broker → subscriber, with
+/// the receipt back to the client on the way), on the same kind of sockets over loopback TCP, each party on its
+/// own thread with its own context as in the benchmark proper, but with no store, no JSON and no logic.
 enum Chain {
-    /// Runs `jobs` one at a time; the latency of each, in milliseconds, from send to the announcement.
+    /// The serial path's floor: `jobs` one at a time; the latency of each, in milliseconds, from send to the
+    /// announcement.
     static func run(jobs: Int) throws -> [Double] {
-        let ready = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var endpoints: (router: String, pub: String)?
-        let relayContext = try ZMQContext()
-        let stop = ZMQStopSignal(context: relayContext)
-        let relayDone = DispatchSemaphore(value: 0)
-        Thread {
-            defer { relayDone.signal() }
-            do {
-                let router = try ZMQSocket(relayContext, .router)
-                try router.bind("tcp://127.0.0.1:*")
-                let publisher = try ZMQSocket(relayContext, .pub)
-                try publisher.bind("tcp://127.0.0.1:*")
-                let control = try stop.makeReceiver()
-                endpoints = (try router.lastEndpoint, try publisher.lastEndpoint)
-                ready.signal()
-                var evaluator: Data?
-                var poller = ZMQPoller([router, control])
-                while true {
-                    let readable = try poller.poll(timeoutMilliseconds: -1)
-                    if readable[1] { return }
-                    while let message = try router.receive(dontWait: true) {
-                        let frames = message.frames
-                        guard frames.count == 3 else { continue }
-                        switch frames[2] {
-                        case Data("ready".utf8): evaluator = frames[0]
-                        case Data("result".utf8): try publisher.send([Data("scored".utf8), Data("1".utf8)])
-                        default:
-                            try router.send([frames[0], Data(), Data("receipt".utf8)])
-                            if let evaluator { try router.send([evaluator, Data(), Data("job".utf8)]) }
-                        }
+        let relay = try Party(name: "chain-relay") { context, control, ready in
+            let router = try ZMQSocket(context, .router)
+            try router.bind("tcp://127.0.0.1:*")
+            let publisher = try ZMQSocket(context, .pub)
+            try publisher.bind("tcp://127.0.0.1:*")
+            endpoints = (try router.lastEndpoint, try publisher.lastEndpoint)
+            ready()
+            var evaluator: Data?
+            var poller = ZMQPoller([router, control])
+            while true {
+                let readable = try poller.poll(timeoutMilliseconds: -1)
+                if readable[1] { return }
+                while let message = try router.receive(dontWait: true) {
+                    let frames = message.frames
+                    guard frames.count == 3 else { continue }
+                    switch frames[2] {
+                    case Data("ready".utf8): evaluator = frames[0]
+                    case Data("result".utf8): try publisher.send([Data("scored".utf8), Data("1".utf8)])
+                    default:
+                        try router.send([frames[0], Data(), Data("receipt".utf8)])
+                        if let evaluator { try router.send([evaluator, Data(), Data("job".utf8)]) }
                     }
                 }
-            } catch {
-                ready.signal()
             }
-        }.start()
-        ready.wait()
+        }
+        defer { relay.end() }
         guard let (routerEndpoint, pubEndpoint) = endpoints else { throw CocoaError(.featureUnsupported) }
-        defer {
-            stop.fire()
-            relayDone.wait()
-        }
 
-        let evaluatorContext = try ZMQContext()
-        let evaluatorStop = ZMQStopSignal(context: evaluatorContext)
-        let evaluatorReady = DispatchSemaphore(value: 0)
-        let evaluatorDone = DispatchSemaphore(value: 0)
-        Thread {
-            defer { evaluatorDone.signal() }
-            do {
-                let dealer = try ZMQSocket(evaluatorContext, .dealer)
-                try dealer.connect(routerEndpoint)
-                try dealer.send([Data(), Data("ready".utf8)])
-                let control = try evaluatorStop.makeReceiver()
-                evaluatorReady.signal()
-                var poller = ZMQPoller([dealer, control])
-                while true {
-                    let readable = try poller.poll(timeoutMilliseconds: -1)
-                    if readable[1] { return }
-                    while try dealer.receive(dontWait: true) != nil {
-                        try dealer.send([Data(), Data("result".utf8)])
-                    }
+        let evaluator = try Party(name: "chain-eval") { context, control, ready in
+            let dealer = try ZMQSocket(context, .dealer)
+            try dealer.connect(routerEndpoint)
+            try dealer.send([Data(), Data("ready".utf8)])
+            ready()
+            var poller = ZMQPoller([dealer, control])
+            while true {
+                let readable = try poller.poll(timeoutMilliseconds: -1)
+                if readable[1] { return }
+                while try dealer.receive(dontWait: true) != nil {
+                    try dealer.send([Data(), Data("result".utf8)])
                 }
-            } catch {
-                evaluatorReady.signal()
             }
-        }.start()
-        evaluatorReady.wait()
-        defer {
-            evaluatorStop.fire()
-            evaluatorDone.wait()
         }
+        defer { evaluator.end() }
 
         let context = try ZMQContext()
         let client = try ZMQSocket(context, .dealer)
@@ -107,5 +80,235 @@ enum Chain {
             while try client.receive(dontWait: true) != nil {}
         }
         return latencies
+    }
+
+    /// The sizes of a job's messages' bodies, in bytes, as the broker's are for the benchmark's challenge: the
+    /// submission (its request and its file), the receipt, each job of a batch, each result of a batch, and the
+    /// `submission.scored` announcement.
+    static let bodySizes = (submit: 96, file: 2, receipt: 224, job: 320, result: 96, announcement: 256)
+    /// The jobs a batch to one evaluator connection holds at most, as `Broker.leastBuiltinBatch` gives a connection
+    /// while the queue has them.
+    static let batch = 16
+
+    /// The pipelined path's floor: `jobs` with at most `window` in flight, in messages of the broker's shape (MDP
+    /// envelopes, bodies of the broker's sizes, jobs to `2 × connections` evaluator connections in batches of up to
+    /// `batch` and their results in one message a batch, one announcement a job), and at each hop nothing done but
+    /// what routes a job: the relay keeps a queue of job numbers and a list of idle evaluator connections.
+    /// - Returns: the run's figures; its `cpu.broker` is the relay's thread's CPU time, as the broker's loop thread's
+    ///   is in the benchmark proper.
+    static func pipelined(jobs: Int, window: Int, connections: Int) throws -> Driver.Run {
+        nonisolated(unsafe) var endpoints: (router: String, pub: String)?
+        let relay = try Party(name: "chain-relay") { context, control, ready in
+            let router = try ZMQSocket(context, .router)
+            try router.setOption(.sendHighWaterMark, 0)
+            try router.bind("tcp://127.0.0.1:*")
+            let publisher = try ZMQSocket(context, .pub)
+            try publisher.setOption(.sendHighWaterMark, 0)
+            try publisher.bind("tcp://127.0.0.1:*")
+            endpoints = (try router.lastEndpoint, try publisher.lastEndpoint)
+            ready()
+            try relayPipelined(router: router, publisher: publisher, control: control)
+        }
+        defer { relay.end() }
+        guard let (routerEndpoint, pubEndpoint) = endpoints else { throw CocoaError(.featureUnsupported) }
+
+        let evaluators = try (0..<2).map { index in
+            try Party(name: "chain-eval-\(index)") { context, control, ready in
+                let dealers = try (0..<max(1, connections)).map { _ in
+                    let dealer = try ZMQSocket(context, .dealer)
+                    try dealer.connect(routerEndpoint)
+                    try dealer.send(MDP.worker(.ready, [Data("chain".utf8)]))
+                    return dealer
+                }
+                ready()
+                try evaluatePipelined(dealers: dealers, control: control)
+            }
+        }
+        defer { evaluators.forEach { $0.end() } }
+
+        let context = try ZMQContext()
+        let client = try ZMQSocket(context, .dealer)
+        try client.setOption(.sendHighWaterMark, 0)
+        try client.connect(routerEndpoint)
+        let subscriber = try ZMQSocket(context, .sub)
+        try subscriber.setOption(.subscribe, "")
+        try subscriber.connect(pubEndpoint)
+        var submitFrames = MDP.clientRequest(
+            service: Service.submit,
+            body: [Data(count: bodySizes.submit), Data(count: bodySizes.file)])
+        func submit(_ number: Int) throws {
+            withUnsafeBytes(of: UInt64(number)) { submitFrames[3].replaceSubrange(0..<8, with: $0) }
+            _ = try client.send(submitFrames)
+        }
+        // Until the subscription is live and both evaluators registered: a job's announcement arrives.
+        var announcements = ZMQPoller([subscriber])
+        var warmed = false
+        for _ in 0..<500 where !warmed {
+            try submit(Int(UInt32.max))
+            warmed = try announcements.poll(timeoutMilliseconds: 20)[0]
+        }
+        guard warmed else { throw CocoaError(.featureUnsupported) }
+        usleep(100_000)
+        while try subscriber.receive(dontWait: true) != nil {}
+        while try client.receive(dontWait: true) != nil {}
+
+        var poller = ZMQPoller([client, subscriber])
+        let cpuBefore = CPUTime.now(thread: "chain-relay")
+        var sentAt: [UInt64] = []
+        sentAt.reserveCapacity(jobs)
+        var latencies: [Double] = []
+        latencies.reserveCapacity(jobs)
+        var receipts = 0
+        var scored: UInt64?
+        let start = WallClock.monotonicNanos()
+        let limit = start + 120 * 1_000_000_000
+        while (receipts < jobs || latencies.count < jobs) && WallClock.monotonicNanos() < limit {
+            while sentAt.count < jobs && sentAt.count - latencies.count < window {
+                sentAt.append(WallClock.monotonicNanos())
+                try submit(sentAt.count - 1)
+            }
+            let ready = try poller.poll(timeoutMilliseconds: 1_000)
+            if ready[0] { while try client.receive(dontWait: true, visit: { _, _ in }) { receipts += 1 } }
+            if ready[1] {
+                while try subscriber.receive(
+                    dontWait: true, visit: { index, bytes in if index == 2 { scored = number(in: bytes) } })
+                {
+                    if let job = scored, job < sentAt.count {
+                        latencies.append(Double(WallClock.monotonicNanos() - sentAt[Int(job)]) / 1e6)
+                    }
+                    scored = nil
+                }
+            }
+        }
+        let seconds = Double(WallClock.monotonicNanos() - start) / 1e9
+        let cpuAfter = CPUTime.now(thread: "chain-relay")
+        return Driver.Run(
+            seconds: seconds, latencies: latencies,
+            cpu: (cpuAfter.process - cpuBefore.process, cpuAfter.broker - cpuBefore.broker))
+    }
+
+    /// The job number in a body's first 8 bytes.
+    private static func number(in bytes: UnsafeRawBufferPointer) -> UInt64? {
+        bytes.count >= 8 ? bytes.loadUnaligned(as: UInt64.self) : nil
+    }
+
+    /// The relay of `pipelined`, until `control` is readable.
+    private static func relayPipelined(router: ZMQSocket, publisher: ZMQSocket, control: ZMQSocket) throws {
+        var queue: [UInt64] = []
+        var head = 0
+        var idle: [Data] = []
+        var receiptFrames = MDP.clientReply(service: Service.submit, body: [Data(count: bodySizes.receipt)])
+        var announcement = [Data("submission.scored".utf8), Data(count: 8), Data(count: bodySizes.announcement)]
+        var sequence: UInt64 = 0
+        let jobBytes = Data(count: bodySizes.job * batch)
+        var poller = ZMQPoller([router, control])
+        while true {
+            let readable = try poller.poll(timeoutMilliseconds: -1)
+            if readable[1] { return }
+            while let message = try router.receive(dontWait: true) {
+                let frames = message.frames
+                guard frames.count >= 4 else { continue }
+                if frames[2] == MDP.clientHeader, frames.count >= 5, let job = frames[4].withUnsafeBytes(number) {
+                    withUnsafeBytes(of: job) { receiptFrames[3].replaceSubrange(0..<8, with: $0) }
+                    try router.send([frames[0]] + receiptFrames)
+                    queue.append(job)
+                } else if frames[2] == MDP.workerHeader, frames[3].first == MDP.WorkerCommand.reply.rawValue,
+                    frames.count >= 7
+                {
+                    // One announcement for each job of the batch, numbered as the broker numbers its own.
+                    let body = frames[6]
+                    for offset in stride(from: 0, to: body.count - 7, by: bodySizes.result) {
+                        sequence += 1
+                        withUnsafeBytes(of: sequence) { announcement[1].replaceSubrange(0..<8, with: $0) }
+                        announcement[2].replaceSubrange(0..<8, with: body[(body.startIndex + offset)...].prefix(8))
+                        try publisher.send(announcement)
+                    }
+                    idle.append(frames[0])
+                } else if frames[2] == MDP.workerHeader, frames[3].first == MDP.WorkerCommand.ready.rawValue {
+                    idle.append(frames[0])
+                }
+            }
+            // Each idle connection takes up to a batch of the queue, one body for the batch.
+            while head < queue.count, let evaluator = idle.popLast() {
+                let count = min(batch, queue.count - head)
+                var body = jobBytes.prefix(bodySizes.job * count)
+                for index in 0..<count {
+                    withUnsafeBytes(of: queue[head + index]) {
+                        let at = body.startIndex + index * bodySizes.job
+                        body.replaceSubrange(at..<(at + 8), with: $0)
+                    }
+                }
+                head += count
+                try router.send([evaluator] + MDP.workerRequest(clientAddress: Data("batch".utf8), body: [body]))
+            }
+            if head == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                head = 0
+            }
+        }
+    }
+
+    /// An evaluator of `pipelined`: answers each batch on each of its connections with a result for each of its
+    /// jobs, until `control` is readable.
+    private static func evaluatePipelined(dealers: [ZMQSocket], control: ZMQSocket) throws {
+        var poller = ZMQPoller(dealers + [control])
+        let resultBytes = Data(count: bodySizes.result * batch)
+        while true {
+            let readable = try poller.poll(timeoutMilliseconds: -1)
+            if readable[dealers.count] { return }
+            for (dealer, ready) in zip(dealers, readable) where ready {
+                while let message = try dealer.receive(dontWait: true) {
+                    guard message.frames.count >= 6 else { continue }
+                    let jobs = message.frames[5]
+                    var body = resultBytes.prefix(bodySizes.result * (jobs.count / bodySizes.job))
+                    for index in 0..<(jobs.count / bodySizes.job) {
+                        let from = jobs.startIndex + index * bodySizes.job
+                        let at = body.startIndex + index * bodySizes.result
+                        body.replaceSubrange(at..<(at + 8), with: jobs[from..<(from + 8)])
+                    }
+                    try dealer.send(MDP.workerReply(clientAddress: message.frames[3], body: [body]))
+                }
+            }
+        }
+    }
+}
+
+/// One party of a chain: a thread with a ZeroMQ context of its own, running `body` until its control socket is
+/// readable. `body` calls `ready` once its sockets are up; the initializer returns then (or when `body` fails).
+private final class Party {
+    private let stop: ZMQStopSignal
+    private let done = DispatchSemaphore(value: 0)
+
+    init(
+        name: String,
+        _ body: @escaping @Sendable (ZMQContext, _ control: ZMQSocket, _ ready: () -> Void) throws -> Void
+    ) throws {
+        let context = try ZMQContext()
+        let stop = ZMQStopSignal(context: context)
+        self.stop = stop
+        let started = DispatchSemaphore(value: 0)
+        let done = self.done
+        Thread {
+            defer { done.signal() }
+            nameCurrentThread(name)
+            var signalled = false
+            do {
+                let control = try stop.makeReceiver()
+                try body(context, control) {
+                    signalled = true
+                    started.signal()
+                }
+            } catch {
+                FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
+            }
+            if !signalled { started.signal() }
+        }.start()
+        started.wait()
+    }
+
+    /// Stops the thread and waits for it.
+    func end() {
+        stop.fire()
+        done.wait()
     }
 }

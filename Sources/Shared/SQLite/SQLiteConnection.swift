@@ -78,8 +78,10 @@ public final class SQLiteConnection: SQLDatabase {
 
     /// Runs one or more statements with no parameters and no results (schema, pragmas).
     public func execute(_ sql: String) throws(DatabaseError) {
-        let rc = sqlite3_exec(handle, sql, nil, nil, nil)
-        guard rc == SQLITE_OK else { throw error(rc, "execute") }
+        try SQLTrace.timed(sql) { () throws(DatabaseError) in
+            let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+            guard rc == SQLITE_OK else { throw error(rc, "execute") }
+        }
     }
 
     /// A prepared statement for `sql`, cached for the life of the connection.
@@ -95,27 +97,33 @@ public final class SQLiteConnection: SQLDatabase {
 
     /// Runs a statement that returns no rows.
     public func run(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) {
-        let statement = try prepare(sql)
-        try statement.bind(values)
-        while try statement.step() {}
+        try SQLTrace.timed(sql) { () throws(DatabaseError) in
+            let statement = try prepare(sql)
+            try statement.bind(values)
+            while try statement.step() {}
+        }
     }
 
     /// Runs a query and returns every row.
     public func query(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> [SQLRow] {
-        let statement = try prepare(sql)
-        try statement.bind(values)
-        var rows: [SQLRow] = []
-        while try statement.step() { rows.append(statement.row()) }
-        return rows
+        try SQLTrace.timed(sql) { () throws(DatabaseError) in
+            let statement = try prepare(sql)
+            try statement.bind(values)
+            var rows: [SQLRow] = []
+            while try statement.step() { rows.append(statement.row()) }
+            return rows
+        }
     }
 
     /// The first row of a query, if any.
     public func queryOne(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> SQLRow? {
-        let statement = try prepare(sql)
-        try statement.bind(values)
-        let row = try statement.step() ? statement.row() : nil
-        statement.reset()
-        return row
+        try SQLTrace.timed(sql) { () throws(DatabaseError) in
+            let statement = try prepare(sql)
+            try statement.bind(values)
+            let row = try statement.step() ? statement.row() : nil
+            statement.reset()
+            return row
+        }
     }
 
     public var changes: Int { Int(sqlite3_changes(handle)) }
