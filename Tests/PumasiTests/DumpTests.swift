@@ -77,8 +77,9 @@ struct DumpTests {
                 ReplicaResult(replica: 1, evaluator: "ev", result: ScoringResult(ok: true, score: 1)),
                 submission: first.string(0) ?? "", version: 1, now: 5)
             try sourceStore.selectFinal(challenge: id, solver: "ada", submissions: [first.string(0) ?? ""], now: 6)
-            try sourceStore.disqualify(
-                submission: submissions[1].string(0) ?? "", challenge: id, by: "sam", reason: "copied", now: 7)
+            #expect(
+                try sourceStore.disqualify(
+                    submission: submissions[1].string(0) ?? "", challenge: id, by: "sam", reason: "copied", now: 7))
             // And what a confidential challenge adds: its agreement, an acceptance, invitations, a clarification.
             let terms = try sourceStore.insertAgreement(challenge: id, kind: .licence, text: "Keep it quiet.", at: 8)
             _ = try sourceStore.accept(challenge: id, principal: "ada", agreement: terms, at: 9)

@@ -33,7 +33,7 @@ struct LedgerCanonicalTests {
     @Test func scoresOfEveryFormReadBackToTheirHashedText() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let scores: [Double?] = [0.1 + 0.2, 1e-7, 1e300, 123_456_789_012_345_680, 5e-324, -2.5, 1, 0]
+        let scores: [Double?] = [0.1 + 0.2, 1e-7, 1e300, 123_456_789_012_345_680, .leastNonzeroMagnitude, -2.5, 1, 0]
         let store = try ledger(dir, solver: "Zoë 🦊", scores: scores)
         let report = try store.verifyLedger()
         #expect(report.intact, "\(report.problems)")

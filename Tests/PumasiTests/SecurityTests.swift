@@ -151,7 +151,7 @@ struct SecurityTests {
         }
         // After the deadline, nobody submits, whatever the client claims.
         #expect(
-            try eventually(seconds: 5) {
+            eventually(seconds: 5) {
                 (try? setup.client("acme").call(
                     Service.show, ChallengeRequest(challenge: challenge.id), as: ChallengeInfo.self
                 ).0.state)
