@@ -21,6 +21,23 @@ public enum Wire {
     public static func decode<T: Decodable>(_ type: T.Type, from frame: Data?) throws(ProtocolError) -> T {
         guard let frame, !frame.isEmpty else { throw ProtocolError(.badRequest, "missing JSON body frame") }
         if let fast = T.self as? any FastJSONDecodable.Type, let value = fast.fastDecode(frame) as? T { return value }
+        return try decodeNamingTheProblem(type, from: frame)
+    }
+
+    /// The same for a body the broker reads once per job, where the type is known where it is called: without the
+    /// dynamic cast above.
+    public static func decode<T: Decodable & FastJSONDecodable>(_ type: T.Type, from frame: Data?) throws(ProtocolError)
+        -> T
+    {
+        guard let frame, !frame.isEmpty else { throw ProtocolError(.badRequest, "missing JSON body frame") }
+        if let value = T.fastDecode(frame) { return value }
+        return try decodeNamingTheProblem(type, from: frame)
+    }
+
+    /// `JSONDecoder`'s reading of a body, and the problem named when it fails.
+    private static func decodeNamingTheProblem<T: Decodable>(_ type: T.Type, from frame: Data) throws(ProtocolError)
+        -> T
+    {
         if let envelope = try? JSONDecoder().decode(Versioned<T>.self, from: frame) {
             guard envelope.v == wireVersion else {
                 throw ProtocolError(
