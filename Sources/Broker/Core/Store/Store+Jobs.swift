@@ -109,27 +109,32 @@ extension Store {
         _ outcome: JobOutcome, submission: String, challenge: String, version: Int = 1, evaluator: String?,
         attempt: Int, now: Millis, unlessRecorded: Bool = false
     ) throws {
-        var values: [SQLValue] = [.text(submission), .integer(Int64(version)), .text(challenge)]
+        var values: [SQLValue] = []
+        values.reserveCapacity(13)
+        values.append(contentsOf: [.text(submission), .integer(Int64(version)), .text(challenge)])
         switch outcome {
         case .scored(let score, let result):
-            values += [.integer(1), .real(score)] + Self.resultColumns(result)
+            values.append(contentsOf: [.integer(1), .real(score)])
+            values.append(contentsOf: Self.resultColumns(result))
         case .failed(let error, let log):
-            values += [.integer(0), .null, .null, .null, .text(error), log.map(SQLValue.text) ?? .null]
+            values.append(contentsOf: [.integer(0), .null, .null, .null, .text(error), log.map(SQLValue.text) ?? .null])
         }
         let details: String? = if case .scored(_, let result) = outcome { result.detailedResults } else { nil }
-        values += [
+        values.append(contentsOf: [
             evaluator.map(SQLValue.text) ?? .null, .integer(Int64(attempt)), .integer(now),
             details.map(SQLValue.text) ?? .null,
-        ]
-        try db.runDeferred(
-            """
-            INSERT INTO outcomes (submission_id, version, challenge_id, ok, score, metrics_json, message, error, log,
-                evaluator, attempt, at, detailed_results)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            \(unlessRecorded ? "ON CONFLICT DO NOTHING" : "")
-            """, values)
+        ])
+        try db.runDeferred(unlessRecorded ? Self.insertOutcomeUnlessRecorded : Self.insertOutcome, values)
         markScored(submission: submission, version: version)
     }
+
+    /// Written once, not per call: the statement cache is keyed by the text.
+    private static let insertOutcome = """
+        INSERT INTO outcomes (submission_id, version, challenge_id, ok, score, metrics_json, message, error, log,
+            evaluator, attempt, at, detailed_results)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+    private static let insertOutcomeUnlessRecorded = insertOutcome + " ON CONFLICT DO NOTHING"
 
     /// The detailed results page kept with a submission's outcome under `version`, and its length in characters; the
     /// page itself only when `content`.
