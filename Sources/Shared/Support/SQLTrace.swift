@@ -1,9 +1,9 @@
 import Synchronization
 
 /// Where a store's time goes, statement by statement: each SQLite statement's text, how often it ran and the time it
-/// took (preparing, binding and stepping it, or `sqlite3_exec` for `BEGIN`, `COMMIT` and savepoints, with the commit's
-/// sync). Off unless `pumasi-bench` turns it on around a run (`PUMASI_BENCH_SQL=1`); while off, a statement costs one
-/// atomic load and a branch more. Only SQLite's statements are timed: PostgreSQL's deferred writes return before the
+/// took (preparing, binding and stepping it; for `BEGIN` and `COMMIT`, `sqlite3_exec`, with the commit's sync). Off
+/// unless `pumasi-bench` turns it on around a run (`PUMASI_BENCH_SQL=1`); while off, a statement costs one atomic load
+/// and a branch more. Only SQLite's statements are timed: PostgreSQL's deferred writes return before the
 /// server has run them.
 public enum SQLTrace {
     public struct Statement: Sendable {
