@@ -17,20 +17,14 @@ enum Chain {
             endpoints = (try router.lastEndpoint, try publisher.lastEndpoint)
             ready()
             var evaluator: Data?
-            var poller = ZMQPoller([router, control])
-            while true {
-                let readable = try poller.poll(timeoutMilliseconds: -1)
-                if readable[1] { return }
-                while let message = try router.receive(dontWait: true) {
-                    let frames = message.frames
-                    guard frames.count == 3 else { continue }
-                    switch frames[2] {
-                    case Data("ready".utf8): evaluator = frames[0]
-                    case Data("result".utf8): try publisher.send([Data("scored".utf8), Data("1".utf8)])
-                    default:
-                        try router.send([frames[0], Data(), Data("receipt".utf8)])
-                        if let evaluator { try router.send([evaluator, Data(), Data("job".utf8)]) }
-                    }
+            try serve(router, until: control) { frames in
+                guard frames.count == 3 else { return }
+                switch frames[2] {
+                case Data("ready".utf8): evaluator = frames[0]
+                case Data("result".utf8): try publisher.send([Data("scored".utf8), Data("1".utf8)])
+                default:
+                    try router.send([frames[0], Data(), Data("receipt".utf8)])
+                    if let evaluator { try router.send([evaluator, Data(), Data("job".utf8)]) }
                 }
             }
         }
@@ -42,14 +36,7 @@ enum Chain {
             try dealer.connect(routerEndpoint)
             try dealer.send([Data(), Data("ready".utf8)])
             ready()
-            var poller = ZMQPoller([dealer, control])
-            while true {
-                let readable = try poller.poll(timeoutMilliseconds: -1)
-                if readable[1] { return }
-                while try dealer.receive(dontWait: true) != nil {
-                    try dealer.send([Data(), Data("result".utf8)])
-                }
-            }
+            try serve(dealer, until: control) { _ in try dealer.send([Data(), Data("result".utf8)]) }
         }
         defer { evaluator.end() }
 
@@ -201,34 +188,8 @@ enum Chain {
         var announcement = [Data("submission.scored".utf8), Data(count: 8), Data(count: bodySizes.announcement)]
         var sequence: UInt64 = 0
         let jobBytes = Data(count: bodySizes.job * batch)
-        var poller = ZMQPoller([router, control])
-        while true {
-            let readable = try poller.poll(timeoutMilliseconds: -1)
-            if readable[1] { return }
-            while let message = try router.receive(dontWait: true) {
-                let frames = message.frames
-                guard frames.count >= 4 else { continue }
-                if frames[2] == MDP.clientHeader, frames.count >= 5, let job = frames[4].withUnsafeBytes(number) {
-                    withUnsafeBytes(of: job) { receiptFrames[3].replaceSubrange(0..<8, with: $0) }
-                    try router.send([frames[0]] + receiptFrames)
-                    queue.append(job)
-                } else if frames[2] == MDP.workerHeader, frames[3].first == MDP.WorkerCommand.reply.rawValue,
-                    frames.count >= 7
-                {
-                    // One announcement for each job of the batch, numbered as the broker numbers its own.
-                    let body = frames[6]
-                    for offset in stride(from: 0, to: body.count - 7, by: bodySizes.result) {
-                        sequence += 1
-                        withUnsafeBytes(of: sequence) { announcement[1].replaceSubrange(0..<8, with: $0) }
-                        announcement[2].replaceSubrange(0..<8, with: body[(body.startIndex + offset)...].prefix(8))
-                        try publisher.send(announcement)
-                    }
-                    idle.append(frames[0])
-                } else if frames[2] == MDP.workerHeader, frames[3].first == MDP.WorkerCommand.ready.rawValue {
-                    idle.append(frames[0])
-                }
-            }
-            // Each idle connection takes up to a batch of the queue, one body for the batch.
+        // Each time no message waits, each idle connection takes up to a batch of the queue, one body for the batch.
+        let dispatch = {
             while head < queue.count, let evaluator = idle.popLast() {
                 let count = min(batch, queue.count - head)
                 var body = jobBytes.prefix(bodySizes.job * count)
@@ -245,6 +206,43 @@ enum Chain {
                 queue.removeAll(keepingCapacity: true)
                 head = 0
             }
+        }
+        try serve(router, until: control, drained: dispatch) { frames in
+            guard frames.count >= 4 else { return }
+            if frames[2] == MDP.clientHeader, frames.count >= 5, let job = frames[4].withUnsafeBytes(number) {
+                withUnsafeBytes(of: job) { receiptFrames[3].replaceSubrange(0..<8, with: $0) }
+                try router.send([frames[0]] + receiptFrames)
+                queue.append(job)
+            } else if frames[2] == MDP.workerHeader, frames[3].first == MDP.WorkerCommand.reply.rawValue,
+                frames.count >= 7
+            {
+                // One announcement for each job of the batch, numbered as the broker numbers its own.
+                let body = frames[6]
+                for offset in stride(from: 0, to: body.count - 7, by: bodySizes.result) {
+                    sequence += 1
+                    withUnsafeBytes(of: sequence) { announcement[1].replaceSubrange(0..<8, with: $0) }
+                    announcement[2].replaceSubrange(0..<8, with: body[(body.startIndex + offset)...].prefix(8))
+                    try publisher.send(announcement)
+                }
+                idle.append(frames[0])
+            } else if frames[2] == MDP.workerHeader, frames[3].first == MDP.WorkerCommand.ready.rawValue {
+                idle.append(frames[0])
+            }
+        }
+    }
+
+    /// Hands each message that arrives on `socket` to `handle`, and calls `drained` each time none is left waiting,
+    /// until `control` is readable.
+    private static func serve(
+        _ socket: ZMQSocket, until control: ZMQSocket, drained: () throws -> Void = {},
+        _ handle: ([Data]) throws -> Void
+    ) throws {
+        var poller = ZMQPoller([socket, control])
+        while true {
+            let readable = try poller.poll(timeoutMilliseconds: -1)
+            if readable[1] { return }
+            while let message = try socket.receive(dontWait: true) { try handle(message.frames) }
+            try drained()
         }
     }
 
