@@ -69,18 +69,22 @@ enum Chain {
         return latencies
     }
 
-    /// The sizes of a job's messages' bodies, in bytes, as the broker's are for the benchmark's challenge: the
-    /// submission (its request and its file), the receipt, each job of a batch, each result of a batch, and the
-    /// `submission.scored` announcement.
-    static let bodySizes = (submit: 96, file: 2, receipt: 224, job: 320, result: 96, announcement: 256)
+    /// The sizes of a job's frames, in bytes, as the broker's are in the benchmark (counted on the broker's sends and
+    /// receipts): the submission's request and its file, the receipt, a job's frame in a batch (its file follows it in
+    /// a frame of its own), its share of the batch's address frame (`job:<id>:<attempt>,`), its result's frame, and
+    /// the `submission.scored` announcement's body.
+    static let bodySizes = (
+        submit: 77, file: 2, receipt: 228, job: 393, address: 14, result: 84, announcement: 176
+    )
     /// The jobs a batch to one evaluator connection holds at most, as `Broker.leastBuiltinBatch` gives a connection
     /// while the queue has them.
     static let batch = 16
 
     /// The pipelined path's floor: `jobs` with at most `window` in flight, in messages of the broker's shape (MDP
-    /// envelopes, bodies of the broker's sizes, jobs to `2 × connections` evaluator connections in batches of up to
-    /// `batch` and their results in one message a batch, one announcement a job), and at each hop nothing done but
-    /// what routes a job: the relay keeps a queue of job numbers and a list of idle evaluator connections.
+    /// envelopes and frames of the broker's sizes; jobs to `2 × connections` evaluator connections in batches of up
+    /// to `batch`, a job frame and a file frame each; a result frame for each job in one message a batch; one
+    /// announcement a job), and at each hop nothing done but what routes a job: the relay keeps a queue of job
+    /// numbers and a list of idle evaluator connections.
     /// - Returns: the run's figures; its `cpu.broker` is the relay's thread's CPU time, as the broker's loop thread's
     ///   is in the benchmark proper.
     static func pipelined(jobs: Int, window: Int, connections: Int) throws -> Driver.Run {
@@ -185,22 +189,23 @@ enum Chain {
         var head = 0
         var idle: [Data] = []
         var receiptFrames = MDP.clientReply(service: Service.submit, body: [Data(count: bodySizes.receipt)])
-        var announcement = [Data("submission.scored".utf8), Data(count: 8), Data(count: bodySizes.announcement)]
-        var sequence: UInt64 = 0
-        let jobBytes = Data(count: bodySizes.job * batch)
-        // Each time no message waits, each idle connection takes up to a batch of the queue, one body for the batch.
+        var announcement = [Data("submission.scored".utf8), Data(), Data(count: bodySizes.announcement)]
+        var sequence = 0
+        var jobFrame = Data(count: bodySizes.job)
+        let file = Data(count: bodySizes.file)
+        // Each time no message waits, each idle connection takes up to a batch of the queue.
         let dispatch = {
             while head < queue.count, let evaluator = idle.popLast() {
                 let count = min(batch, queue.count - head)
-                var body = jobBytes.prefix(bodySizes.job * count)
-                for index in 0..<count {
-                    withUnsafeBytes(of: queue[head + index]) {
-                        let at = body.startIndex + index * bodySizes.job
-                        body.replaceSubrange(at..<(at + 8), with: $0)
-                    }
+                var body: [Data] = []
+                body.reserveCapacity(2 * count)
+                for job in queue[head..<(head + count)] {
+                    withUnsafeBytes(of: job) { jobFrame.replaceSubrange(0..<8, with: $0) }
+                    body += [jobFrame, file]
                 }
                 head += count
-                try router.send([evaluator] + MDP.workerRequest(clientAddress: Data("batch".utf8), body: [body]))
+                let address = Data(count: bodySizes.address * count)
+                try router.send([evaluator] + MDP.workerRequest(clientAddress: address, body: body))
             }
             if head == queue.count {
                 queue.removeAll(keepingCapacity: true)
@@ -217,11 +222,10 @@ enum Chain {
                 frames.count >= 7
             {
                 // One announcement for each job of the batch, numbered as the broker numbers its own.
-                let body = frames[6]
-                for offset in stride(from: 0, to: body.count - 7, by: bodySizes.result) {
+                for result in frames[6...] where result.count >= 8 {
                     sequence += 1
-                    withUnsafeBytes(of: sequence) { announcement[1].replaceSubrange(0..<8, with: $0) }
-                    announcement[2].replaceSubrange(0..<8, with: body[(body.startIndex + offset)...].prefix(8))
+                    announcement[1] = Data(String(sequence).utf8)
+                    announcement[2].replaceSubrange(0..<8, with: result.prefix(8))
                     try publisher.send(announcement)
                 }
                 idle.append(frames[0])
@@ -250,21 +254,19 @@ enum Chain {
     /// jobs, until `control` is readable.
     private static func evaluatePipelined(dealers: [ZMQSocket], control: ZMQSocket) throws {
         var poller = ZMQPoller(dealers + [control])
-        let resultBytes = Data(count: bodySizes.result * batch)
+        var result = Data(count: bodySizes.result)
         while true {
             let readable = try poller.poll(timeoutMilliseconds: -1)
             if readable[dealers.count] { return }
             for (dealer, ready) in zip(dealers, readable) where ready {
                 while let message = try dealer.receive(dontWait: true) {
-                    guard message.frames.count >= 6 else { continue }
-                    let jobs = message.frames[5]
-                    var body = resultBytes.prefix(bodySizes.result * (jobs.count / bodySizes.job))
-                    for index in 0..<(jobs.count / bodySizes.job) {
-                        let from = jobs.startIndex + index * bodySizes.job
-                        let at = body.startIndex + index * bodySizes.result
-                        body.replaceSubrange(at..<(at + 8), with: jobs[from..<(from + 8)])
+                    // "" MDPW01 REQUEST address "" then a job frame and a file frame for each job.
+                    guard message.frames.count >= 7 else { continue }
+                    let results = stride(from: 5, to: message.frames.count - 1, by: 2).map { index in
+                        result.replaceSubrange(0..<8, with: message.frames[index].prefix(8))
+                        return result
                     }
-                    try dealer.send(MDP.workerReply(clientAddress: message.frames[3], body: [body]))
+                    try dealer.send(MDP.workerReply(clientAddress: message.frames[3], body: results))
                 }
             }
         }
