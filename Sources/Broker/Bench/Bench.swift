@@ -159,15 +159,8 @@ struct Bench {
     /// (`STEP name=… step=… p50_us=… since_last_us=… jobs=…`).
     static func steps<T>(_ name: String, when wanted: Bool = true, _ body: () throws -> T) rethrows -> T {
         guard wanted, ProcessInfo.processInfo.environment["PUMASI_BENCH_STEPS"] != nil else { return try body() }
-        StepTrace.start()
-        let value: T
-        do {
-            value = try body()
-        } catch {
-            _ = StepTrace.stop()
-            throw error
-        }
-        for line in StepTrace.summary(StepTrace.stop()) {
+        let (value, marks) = try recording(StepTrace.start, StepTrace.stop, body)
+        for line in StepTrace.summary(marks) {
             print(
                 String(
                     format: "STEP name=%@ step=%@ p50_us=%.1f since_last_us=%.1f jobs=%d", name, line.label,
@@ -181,16 +174,9 @@ struct Bench {
     /// (`SQL name=… count=… per_job=… us_per_job=… | statement`).
     static func statements<T>(_ name: String, jobs: Int, _ body: () throws -> T) rethrows -> T {
         guard ProcessInfo.processInfo.environment["PUMASI_BENCH_SQL"] != nil else { return try body() }
-        SQLTrace.start()
-        let value: T
-        do {
-            value = try body()
-        } catch {
-            _ = SQLTrace.stop()
-            throw error
-        }
+        let (value, recorded) = try recording(SQLTrace.start, SQLTrace.stop, body)
         let perJob = 1 / Double(max(1, jobs))
-        for statement in SQLTrace.stop() {
+        for statement in recorded {
             let text = statement.text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
             print(
                 String(
@@ -198,6 +184,21 @@ struct Bench {
                     Double(statement.count) * perJob, Double(statement.nanos) / 1e3 * perJob, String(text.prefix(100))))
         }
         return value
+    }
+
+    /// Runs `body` between `start` and `stop`: its value and what was recorded, or its error (and the recording dropped).
+    private static func recording<T, Recorded>(
+        _ start: () -> Void, _ stop: () -> Recorded, _ body: () throws -> T
+    ) rethrows -> (T, Recorded) {
+        start()
+        let value: T
+        do {
+            value = try body()
+        } catch {
+            _ = stop()
+            throw error
+        }
+        return (value, stop())
     }
 
     static func report(_ name: String, _ result: Driver.Run) {
