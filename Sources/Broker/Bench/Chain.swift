@@ -9,7 +9,7 @@ enum Chain {
     /// announcement.
     static func run(jobs: Int) throws -> [Double] {
         nonisolated(unsafe) var endpoints: (router: String, pub: String)?
-        let relay = try Party(name: "chain-relay") { context, control, ready in
+        let relay = try Party(name: relayName) { context, control, ready in
             let router = try ZMQSocket(context, .router)
             try router.bind("tcp://127.0.0.1:*")
             let publisher = try ZMQSocket(context, .pub)
@@ -73,9 +73,12 @@ enum Chain {
     /// receipts): the submission's request and its file, the receipt, a job's frame in a batch (its file follows it in
     /// a frame of its own), its share of the batch's address frame (`job:<id>:<attempt>,`), its result's frame, and
     /// the `submission.scored` announcement's body.
-    static let bodySizes = (
+    static let frameSizes = (
         submit: 77, file: 2, receipt: 228, job: 393, address: 14, result: 84, announcement: 176
     )
+    /// The relay's thread, whose CPU time `pipelined` reports.
+    private static let relayName = "chain-relay"
+
     /// The jobs a batch to one evaluator connection holds at most, as `Broker.leastBuiltinBatch` gives a connection
     /// while the queue has them.
     static let batch = 16
@@ -89,7 +92,7 @@ enum Chain {
     ///   is in the benchmark proper.
     static func pipelined(jobs: Int, window: Int, connections: Int) throws -> Driver.Run {
         nonisolated(unsafe) var endpoints: (router: String, pub: String)?
-        let relay = try Party(name: "chain-relay") { context, control, ready in
+        let relay = try Party(name: relayName) { context, control, ready in
             let router = try ZMQSocket(context, .router)
             try router.setOption(.sendHighWaterMark, 0)
             try router.bind("tcp://127.0.0.1:*")
@@ -126,7 +129,7 @@ enum Chain {
         try subscriber.connect(pubEndpoint)
         var submitFrames = MDP.clientRequest(
             service: Service.submit,
-            body: [Data(count: bodySizes.submit), Data(count: bodySizes.file)])
+            body: [Data(count: frameSizes.submit), Data(count: frameSizes.file)])
         func submit(_ number: Int) throws {
             withUnsafeBytes(of: UInt64(number)) { submitFrames[3].replaceSubrange(0..<8, with: $0) }
             _ = try client.send(submitFrames)
@@ -138,28 +141,26 @@ enum Chain {
             try submit(Int(UInt32.max))
             warmed = try announcements.poll(timeoutMilliseconds: 20)[0]
         }
+        // Warm-up messages still on their way are not counted: their number is no job's.
         guard warmed else { throw CocoaError(.featureUnsupported) }
-        usleep(100_000)
-        while try subscriber.receive(dontWait: true) != nil {}
-        while try client.receive(dontWait: true) != nil {}
 
         var poller = ZMQPoller([client, subscriber])
-        let cpuBefore = CPUTime.now(thread: "chain-relay")
+        let cpuBefore = CPUTime.now(thread: relayName)
         var sentAt: [UInt64] = []
         sentAt.reserveCapacity(jobs)
         var latencies: [Double] = []
         latencies.reserveCapacity(jobs)
-        var receipts = 0
         var scored: UInt64?
         let start = WallClock.monotonicNanos()
         let limit = start + 120 * 1_000_000_000
-        while (receipts < jobs || latencies.count < jobs) && WallClock.monotonicNanos() < limit {
+        // Done when every job's announcement is in: the relay sends each receipt before its job goes on.
+        while latencies.count < jobs && WallClock.monotonicNanos() < limit {
             while sentAt.count < jobs && sentAt.count - latencies.count < window {
                 sentAt.append(WallClock.monotonicNanos())
                 try submit(sentAt.count - 1)
             }
             let ready = try poller.poll(timeoutMilliseconds: 1_000)
-            if ready[0] { while try client.receive(dontWait: true, visit: { _, _ in }) { receipts += 1 } }
+            if ready[0] { while try client.receive(dontWait: true, visit: { _, _ in }) {} }
             if ready[1] {
                 while try subscriber.receive(
                     dontWait: true, visit: { index, bytes in if index == 2 { scored = number(in: bytes) } })
@@ -172,7 +173,7 @@ enum Chain {
             }
         }
         let seconds = Double(WallClock.monotonicNanos() - start) / 1e9
-        let cpuAfter = CPUTime.now(thread: "chain-relay")
+        let cpuAfter = CPUTime.now(thread: relayName)
         return Driver.Run(
             seconds: seconds, latencies: latencies,
             cpu: (cpuAfter.process - cpuBefore.process, cpuAfter.broker - cpuBefore.broker))
@@ -188,11 +189,11 @@ enum Chain {
         var queue: [UInt64] = []
         var head = 0
         var idle: [Data] = []
-        var receiptFrames = MDP.clientReply(service: Service.submit, body: [Data(count: bodySizes.receipt)])
-        var announcement = [Data("submission.scored".utf8), Data(), Data(count: bodySizes.announcement)]
+        var receiptFrames = MDP.clientReply(service: Service.submit, body: [Data(count: frameSizes.receipt)])
+        var announcement = [Data("submission.scored".utf8), Data(), Data(count: frameSizes.announcement)]
         var sequence = 0
-        var jobFrame = Data(count: bodySizes.job)
-        let file = Data(count: bodySizes.file)
+        var jobFrame = Data(count: frameSizes.job)
+        let file = Data(count: frameSizes.file)
         // Each time no message waits, each idle connection takes up to a batch of the queue.
         let dispatch = {
             while head < queue.count, let evaluator = idle.popLast() {
@@ -204,7 +205,7 @@ enum Chain {
                     body += [jobFrame, file]
                 }
                 head += count
-                let address = Data(count: bodySizes.address * count)
+                let address = Data(count: frameSizes.address * count)
                 try router.send([evaluator] + MDP.workerRequest(clientAddress: address, body: body))
             }
             if head == queue.count {
@@ -254,7 +255,7 @@ enum Chain {
     /// jobs, until `control` is readable.
     private static func evaluatePipelined(dealers: [ZMQSocket], control: ZMQSocket) throws {
         var poller = ZMQPoller(dealers + [control])
-        var result = Data(count: bodySizes.result)
+        var result = Data(count: frameSizes.result)
         while true {
             let readable = try poller.poll(timeoutMilliseconds: -1)
             if readable[dealers.count] { return }
