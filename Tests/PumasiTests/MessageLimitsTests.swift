@@ -68,7 +68,13 @@ struct MessageLimitsTests {
     @Test func anEnvelopeFrameOver255BytesOrAnUnknownHeaderIsRefused() throws {
         #expect(Self.read([Data("peer".utf8), Data(count: 256)], [])?.0 == .envelope(frame: 1))
         let unknown = [Data("peer".utf8), Data(), Data("HTTP/1.1".utf8), Data("x".utf8)]
-        #expect(Self.read(unknown, [1])?.0 == .frames(kind: "a message without an MDP header", limit: 4))
+        #expect(Self.read(unknown, [1])?.0 == .header("HTTP/1.1"))
+        // A client of another MDP version is told which header it sent and which this broker speaks.
+        let newer = [Data("peer".utf8), Data(), Data("MDPC02".utf8), Data(Service.list.utf8)]
+        let breach = try #require(Self.read(newer, [20])?.0)
+        #expect(breach == .header("MDPC02"))
+        let refusal = MessageLimits.refusal(breach, ZMQMessage.Cut(frames: 5, bytes: 43))
+        #expect(refusal.contains("\"MDPC02\"") && refusal.contains("MDPC01") && refusal.contains("MDPW01"))
     }
 
     @Test func theRefusalNamesTheLimitAndTheSize() {

@@ -15,6 +15,13 @@ extension Broker {
                 send(to: identity, MDP.worker(.disconnect))
                 return
             }
+            guard Service.isScorer(service) else {
+                logger.warning(
+                    "evaluator refused: READY for a service no scorer has; disconnecting",
+                    ["peer": peerName(identity), "service": String(service.prefix(64))])
+                send(to: identity, MDP.worker(.disconnect))
+                return
+            }
             if let sender, let scope = sender.scope, let taken = pluginTakenElsewhere(service, scope: scope) {
                 try store.audit(
                     "evaluator.refused", taken, by: sender.name,

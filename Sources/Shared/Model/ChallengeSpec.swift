@@ -86,15 +86,18 @@ public struct ScorerSpec: Codable, Sendable, Equatable {
         case (nil, nil), (.some, .some):
             return "scorer must name exactly one of \"builtin\" or \"plugin\", or be {\"judge\": true}"
         case (nil, .some(let name)):
-            let allowed = name.utf8.allSatisfy { c in
-                (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f
-            }
-            guard allowed && (1...64).contains(name.utf8.count) else {
-                return "plugin name must be 1-64 characters of a-z, 0-9, '-' and '_'"
-            }
+            guard Self.isPluginName(name) else { return "plugin name must be 1-64 characters of a-z, 0-9, '-' and '_'" }
             return formatProblem
         default: return formatProblem
         }
+    }
+
+    /// 1 to 64 characters of a-z, 0-9, `-` and `_`.
+    public static func isPluginName(_ name: some StringProtocol) -> Bool {
+        (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { c in
+                (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f
+            }
     }
 }
 
@@ -195,4 +198,6 @@ public struct ChallengeSpec: Codable, Sendable, Equatable {
 
     public static let defaultTimeLimitSeconds = 60.0
     public static let maxTimeLimitSeconds = 3600.0
+    /// A tenth of a second: less is shorter than starting a process takes.
+    public static let minTimeLimitSeconds = 0.1
 }

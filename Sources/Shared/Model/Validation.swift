@@ -3,6 +3,11 @@ import Foundation
 /// Checks on what clients send, each failing with a message that names the field and the rule. The broker makes them
 /// on every request; `pumasi post --dry-run` makes the spec's without a broker too, so both say the same.
 public enum Validation {
+    /// The latest time a deadline may name: the last millisecond of the year 9999, as far as ISO 8601 and
+    /// PostgreSQL's `timestamptz` need no special cases, and far from `Int64`'s end, so that arithmetic on a deadline
+    /// cannot overflow.
+    public static let latestTime: Millis = 253_402_300_799_999
+
     public static func spec(_ spec: inout ChallengeSpec, now: Millis) throws(ProtocolError) {
         let title = spec.title.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...200).contains(title.count),
@@ -13,6 +18,9 @@ public enum Validation {
         guard spec.description.utf8.count <= 100_000 else { throw bad("spec.description is over 100,000 bytes") }
         guard spec.deadline > now else {
             throw bad("spec.deadline \(WallClock.iso(spec.deadline)) is not in the future")
+        }
+        guard spec.deadline <= latestTime else {
+            throw bad("spec.deadline \(spec.deadline) is past \(WallClock.iso(latestTime)), the latest allowed")
         }
         guard spec.award.amount >= 0 else { throw bad("spec.award.amount must not be negative") }
         guard spec.award.amount <= 1_000_000_000_000, spec.award.amount.exponent >= -4 else {
@@ -70,8 +78,10 @@ public enum Validation {
                     + "(\(spec.direction == .minimize ? "lower" : "higher") is better here)")
         }
         let limit = spec.timeLimitSeconds ?? ChallengeSpec.defaultTimeLimitSeconds
-        guard limit > 0, limit <= ChallengeSpec.maxTimeLimitSeconds else {
-            throw bad("spec.timeLimitSeconds must be more than 0 and at most \(Int(ChallengeSpec.maxTimeLimitSeconds))")
+        guard limit >= ChallengeSpec.minTimeLimitSeconds, limit <= ChallengeSpec.maxTimeLimitSeconds else {
+            throw bad(
+                "spec.timeLimitSeconds must be at least \(ChallengeSpec.minTimeLimitSeconds) and at most "
+                    + "\(Int(ChallengeSpec.maxTimeLimitSeconds))")
         }
         spec.timeLimitSeconds = limit
         if let summary = spec.summary {

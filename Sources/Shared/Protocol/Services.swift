@@ -62,6 +62,14 @@ public enum Service {
     public static func program(environment: String?) -> String {
         environment.map { "pumasi.program.\($0)" } ?? "pumasi.program"
     }
+    /// Whether evaluators may serve `name` (READY): a scorer's service, as a challenge's spec can name it.
+    public static func isScorer(_ name: String) -> Bool {
+        if name == builtinScorers || name == program(environment: nil) { return true }
+        if name.hasPrefix("pumasi.plugin.") { return ScorerSpec.isPluginName(name.dropFirst(14)) }
+        if name.hasPrefix("pumasi.program.") { return ScorerSpec.isEnvironmentName(String(name.dropFirst(15))) }
+        return false
+    }
+
     /// The service of a challenge scored by judges alone: no job is ever queued for it.
     public static let judging = "pumasi.judging"
 }

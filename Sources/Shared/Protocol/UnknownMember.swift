@@ -173,13 +173,22 @@ private struct KeyRecordingDecoder: Decoder {
             case is Decimal.Type: scalar = Decimal(number)
             case is Double.Type: scalar = number
             case is Float.Type: scalar = Float(number)
-            case let integer as any BinaryInteger.Type: scalar = integer.init(exactly: number)
+            // The number went through `Double`: 9223372036854775807, which `JSONDecoder` read as an `Int64`, is
+            // 2^63 here. Any value of the type lets the walk go on; it is never kept.
+            case let integer as any BinaryInteger.Type: scalar = integer.init(exactly: number) ?? integer.zero
             default: scalar = nil
             }
         default: scalar = nil
         }
         if let scalar = scalar as? T { return scalar }
+        // A scalar type's `init(from:)` asks this decoder for itself again: it would recurse without end.
+        if Self.isScalar(T.self) { throw mismatch(T.self) }
         return try T(from: self)
+    }
+
+    private static func isScalar(_ type: Any.Type) -> Bool {
+        type == String.self || type == Bool.self || type == Decimal.self || type is any BinaryInteger.Type
+            || type is any BinaryFloatingPoint.Type
     }
 
     struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {

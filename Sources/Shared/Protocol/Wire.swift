@@ -71,9 +71,13 @@ public enum Wire {
             throw ProtocolError(.badRequest, "field \"\(path(context.codingPath))\" is null")
         } catch let DecodingError.dataCorrupted(context) {
             guard !context.codingPath.isEmpty else {
-                throw ProtocolError(.badRequest, "body holds a value that cannot be read (a number out of range?)")
+                throw ProtocolError(
+                    .badRequest,
+                    "body holds a number its field cannot take: a fraction where a whole number is due, or one out of range"
+                )
             }
-            throw ProtocolError(.badRequest, "field \"\(path(context.codingPath))\": \(context.debugDescription)")
+            throw ProtocolError(
+                .badRequest, "field \"\(path(context.codingPath))\": \(readable(context.debugDescription))")
         } catch {
             throw ProtocolError(.badRequest, "body does not match the request: \(error)")
         }
@@ -90,6 +94,18 @@ public enum Wire {
             v = try decoder.container(keyedBy: Key.self).decode(Int.self, forKey: .v)
             body = try T(from: decoder)
         }
+    }
+
+    /// `JSONDecoder`'s reason in words for a client: a value an enumeration does not know is named, cut to 64
+    /// characters (the reason quotes it whole, and it may be as long as the body).
+    static func readable(_ reason: String) -> String {
+        let marker = " from invalid String value "
+        guard reason.hasPrefix("Cannot initialize "), let range = reason.range(of: marker) else {
+            return String(reason.prefix(200))
+        }
+        let value = reason[range.upperBound...]
+        let shown = value.count > 64 ? value.prefix(64) + "…" : value
+        return "\"\(shown)\" is not one of the values it takes (docs/protocol.md lists them)"
     }
 
     private static func path(_ keys: [any CodingKey]) -> String {

@@ -20,13 +20,14 @@ extension Broker {
             return message
         }
         bytesSinceTrim += cut.bytes
-        refuseTooLarge(message, MessageLimits.refusal(breach, cut))
+        refuse(message, MessageLimits.refusal(breach, cut), code: breach.code)
         return message
     }
 
-    /// Answers a message refused for its size: a client on its service, a message that is not MDP on `pumasi.error`.
-    /// A worker's is only logged: an evaluator does not read errors, and the leases it answered expire and are retried.
-    private func refuseTooLarge(_ message: ZMQMessage, _ reason: String) {
+    /// Answers a message refused for its size or shape: a client on its service, a message that is not MDP on
+    /// `pumasi.error`. A worker's is only logged: an evaluator does not read errors, and the leases it answered expire
+    /// and are retried.
+    private func refuse(_ message: ZMQMessage, _ reason: String, code: ProtocolError.Code) {
         guard let identity = message.frames.first else { return }
         logger.warning("message over its limits refused", ["peer": peerName(identity), "reason": reason])
         let frames = message.frames
@@ -37,7 +38,7 @@ extension Broker {
         {
             service = name
         }
-        let body = Wire.encode(Reply<Empty>.failure(ProtocolError(.tooLarge, reason)))
+        let body = Wire.encode(Reply<Empty>.failure(ProtocolError(code, reason)))
         send(to: identity, MDP.clientReply(service: service, body: [body]))
     }
 

@@ -13,7 +13,8 @@ import PumasiShared
 ///   spec file for a post, none for the rest);
 /// - a worker message: a REPLY carries an address of at most `ScoringJob.maxBatch` jobs, a delimiter and one result
 ///   per job; READY one service name; HEARTBEAT and DISCONNECT nothing;
-/// - a message with any other header: its four envelope frames, which are enough to tell what is wrong with it.
+/// - a message with any other header: its four envelope frames, which are enough to tell what is wrong with it; the
+///   refusal names the header it came with.
 struct MessageLimits: Sendable, Equatable {
     var maxMessageBytes: Int
 
@@ -34,6 +35,14 @@ struct MessageLimits: Sendable, Equatable {
         case envelope(frame: Int)
         case frames(kind: String, limit: Int)
         case body(service: String, limit: Int)
+        /// A protocol header other than MDP's two (as much of it as is shown).
+        case header(String)
+
+        /// The error code its refusal carries: another protocol's header is not a matter of size.
+        var code: ProtocolError.Code {
+            if case .header = self { return .badVersion }
+            return .tooLarge
+        }
     }
 
     /// The largest JSON frame the service named by `service` (its frame's bytes) takes.
@@ -98,7 +107,7 @@ struct MessageLimits: Sendable, Equatable {
             if command == .reply, index == 4, size > ScoringJob.maxBatch * 48 { return .envelope(frame: index) }
             return nil
         default:
-            return .frames(kind: "a message without an MDP header", limit: 4)
+            return .header(String(decoding: kept[2].prefix(16), as: UTF8.self))
         }
     }
 
@@ -116,6 +125,10 @@ struct MessageLimits: Sendable, Equatable {
                 + " (\(cut.bytes) bytes)"
         case .body(let service, let limit):
             return "\(service) takes a JSON body of at most \(limit) bytes; this request carried \(size)"
+        case .header(let header):
+            return
+                "message refused: unknown protocol header \"\(header)\"; this broker speaks 7/MDP version 0.1: "
+                + "MDPC01 for clients, MDPW01 for workers (\(size))"
         }
     }
 }

@@ -275,13 +275,18 @@ extension Broker {
     /// `pumasi.challenge.post`: checks the spec whole (its members, its rules, its scorer against its reference
     /// files) and stores it; with `dryRun`, answers whether it would be posted, storing and taking nothing.
     private func postChallenge(_ body: [Data], sender: Sender?, now: Millis) throws -> [Data] {
-        let tree = body.first.flatMap { try? JSONValue.parse([UInt8]($0)) }
+        let parsed = body.first.map { frame in Result { try JSONValue.parse([UInt8](frame)) } }
+        let tree = try? parsed?.get()
         let post: PostRequest
         do {
             post = try Wire.decode(PostRequest.self, from: body.first)
         } catch {
             if let typo = misspelling(in: body.first, tree: tree) { throw ProtocolError(.badRequest, typo.description) }
             throw error
+        }
+        // A spec the unknown-member check cannot read (nested deeper than it goes) is not taken unchecked.
+        if case .failure(let problem)? = parsed {
+            throw ProtocolError(.badRequest, "the request cannot be checked for unknown members: \(problem)")
         }
         if let tree, let unknown = UnknownMember.find(PostRequest.self, in: tree).first {
             throw ProtocolError(.badRequest, unknown.description)

@@ -20,7 +20,8 @@ extension Broker {
         }
         var phase: Int?
         if let asked = request.phase {
-            guard record.phases.indices.contains(asked - 1) else {
+            // Compared, not subtracted from: any `Int` may come in, `Int.min` too.
+            guard asked >= 1, asked <= record.phases.count else {
                 throw ProtocolError(
                     .badRequest,
                     record.isPhased
@@ -139,6 +140,11 @@ extension Broker {
         }
         guard record.state == .draft || record.state == .open else {
             throw ProtocolError(.closed, "challenge \(record.id) is \(record.state.rawValue): its deadline is final")
+        }
+        guard request.deadline <= Validation.latestTime else {
+            throw ProtocolError(
+                .badRequest,
+                "deadline \(request.deadline) is past \(WallClock.iso(Validation.latestTime)), the latest allowed")
         }
         guard request.deadline > record.deadline else {
             throw ProtocolError(

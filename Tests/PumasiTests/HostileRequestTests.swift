@@ -1,0 +1,174 @@
+import Foundation
+import PumasiShared
+import Testing
+
+@testable import PumasiBroker
+@testable import PumasiWorker
+
+/// What an attack on a live broker from outside found (2026-12-05): requests that any registered principal may send
+/// and that crashed the broker, took it over the edge of what a value may be, or were answered unclearly. Each test
+/// sends the request as it was found, then checks that the broker still serves.
+@Suite("Hostile requests", .timeLimit(.minutes(2)))
+struct HostileRequestTests {
+    /// The error a raw JSON request gets, or nil for a success.
+    private static func error(
+        _ client: BrokerClient, _ service: String, _ json: String, files: [Data] = []
+    ) throws -> ProtocolError? {
+        let reply = try client.request(service: service, body: [Data(json.utf8)] + files)
+        let decoded = try JSONDecoder().decode(Reply<Empty>.self, from: try #require(reply.first))
+        return decoded.ok ? nil : decoded.error
+    }
+
+    private static func specJSON(deadline: String, extra: String = "") -> String {
+        #"{"v":1,"dryRun":true,"spec":{"title":"t","description":"d","deadline":\#(deadline),"#
+            + #""award":{"amount":1,"currency":"EUR"},"scorer":{"builtin":"exact"},"#
+            + #""files":[{"name":"ref.txt","role":"reference"}]\#(extra)}}"#
+    }
+
+    /// `phase` was subtracted from before it was compared: `Int.min` trapped on overflow and took the broker down.
+    @Test func aLeaderboardOfAnyPhaseNumberIsAnsweredAndTheBrokerServesOn() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let harness = try BrokerHarness(directory: dir.path)
+        defer { harness.shutdown() }
+        let client = try client(harness)
+        let (spec, files) = sampleSpec()
+        let challenge = try post(client, spec, files)
+        for phase in [Int.min, Int.min + 1, -1, 0, 1, Int.max] {
+            let error = try Self.error(
+                client, Service.leaderboard, #"{"v":1,"challenge":"\#(challenge.id)","phase":\#(phase)}"#)
+            #expect(error?.code == .badRequest && error?.message == "\(challenge.id) has no phases", "\(phase)")
+        }
+        #expect(try Self.error(client, Service.leaderboard, #"{"v":1,"challenge":"\#(challenge.id)"}"#) == nil)
+    }
+
+    /// An integer near 2^63 in a posted spec sent the unknown-member check into a recursion without end (it reads
+    /// numbers through `Double`, where 2^63 - 1 is 2^63, out of `Int64`'s range): a stack overflow. And a deadline
+    /// that far is refused by name, for a post and for an extension.
+    @Test func integersAtTheEndOfTheirRangeAreRefusedOrAcceptedButNeverCrashTheBroker() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let harness = try BrokerHarness(directory: dir.path)
+        defer { harness.shutdown() }
+        let client = try client(harness)
+        let answer = [Data("42".utf8)]
+        let far = try #require(
+            try Self.error(client, Service.post, Self.specJSON(deadline: "9223372036854775807"), files: answer))
+        #expect(far.code == .badRequest)
+        #expect(far.message.contains("spec.deadline") && far.message.contains("9999-12-31"), "\(far)")
+        let soon = WallClock.now() + 3_600_000
+        for member in ["perDay", "total", "maxBytes"] {
+            let json = Self.specJSON(deadline: "\(soon)", extra: #","rules":{"\#(member)":9223372036854775806}"#)
+            // Whatever the answer, it comes, and a typo beside the large number is still found.
+            _ = try Self.error(client, Service.post, json, files: answer)
+            let typo = Self.specJSON(
+                deadline: "\(soon)", extra: #","rules":{"\#(member)":9223372036854775806,"perday":1}"#)
+            let error = try #require(try Self.error(client, Service.post, typo, files: answer))
+            #expect(error.message.contains("spec.rules.perday"), "\(error)")
+        }
+
+        let (spec, files) = sampleSpec()
+        let challenge = try post(client, spec, files)
+        let extended = try #require(
+            try Self.error(
+                client, Service.extend, #"{"v":1,"challenge":"\#(challenge.id)","deadline":9223372036854775807}"#))
+        #expect(extended.code == .badRequest && extended.message.contains("the latest allowed"), "\(extended)")
+        #expect(try Self.error(client, Service.show, #"{"v":1,"challenge":"\#(challenge.id)"}"#) == nil)
+    }
+
+    /// The check's decoder handed a scalar type back to its own `init(from:)` when the value was not of that type:
+    /// a recursion without end. Checked on the check itself, with every scalar type a spec holds.
+    @Test func theUnknownMemberCheckEndsOnValuesOfTheWrongTypeAndOnHugeIntegers() throws {
+        struct Scalars: Decodable {
+            var text: String?
+            var flag: Bool?
+            var count: Int?
+            var small: Int32?
+            var ratio: Double?
+            var amount: Decimal?
+        }
+        // Each scalar type given a value of every other kind: before, the first mismatch recursed until the stack
+        // ran out. A walk that ends early reports what it did not reach, the typo always among them.
+        for value in ["1", "\"x\"", "true", "9223372036854775807", "-9223372036854775808", "1e300", "[1]", "{}"] {
+            let names = ["text", "flag", "count", "small", "ratio", "amount"]
+            let members = names.map { #""\#($0)":\#(value)"# }.joined(separator: ",")
+            let tree = try JSONValue.parse(Array(#"{\#(members),"typo":1}"#.utf8))
+            #expect(UnknownMember.find(Scalars.self, in: tree).contains { $0.path == "typo" }, "\(value)")
+        }
+        // Integers at the ends of `Int64`, which the check reads as 2^63 through `Double`, let the walk go on.
+        let huge = #"{"text":"t","count":9223372036854775807,"small":-9223372036854775808,"ratio":1,"typo":1}"#
+        let found = UnknownMember.find(Scalars.self, in: try JSONValue.parse(Array(huge.utf8)))
+        #expect(found.map(\.path) == ["typo"])
+    }
+
+    /// A spec nested deeper than the unknown-member check reads was taken unchecked, typos and all.
+    @Test func aSpecTooDeepToCheckIsRefusedNotTakenUnchecked() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let harness = try BrokerHarness(directory: dir.path)
+        defer { harness.shutdown() }
+        let client = try client(harness)
+        let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
+        let json = Self.specJSON(
+            deadline: "\(WallClock.now() + 3_600_000)", extra: #","timeLimitSecnds":5,"x":\#(deep)"#)
+        let error = try #require(try Self.error(client, Service.post, json, files: [Data("42".utf8)]))
+        #expect(error.code == .badRequest && error.message.contains("nested deeper than"), "\(error)")
+    }
+
+    /// A time limit of the smallest positive `Double` was accepted: a job that must end before it starts.
+    @Test func aTimeLimitShorterThanATenthOfASecondIsRefused() throws {
+        var (spec, _) = sampleSpec()
+        spec.timeLimitSeconds = 5e-324
+        #expect(throws: ProtocolError.self) { try Validation.spec(&spec, now: WallClock.now()) }
+        spec.timeLimitSeconds = ChallengeSpec.minTimeLimitSeconds
+        try Validation.spec(&spec, now: WallClock.now())
+    }
+
+    /// READY was taken for any service name, `pumasi.challenge.list` included, after which `mmi.service` said the
+    /// broker's own service was served by that evaluator. Only a scorer's service is taken now.
+    @Test func readyForAServiceNoScorerHasIsAnsweredWithDisconnect() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let harness = try BrokerHarness(directory: dir.path)
+        defer { harness.shutdown() }
+        let client = try client(harness)
+        #expect(Service.isScorer(Service.builtinScorers) && Service.isScorer(Service.plugin("a-b_1")))
+        #expect(Service.isScorer("pumasi.program") && Service.isScorer("pumasi.program.python:3.12"))
+        #expect(!Service.isScorer("pumasi.plugin.../../x") && !Service.isScorer("pumasi.plugin."))
+        for service in [Service.list, Service.mmiService, "pumasi.plugin.../../x"] {
+            let context = try ZMQContext()
+            let worker = try ZMQSocket(context, .dealer)
+            try worker.connect(harness.router)
+            try worker.send(MDP.worker(.ready, [Data(service.utf8)]))
+            var poller = ZMQPoller([worker])
+            var told = false
+            for _ in 0..<100 where !told {
+                guard try poller.poll(timeoutMilliseconds: 50)[0] else { continue }
+                while let message = try worker.receive(dontWait: true) {
+                    told = told || message.frames.dropFirst(2).first == Data([MDP.WorkerCommand.disconnect.rawValue])
+                }
+            }
+            #expect(told, "READY for \(service) was not answered with DISCONNECT")
+            let served = try client.request(service: Service.mmiService, body: [Data(service.utf8)])
+            #expect(served == [Data(MMIStatus.notFound.rawValue.utf8)], "\(service)")
+        }
+    }
+
+    /// A value an enumeration does not know was echoed whole, in Swift's words; a fraction where a whole number is
+    /// due was "a number out of range?".
+    @Test func aValueNotInItsEnumerationIsNamedShortly() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let harness = try BrokerHarness(directory: dir.path)
+        defer { harness.shutdown() }
+        let client = try client(harness)
+        let all = try #require(try Self.error(client, Service.list, #"{"v":1,"state":"all"}"#))
+        #expect(all.message == #"field "state": "all" is not one of the values it takes (docs/protocol.md lists them)"#)
+        let long = try #require(
+            try Self.error(client, Service.list, #"{"v":1,"state":"\#(String(repeating: "x", count: 5_000))"}"#))
+        #expect(long.message.count < 200, "\(long.message.count) characters")
+        let fraction = try #require(
+            try Self.error(client, Service.post, Self.specJSON(deadline: "1.5"), files: [Data("42".utf8)]))
+        #expect(fraction.message.contains("a fraction where a whole number is due"), "\(fraction)")
+    }
+}
