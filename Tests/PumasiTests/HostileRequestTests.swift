@@ -101,6 +101,30 @@ struct HostileRequestTests {
         #expect(found.map(\.path) == ["typo"])
     }
 
+    /// One post of 20,000 unknown members with names near a known one cost an edit distance to every known member
+    /// for each of them, though one is reported (seconds of the loop for a body within the limit). Now the first by
+    /// path alone is looked for a suggestion, and names too far in length are not compared.
+    @Test func aPostOfManyUnknownMembersIsAnsweredWithTheFirstAndQuickly() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let harness = try BrokerHarness(directory: dir.path)
+        defer { harness.shutdown() }
+        let client = try client(harness)
+        let members = (0..<20_000).map { String(format: #""deadlinx%026d":1,"#, $0) }.joined()
+        let json = Self.specJSON(deadline: "\(WallClock.now() + 3_600_000)")
+            .replacingOccurrences(of: #""title":"t""#, with: members + #""title":"t""#)
+        let started = WallClock.monotonicNanos()
+        let error = try #require(try Self.error(client, Service.post, json, files: [Data("42".utf8)]))
+        let seconds = Double(WallClock.monotonicNanos() - started) / 1e9
+        print("HostileRequestTests: a post of 20,000 unknown members answered in \(Int(seconds * 1000)) ms")
+        #expect(error.message.hasPrefix(#"unknown member "spec.deadlinx00000000000000000000000000""#), "\(error)")
+        // A suggestion for each took seconds (6 - 9 s of a release build's loop for 100,000, measured from outside);
+        // one takes a parse of the body.
+        #expect(seconds < 10)
+        #expect(UnknownMember.nearest(to: "deadlinx", among: ["deadline", "description"]) == "deadline")
+        #expect(UnknownMember.nearest(to: String(repeating: "d", count: 300), among: ["deadline"]) == nil)
+    }
+
     /// A spec nested deeper than the unknown-member check reads was taken unchecked, typos and all.
     @Test func aSpecTooDeepToCheckIsRefusedNotTakenUnchecked() throws {
         let dir = try TempDirectory()
@@ -170,5 +194,41 @@ struct HostileRequestTests {
         let fraction = try #require(
             try Self.error(client, Service.post, Self.specJSON(deadline: "1.5"), files: [Data("42".utf8)]))
         #expect(fraction.message.contains("a fraction where a whole number is due"), "\(fraction)")
+    }
+
+    /// A list was every challenge whole in one reply: ten challenges of 9,999 files each made a reply of 38 MB and
+    /// held the loop for seconds. Now it comes a page at a time, at most `ListRequest.maxLimit` challenges and about
+    /// `ListRequest.pageBytes`, and `pumasi list` reads every page.
+    @Test func theListComesInPagesBoundedInCountAndBytes() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let harness = try BrokerHarness(directory: dir.path)
+        defer { harness.shutdown() }
+        let client = try client(harness)
+        var posted: [String] = []
+        for index in 0..<14 {
+            var (spec, files) = sampleSpec(title: "Challenge \(index)")
+            // 99,000 bytes of description each: fourteen of them are over a page's bytes.
+            spec.description = String(repeating: "d", count: 99_000)
+            posted.append(try post(client, spec, files).id)
+        }
+        let first = try client.call(Service.list, ListRequest(), as: [ChallengeInfo].self).0
+        #expect(first.count < posted.count && first.count >= ListRequest.pageBytes / 100_000, "\(first.count)")
+        // In the order they were posted (two posted within one millisecond by id), each once, over the pages.
+        let all = try client.challenges(state: nil)
+        let order = all.map(\.id)
+        #expect(order.sorted() == posted.sorted())
+        #expect(all == all.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) })
+        #expect(first.map(\.id) == Array(order.prefix(first.count)))
+        #expect(try client.challenges(state: .open).map(\.id).sorted() == posted.sorted())
+
+        let two = try client.call(Service.list, ListRequest(after: order[3], limit: 2), as: [ChallengeInfo].self).0
+        #expect(two.map(\.id) == Array(order[4...5]))
+        let last = try client.call(Service.list, ListRequest(after: order[13]), as: [ChallengeInfo].self).0
+        #expect(last.isEmpty)
+        let unknown = refusal {
+            _ = try client.call(Service.list, ListRequest(after: "ch_nope"), as: [ChallengeInfo].self)
+        }
+        #expect(unknown?.code == .notFound)
     }
 }

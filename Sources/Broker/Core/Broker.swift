@@ -41,6 +41,8 @@ public final class Broker {
     private(set) var outboxBytes = 0
     /// Bytes read from the ROUTER since memory was last given back to the system (`giveBackMemory`).
     var bytesSinceTrim = 0
+    /// The resident set size just after memory was last given back (0 before the first time).
+    var residentAfterTrim = 0
     static let payloadCacheLimit = 32 << 20
     private var nextHeartbeat: Millis = 0
     /// When abandoned uploads are next looked for (`expireUploads`).

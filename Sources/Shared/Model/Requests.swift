@@ -47,11 +47,25 @@ public struct ChallengeRequest: Codable, Sendable {
     public init(challenge: String) { self.challenge = challenge }
 }
 
-/// `pumasi.challenge.list`: optionally only challenges in one state.
+/// `pumasi.challenge.list`: optionally only challenges in one state, a page at a time: at most `limit` challenges,
+/// and no more once the page's challenges take `pageBytes` of JSON (one at least, whatever its size), after the
+/// challenge `after` (the last of the page before). A client asks again after the last until a page comes back
+/// empty.
 public struct ListRequest: Codable, Sendable {
     public var v = wireVersion
     public var state: ChallengeState?
-    public init(state: ChallengeState? = nil) { self.state = state }
+    public var after: String?
+    public var limit: Int?
+
+    /// The most challenges a page holds, and how many it holds when `limit` is not given.
+    public static let maxLimit = 100
+    /// A page ends once its challenges take this many bytes of JSON: a challenge may hold 100,000 bytes of
+    /// description and thousands of files, and a page of them would otherwise cost the broker as much to build.
+    public static let pageBytes = 1 << 20
+
+    public init(state: ChallengeState? = nil, after: String? = nil, limit: Int? = nil) {
+        (self.state, self.after, self.limit) = (state, after, limit)
+    }
 }
 
 /// `pumasi.challenge.file`: one public file of a challenge.

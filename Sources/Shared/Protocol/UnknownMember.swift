@@ -25,21 +25,27 @@ public struct UnknownMember: Sendable, Equatable, CustomStringConvertible {
     /// where `value` sits (`spec` for a request's spec), or is empty for a document's root.
     ///
     /// Call it once `JSONDecoder` has decoded `type` from the same text: a value it cannot decode is left unchecked.
-    public static func find<T: Decodable>(_ type: T.Type, in value: JSONValue, prefix: String = "") -> [UnknownMember] {
+    /// `limit`: the first so many by path, whose suggestions alone are looked for (a body of a hundred thousand
+    /// unknown members costs a sort of their paths, not a hundred thousand searches).
+    public static func find<T: Decodable>(
+        _ type: T.Type, in value: JSONValue, prefix: String = "", limit: Int = .max
+    ) -> [UnknownMember] {
         let log = KeyLog()
         _ = try? T(from: KeyRecordingDecoder(value: value, path: [], log: log))
-        var found: [UnknownMember] = []
-        for object in log.objects {
-            let known = object.asked.sorted()
-            for name in object.members.keys.sorted() where !object.asked.contains(name) {
-                let parent = format(prefix: prefix, object.path)
-                found.append(
-                    UnknownMember(
-                        path: join(parent, name),
-                        suggestion: nearest(to: name, among: known).map { join(parent, $0) }, known: known))
+        var unknown: [(path: String, name: String, parent: String, object: Int)] = []
+        for (index, object) in log.objects.enumerated() {
+            let parent = format(prefix: prefix, object.path)
+            for name in object.members.keys where !object.asked.contains(name) {
+                unknown.append((join(parent, name), name, parent, index))
             }
         }
-        return found.sorted { $0.path < $1.path }
+        unknown.sort { $0.path < $1.path }
+        return unknown.prefix(max(0, limit)).map { member in
+            let known = log.objects[member.object].asked.sorted()
+            return UnknownMember(
+                path: member.path,
+                suggestion: nearest(to: member.name, among: known).map { join(member.parent, $0) }, known: known)
+        }
     }
 
     /// For a required member that `JSONDecoder` found missing: the member of the same object that misspells it
@@ -69,11 +75,16 @@ public struct UnknownMember: Sendable, Equatable, CustomStringConvertible {
     /// The candidate nearest `name` regardless of case, by edit distance (a swap of neighbours counts one), if it
     /// is within a third of the name's length (at least 2 edits; an exact match regardless of case always).
     public static func nearest(to name: String, among candidates: [String]) -> String? {
+        // No member name is this long: a longer one means nothing near, and is not compared at quadratic cost.
+        guard name.utf8.count <= 256 else { return nil }
         let wanted = Array(name.lowercased())
         let limit = max(2, wanted.count / 3)
         var best: (name: String, distance: Int)?
         for candidate in candidates {
-            let distance = editDistance(wanted, Array(candidate.lowercased()))
+            let other = Array(candidate.lowercased())
+            // The distance is at least the difference in length.
+            guard abs(other.count - wanted.count) <= limit else { continue }
+            let distance = editDistance(wanted, other)
             if distance <= limit, distance < best?.distance ?? .max { best = (candidate, distance) }
         }
         return best?.name

@@ -54,21 +54,30 @@ extension Broker {
     /// Gives the allocator's free memory back to the system after a burst (glibc keeps freed memory in its arenas,
     /// libzmq's I/O threads' included, and a burst of large messages would otherwise leave the broker's RSS near
     /// its peak): once the loop is idle (a poll that waited its whole timeout, at most a heartbeat interval, with
-    /// nothing to read) after `trimAfterBytes` were read, or at once after `trimAlwaysAfterBytes`.
+    /// nothing to read) after `trimAfterBytes` were read or its resident set grew by as much since it last did (a
+    /// small body can take many times its size once decoded), or at once after `trimAlwaysAfterBytes` were read.
     func giveBackMemory(idle: Bool) {
         guard bytesSinceTrim >= Self.trimAlwaysAfterBytes || (idle && bytesSinceTrim >= Self.trimAfterBytes) else {
-            return
+            // Idle, after few bytes: only a grown resident set is worth a trim (read at most once an idle poll).
+            guard idle, let resident = ProcessMemory.resident()?.current,
+                resident >= residentAfterTrim + Self.trimAfterBytes
+            else { return }
+            return trim(before: resident)
         }
+        trim(before: ProcessMemory.resident()?.current ?? 0)
+    }
+
+    private func trim(before: Int) {
         let read = bytesSinceTrim
         bytesSinceTrim = 0
-        let before = ProcessMemory.resident()?.current ?? 0
         let started = WallClock.monotonicNanos()
         ProcessMemory.giveBack()
+        residentAfterTrim = ProcessMemory.resident()?.current ?? 0
         logger.debug(
             "memory given back after a burst",
             [
                 "read.mb": "\(read >> 20)", "rss.before.mb": "\(before >> 20)",
-                "rss.after.mb": "\((ProcessMemory.resident()?.current ?? 0) >> 20)",
+                "rss.after.mb": "\(residentAfterTrim >> 20)",
                 "took.ms": "\((WallClock.monotonicNanos() - started) / 1_000_000)",
             ])
     }

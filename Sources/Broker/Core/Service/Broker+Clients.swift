@@ -14,11 +14,7 @@ extension Broker {
             switch service {
             case Service.post: return try postChallenge(body, sender: sender, now: now)
             case Service.list:
-                let request = try Wire.decode(ListRequest.self, from: body.first)
-                return try reply(
-                    store.challenges(state: request.state).filter { try visible($0, to: sender) }.map {
-                        try challengeInfo($0, for: sender)
-                    })
+                return try reply(listPage(Wire.decode(ListRequest.self, from: body.first), sender: sender))
             case Service.show:
                 return try reply(challengeInfo(visibleChallenge(named: body, to: sender), for: sender))
             case Service.file: return try publicFile(body, sender: sender)
@@ -95,6 +91,30 @@ extension Broker {
     }
 
     private func reply<T: Codable>(_ result: T) -> [Data] { [Wire.encode(Reply.success(result))] }
+
+    /// A page of `pumasi.challenge.list` (`ListRequest`): what the caller may see, read from the store a batch at a
+    /// time, so that a page costs what it holds and not the whole store.
+    private func listPage(_ request: ListRequest, sender: Sender?) throws -> [ChallengeInfo] {
+        let limit = min(max(request.limit ?? ListRequest.maxLimit, 1), ListRequest.maxLimit)
+        var after = request.after
+        if let after, try !Identifier.isWellFormed(after, prefix: "ch") || !store.challengeExists(after) {
+            throw ProtocolError(.notFound, "no challenge \(String(after.prefix(64))) to list after")
+        }
+        var page: [ChallengeInfo] = []
+        var bytes = 0
+        // Bounded by the store: each batch starts after the last, and an empty or short batch ends it.
+        while true {
+            let batch = try store.challenges(state: request.state, after: after, limit: limit)
+            for record in batch where try visible(record, to: sender) {
+                let info = try challengeInfo(record, for: sender)
+                bytes += Wire.encode(info).count
+                page.append(info)
+                if page.count == limit || bytes >= ListRequest.pageBytes { return page }
+            }
+            guard batch.count == limit, let last = batch.last else { return page }
+            after = last.id
+        }
+    }
 
     /// A solver reads only its own submissions, a seeker only those to its own challenges, an admin all; to
     /// anyone else a submission does not exist (the same `not_found` as a wrong id, so it reveals nothing).
@@ -288,7 +308,7 @@ extension Broker {
         if case .failure(let problem)? = parsed {
             throw ProtocolError(.badRequest, "the request cannot be checked for unknown members: \(problem)")
         }
-        if let tree, let unknown = UnknownMember.find(PostRequest.self, in: tree).first {
+        if let tree, let unknown = UnknownMember.find(PostRequest.self, in: tree, limit: 1).first {
             throw ProtocolError(.badRequest, unknown.description)
         }
         var spec = post.spec

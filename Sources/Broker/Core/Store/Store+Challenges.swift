@@ -175,15 +175,29 @@ extension Store {
             Store.challenge)
     }
 
-    func challenges(state: ChallengeState?) throws -> [ChallengeRecord] {
+    /// Challenges in `state` by deadline, or all by when they were posted; with `after` (a challenge's id), those
+    /// that come after it in that order; at most `limit`.
+    func challenges(state: ChallengeState?, after: String?, limit: Int?) throws -> [ChallengeRecord] {
+        let order = state == nil ? "created_at" : "deadline"
+        var conditions: [String] = []
+        var values: [SQLValue] = []
         if let state {
-            return try db.query(
-                "SELECT \(Store.challengeColumns) FROM challenges WHERE state = ? ORDER BY deadline, id",
-                [.text(state.rawValue)]
-            ).map(Store.challenge)
+            conditions.append("state = ?")
+            values.append(.text(state.rawValue))
         }
-        return try db.query("SELECT \(Store.challengeColumns) FROM challenges ORDER BY created_at, id").map(
-            Store.challenge)
+        if let after {
+            conditions.append("(\(order), id) > (SELECT \(order), id FROM challenges WHERE id = ?)")
+            values.append(.text(after))
+        }
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        let bound = limit.map { " LIMIT \(max(0, $0))" } ?? ""
+        return try db.query(
+            "SELECT \(Store.challengeColumns) FROM challenges\(filter) ORDER BY \(order), id\(bound)", values
+        ).map(Store.challenge)
+    }
+
+    func challengeExists(_ id: String) throws -> Bool {
+        try db.queryOne("SELECT 1 FROM challenges WHERE id = ?", [.text(id)]) != nil
     }
 
     /// The id of the challenge whose handle is `slug`.

@@ -124,7 +124,7 @@ enum LoginCommand: Command {
             ? "is a broker (started with --insecure) or a relay listening there?"
             : "is it running there, is --broker-key its key, and has its operator added yours (pumasi-broker keys add)?"
         let reply = Result { () throws(ClientError) -> [ChallengeInfo] in
-            try client.call(Service.list, ListRequest(state: .open), as: [ChallengeInfo].self).0
+            try client.call(Service.list, ListRequest(state: .open, limit: 1), as: [ChallengeInfo].self).0
         }
         switch reply {
         case .failure(.timeout):

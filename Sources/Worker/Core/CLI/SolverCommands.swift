@@ -17,8 +17,7 @@ enum ListCommand: Command {
             }
             state = parsed
         }
-        let (challenges, _) = try context.client().call(
-            Service.list, ListRequest(state: state), as: [ChallengeInfo].self)
+        let challenges = try context.client().challenges(state: state)
         if context.json {
             context.console.json(challenges)
             return 0

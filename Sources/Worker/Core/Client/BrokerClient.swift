@@ -226,6 +226,19 @@ public final class BrokerClient {
         return (result, Array(frames.dropFirst()))
     }
 
+    /// Every challenge the broker lists (in `state`, if given), page after page (`ListRequest`) until an empty one.
+    public func challenges(state: ChallengeState?) throws(ClientError) -> [ChallengeInfo] {
+        var all: [ChallengeInfo] = []
+        // Bounded: a page holds one challenge at least, and no broker holds a million challenges.
+        for _ in 0..<1_000_000 {
+            let (page, _) = try call(
+                Service.list, ListRequest(state: state, after: all.last?.id), as: [ChallengeInfo].self)
+            if page.isEmpty { break }
+            all += page
+        }
+        return all
+    }
+
     private static func error(in frame: Data?) -> ProtocolError {
         guard let frame, let reply = try? JSONDecoder().decode(Reply<Empty>.self, from: frame), let error = reply.error
         else { return ProtocolError(.internal, "the broker reported an error without details") }

@@ -46,7 +46,7 @@ struct SiteWriter {
     }
 
     private func list() throws -> [ChallengeInfo] {
-        try client.call(Service.list, ListRequest(state: nil), as: [ChallengeInfo].self).0
+        try client.challenges(state: nil)
     }
 
     private func writeIndex(_ challenges: [ChallengeInfo]) throws -> String {
