@@ -105,7 +105,7 @@ public final class Relay: Sendable {
         onReady(listening)
 
         var poller = ZMQPoller([subscriber, frontend, control])
-        var nextSync = WallClock.now() + config.syncInterval
+        var nextSync = WallClock.now() + nextCheck(&state)
         while true {
             let wake = min(nextSync, state.busyUntil ?? nextSync)
             let ready = try poller.poll(
@@ -138,7 +138,7 @@ public final class Relay: Sendable {
             }
             if WallClock.now() >= nextSync {
                 synchronise(&state)
-                nextSync = WallClock.now() + config.syncInterval
+                nextSync = WallClock.now() + nextCheck(&state)
             }
         }
     }
@@ -174,7 +174,26 @@ public final class Relay: Sendable {
         var owner: String?
         /// Whether the broker has named the owner (`pumasi.whoami`, over CURVE).
         var ownerConfirmed = false
+        /// Checks made since the broker stopped answering (0 while it answers): the wait before the next one doubles.
+        var checksWhileAway = 0
     }
+
+    /// The wait before the next periodic check, never the same for two relays: the sync interval, a quarter more or
+    /// less at random, so that relays started together do not knock in step; while the broker is away, from about
+    /// `awayCheckInitial` doubling up to the sync interval, so that a broker back after a restart is found soon.
+    private func nextCheck(_ state: inout State) -> Millis {
+        state.checksWhileAway = state.brokerAway == nil ? 0 : state.checksWhileAway + 1
+        return Self.checkWait(interval: config.syncInterval, checksWhileAway: state.checksWhileAway)
+    }
+
+    /// `nextCheck`'s wait: with the broker answering (`checksWhileAway` 0), or after that many checks without.
+    static func checkWait(interval: Millis, checksWhileAway: Int) -> Millis {
+        guard checksWhileAway > 0 else { return Jitter.spread(interval, by: 0.25) }
+        return Jitter.spread(min(interval, awayCheckInitial << min(checksWhileAway - 1, 16)), by: 0.5)
+    }
+
+    /// The first wait between checks once the broker stops answering.
+    static let awayCheckInitial: Millis = 250
 
     // MARK: Announcements
 
