@@ -139,6 +139,45 @@ struct HostileRequestTests {
         #expect(error.code == .badRequest && error.message.contains("nested deeper than"), "\(error)")
     }
 
+    /// A client id used again with another file was answered with the first receipt, as a retry is (found from
+    /// outside: `pumasi submit --client-id X` printed "Submitted" for a file never stored). An idempotency key with
+    /// other parameters is a conflict; with the same file it is still the retry it looks like.
+    @Test func aClientIdUsedAgainForAnotherFileIsAConflict() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let harness = try BrokerHarness(directory: dir.path)
+        defer { harness.shutdown() }
+        let client = try client(harness)
+        let (spec, files) = sampleSpec()
+        let challenge = try post(client, spec, files).id
+        let first = try submit(client, challenge, "ada", "41", clientId: "run-1")
+        let again = try submit(client, challenge, "ada", "41", clientId: "run-1")
+        #expect(again.submission == first.submission && again.duplicate)
+        let other = refusal { _ = try submit(client, challenge, "ada", "42", clientId: "run-1") }
+        #expect(other?.code == .conflict, "\(String(describing: other))")
+        #expect(other?.message.contains(first.submission) == true, "\(String(describing: other))")
+        #expect(try submit(client, challenge, "ada", "42", clientId: "run-2").submission != first.submission)
+    }
+
+    /// A submission refused after the deadline was told the challenge "closed at" the time the broker marked it
+    /// closed, to the second: a broker that was down at the deadline named its own restart. The deadline is named.
+    @Test func aSubmissionAfterTheDeadlineIsToldTheDeadlineToTheMillisecond() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let harness = try BrokerHarness(directory: dir.path)
+        defer { harness.shutdown() }
+        let client = try client(harness)
+        let (spec, files) = sampleSpec(deadlineIn: 400)
+        let challenge = try post(client, spec, files)
+        usleep(600_000)
+        let refused = refusal { _ = try submit(client, challenge.id, "ada", "42") }
+        #expect(refused?.code == .closed)
+        #expect(
+            refused?.message
+                == "challenge \(challenge.id) closed at its deadline, \(WallClock.isoMillis(challenge.deadline))",
+            "\(String(describing: refused))")
+    }
+
     /// A time limit of the smallest positive `Double` was accepted: a job that must end before it starts.
     @Test func aTimeLimitShorterThanATenthOfASecondIsRefused() throws {
         var (spec, _) = sampleSpec()

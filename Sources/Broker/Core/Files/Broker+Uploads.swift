@@ -234,7 +234,7 @@ extension Broker {
         }
         guard record.state == .open, now < record.deadline else {
             throw ProtocolError(
-                .closed, "challenge \(record.id) closed at \(WallClock.iso(record.closedAt ?? record.deadline))")
+                .closed, "challenge \(record.id) closed \(record.whenClosed)")
         }
         try checkPhase(record, solver: solver, now: now)
         if let sha256, let window = repeatWindow, window > 0,

@@ -199,6 +199,19 @@ extension Broker {
                     throw ProtocolError(
                         .conflict, "client id \(clientId) was already used for a submission to \(receipt.challenge)")
                 }
+                // The same id with another file is not a retry, as an idempotency key with other parameters is not.
+                let sha256: String? =
+                    if let upload = request.upload {
+                        UploadInfo.isWellFormed(upload) ? try store.upload(upload)?.sha256 : nil
+                    } else {
+                        body.count == 2 ? SHA256.hex(body[1]) : nil
+                    }
+                if let sha256, sha256 != receipt.sha256 {
+                    throw ProtocolError(
+                        .conflict,
+                        "client id \(clientId) was already used for \(receipt.submission), a file of sha256 "
+                            + "\(receipt.sha256); this one is \(sha256): a new submission needs a new client id")
+                }
                 // A retried commit whose first reply was lost may have begun the upload again: it is over.
                 if let upload = request.upload, UploadInfo.isWellFormed(upload) { try store.endUpload(upload) }
                 return receipt
@@ -232,7 +245,7 @@ extension Broker {
         }
         guard record.state == .open, now < record.deadline else {
             throw ProtocolError(
-                .closed, "challenge \(record.id) closed at \(WallClock.iso(record.closedAt ?? record.deadline))")
+                .closed, "challenge \(record.id) closed \(record.whenClosed)")
         }
         try checkPhase(record, solver: request.solver, now: now)
         // The same command run twice: the same file again within the window is the first submission (and costs no

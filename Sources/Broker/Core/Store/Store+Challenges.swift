@@ -54,6 +54,12 @@ struct ChallengeRecord {
     }
 
     var rules: SubmissionRules { spec?.rules ?? SubmissionRules() }
+    /// When it closed, for a refusal: at its deadline (to the millisecond, whenever the broker marked it closed: a
+    /// broker that was down at the deadline marks it when it starts), or earlier, closed by an admin.
+    var whenClosed: String {
+        guard let closedAt, closedAt < deadline else { return "at its deadline, \(WallClock.isoMillis(deadline))" }
+        return "at \(WallClock.isoMillis(closedAt)), before its deadline"
+    }
     var ranking: RankingSpec { spec?.ranking ?? RankingSpec() }
     var policy: AwardPolicySpec { award.policy ?? spec?.award.policy ?? AwardPolicySpec(kind: .winnerTakesAll) }
     var rankingMetric: String { ranking.metric ?? "score" }

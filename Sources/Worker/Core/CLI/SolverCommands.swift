@@ -363,12 +363,17 @@ enum SubmitCommand: Command {
             if context.json { context.console.json(info) } else { StatusCommand.print(info, context.console) }
             return info.state == .failed ? 1 : 0
         }
+        // A duplicate is the earlier submission: of this client id when one was given, else of this file lately.
+        let again =
+            context.arguments.value("client-id") != nil
+            ? "the submission of client id \(request.clientId ?? ""); a new one needs a new client id"
+            : "the same submission; --again submits the file anew"
         if context.json {
             context.console.json(receipt)
         } else {
             context.console.out(
                 """
-                Submitted \(receipt.submission) to \(receipt.challenge)\(receipt.duplicate ? " (already received at \(WallClock.iso(receipt.receivedAt)): the same submission; --again submits the file anew)" : "")
+                Submitted \(receipt.submission) to \(receipt.challenge)\(receipt.duplicate ? " (already received at \(WallClock.iso(receipt.receivedAt)): \(again))" : "")
                   \(receipt.size) bytes, sha256 \(receipt.sha256)
                   Follow it with: pumasi status \(receipt.submission)
                 """ + (receipt.quota?.summary.map { "\n  Quota: \($0)" } ?? ""))
