@@ -139,6 +139,23 @@ struct HostileRequestTests {
         #expect(error.code == .badRequest && error.message.contains("nested deeper than"), "\(error)")
     }
 
+    /// Each refused or malformed request wrote a warning: a solver calling a seeker's service wrote 45,000 lines in
+    /// 15 s. Now one a sender and kind every 10 s, with the count of those between.
+    @Test func warningsAboutOneSenderAreLoggedOnceEveryTenSecondsWithACount() {
+        var throttle = LogThrottle()
+        #expect(throttle.admit("refused\u{0}ada", now: 0) == 1)
+        for at in stride(from: Millis(10), to: 10_000, by: 10) {
+            #expect(throttle.admit("refused\u{0}ada", now: at) == nil)
+        }
+        #expect(throttle.admit("refused\u{0}bob", now: 5_000) == 1)
+        #expect(throttle.admit("invalid\u{0}ada", now: 5_000) == 1)
+        #expect(throttle.admit("refused\u{0}ada", now: 10_000) == 1_000)
+        #expect(throttle.admit("refused\u{0}ada", now: 10_001) == nil)
+        // What has been quiet for two intervals is forgotten.
+        #expect(throttle.admit("refused\u{0}carol", now: 40_000) == 1)
+        #expect(throttle.count == 1)
+    }
+
     /// A client id used again with another file was answered with the first receipt, as a retry is (found from
     /// outside: `pumasi submit --client-id X` printed "Submitted" for a file never stored). An idempotency key with
     /// other parameters is a conflict; with the same file it is still the retry it looks like.

@@ -13,7 +13,11 @@ extension Broker {
         do {
             inbound = try MDP.parse(message.frames.dropFirst())
         } catch {
-            logger.warning("invalid message", ["peer": peerName(identity), "error": error.description])
+            if let occurrences = throttled("invalid message", by: peerName(identity)) {
+                logger.warning(
+                    "invalid message",
+                    ["peer": peerName(identity), "error": error.description, "occurrences": occurrences])
+            }
             let body = Wire.encode(Reply<Empty>.failure(ProtocolError(.badRequest, "invalid message: \(error)")))
             send(to: identity, MDP.clientReply(service: "pumasi.error", body: [body]))
             return
@@ -29,12 +33,25 @@ extension Broker {
             sender = Sender(name: who.name, role: who.role, scope: who.scope)
         }
         if let sender, let problem = Self.forbidden(inbound, for: sender.role) {
-            logger.warning(
-                "request refused", ["peer": peerName(identity), "principal": sender.name, "reason": problem])
+            if let occurrences = throttled("request refused", by: sender.name) {
+                logger.warning(
+                    "request refused",
+                    [
+                        "peer": peerName(identity), "principal": sender.name, "reason": problem,
+                        "occurrences": occurrences,
+                    ])
+            }
             return refuse(identity, inbound, problem)
         }
         // A sender over its rate is answered busy here, before the savepoint: a refusal costs no store work.
         if let busy = admit(identity, inbound, sender: sender) { return send(to: identity, busy) }
+        // What the request holds the loop for beyond the ordinary is charged to its sender afterwards.
+        let started = admission.isOn ? WallClock.monotonicNanos() : 0
+        defer {
+            if admission.isOn, inbound.isClientRequest {
+                admission.charge(admissionKey(identity, sender), loopNanos: WallClock.monotonicNanos() - started)
+            }
+        }
         let now = config.clock()
         let sendsBefore = outbox.count
         // The memory as it was, so that a client request rolled back leaves memory as the store is. Copied whole
@@ -86,6 +103,14 @@ extension Broker {
                     to: identity, MDP.clientReply(service: service, body: [Wire.encode(Reply<Empty>.failure(failure))]))
             }
         }
+    }
+}
+
+extension Broker {
+    /// Whether to log now what `sender` did wrong (`kind`): at most once per `LogThrottle.interval` for each
+    /// sender and kind. Its value is how many occurrences the line stands for, for the line's `occurrences`.
+    func throttled(_ kind: String, by sender: String) -> String? {
+        logThrottle.admit(kind + "\u{0}" + sender, now: config.clock()).map(String.init)
     }
 }
 

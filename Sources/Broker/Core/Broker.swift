@@ -32,6 +32,8 @@ public final class Broker {
     var memory = BrokerMemory()
     /// Each sender's token bucket (`Admission`). Not part of `memory`: a request rolled back was still sent.
     var admission: Admission
+    /// Warnings about what senders do wrong, at most one a sender and kind every 10 s (`throttled`).
+    var logThrottle = LogThrottle()
     /// The service of the client request being handled, for the audit entries of refusals.
     var requestService = ""
     /// What this pass will send once its transaction has committed, and its size in bytes.
@@ -70,6 +72,7 @@ public final class Broker {
         self.config = config
         self.logger = logger
         admission = Admission(rate: config.admitRate, burst: config.admitBurst)
+        admission.freeLoopNanos = config.admitFreeLoopNanos
         let context =
             try context
             ?? (config.ioThreads == 1 ? ZMQContext() : ZMQContext(ioThreads: config.ioThreads, maxSockets: 1_023))

@@ -63,6 +63,9 @@ public struct BrokerConfig: Sendable {
     /// hundreds, sends; a sender over it is answered busy with a time to retry. A rate of 0 turns admission off.
     public var admitRate = 50.0
     public var admitBurst = 500.0
+    /// Loop time a request takes before its sender pays for more (`Admission.freeLoopNanos`): ordinary requests
+    /// take a tenth of it in a release build.
+    public var admitFreeLoopNanos: UInt64 = 1_000_000
     /// The wall clock, injectable for tests.
     public var clock: @Sendable () -> Millis = { WallClock.now() }
 

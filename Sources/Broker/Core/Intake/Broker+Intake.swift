@@ -29,7 +29,11 @@ extension Broker {
     /// and are retried.
     private func refuse(_ message: ZMQMessage, _ reason: String, code: ProtocolError.Code) {
         guard let identity = message.frames.first else { return }
-        logger.warning("message over its limits refused", ["peer": peerName(identity), "reason": reason])
+        if let occurrences = throttled("message over its limits refused", by: peerName(identity)) {
+            logger.warning(
+                "message over its limits refused",
+                ["peer": peerName(identity), "reason": reason, "occurrences": occurrences])
+        }
         let frames = message.frames
         if frames.count > 2, frames[2] == MDP.workerHeader { return }
         var service = "pumasi.error"

@@ -9,6 +9,10 @@ import PumasiShared
 /// - A request costs `cost(service:)` tokens: 1 for what writes (a submission, an upload begun, a challenge posted),
 ///   `readCost` for anything else. A request that finds too few tokens takes none and is refused busy, with the time
 ///   until its cost is refilled (`Refusal.retryAfterMs`), never less than 1 ms.
+/// - A request that holds the broker's loop longer than `freeLoopNanos` pays for the rest too, a token for every
+///   `loopNanosPerToken`, after it was handled (`charge`): the bucket may go into debt, down to `-burst`, and its
+///   sender is refused busy until it is paid back. So a principal's share of the loop is bounded, not only its
+///   count of requests: a report of a large challenge, or a submission of 16 MiB, costs what it takes.
 /// - An admin's bucket is `adminFactor` times larger and faster (scripts, dumps); evaluators are not metered (their
 ///   requests fetch what the broker's own jobs need).
 /// - Memory is bounded: every `sweepInterval`, the buckets that are full again (idle for `burst / rate` seconds) are
@@ -52,6 +56,10 @@ struct Admission {
     var burst: Double
     var readCost = 0.25
     var adminFactor = 10.0
+    /// Loop time a request takes at no cost beyond its own: every ordinary request takes far less.
+    var freeLoopNanos: UInt64 = 1_000_000
+    /// Loop time beyond that which costs a token: at `rate` 50, a sender can hold the loop 100 ms a second.
+    var loopNanosPerToken: UInt64 = 2_000_000
     var sweepInterval: Millis = 10_000
     var logInterval: Millis = 10_000
     private(set) var buckets: [Key: Bucket] = [:]
@@ -108,6 +116,15 @@ struct Admission {
     }
 
     private static let epsilon = 1e-9
+
+    /// Charges `key`'s bucket for the loop time an admitted request took beyond `freeLoopNanos`, into debt if need
+    /// be (down to `-burst`).
+    mutating func charge(_ key: Key, loopNanos: UInt64) {
+        guard isOn, loopNanos > freeLoopNanos, var bucket = buckets[key] else { return }
+        let tokens = Double(loopNanos - freeLoopNanos) / Double(loopNanosPerToken)
+        bucket.tokens = max(-bucket.burst, bucket.tokens - tokens)
+        buckets[key] = bucket
+    }
 
     /// The bucket as it stands at `now`: `rate` tokens a second added since it was last touched, up to `burst`.
     private func refilled(_ bucket: Bucket, now: Millis) -> Bucket {

@@ -9,7 +9,7 @@ extension Broker {
     /// few seconds, with the count of refusals since the last line.
     func admit(_ identity: Data, _ inbound: MDP.Inbound, sender: Sender?) -> [Data]? {
         guard admission.isOn, case .clientRequest(let service, _) = inbound else { return nil }
-        let key: Admission.Key = sender.map { .principal($0.name) } ?? .connection(identity)
+        let key = admissionKey(identity, sender)
         let cost = admission.cost(service: service)
         guard let refusal = admission.admit(key, role: sender?.role, cost: cost, now: config.clock()) else {
             return nil
@@ -32,6 +32,11 @@ extension Broker {
                 + "\(burst)); retry in \(refusal.retryAfterMs) ms",
             retryAfterMs: refusal.retryAfterMs)
         return MDP.clientReply(service: service, body: [Wire.encode(Reply<Empty>.failure(error))])
+    }
+
+    /// Whose bucket a request is taken from: its principal's with CURVE, its connection's without.
+    func admissionKey(_ identity: Data, _ sender: Sender?) -> Admission.Key {
+        sender.map { .principal($0.name) } ?? .connection(identity)
     }
 
     /// A rate or a size as people write it: whole when it is, else with one decimal.
