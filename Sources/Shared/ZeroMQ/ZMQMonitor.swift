@@ -68,6 +68,11 @@ public final class ZMQMonitor {
             }
         }
 
+        /// For a failed handshake: libzmq knows no reason. The peer closed the connection during the handshake:
+        /// a server that cannot decrypt the client's HELLO (the client holds the wrong server key) does, and so
+        /// does a server that is stopping.
+        public var isWithoutDetail: Bool { event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL }
+
         /// For a failed handshake: the peer speaks another security mechanism (one side CURVE, the other not).
         public var isMechanismMismatch: Bool {
             event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL

@@ -7,7 +7,9 @@ import PumasiShared
 /// A value fed with the events (`on(_:now:)`) and the clock (`check(now:)`); it needs no socket, so its rules are
 /// tested without one (`ConnectionWatchTests`). The rules:
 /// - the broker's ZAP handler refusing the key, and any other failed handshake, end the request at once: trying
-///   again with the same keys cannot help;
+///   again with the same keys cannot help; except that a handshake failed without detail (the broker closed the
+///   connection: it holds another key, or it was stopping) ends it only the second time in a row, after libzmq
+///   has connected again (found from outside: a broker restarting told clients their key for it was wrong);
 /// - with one endpoint, connections refused (retried again and again) for `refusalGrace` with none made end it as
 ///   "nobody answers";
 ///   with several (brokers of which one is active), refusals are normal and only the timeout ends the wait;
@@ -40,6 +42,8 @@ public struct ConnectionWatch: Sendable {
     private var firstRefusal: UInt64?
     /// Connection attempts retried since the last connection.
     private var retries = 0
+    /// Handshakes failed without detail since the last that succeeded.
+    private var failuresWithoutDetail = 0
     /// Whether a request is pending, and whether it has gone out over a completed connection.
     private var pendingOnReadySocket: Bool?
 
@@ -70,6 +74,7 @@ public struct ConnectionWatch: Sendable {
                 firstRefusal = now
             }
         case .handshakeSucceeded:
+            failuresWithoutDetail = 0
             ready = true
             if pendingOnReadySocket != nil { pendingOnReadySocket = true }
             everReady = true
@@ -80,6 +85,10 @@ public struct ConnectionWatch: Sendable {
         case .authenticationFailed:
             return .keyRefused(status: Int(event.value))
         case .handshakeFailed:
+            if event.isWithoutDetail {
+                failuresWithoutDetail += 1
+                if failuresWithoutDetail < 2 { return nil }
+            }
             return .handshakeFailed(mechanismMismatch: event.isMechanismMismatch, detail: event.handshakeProblem)
         case .other:
             break
