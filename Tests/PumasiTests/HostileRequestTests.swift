@@ -10,6 +10,15 @@ import Testing
 /// sends the request as it was found, then checks that the broker still serves.
 @Suite("Hostile requests", .timeLimit(.minutes(2)))
 struct HostileRequestTests {
+    /// A broker on its own thread in a temporary directory, and a client of it, for `body`.
+    private static func withBroker(_ body: (BrokerClient, BrokerHarness) throws -> Void) throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let harness = try BrokerHarness(directory: dir.path)
+        defer { harness.shutdown() }
+        try body(try client(harness), harness)
+    }
+
     /// The error a raw JSON request gets, or nil for a success.
     private static func error(
         _ client: BrokerClient, _ service: String, _ json: String, files: [Data] = []
@@ -27,53 +36,47 @@ struct HostileRequestTests {
 
     /// `phase` was subtracted from before it was compared: `Int.min` trapped on overflow and took the broker down.
     @Test func aLeaderboardOfAnyPhaseNumberIsAnsweredAndTheBrokerServesOn() throws {
-        let dir = try TempDirectory()
-        defer { dir.remove() }
-        let harness = try BrokerHarness(directory: dir.path)
-        defer { harness.shutdown() }
-        let client = try client(harness)
-        let (spec, files) = sampleSpec()
-        let challenge = try post(client, spec, files)
-        for phase in [Int.min, Int.min + 1, -1, 0, 1, Int.max] {
-            let error = try Self.error(
-                client, Service.leaderboard, #"{"v":1,"challenge":"\#(challenge.id)","phase":\#(phase)}"#)
-            #expect(error?.code == .badRequest && error?.message == "\(challenge.id) has no phases", "\(phase)")
+        try Self.withBroker { client, _ in
+            let (spec, files) = sampleSpec()
+            let challenge = try post(client, spec, files)
+            for phase in [Int.min, Int.min + 1, -1, 0, 1, Int.max] {
+                let error = try Self.error(
+                    client, Service.leaderboard, #"{"v":1,"challenge":"\#(challenge.id)","phase":\#(phase)}"#)
+                #expect(error?.code == .badRequest && error?.message == "\(challenge.id) has no phases", "\(phase)")
+            }
+            #expect(try Self.error(client, Service.leaderboard, #"{"v":1,"challenge":"\#(challenge.id)"}"#) == nil)
         }
-        #expect(try Self.error(client, Service.leaderboard, #"{"v":1,"challenge":"\#(challenge.id)"}"#) == nil)
     }
 
     /// An integer near 2^63 in a posted spec sent the unknown-member check into a recursion without end (it reads
     /// numbers through `Double`, where 2^63 - 1 is 2^63, out of `Int64`'s range): a stack overflow. And a deadline
     /// that far is refused by name, for a post and for an extension.
     @Test func integersAtTheEndOfTheirRangeAreRefusedOrAcceptedButNeverCrashTheBroker() throws {
-        let dir = try TempDirectory()
-        defer { dir.remove() }
-        let harness = try BrokerHarness(directory: dir.path)
-        defer { harness.shutdown() }
-        let client = try client(harness)
-        let answer = [Data("42".utf8)]
-        let far = try #require(
-            try Self.error(client, Service.post, Self.specJSON(deadline: "9223372036854775807"), files: answer))
-        #expect(far.code == .badRequest)
-        #expect(far.message.contains("spec.deadline") && far.message.contains("9999-12-31"), "\(far)")
-        let soon = WallClock.now() + 3_600_000
-        for member in ["perDay", "total", "maxBytes"] {
-            let json = Self.specJSON(deadline: "\(soon)", extra: #","rules":{"\#(member)":9223372036854775806}"#)
-            // Whatever the answer, it comes, and a typo beside the large number is still found.
-            _ = try Self.error(client, Service.post, json, files: answer)
-            let typo = Self.specJSON(
-                deadline: "\(soon)", extra: #","rules":{"\#(member)":9223372036854775806,"perday":1}"#)
-            let error = try #require(try Self.error(client, Service.post, typo, files: answer))
-            #expect(error.message.contains("spec.rules.perday"), "\(error)")
-        }
+        try Self.withBroker { client, _ in
+            let answer = [Data("42".utf8)]
+            let far = try #require(
+                try Self.error(client, Service.post, Self.specJSON(deadline: "9223372036854775807"), files: answer))
+            #expect(far.code == .badRequest)
+            #expect(far.message.contains("spec.deadline") && far.message.contains("9999-12-31"), "\(far)")
+            let soon = WallClock.now() + 3_600_000
+            for member in ["perDay", "total", "maxBytes"] {
+                let json = Self.specJSON(deadline: "\(soon)", extra: #","rules":{"\#(member)":9223372036854775806}"#)
+                // Whatever the answer, it comes, and a typo beside the large number is still found.
+                _ = try Self.error(client, Service.post, json, files: answer)
+                let typo = Self.specJSON(
+                    deadline: "\(soon)", extra: #","rules":{"\#(member)":9223372036854775806,"perday":1}"#)
+                let error = try #require(try Self.error(client, Service.post, typo, files: answer))
+                #expect(error.message.contains("spec.rules.perday"), "\(error)")
+            }
 
-        let (spec, files) = sampleSpec()
-        let challenge = try post(client, spec, files)
-        let extended = try #require(
-            try Self.error(
-                client, Service.extend, #"{"v":1,"challenge":"\#(challenge.id)","deadline":9223372036854775807}"#))
-        #expect(extended.code == .badRequest && extended.message.contains("the latest allowed"), "\(extended)")
-        #expect(try Self.error(client, Service.show, #"{"v":1,"challenge":"\#(challenge.id)"}"#) == nil)
+            let (spec, files) = sampleSpec()
+            let challenge = try post(client, spec, files)
+            let extended = try #require(
+                try Self.error(
+                    client, Service.extend, #"{"v":1,"challenge":"\#(challenge.id)","deadline":9223372036854775807}"#))
+            #expect(extended.code == .badRequest && extended.message.contains("the latest allowed"), "\(extended)")
+            #expect(try Self.error(client, Service.show, #"{"v":1,"challenge":"\#(challenge.id)"}"#) == nil)
+        }
     }
 
     /// The check's decoder handed a scalar type back to its own `init(from:)` when the value was not of that type:
@@ -105,38 +108,32 @@ struct HostileRequestTests {
     /// for each of them, though one is reported (seconds of the loop for a body within the limit). Now the first by
     /// path alone is looked for a suggestion, and names too far in length are not compared.
     @Test func aPostOfManyUnknownMembersIsAnsweredWithTheFirstAndQuickly() throws {
-        let dir = try TempDirectory()
-        defer { dir.remove() }
-        let harness = try BrokerHarness(directory: dir.path)
-        defer { harness.shutdown() }
-        let client = try client(harness)
-        let members = (0..<20_000).map { String(format: #""deadlinx%026d":1,"#, $0) }.joined()
-        let json = Self.specJSON(deadline: "\(WallClock.now() + 3_600_000)")
-            .replacingOccurrences(of: #""title":"t""#, with: members + #""title":"t""#)
-        let started = WallClock.monotonicNanos()
-        let error = try #require(try Self.error(client, Service.post, json, files: [Data("42".utf8)]))
-        let seconds = Double(WallClock.monotonicNanos() - started) / 1e9
-        print("HostileRequestTests: a post of 20,000 unknown members answered in \(Int(seconds * 1000)) ms")
-        #expect(error.message.hasPrefix(#"unknown member "spec.deadlinx00000000000000000000000000""#), "\(error)")
-        // A suggestion for each took seconds (6 - 9 s of a release build's loop for 100,000, measured from outside);
-        // one takes a parse of the body.
-        #expect(seconds < 10)
-        #expect(UnknownMember.nearest(to: "deadlinx", among: ["deadline", "description"]) == "deadline")
-        #expect(UnknownMember.nearest(to: String(repeating: "d", count: 300), among: ["deadline"]) == nil)
+        try Self.withBroker { client, _ in
+            let members = (0..<20_000).map { String(format: #""deadlinx%026d":1,"#, $0) }.joined()
+            let json = Self.specJSON(deadline: "\(WallClock.now() + 3_600_000)")
+                .replacingOccurrences(of: #""title":"t""#, with: members + #""title":"t""#)
+            let started = WallClock.monotonicNanos()
+            let error = try #require(try Self.error(client, Service.post, json, files: [Data("42".utf8)]))
+            let seconds = Double(WallClock.monotonicNanos() - started) / 1e9
+            print("HostileRequestTests: a post of 20,000 unknown members answered in \(Int(seconds * 1000)) ms")
+            #expect(error.message.hasPrefix(#"unknown member "spec.deadlinx00000000000000000000000000""#), "\(error)")
+            // A suggestion for each took seconds (6 - 9 s of a release build's loop for 100,000, measured from outside);
+            // one takes a parse of the body.
+            #expect(seconds < 10)
+            #expect(UnknownMember.nearest(to: "deadlinx", among: ["deadline", "description"]) == "deadline")
+            #expect(UnknownMember.nearest(to: String(repeating: "d", count: 300), among: ["deadline"]) == nil)
+        }
     }
 
     /// A spec nested deeper than the unknown-member check reads was taken unchecked, typos and all.
     @Test func aSpecTooDeepToCheckIsRefusedNotTakenUnchecked() throws {
-        let dir = try TempDirectory()
-        defer { dir.remove() }
-        let harness = try BrokerHarness(directory: dir.path)
-        defer { harness.shutdown() }
-        let client = try client(harness)
-        let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
-        let json = Self.specJSON(
-            deadline: "\(WallClock.now() + 3_600_000)", extra: #","timeLimitSecnds":5,"x":\#(deep)"#)
-        let error = try #require(try Self.error(client, Service.post, json, files: [Data("42".utf8)]))
-        #expect(error.code == .badRequest && error.message.contains("nested deeper than"), "\(error)")
+        try Self.withBroker { client, _ in
+            let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
+            let json = Self.specJSON(
+                deadline: "\(WallClock.now() + 3_600_000)", extra: #","timeLimitSecnds":5,"x":\#(deep)"#)
+            let error = try #require(try Self.error(client, Service.post, json, files: [Data("42".utf8)]))
+            #expect(error.code == .badRequest && error.message.contains("nested deeper than"), "\(error)")
+        }
     }
 
     /// Each refused or malformed request wrote a warning: a solver calling a seeker's service wrote 45,000 lines in
@@ -160,39 +157,33 @@ struct HostileRequestTests {
     /// outside: `pumasi submit --client-id X` printed "Submitted" for a file never stored). An idempotency key with
     /// other parameters is a conflict; with the same file it is still the retry it looks like.
     @Test func aClientIdUsedAgainForAnotherFileIsAConflict() throws {
-        let dir = try TempDirectory()
-        defer { dir.remove() }
-        let harness = try BrokerHarness(directory: dir.path)
-        defer { harness.shutdown() }
-        let client = try client(harness)
-        let (spec, files) = sampleSpec()
-        let challenge = try post(client, spec, files).id
-        let first = try submit(client, challenge, "ada", "41", clientId: "run-1")
-        let again = try submit(client, challenge, "ada", "41", clientId: "run-1")
-        #expect(again.submission == first.submission && again.duplicate)
-        let other = refusal { _ = try submit(client, challenge, "ada", "42", clientId: "run-1") }
-        #expect(other?.code == .conflict, "\(String(describing: other))")
-        #expect(other?.message.contains(first.submission) == true, "\(String(describing: other))")
-        #expect(try submit(client, challenge, "ada", "42", clientId: "run-2").submission != first.submission)
+        try Self.withBroker { client, _ in
+            let (spec, files) = sampleSpec()
+            let challenge = try post(client, spec, files).id
+            let first = try submit(client, challenge, "ada", "41", clientId: "run-1")
+            let again = try submit(client, challenge, "ada", "41", clientId: "run-1")
+            #expect(again.submission == first.submission && again.duplicate)
+            let other = refusal { _ = try submit(client, challenge, "ada", "42", clientId: "run-1") }
+            #expect(other?.code == .conflict, "\(String(describing: other))")
+            #expect(other?.message.contains(first.submission) == true, "\(String(describing: other))")
+            #expect(try submit(client, challenge, "ada", "42", clientId: "run-2").submission != first.submission)
+        }
     }
 
     /// A submission refused after the deadline was told the challenge "closed at" the time the broker marked it
     /// closed, to the second: a broker that was down at the deadline named its own restart. The deadline is named.
     @Test func aSubmissionAfterTheDeadlineIsToldTheDeadlineToTheMillisecond() throws {
-        let dir = try TempDirectory()
-        defer { dir.remove() }
-        let harness = try BrokerHarness(directory: dir.path)
-        defer { harness.shutdown() }
-        let client = try client(harness)
-        let (spec, files) = sampleSpec(deadlineIn: 400)
-        let challenge = try post(client, spec, files)
-        usleep(600_000)
-        let refused = refusal { _ = try submit(client, challenge.id, "ada", "42") }
-        #expect(refused?.code == .closed)
-        #expect(
-            refused?.message
-                == "challenge \(challenge.id) closed at its deadline, \(WallClock.isoMillis(challenge.deadline))",
-            "\(String(describing: refused))")
+        try Self.withBroker { client, _ in
+            let (spec, files) = sampleSpec(deadlineIn: 400)
+            let challenge = try post(client, spec, files)
+            usleep(600_000)
+            let refused = refusal { _ = try submit(client, challenge.id, "ada", "42") }
+            #expect(refused?.code == .closed)
+            #expect(
+                refused?.message
+                    == "challenge \(challenge.id) closed at its deadline, \(WallClock.isoMillis(challenge.deadline))",
+                "\(String(describing: refused))")
+        }
     }
 
     /// A time limit of the smallest positive `Double` was accepted: a job that must end before it starts.
@@ -207,84 +198,77 @@ struct HostileRequestTests {
     /// READY was taken for any service name, `pumasi.challenge.list` included, after which `mmi.service` said the
     /// broker's own service was served by that evaluator. Only a scorer's service is taken now.
     @Test func readyForAServiceNoScorerHasIsAnsweredWithDisconnect() throws {
-        let dir = try TempDirectory()
-        defer { dir.remove() }
-        let harness = try BrokerHarness(directory: dir.path)
-        defer { harness.shutdown() }
-        let client = try client(harness)
-        #expect(Service.isScorer(Service.builtinScorers) && Service.isScorer(Service.plugin("a-b_1")))
-        #expect(Service.isScorer("pumasi.program") && Service.isScorer("pumasi.program.python:3.12"))
-        #expect(!Service.isScorer("pumasi.plugin.../../x") && !Service.isScorer("pumasi.plugin."))
-        for service in [Service.list, Service.mmiService, "pumasi.plugin.../../x"] {
-            let context = try ZMQContext()
-            let worker = try ZMQSocket(context, .dealer)
-            try worker.connect(harness.router)
-            try worker.send(MDP.worker(.ready, [Data(service.utf8)]))
-            var poller = ZMQPoller([worker])
-            var told = false
-            for _ in 0..<100 where !told {
-                guard try poller.poll(timeoutMilliseconds: 50)[0] else { continue }
-                while let message = try worker.receive(dontWait: true) {
-                    told = told || message.frames.dropFirst(2).first == Data([MDP.WorkerCommand.disconnect.rawValue])
+        try Self.withBroker { client, harness in
+            #expect(Service.isScorer(Service.builtinScorers) && Service.isScorer(Service.plugin("a-b_1")))
+            #expect(Service.isScorer("pumasi.program") && Service.isScorer("pumasi.program.python:3.12"))
+            #expect(!Service.isScorer("pumasi.plugin.../../x") && !Service.isScorer("pumasi.plugin."))
+            for service in [Service.list, Service.mmiService, "pumasi.plugin.../../x"] {
+                let context = try ZMQContext()
+                let worker = try ZMQSocket(context, .dealer)
+                try worker.connect(harness.router)
+                try worker.send(MDP.worker(.ready, [Data(service.utf8)]))
+                var poller = ZMQPoller([worker])
+                var told = false
+                for _ in 0..<100 where !told {
+                    guard try poller.poll(timeoutMilliseconds: 50)[0] else { continue }
+                    while let message = try worker.receive(dontWait: true) {
+                        told =
+                            told || message.frames.dropFirst(2).first == Data([MDP.WorkerCommand.disconnect.rawValue])
+                    }
                 }
+                #expect(told, "READY for \(service) was not answered with DISCONNECT")
+                let served = try client.request(service: Service.mmiService, body: [Data(service.utf8)])
+                #expect(served == [Data(MMIStatus.notFound.rawValue.utf8)], "\(service)")
             }
-            #expect(told, "READY for \(service) was not answered with DISCONNECT")
-            let served = try client.request(service: Service.mmiService, body: [Data(service.utf8)])
-            #expect(served == [Data(MMIStatus.notFound.rawValue.utf8)], "\(service)")
         }
     }
 
     /// A value an enumeration does not know was echoed whole, in Swift's words; a fraction where a whole number is
     /// due was "a number out of range?".
     @Test func aValueNotInItsEnumerationIsNamedShortly() throws {
-        let dir = try TempDirectory()
-        defer { dir.remove() }
-        let harness = try BrokerHarness(directory: dir.path)
-        defer { harness.shutdown() }
-        let client = try client(harness)
-        let all = try #require(try Self.error(client, Service.list, #"{"v":1,"state":"all"}"#))
-        #expect(all.message == #"field "state": "all" is not one of the values it takes (docs/protocol.md lists them)"#)
-        let long = try #require(
-            try Self.error(client, Service.list, #"{"v":1,"state":"\#(String(repeating: "x", count: 5_000))"}"#))
-        #expect(long.message.count < 200, "\(long.message.count) characters")
-        let fraction = try #require(
-            try Self.error(client, Service.post, Self.specJSON(deadline: "1.5"), files: [Data("42".utf8)]))
-        #expect(fraction.message.contains("a fraction where a whole number is due"), "\(fraction)")
+        try Self.withBroker { client, _ in
+            let all = try #require(try Self.error(client, Service.list, #"{"v":1,"state":"all"}"#))
+            #expect(
+                all.message == #"field "state": "all" is not one of the values it takes (docs/protocol.md lists them)"#)
+            let long = try #require(
+                try Self.error(client, Service.list, #"{"v":1,"state":"\#(String(repeating: "x", count: 5_000))"}"#))
+            #expect(long.message.count < 200, "\(long.message.count) characters")
+            let fraction = try #require(
+                try Self.error(client, Service.post, Self.specJSON(deadline: "1.5"), files: [Data("42".utf8)]))
+            #expect(fraction.message.contains("a fraction where a whole number is due"), "\(fraction)")
+        }
     }
 
     /// A list was every challenge whole in one reply: ten challenges of 9,999 files each made a reply of 38 MB and
     /// held the loop for seconds. Now it comes a page at a time, at most `ListRequest.maxLimit` challenges and about
     /// `ListRequest.pageBytes`, and `pumasi list` reads every page.
     @Test func theListComesInPagesBoundedInCountAndBytes() throws {
-        let dir = try TempDirectory()
-        defer { dir.remove() }
-        let harness = try BrokerHarness(directory: dir.path)
-        defer { harness.shutdown() }
-        let client = try client(harness)
-        var posted: [String] = []
-        for index in 0..<14 {
-            var (spec, files) = sampleSpec(title: "Challenge \(index)")
-            // 99,000 bytes of description each: fourteen of them are over a page's bytes.
-            spec.description = String(repeating: "d", count: 99_000)
-            posted.append(try post(client, spec, files).id)
-        }
-        let first = try client.call(Service.list, ListRequest(), as: [ChallengeInfo].self).0
-        #expect(first.count < posted.count && first.count >= ListRequest.pageBytes / 100_000, "\(first.count)")
-        // In the order they were posted (two posted within one millisecond by id), each once, over the pages.
-        let all = try client.challenges(state: nil)
-        let order = all.map(\.id)
-        #expect(order.sorted() == posted.sorted())
-        #expect(all == all.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) })
-        #expect(first.map(\.id) == Array(order.prefix(first.count)))
-        #expect(try client.challenges(state: .open).map(\.id).sorted() == posted.sorted())
+        try Self.withBroker { client, _ in
+            var posted: [String] = []
+            for index in 0..<14 {
+                var (spec, files) = sampleSpec(title: "Challenge \(index)")
+                // 99,000 bytes of description each: fourteen of them are over a page's bytes.
+                spec.description = String(repeating: "d", count: 99_000)
+                posted.append(try post(client, spec, files).id)
+            }
+            let first = try client.call(Service.list, ListRequest(), as: [ChallengeInfo].self).0
+            #expect(first.count < posted.count && first.count >= ListRequest.pageBytes / 100_000, "\(first.count)")
+            // In the order they were posted (two posted within one millisecond by id), each once, over the pages.
+            let all = try client.challenges(state: nil)
+            let order = all.map(\.id)
+            #expect(order.sorted() == posted.sorted())
+            #expect(all == all.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) })
+            #expect(first.map(\.id) == Array(order.prefix(first.count)))
+            #expect(try client.challenges(state: .open).map(\.id).sorted() == posted.sorted())
 
-        let two = try client.call(Service.list, ListRequest(after: order[3], limit: 2), as: [ChallengeInfo].self).0
-        #expect(two.map(\.id) == Array(order[4...5]))
-        let last = try client.call(Service.list, ListRequest(after: order[13]), as: [ChallengeInfo].self).0
-        #expect(last.isEmpty)
-        let unknown = refusal {
-            _ = try client.call(Service.list, ListRequest(after: "ch_nope"), as: [ChallengeInfo].self)
+            let two = try client.call(Service.list, ListRequest(after: order[3], limit: 2), as: [ChallengeInfo].self).0
+            #expect(two.map(\.id) == Array(order[4...5]))
+            let last = try client.call(Service.list, ListRequest(after: order[13]), as: [ChallengeInfo].self).0
+            #expect(last.isEmpty)
+            let unknown = refusal {
+                _ = try client.call(Service.list, ListRequest(after: "ch_nope"), as: [ChallengeInfo].self)
+            }
+            #expect(unknown?.code == .notFound)
         }
-        #expect(unknown?.code == .notFound)
     }
 }

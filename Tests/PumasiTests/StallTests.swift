@@ -203,10 +203,7 @@ extension StallTests {
     @Test func postsOfManyUnknownMembersAndListsOfLargeChallengesDoNotStallTheLoop() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        // Admission off: what is measured is the loop's cost per message, not the busy replies that admission gives
-        // a sender whose requests take the loop this long (`AdmissionTests`).
-        let broker = try CLIBroker(
-            dataDirectory: dir.file("broker"), extra: ["--heartbeat-ms", "500", "--admit-rate", "0"])
+        let broker = try Self.brokerWithoutAdmission(in: dir)
         defer { broker.spawned.stopGracefully() }
         let pid = broker.spawned.process.processIdentifier
         let evaluator = HeartbeatWatcher(endpoint: broker.router, curve: nil, interval: 0.5)
@@ -224,13 +221,9 @@ extension StallTests {
         let before = try #require(ProcessMemory.resident(pid: pid))
         evaluator.stats.withLock { $0.maxGap = 0 }
 
-        let members = (0..<25_000).map { String(format: #""deadlinx%026d":1,"#, $0) }.joined()
-        let spec = String(
-            decoding: Wire.encode(PostRequest(spec: sampleSpec().0, dryRun: true)), as: UTF8.self)
-        let bomb = Data(spec.replacingOccurrences(of: #""title":"#, with: members + #""title":"#).utf8)
+        let bomb = Self.dryRunPost(inserting: Self.unknownMembers(25_000))
         // A megabyte of zeros in a member no spec has: the parsed tree takes many times the body's bytes.
-        let zeros = Array(repeating: "0", count: 500_000).joined(separator: ",")
-        let wide = Data(spec.replacingOccurrences(of: #""title":"#, with: #""zz":[\#(zeros)],"title":"#).utf8)
+        let wide = Self.dryRunPost(inserting: Self.zeros(500_000))
         let hostile = try RawPeer(try ZMQContext(), broker.router)
         for body in [bomb, bomb, bomb, wide, wide] {
             try hostile.socket.send(MDP.clientRequest(service: Service.post, body: [body, Data("42".utf8)]))
@@ -278,17 +271,11 @@ extension StallTests {
     @Test func memoryTakenByDecodingAFewLargeBodiesIsGivenBack() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        // Admission off: what is measured is the loop's cost per message, not the busy replies that admission gives
-        // a sender whose requests take the loop this long (`AdmissionTests`).
-        let broker = try CLIBroker(
-            dataDirectory: dir.file("broker"), extra: ["--heartbeat-ms", "500", "--admit-rate", "0"])
+        let broker = try Self.brokerWithoutAdmission(in: dir)
         defer { broker.spawned.stopGracefully() }
         let pid = broker.spawned.process.processIdentifier
-        let spec = String(decoding: Wire.encode(PostRequest(spec: sampleSpec().0, dryRun: true)), as: UTF8.self)
-        let members = (0..<100_000).map { String(format: #""deadlinx%026d":1,"#, $0) }.joined()
-        let unknown = Data(spec.replacingOccurrences(of: #""title":"#, with: members + #""title":"#).utf8)
-        let zeros = Array(repeating: "0", count: 1_300_000).joined(separator: ",")
-        let wide = Data(spec.replacingOccurrences(of: #""title":"#, with: #""zz":[\#(zeros)],"title":"#).utf8)
+        let unknown = Self.dryRunPost(inserting: Self.unknownMembers(100_000))
+        let wide = Self.dryRunPost(inserting: Self.zeros(1_300_000))
         let peer = try RawPeer(try ZMQContext(), broker.router)
         #expect(try peer.request(Service.list, [Wire.encode(ListRequest())]) == nil)
         _ = eventually(seconds: 2) { false }
@@ -307,6 +294,31 @@ extension StallTests {
             "StallTests (memory): posts of \(unknown.count), \(unknown.count) and \(wide.count) bytes; broker RSS "
                 + "\(before >> 20) MiB before, \(peak >> 20) MiB peak, \(after >> 20) MiB after")
         #expect(after < before + (16 << 20), "RSS \(after >> 20) MiB after, \(before >> 20) before")
+    }
+}
+
+extension StallTests {
+    /// A broker process with 500 ms heartbeats and admission off: what is measured is the loop's cost per message,
+    /// not the busy replies that admission gives a sender whose requests take the loop this long (`AdmissionTests`).
+    static func brokerWithoutAdmission(in dir: TempDirectory) throws -> CLIBroker {
+        try CLIBroker(dataDirectory: dir.file("broker"), extra: ["--heartbeat-ms", "500", "--admit-rate", "0"])
+    }
+
+    /// The body of a dry-run post of a sample spec with `members` (JSON members, each followed by a comma) before
+    /// its title.
+    static func dryRunPost(inserting members: String) -> Data {
+        let spec = String(decoding: Wire.encode(PostRequest(spec: sampleSpec().0, dryRun: true)), as: UTF8.self)
+        return Data(spec.replacingOccurrences(of: #""title":"#, with: members + #""title":"#).utf8)
+    }
+
+    /// `count` members no spec has, each named near `deadline`.
+    static func unknownMembers(_ count: Int) -> String {
+        (0..<count).map { String(format: #""deadlinx%026d":1,"#, $0) }.joined()
+    }
+
+    /// One member no spec has, holding `count` zeros.
+    static func zeros(_ count: Int) -> String {
+        #""zz":[\#(Array(repeating: "0", count: count).joined(separator: ","))],"#
     }
 }
 
