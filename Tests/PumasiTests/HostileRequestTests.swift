@@ -137,20 +137,25 @@ struct HostileRequestTests {
     }
 
     /// Each refused or malformed request wrote a warning: a solver calling a seeker's service wrote 45,000 lines in
-    /// 15 s. Now one a sender and kind every 10 s, with the count of those between.
+    /// 15 s. Now one a sender and kind every 10 s, with the count of those between, and a few lines in all for
+    /// senders that come new each time (as the broker's refused handshakes were logged already: `LogThrottle`).
     @Test func warningsAboutOneSenderAreLoggedOnceEveryTenSecondsWithACount() {
-        var throttle = LogThrottle()
-        #expect(throttle.admit("refused\u{0}ada", now: 0) == 1)
+        var throttle = LogThrottle(interval: 10_000)
+        #expect(throttle.admit("refused\u{0}ada", now: 0)?.occurrences == 1)
         for at in stride(from: Millis(10), to: 10_000, by: 10) {
             #expect(throttle.admit("refused\u{0}ada", now: at) == nil)
         }
-        #expect(throttle.admit("refused\u{0}bob", now: 5_000) == 1)
-        #expect(throttle.admit("invalid\u{0}ada", now: 5_000) == 1)
-        #expect(throttle.admit("refused\u{0}ada", now: 10_000) == 1_000)
+        #expect(throttle.admit("refused\u{0}bob", now: 5_000)?.occurrences == 1)
+        #expect(throttle.admit("invalid\u{0}ada", now: 5_000)?.occurrences == 1)
+        #expect(throttle.admit("refused\u{0}ada", now: 10_000)?.occurrences == 1_000)
         #expect(throttle.admit("refused\u{0}ada", now: 10_001) == nil)
         // What has been quiet for two intervals is forgotten.
-        #expect(throttle.admit("refused\u{0}carol", now: 40_000) == 1)
+        #expect(throttle.admit("refused\u{0}carol", now: 40_000)?.occurrences == 1)
         #expect(throttle.count == 1)
+        // A new connection for every malformed message: 20 lines an interval, the rest counted on the next.
+        let fresh = (0..<1_000).compactMap { throttle.admit("invalid\u{0}peer-\($0)", now: 45_000) }
+        #expect(fresh.count == 19)
+        #expect(throttle.admit("invalid\u{0}late", now: 50_000)?.others == 981)
     }
 
     /// A client id used again with another file was answered with the first receipt, as a retry is (found from

@@ -217,8 +217,7 @@ extension StallTests {
             spec.files = (spec.files ?? []) + names.map { FileEntry(name: $0, role: .public) }
             _ = try post(client, spec, files + names.map { _ in Data("x".utf8) })
         }
-        _ = eventually(seconds: 5) { false }
-        let before = try #require(ProcessMemory.resident(pid: pid))
+        let before = try Self.settledResident(pid: pid)
         evaluator.stats.withLock { $0.maxGap = 0 }
 
         let bomb = Self.dryRunPost(inserting: Self.unknownMembers(25_000))
@@ -278,8 +277,7 @@ extension StallTests {
         let wide = Self.dryRunPost(inserting: Self.zeros(1_300_000))
         let peer = try RawPeer(try ZMQContext(), broker.router)
         #expect(try peer.request(Service.list, [Wire.encode(ListRequest())]) == nil)
-        _ = eventually(seconds: 2) { false }
-        let before = try #require(ProcessMemory.resident(pid: pid)).current
+        let before = try Self.settledResident(pid: pid).current
         for body in [unknown, unknown, wide] {
             let error = try #require(try peer.request(Service.post, [body, Data("42".utf8)], seconds: 60))
             #expect(error.message.hasPrefix(#"unknown member "spec."#), "\(error)")
@@ -309,6 +307,19 @@ extension StallTests {
     static func dryRunPost(inserting members: String) -> Data {
         let spec = String(decoding: Wire.encode(PostRequest(spec: sampleSpec().0, dryRun: true)), as: UTF8.self)
         return Data(spec.replacingOccurrences(of: #""title":"#, with: members + #""title":"#).utf8)
+    }
+
+    /// The broker's resident set once it holds still: two readings an idle poll apart (600 ms, past the 500 ms
+    /// heartbeat that bounds a poll) within 1 MiB, so that a trim due as the loop went idle has run; 10 s at most.
+    static func settledResident(pid: Int32) throws -> (current: Int, peak: Int) {
+        var last = try #require(ProcessMemory.resident(pid: pid))
+        for _ in 0..<16 {
+            usleep(600_000)
+            let now = try #require(ProcessMemory.resident(pid: pid))
+            if abs(now.current - last.current) < 1 << 20 { return now }
+            last = now
+        }
+        return last
     }
 
     /// `count` members no spec has, each named near `deadline`.

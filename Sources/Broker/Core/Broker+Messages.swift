@@ -13,10 +13,13 @@ extension Broker {
         do {
             inbound = try MDP.parse(message.frames.dropFirst())
         } catch {
-            if let occurrences = throttled("invalid message", by: peerName(identity)) {
+            if let line = throttled("invalid message", by: peerName(identity)) {
                 logger.warning(
                     "invalid message",
-                    ["peer": peerName(identity), "error": error.description, "occurrences": occurrences])
+                    [
+                        "peer": peerName(identity), "error": error.description, "occurrences": "\(line.occurrences)",
+                        "others.unlogged": "\(line.others)",
+                    ])
             }
             let body = Wire.encode(Reply<Empty>.failure(ProtocolError(.badRequest, "invalid message: \(error)")))
             send(to: identity, MDP.clientReply(service: "pumasi.error", body: [body]))
@@ -33,12 +36,12 @@ extension Broker {
             sender = Sender(name: who.name, role: who.role, scope: who.scope)
         }
         if let sender, let problem = Self.forbidden(inbound, for: sender.role) {
-            if let occurrences = throttled("request refused", by: sender.name) {
+            if let line = throttled("request refused", by: sender.name) {
                 logger.warning(
                     "request refused",
                     [
                         "peer": peerName(identity), "principal": sender.name, "reason": problem,
-                        "occurrences": occurrences,
+                        "occurrences": "\(line.occurrences)", "others.unlogged": "\(line.others)",
                     ])
             }
             return refuse(identity, inbound, problem)
@@ -108,9 +111,9 @@ extension Broker {
 
 extension Broker {
     /// Whether to log now what `sender` did wrong (`kind`): at most once per `LogThrottle.interval` for each
-    /// sender and kind. Its value is how many occurrences the line stands for, for the line's `occurrences`.
-    func throttled(_ kind: String, by sender: String) -> String? {
-        logThrottle.admit(kind + "\u{0}" + sender, now: config.clock()).map(String.init)
+    /// sender and kind, and a few lines an interval in all. Its value is what the line stands for.
+    func throttled(_ kind: String, by sender: String) -> LogThrottle.Line? {
+        logThrottle.admit(kind + "\u{0}" + sender, now: config.clock())
     }
 }
 

@@ -33,7 +33,7 @@ public final class Broker {
     /// Each sender's token bucket (`Admission`). Not part of `memory`: a request rolled back was still sent.
     var admission: Admission
     /// Warnings about what senders do wrong, at most one a sender and kind every 10 s (`throttled`).
-    var logThrottle = LogThrottle()
+    var logThrottle = LogThrottle(interval: 10_000)
     /// The service of the client request being handled, for the audit entries of refusals.
     var requestService = ""
     /// What this pass will send once its transaction has committed, and its size in bytes.
@@ -45,6 +45,8 @@ public final class Broker {
     var bytesSinceTrim = 0
     /// The resident set size just after memory was last given back (0 before the first time).
     var residentAfterTrim = 0
+    /// Whether the last pass read messages: the next idle one is when the loop goes idle after work.
+    var lastPassRead = true
     static let payloadCacheLimit = 32 << 20
     private var nextHeartbeat: Millis = 0
     /// When abandoned uploads are next looked for (`expireUploads`).

@@ -8,6 +8,13 @@ public enum Validation {
     /// cannot overflow.
     public static let latestTime: Millis = 253_402_300_799_999
 
+    /// A deadline (`what` names it) no later than `latestTime`.
+    public static func notPastLatest(_ time: Millis, what: String) throws(ProtocolError) {
+        guard time <= latestTime else {
+            throw bad("\(what) \(time) is past \(WallClock.iso(latestTime)), the latest allowed")
+        }
+    }
+
     public static func spec(_ spec: inout ChallengeSpec, now: Millis) throws(ProtocolError) {
         let title = spec.title.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...200).contains(title.count),
@@ -19,9 +26,7 @@ public enum Validation {
         guard spec.deadline > now else {
             throw bad("spec.deadline \(WallClock.iso(spec.deadline)) is not in the future")
         }
-        guard spec.deadline <= latestTime else {
-            throw bad("spec.deadline \(spec.deadline) is past \(WallClock.iso(latestTime)), the latest allowed")
-        }
+        try notPastLatest(spec.deadline, what: "spec.deadline")
         guard spec.award.amount >= 0 else { throw bad("spec.award.amount must not be negative") }
         guard spec.award.amount <= 1_000_000_000_000, spec.award.amount.exponent >= -4 else {
             throw bad("spec.award.amount must be at most 1000000000000 with at most 4 decimal places")

@@ -29,10 +29,13 @@ extension Broker {
     /// and are retried.
     private func refuse(_ message: ZMQMessage, _ reason: String, code: ProtocolError.Code) {
         guard let identity = message.frames.first else { return }
-        if let occurrences = throttled("message over its limits refused", by: peerName(identity)) {
+        if let line = throttled("message over its limits refused", by: peerName(identity)) {
             logger.warning(
                 "message over its limits refused",
-                ["peer": peerName(identity), "reason": reason, "occurrences": occurrences])
+                [
+                    "peer": peerName(identity), "reason": reason, "occurrences": "\(line.occurrences)",
+                    "others.unlogged": "\(line.others)",
+                ])
         }
         let frames = message.frames
         if frames.count > 2, frames[2] == MDP.workerHeader { return }
@@ -61,9 +64,11 @@ extension Broker {
     /// nothing to read) after `trimAfterBytes` were read or its resident set grew by as much since it last did (a
     /// small body can take many times its size once decoded), or at once after `trimAlwaysAfterBytes` were read.
     func giveBackMemory(idle: Bool) {
+        defer { lastPassRead = !idle }
         guard bytesSinceTrim >= Self.trimAlwaysAfterBytes || (idle && bytesSinceTrim >= Self.trimAfterBytes) else {
-            // Idle, after few bytes: only a grown resident set is worth a trim (read at most once an idle poll).
-            guard idle, let resident = ProcessMemory.resident()?.current,
+            // Idle after few bytes: only a grown resident set is worth a trim, read from `/proc` once as the loop
+            // goes idle after work, not at every poll that waits out a timer.
+            guard idle, lastPassRead, let resident = ProcessMemory.resident()?.current,
                 resident >= residentAfterTrim + Self.trimAfterBytes
             else { return }
             return trim(before: resident)

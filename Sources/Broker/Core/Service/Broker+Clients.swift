@@ -200,13 +200,9 @@ extension Broker {
                         .conflict, "client id \(clientId) was already used for a submission to \(receipt.challenge)")
                 }
                 // The same id with another file is not a retry, as an idempotency key with other parameters is not.
-                let sha256: String? =
-                    if let upload = request.upload {
-                        UploadInfo.isWellFormed(upload) ? try store.upload(upload)?.sha256 : nil
-                    } else {
-                        body.count == 2 ? SHA256.hex(body[1]) : nil
-                    }
-                if let sha256, sha256 != receipt.sha256 {
+                if let sha256 = try digest(of: request, file: body.count == 2 ? body[1] : nil),
+                    sha256 != receipt.sha256
+                {
                     throw ProtocolError(
                         .conflict,
                         "client id \(clientId) was already used for \(receipt.submission), a file of sha256 "
@@ -250,13 +246,7 @@ extension Broker {
         try checkPhase(record, solver: request.solver, now: now)
         // The same command run twice: the same file again within the window is the first submission (and costs no
         // second one of the solver's limits).
-        // An upload's file is known by the hash its begin declared (and its commit would check).
-        let sha256: String? =
-            if let upload = request.upload {
-                UploadInfo.isWellFormed(upload) ? try store.upload(upload)?.sha256 : nil
-            } else {
-                SHA256.hex(bytes)
-            }
+        let sha256 = try digest(of: request, file: bytes)
         if let window = request.repeatWindowSeconds, window > 0, let sha256,
             let earlier = try store.recentReceipt(
                 solver: request.solver, challenge: record.id, sha256: sha256,
@@ -303,6 +293,15 @@ extension Broker {
         jobSubmitted(row: job, challenge: record, phase: record.currentPhase)
         try tellIfUnserved(record, phase: record.currentPhase, now: now)
         return receipt
+    }
+
+    /// The SHA-256 of a submission's file: of its frame, or for an upload the one its begin declared (and its commit
+    /// would check); nil for an upload unknown or malformed, or without a frame.
+    private func digest(of request: SubmitRequest, file: Data?) throws -> String? {
+        if let upload = request.upload {
+            return UploadInfo.isWellFormed(upload) ? try store.upload(upload)?.sha256 : nil
+        }
+        return file.map(SHA256.hex)
     }
 
     /// `pumasi.challenge.post`: checks the spec whole (its members, its rules, its scorer against its reference

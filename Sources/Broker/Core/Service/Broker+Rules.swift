@@ -141,11 +141,7 @@ extension Broker {
         guard record.state == .draft || record.state == .open else {
             throw ProtocolError(.closed, "challenge \(record.id) is \(record.state.rawValue): its deadline is final")
         }
-        guard request.deadline <= Validation.latestTime else {
-            throw ProtocolError(
-                .badRequest,
-                "deadline \(request.deadline) is past \(WallClock.iso(Validation.latestTime)), the latest allowed")
-        }
+        try Validation.notPastLatest(request.deadline, what: "deadline")
         guard request.deadline > record.deadline else {
             throw ProtocolError(
                 .badRequest,
