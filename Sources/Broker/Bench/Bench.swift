@@ -13,10 +13,11 @@ struct Bench {
         if arguments.first == "crowd" { exit(Crowd.main(arguments.dropFirst())) }
         if arguments.first == "crowd-relays" { exit(CrowdShard.main(Array(arguments.dropFirst()))) }
         if arguments.first == "big-store" {
-            // `pumasi-bench big-store [submissions] [pending]`: a broker starting on a long-lived store.
+            // `pumasi-bench big-store [submissions] [pending] [challenges]`: a broker starting on a long-lived store.
             var options = BigStore.Options()
             if let value = arguments.dropFirst().first.flatMap(Int.init) { options.submissions = value }
             if let value = arguments.dropFirst(2).first.flatMap(Int.init) { options.pending = value }
+            if let value = arguments.dropFirst(3).first.flatMap(Int.init) { options.challenges = max(1, value) }
             return try BigStore.run(
                 options, directory: NSTemporaryDirectory() + "pumasi-big-store-\(UUID().uuidString)")
         }

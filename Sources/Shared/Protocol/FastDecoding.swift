@@ -78,17 +78,7 @@ extension ScoringResult: FastJSONDecodable {
         return result
     }
 
-    private static func metrics(_ reader: inout JSONReader) -> [String: Double]? {
-        var metrics: [String: Double] = [:]
-        guard
-            reader.members({ r, key in
-                guard let name = key.string, metrics[name] == nil, let value = r.number() else { return false }
-                metrics[name] = value
-                return true
-            })
-        else { return nil }
-        return metrics
-    }
+    private static func metrics(_ reader: inout JSONReader) -> [String: Double]? { reader.numbers() }
 }
 
 extension ScoringResult.Failure {

@@ -57,6 +57,20 @@ public struct JSONReader {
         }
     }
 
+    /// An object of numbers, as `JSONWriter.numbers` writes it (a scorer's metrics); nil for anything else, a name
+    /// given twice included.
+    public mutating func numbers() -> [String: Double]? {
+        var numbers: [String: Double] = [:]
+        guard
+            members({ r, key in
+                guard let name = key.string, numbers[name] == nil, let value = r.number() else { return false }
+                numbers[name] = value
+                return true
+            })
+        else { return nil }
+        return numbers
+    }
+
     public mutating func string() -> String? {
         skipWhitespace()
         // `stringBytes` has checked the UTF-8.

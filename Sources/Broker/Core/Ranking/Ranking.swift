@@ -43,9 +43,14 @@ struct Ranking {
     var teams: [String: (name: String, members: [String])] = [:]
 
     func value(_ candidate: RankingCandidate, on view: LeaderboardView) -> Double? {
+        value(candidate, splitMetric: "\(view.split).\(record.rankingMetric)")
+    }
+
+    /// `value(_:on:)` with the view's member name (`public.<metric>`) made once, not once per candidate.
+    private func value(_ candidate: RankingCandidate, splitMetric: String) -> Double? {
         guard let score = candidate.score else { return nil }
+        if let split = candidate.metrics[splitMetric] { return rounded(split) }
         let metric = record.rankingMetric
-        if let split = candidate.metrics["\(view.split).\(metric)"] { return rounded(split) }
         if metric == "score" { return rounded(score) }
         return candidate.metrics[metric].map(rounded)
     }
@@ -56,57 +61,76 @@ struct Ranking {
         return (value * scale).rounded() / scale
     }
 
+    /// A candidate by its place in `candidates`, with its value on a view. Ranking moves these, not the candidates:
+    /// sorting 60,000 candidates (each with its strings and metrics) by copy took most of a leaderboard's time.
+    typealias Valued = (index: Int, value: Double)
+
     /// Whether `a` ranks ahead of `b` on `view` (both valued).
-    private func ahead(_ a: (RankingCandidate, Double), _ b: (RankingCandidate, Double)) -> Bool {
-        if a.1 != b.1 { return record.direction.isBetter(a.1, than: b.1) }
-        if a.0.receivedAt != b.0.receivedAt { return a.0.receivedAt < b.0.receivedAt }
-        return a.0.order < b.0.order
+    private func ahead(_ a: Valued, _ b: Valued) -> Bool {
+        if a.value != b.value { return record.direction.isBetter(a.value, than: b.value) }
+        let (x, y) = (candidates[a.index].receivedAt, candidates[b.index].receivedAt)
+        if x != y { return x < y }
+        return candidates[a.index].order < candidates[b.index].order
     }
 
     /// The submissions that count for each entrant on `view`, valued, best first.
     func counting(on view: LeaderboardView) -> [String: [(RankingCandidate, Double)]] {
-        var bySolver: [String: [RankingCandidate]] = [:]
-        for candidate in candidates where !candidate.disqualified && candidate.score != nil {
-            bySolver[candidate.entrant, default: []].append(candidate)
+        countingPlaces(on: view).mapValues { $0.map { (candidates[$0.index], $0.value) } }
+    }
+
+    /// `counting(on:)` by place in `candidates`.
+    private func countingPlaces(on view: LeaderboardView) -> [String: [Valued]] {
+        var byEntrant: [String: [Int]] = [:]
+        for (index, candidate) in candidates.enumerated() where !candidate.disqualified && candidate.score != nil {
+            byEntrant[candidate.entrant, default: []].append(index)
         }
-        var result: [String: [(RankingCandidate, Double)]] = [:]
-        for (solver, all) in bySolver {
+        let metric = (view: "\(view.split).\(record.rankingMetric)", public: "public.\(record.rankingMetric)")
+        func valued(_ places: [Int], _ splitMetric: String) -> [Valued] {
+            places.compactMap { index in value(candidates[index], splitMetric: splitMetric).map { (index, $0) } }
+                .sorted(by: ahead)
+        }
+        var result: [String: [Valued]] = [:]
+        for (entrant, all) in byEntrant {
             var pool = all
-            if record.rules.mode == .replace, let latest = pool.max(by: { $0.order < $1.order }) { pool = [latest] }
-            if view == .final, let limit = record.rules.finalSelection {
-                let chosen = pool.filter(\.selected)
-                if !chosen.isEmpty {
-                    pool = chosen
-                } else {
-                    let byPublic = pool.compactMap { c in value(c, on: .provisional).map { (c, $0) } }.sorted(by: ahead)
-                    pool = byPublic.prefix(limit).map(\.0)
-                }
+            if record.rules.mode == .replace, let latest = pool.max(by: { candidates[$0].order < candidates[$1].order })
+            {
+                pool = [latest]
             }
-            let valued = pool.compactMap { c in value(c, on: view).map { (c, $0) } }.sorted(by: ahead)
-            if !valued.isEmpty { result[solver] = valued }
+            if view == .final, let limit = record.rules.finalSelection {
+                let chosen = pool.filter { candidates[$0].selected }
+                pool = chosen.isEmpty ? valued(pool, metric.public).prefix(limit).map(\.index) : chosen
+            }
+            let ranked = valued(pool, metric.view)
+            if !ranked.isEmpty { result[entrant] = ranked }
         }
         return result
     }
 
+    /// Each entrant's best counting submission on `view`, best first.
+    private func standings(on view: LeaderboardView) -> [Valued] {
+        countingPlaces(on: view).compactMap(\.value.first).sorted(by: ahead)
+    }
+
     /// Every solver's best counting submission, ranked; solvers with none listed after, unranked (score nil).
     func leaderboard(on view: LeaderboardView) -> [LeaderboardEntry] {
-        let best = counting(on: view).compactMapValues(\.first).values.sorted(by: ahead)
+        let best = standings(on: view)
         var entriesBySolver: [String: Int] = [:]
-        var firstSeen: [String: RankingCandidate] = [:]
-        for candidate in candidates {
+        var firstSeen: [String: Int] = [:]
+        for (index, candidate) in candidates.enumerated() {
             entriesBySolver[candidate.entrant, default: 0] += 1
-            if firstSeen[candidate.entrant] == nil, !candidate.disqualified { firstSeen[candidate.entrant] = candidate }
+            if firstSeen[candidate.entrant] == nil, !candidate.disqualified { firstSeen[candidate.entrant] = index }
         }
-        var entries = best.enumerated().map { index, pair in
-            entry(
+        var entries = best.enumerated().map { rank, pair in
+            let candidate = candidates[pair.index]
+            return entry(
                 LeaderboardEntry(
-                    rank: index + 1, solver: pair.0.solver, submission: pair.0.submission, score: pair.1,
-                    submittedAt: pair.0.receivedAt, entries: entriesBySolver[pair.0.entrant] ?? 1,
-                    metrics: visibleMetrics(pair.0, on: view)), of: pair.0.entrant)
+                    rank: rank + 1, solver: candidate.solver, submission: candidate.submission, score: pair.value,
+                    submittedAt: candidate.receivedAt, entries: entriesBySolver[candidate.entrant] ?? 1,
+                    metrics: visibleMetrics(candidate, on: view)), of: candidate.entrant)
         }
-        let ranked = Set(best.map(\.0.entrant))
-        for candidate in firstSeen.values.sorted(by: { $0.order < $1.order }) where !ranked.contains(candidate.entrant)
-        {
+        let ranked = Set(best.map { candidates[$0.index].entrant })
+        let unranked = firstSeen.values.sorted { candidates[$0].order < candidates[$1].order }.map { candidates[$0] }
+        for candidate in unranked where !ranked.contains(candidate.entrant) {
             entries.append(
                 entry(
                     LeaderboardEntry(
@@ -135,7 +159,7 @@ struct Ranking {
 
     /// The final ranking's winners in order: (submission, value), one per solver.
     func finalStandings() -> [(candidate: RankingCandidate, value: Double)] {
-        counting(on: .final).compactMapValues(\.first).values.sorted(by: ahead).map { ($0.0, $0.1) }
+        standings(on: .final).map { (candidates[$0.index], $0.value) }
     }
 
     /// Whether `value` meets `bar` in the challenge's direction.

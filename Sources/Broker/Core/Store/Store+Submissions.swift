@@ -132,8 +132,11 @@ extension Store {
         return info
     }
 
+    /// A stored outcome's metrics. Read for every submission a leaderboard ranks: `JSONDecoder` only for what the
+    /// fast reader does not take.
     static func metrics(_ json: Data?) -> [String: Double]? {
-        json.flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) }
+        guard let json else { return nil }
+        return JSONReader.read(json) { $0.numbers() } ?? (try? JSONDecoder().decode([String: Double].self, from: json))
     }
 
     /// The leaderboard on `view`: see `Ranking`.
