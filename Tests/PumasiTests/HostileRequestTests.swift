@@ -194,7 +194,7 @@ struct HostileRequestTests {
     /// A time limit of the smallest positive `Double` was accepted: a job that must end before it starts.
     @Test func aTimeLimitShorterThanATenthOfASecondIsRefused() throws {
         var (spec, _) = sampleSpec()
-        spec.timeLimitSeconds = 5e-324
+        spec.timeLimitSeconds = .leastNonzeroMagnitude
         #expect(throws: ProtocolError.self) { try Validation.spec(&spec, now: WallClock.now()) }
         spec.timeLimitSeconds = ChallengeSpec.minTimeLimitSeconds
         try Validation.spec(&spec, now: WallClock.now())

@@ -103,4 +103,70 @@ extension SecurityTests {
         #expect(settledReport.submissions.map(\.submission) == [ada.submission, broken.submission])
         #expect(settledReport.awards.map(\.solver) == ["ada"])
     }
+
+    /// A report's submissions come a page at a time, with the report's own access: the seeker reads every page of
+    /// all of them, a solver pages through their own, a cursor that is not the reader's is a wrong id, and anyone
+    /// the report is refused to is refused its pages. `BrokerClient.report` puts the pages together.
+    @Test func aReportsSubmissionsComeInPagesWithTheReportsAccess() throws {
+        let setup = try SecureSetup()
+        defer { setup.stop() }
+        let (spec, files) = sampleSpec()
+        let acme = try setup.client("acme")
+        let challenge = try post(acme, spec, files)
+        var sent: [(solver: String, id: String)] = []
+        for (index, solver) in ["ada", "bob", "ada", "ada", "bob", "ada", "ada"].enumerated() {
+            sent.append((solver, try submit(setup.client(solver), challenge.id, solver, "\(index)").submission))
+        }
+        let all = sent.map(\.id)
+        let adas = sent.filter { $0.solver == "ada" }.map(\.id)
+
+        // One page of them all without a limit; pages of two with one.
+        let whole = try acme.call(Service.report, ReportRequest(challenge: challenge.id), as: ChallengeReport.self).0
+        #expect(whole.submissions.map(\.submission) == all && whole.moreSubmissions == nil)
+        let first = try acme.call(
+            Service.report, ReportRequest(challenge: challenge.id, limit: 2), as: ChallengeReport.self
+        ).0
+        #expect(first.submissions.map(\.submission) == Array(all.prefix(2)) && first.moreSubmissions == true)
+        let second = try acme.call(
+            Service.reportSubmissions, ReportSubmissionsRequest(challenge: challenge.id, after: all[1], limit: 2),
+            as: ReportSubmissions.self
+        ).0
+        #expect(second.submissions.map(\.submission) == Array(all[2..<4]) && second.more)
+        let last = try acme.call(
+            Service.reportSubmissions, ReportSubmissionsRequest(challenge: challenge.id, after: all[5], limit: 2),
+            as: ReportSubmissions.self
+        ).0
+        #expect(last.submissions.map(\.submission) == [all[6]] && !last.more)
+        let paged = try acme.report(ReportRequest(challenge: challenge.id, limit: 2))
+        #expect(paged.submissions.map(\.submission) == all && paged.moreSubmissions == nil)
+        #expect(paged.leaderboard == whole.leaderboard && paged.challenge.id == whole.challenge.id)
+        // A limit out of range is brought into it: 0 gives a page of one.
+        let tiny = try acme.call(
+            Service.reportSubmissions, ReportSubmissionsRequest(challenge: challenge.id, after: all[0], limit: 0),
+            as: ReportSubmissions.self
+        ).0
+        #expect(tiny.submissions.map(\.submission) == [all[1]] && tiny.more)
+
+        // A solver pages through their own; another's submission is no cursor for them.
+        let ada = try setup.client("ada")
+        #expect(try ada.report(ReportRequest(challenge: challenge.id, limit: 2)).submissions.map(\.submission) == adas)
+        func pageRefusal(_ client: BrokerClient, after: String) -> ProtocolError? {
+            do {
+                _ = try client.call(
+                    Service.reportSubmissions, ReportSubmissionsRequest(challenge: challenge.id, after: after),
+                    as: ReportSubmissions.self)
+            } catch ClientError.server(let error) {
+                return error
+            } catch {
+                Issue.record("\(error)")
+            }
+            return nil
+        }
+        let notHers = pageRefusal(ada, after: sent[1].id)
+        let wrong = pageRefusal(ada, after: "sub_0000000000000000")
+        #expect(notHers?.code == .notFound && wrong?.code == .notFound)
+        #expect(notHers?.message.contains("no submission \(sent[1].id) in the report of \(challenge.id)") == true)
+        // Another seeker is refused the pages as the report.
+        #expect(pageRefusal(try setup.client("globex"), after: all[0])?.code == .forbidden)
+    }
 }

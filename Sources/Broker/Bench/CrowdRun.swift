@@ -218,8 +218,8 @@ final class CrowdRun {
         var acknowledgedCount = 0
         var found = 0
         for (challenge, ids) in acknowledged {
-            let report = try client.call(Service.report, ReportRequest(challenge: challenge), as: ChallengeReport.self)
-            let stored = Set(report.0.submissions.map(\.submission))
+            let report = try client.report(ReportRequest(challenge: challenge))
+            let stored = Set(report.submissions.map(\.submission))
             acknowledgedCount += ids.count
             found += ids.intersection(stored).count
         }

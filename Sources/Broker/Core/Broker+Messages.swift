@@ -138,6 +138,7 @@ extension Broker {
         Service.file: [.seeker, .solver, .judge, .admin],
         Service.leaderboard: [.seeker, .solver, .judge, .admin],
         Service.report: [.seeker, .solver, .judge, .admin],
+        Service.reportSubmissions: [.seeker, .solver, .judge, .admin],
         Service.status: [.seeker, .solver, .judge, .admin],
         Service.submissions: [.solver, .admin],
         Service.events: [.seeker, .solver, .judge, .admin],

@@ -21,8 +21,12 @@ public struct ChallengeReport: Codable, Sendable, Equatable {
     /// Each solver's best submission in the broker's order: best first, ties to the earlier submission.
     /// Entries without a score rank last (`standings`).
     public var leaderboard: [LeaderboardEntry]
-    /// Every submission of the challenge; the broker may leave each one's `log` out.
+    /// Every submission of the challenge, in arrival order; the broker leaves each one's `log` out. From the broker,
+    /// its first page only when `moreSubmissions` is true: `pumasi.challenge.report.submissions` gives the others
+    /// (`BrokerClient.report` reads them all).
     public var submissions: [SubmissionInfo]
+    /// More submissions follow the first page (a reply of the broker's; nil in a whole report).
+    public var moreSubmissions: Bool?
     /// The awards recorded for the challenge, in the order they were decided.
     public var awards: [AwardInfo]
     /// When the broker assembled the report.
@@ -97,5 +101,17 @@ public struct ChallengeReport: Codable, Sendable, Equatable {
 
     private static func metricNames(_ metrics: [[String: Double]?]) -> [String] {
         Set(metrics.flatMap { $0?.keys.map { $0 } ?? [] }).sorted()
+    }
+}
+
+/// A page of a report's submissions after the first (`pumasi.challenge.report.submissions`).
+public struct ReportSubmissions: Codable, Sendable, Equatable {
+    public var submissions: [SubmissionInfo]
+    /// More follow this page.
+    public var more: Bool
+
+    public init(submissions: [SubmissionInfo], more: Bool) {
+        self.submissions = submissions
+        self.more = more
     }
 }

@@ -19,6 +19,8 @@ public enum Service {
     public static let leaderboard = "pumasi.leaderboard"
     /// A challenge's results for export: challenge, leaderboard, submissions and awards (`ChallengeReport`).
     public static let report = "pumasi.challenge.report"
+    /// The report's further submissions, page by page after the first page the report holds (`ReportSubmissions`).
+    public static let reportSubmissions = "pumasi.challenge.report.submissions"
     public static let reference = "pumasi.reference"
     /// Files of any size, in chunks: begin (or resume) an upload, send a chunk, read a submission's file.
     public static let uploadBegin = "pumasi.upload.begin"
@@ -52,6 +54,7 @@ public enum Service {
         post, list, show, file, close, extend, cancel, quota, select, disqualify, award, rescore, submit, status,
         leaderboard, report, reference, judgeNext, judgeScore, events, mmiService, accept, agreement, invitations,
         join, ask, answer, clarifications, team, uploadBegin, uploadChunk, submissionFile, submissions, whoami,
+        reportSubmissions,
     ]
 
     /// Scorer services evaluators register for with READY.

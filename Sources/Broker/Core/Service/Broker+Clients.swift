@@ -45,6 +45,7 @@ extension Broker {
             case Service.leaderboard:
                 return try reply(leaderboard(Wire.decode(LeaderboardRequest.self, from: body.first), sender: sender))
             case Service.report: return try reply(report(body, sender: sender, now: now))
+            case Service.reportSubmissions: return try reply(reportSubmissions(body, sender: sender))
             case Service.close: return try reply(close(body, sender: sender, now: now))
             case Service.extend: return try reply(extend(body, sender: sender, now: now))
             case Service.cancel: return try reply(cancel(body, sender: sender, now: now))

@@ -93,13 +93,36 @@ extension Store {
         ).map(Self.submissionInfo)
     }
 
-    /// A challenge's submissions in arrival order (or only `solver`'s), as `submissionInfo` reads each, in one
-    /// query; without the history of earlier scorer versions.
-    func submissions(challenge: String, solver: String? = nil) throws -> [SubmissionInfo] {
-        try db.query(
-            "\(Self.submissionSelect) WHERE s.challenge_id = ?1 AND (s.solver = ?2 OR ?2 IS NULL) ORDER BY s.seq",
-            [.text(challenge), solver.map(SQLValue.text) ?? .null]
+    /// A page of a challenge's submissions (or only `solver`'s) in arrival order (received, then stored), as
+    /// `submissionInfo` reads each, without the history of earlier scorer versions: at most `limit` after the
+    /// submission `after` names, and whether more follow.
+    /// - Returns: nil when `after` is not one of the submissions listed.
+    func submissions(challenge: String, solver: String?, after: String?, limit: Int) throws -> (
+        [SubmissionInfo], more: Bool
+    )? {
+        var from: (receivedAt: Int64, seq: Int64) = (.min, .min)
+        if let after {
+            guard
+                let row = try db.queryOne(
+                    "SELECT received_at, seq FROM submissions WHERE id = ?1 AND challenge_id = ?2 AND (solver = ?3 OR ?3 IS NULL)",
+                    [.text(after), .text(challenge), solver.map(SQLValue.text) ?? .null]),
+                let receivedAt = row.int(0), let seq = row.int(1)
+            else { return nil }
+            from = (receivedAt, seq)
+        }
+        // Along `submissions_by_challenge` (challenge, received_at): each page reads its own rows, not those before.
+        let rows = try db.query(
+            """
+            \(Self.submissionSelect) WHERE s.challenge_id = ?1 AND (s.solver = ?2 OR ?2 IS NULL)
+                AND s.received_at >= ?3 AND (s.received_at > ?3 OR s.seq > ?4)
+            ORDER BY s.received_at, s.seq LIMIT ?5
+            """,
+            [
+                .text(challenge), solver.map(SQLValue.text) ?? .null, .integer(from.receivedAt), .integer(from.seq),
+                .integer(Int64(limit) + 1),
+            ]
         ).map(Self.submissionInfo)
+        return (Array(rows.prefix(limit)), rows.count > limit)
     }
 
     private static let submissionSelect = """

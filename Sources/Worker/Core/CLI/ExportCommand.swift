@@ -24,7 +24,7 @@ enum ExportCommand: Command {
         let output = context.arguments.value("output")
         let format = try format(context.arguments.value("format"), output: output)
         let request = ReportRequest(challenge: try context.challenge(), view: try context.view())
-        let (report, _) = try context.client().call(Service.report, request, as: ChallengeReport.self)
+        let report = try context.client().report(request)
         let data = try format.render(report)
         guard let output else {
             FileHandle.standardOutput.write(data)

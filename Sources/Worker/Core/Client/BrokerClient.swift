@@ -239,6 +239,28 @@ public final class BrokerClient {
         return all
     }
 
+    /// A challenge's whole report: the report (`pumasi.challenge.report`) and its submissions' further pages
+    /// (`pumasi.challenge.report.submissions`), each after the last submission read.
+    public func report(_ request: ReportRequest) throws(ClientError) -> ChallengeReport {
+        var (report, _) = try call(Service.report, request, as: ChallengeReport.self)
+        // Bounded: a page holds one submission at least, and the broker's pages end.
+        var more = report.moreSubmissions == true
+        for _ in 0..<1_000_000 where more {
+            guard let last = report.submissions.last?.submission else {
+                throw ClientError.invalidReply("a report page said more submissions follow, and held none")
+            }
+            let next = ReportSubmissionsRequest(challenge: request.challenge, after: last, limit: request.limit)
+            let (page, _) = try call(Service.reportSubmissions, next, as: ReportSubmissions.self)
+            report.submissions += page.submissions
+            more = page.more
+            if more, page.submissions.isEmpty {
+                throw ClientError.invalidReply("a report page said more submissions follow, and held none")
+            }
+        }
+        report.moreSubmissions = nil
+        return report
+    }
+
     private static func error(in frame: Data?) -> ProtocolError {
         guard let frame, let reply = try? JSONDecoder().decode(Reply<Empty>.self, from: frame), let error = reply.error
         else { return ProtocolError(.internal, "the broker reported an error without details") }

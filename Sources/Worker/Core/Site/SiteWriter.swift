@@ -67,7 +67,7 @@ struct SiteWriter {
     private func page(of info: ChallengeInfo) throws -> ChallengePage {
         do {
             let request = ReportRequest(challenge: info.id, view: view)
-            return ChallengePage(report: try client.call(Service.report, request, as: ChallengeReport.self).0)
+            return ChallengePage(report: try client.report(request))
         } catch {
             guard Self.isRefusal(error) else { throw error }
         }
