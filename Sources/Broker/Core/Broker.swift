@@ -34,6 +34,8 @@ public final class Broker {
     var admission: Admission
     /// Warnings about what senders do wrong, at most one a sender and kind every 10 s (`throttled`).
     var logThrottle = LogThrottle(interval: 10_000)
+    /// Leaderboard replies that took long to make, given again for a while (`LeaderboardCache`).
+    var leaderboards = LeaderboardCache()
     /// The service of the client request being handled, for the audit entries of refusals.
     var requestService = ""
     /// What this pass will send once its transaction has committed, and its size in bytes.
@@ -75,6 +77,8 @@ public final class Broker {
         self.logger = logger
         admission = Admission(rate: config.admitRate, burst: config.admitBurst)
         admission.freeLoopNanos = config.admitFreeLoopNanos
+        leaderboards.minimumCost = config.leaderboardKeptAfterNanos
+        leaderboards.ageFactor = config.leaderboardKeptFactor
         let context =
             try context
             ?? (config.ioThreads == 1 ? ZMQContext() : ZMQContext(ioThreads: config.ioThreads, maxSockets: 1_023))

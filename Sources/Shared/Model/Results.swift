@@ -242,6 +242,8 @@ public struct Leaderboard: Codable, Sendable, Equatable {
     /// For a challenge in phases: which one (1, 2, …) and its name.
     public var phase: Int?
     public var phaseName: String?
+    /// When the broker computed it: a large challenge's board is given again for a while (`docs/protocol.md`).
+    public var asOf: Millis?
 
     public init(
         challenge: String, title: String, state: ChallengeState, direction: Direction, entries: [LeaderboardEntry],

@@ -191,6 +191,7 @@ extension Broker {
         let judgement = Judgement(
             assignment: assignment.id, judge: judge, score: score, comment: comment, criteria: criteria, at: now)
         try store.insertJudgement(judgement, submission: assignment.submission, challenge: record.id)
+        leaderboards.forget(challenge: record.id)
         let detail = (["score=\(score)"] + (criteria ?? []).map { "\($0.name)=\($0.score)" }).joined(separator: " ")
         try store.audit("submission.judge", assignment.submission, by: judge, detail: detail, at: now)
         let scores = earlier.map(\.score) + [score]

@@ -43,7 +43,7 @@ extension Broker {
                 return reply(info)
             case Service.submissions: return try reply(mySubmissions(body, sender: sender))
             case Service.leaderboard:
-                return try reply(leaderboard(Wire.decode(LeaderboardRequest.self, from: body.first), sender: sender))
+                return try leaderboardReply(Wire.decode(LeaderboardRequest.self, from: body.first), sender: sender)
             case Service.report: return try reply(report(body, sender: sender, now: now))
             case Service.reportSubmissions: return try reply(reportSubmissions(body, sender: sender))
             case Service.close: return try reply(close(body, sender: sender, now: now))
@@ -92,6 +92,19 @@ extension Broker {
     }
 
     private func reply<T: Codable>(_ result: T) -> [Data] { [Wire.encode(Reply.success(result))] }
+
+    /// `pumasi.leaderboard`'s reply: checked for its sender, then made, or given again (`LeaderboardCache`).
+    private func leaderboardReply(_ request: LeaderboardRequest, sender: Sender?) throws -> [Data] {
+        let (record, view, phase) = try leaderboardScope(request, sender: sender)
+        let key = LeaderboardCache.Key(
+            challenge: record.id, phase: phase, view: view, limit: request.limit, state: record.state,
+            scorerVersion: record.scorerVersion, currentPhase: record.currentPhase)
+        return try leaderboards.reply(key, now: WallClock.monotonicNanos()) {
+            var board = try store.leaderboard(record, view: view, limit: request.limit, phase: phase)
+            board.asOf = config.clock()
+            return reply(board)
+        }
+    }
 
     /// A page of `pumasi.challenge.list` (`ListRequest`): what the caller may see, read from the store a batch at a
     /// time, so that a page costs what it holds and not the whole store.

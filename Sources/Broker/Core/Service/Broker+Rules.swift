@@ -13,6 +13,16 @@ extension Broker {
     func isAdmin(_ sender: Sender?) -> Bool { sender == nil || sender?.role == .admin }
 
     func leaderboard(_ request: LeaderboardRequest, sender: Sender?) throws -> Leaderboard {
+        let (record, view, phase) = try leaderboardScope(request, sender: sender)
+        var board = try store.leaderboard(record, view: view, limit: request.limit, phase: phase)
+        board.asOf = config.clock()
+        return board
+    }
+
+    /// The challenge, view and phase (0-based) of a leaderboard request its sender may see.
+    func leaderboardScope(_ request: LeaderboardRequest, sender: Sender?) throws -> (
+        ChallengeRecord, LeaderboardView, phase: Int?
+    ) {
         let record = try confidentialChallenge(request.challenge, to: sender, for: "see its leaderboard")
         if sender?.role == .judge, record.judging != nil, !record.state.isFinal {
             throw ProtocolError(
@@ -51,7 +61,7 @@ extension Broker {
                 "the final leaderboard of \(record.id) is revealed when it closes, at \(WallClock.iso(record.deadline))"
             )
         }
-        return try store.leaderboard(record, view: view, limit: request.limit, phase: phase)
+        return (record, view, phase)
     }
 
     /// What a solver's status may show: the private split stays hidden from solvers until the challenge closes.
@@ -207,6 +217,7 @@ extension Broker {
             else { throw ProtocolError(.notFound, "no submission \(id) of yours to \(record.id)") }
         }
         try store.selectFinal(challenge: record.id, solver: selector, submissions: chosen, now: now)
+        leaderboards.forget(challenge: record.id)
         try store.audit("submission.select", record.id, by: solver, detail: chosen.joined(separator: " "), at: now)
         return chosen
     }
@@ -225,6 +236,7 @@ extension Broker {
         guard !reason.isEmpty, reason.count <= 1_000 else {
             throw ProtocolError(.badRequest, "give a reason (1-1000 characters)")
         }
+        leaderboards.forget(challenge: record.id)
         guard
             try store.disqualify(
                 submission: request.submission, challenge: record.id, by: sender?.name, reason: reason, now: now)

@@ -33,6 +33,7 @@ extension Broker {
                 "teams of \(record.id) are frozen since \(WallClock.iso(frozenAt)): no one joins, leaves or merges")
         }
         let mine = try store.currentTeam(challenge: record.id, principal: caller)
+        leaderboards.forget(challenge: record.id)
         switch request.action {
         case .create:
             let name = try Self.teamName(request.name)

@@ -1,0 +1,69 @@
+import Foundation
+import PumasiShared
+
+/// Leaderboard replies that took the loop long to make, kept a while and given again.
+///
+/// A leaderboard is computed from every submission of its challenge: 210 ms for one of 60,000 (a release build,
+/// `pumasi-bench big-store 240000 0 4`). Polled by a crowd at a deadline, each within its admission, that would be
+/// the broker's whole loop. So a reply that took at least `minimumCost` (50 ms) is kept, as sent, and given to
+/// whoever asks the same (challenge, phase, view, limit) for `ageFactor` (10) times as long as it took: the loop
+/// spends at most about a tenth of its time on one such board, and the board is at most that much behind (2.1 s at
+/// 210 ms), which its `asOf` says. A cheaper board is computed at every request, as before, and is never behind.
+///
+/// What a seeker or a judge changes is seen at once: disqualifying, a final selection, a judge's score and a team's
+/// change forget the challenge's boards (`forget`); a new state, scorer version or phase is another key. New
+/// submissions and scores are what the age allows to wait.
+///
+/// Thread rule: the broker's loop thread.
+struct LeaderboardCache {
+    struct Key: Hashable {
+        var challenge: String
+        var phase: Int?
+        var view: LeaderboardView
+        var limit: Int?
+        var state: ChallengeState
+        var scorerVersion: Int
+        var currentPhase: Int
+    }
+
+    private struct Kept {
+        var reply: [Data]
+        var madeAt: UInt64
+        var cost: UInt64
+    }
+
+    /// Replies that took less than this to make are not kept (`BrokerConfig.leaderboardKeptAfterNanos`).
+    var minimumCost: UInt64 = 50_000_000
+    /// A kept reply is given again for this many times as long as it took to make.
+    var ageFactor: UInt64 = 10
+    /// The most replies kept: the oldest goes first.
+    static let capacity = 32
+    private var kept: [Key: Kept] = [:]
+
+    /// The reply for `key`: a kept one young enough, or `make`'s, kept if it took long.
+    mutating func reply(_ key: Key, now: UInt64, make: () throws -> [Data]) rethrows -> [Data] {
+        if let found = kept[key], now &- found.madeAt < found.cost &* ageFactor { return found.reply }
+        let began = WallClock.monotonicNanos()
+        let reply = try make()
+        let cost = WallClock.monotonicNanos() &- began
+        guard cost >= minimumCost else {
+            kept[key] = nil
+            return reply
+        }
+        if kept[key] == nil, kept.count >= Self.capacity,
+            let oldest = kept.min(by: { $0.value.madeAt < $1.value.madeAt })?.key
+        {
+            kept[oldest] = nil
+        }
+        kept[key] = Kept(reply: reply, madeAt: began, cost: cost)
+        return reply
+    }
+
+    /// Forgets every kept board of `challenge`: something changed that its readers must see at once.
+    mutating func forget(challenge: String) {
+        guard !kept.isEmpty else { return }
+        kept = kept.filter { $0.key.challenge != challenge }
+    }
+
+    var count: Int { kept.count }
+}

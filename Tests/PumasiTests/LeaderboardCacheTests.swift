@@ -1,0 +1,103 @@
+import Foundation
+import PumasiShared
+import Testing
+
+@testable import PumasiBroker
+
+/// A leaderboard that took long to make is given again for a while (`LeaderboardCache`): what is kept, for how
+/// long, and what a seeker's or a judge's change makes the broker forget.
+@Suite("Leaderboards kept", .timeLimit(.minutes(2)))
+struct LeaderboardCacheTests {
+    private static func key(_ challenge: String, limit: Int? = nil) -> LeaderboardCache.Key {
+        LeaderboardCache.Key(
+            challenge: challenge, phase: nil, view: .provisional, limit: limit, state: .open, scorerVersion: 1,
+            currentPhase: 0)
+    }
+
+    /// A reply is kept for `ageFactor` times as long as it took, and only if it took `minimumCost`.
+    @Test func aReplyIsKeptForTenTimesItsCostAndOnlyIfItWasCostly() {
+        var cache = LeaderboardCache()
+        cache.minimumCost = 2_000_000
+        var made = 0
+        func make(sleeping microseconds: useconds_t) -> [Data] {
+            made += 1
+            usleep(microseconds)
+            return [Data("\(made)".utf8)]
+        }
+        let start = WallClock.monotonicNanos()
+        // 5 ms: kept for 50 ms or more (the sleep may take longer, never shorter).
+        #expect(cache.reply(Self.key("ch_a"), now: start) { make(sleeping: 5_000) } == [Data("1".utf8)])
+        #expect(cache.reply(Self.key("ch_a"), now: start + 40_000_000) { make(sleeping: 0) } == [Data("1".utf8)])
+        #expect(made == 1)
+        // Long after: made again (and cheap this time, so no longer kept).
+        #expect(cache.reply(Self.key("ch_a"), now: start + 10_000_000_000) { make(sleeping: 0) } == [Data("2".utf8)])
+        #expect(cache.count == 0)
+        #expect(cache.reply(Self.key("ch_a"), now: start + 10_000_000_001) { make(sleeping: 0) } == [Data("3".utf8)])
+        // Another limit is another reply.
+        _ = cache.reply(Self.key("ch_a"), now: WallClock.monotonicNanos()) { make(sleeping: 5_000) }
+        _ = cache.reply(Self.key("ch_a", limit: 3), now: WallClock.monotonicNanos()) { make(sleeping: 5_000) }
+        #expect(made == 5 && cache.count == 2)
+        cache.forget(challenge: "ch_b")
+        #expect(cache.count == 2)
+        cache.forget(challenge: "ch_a")
+        #expect(cache.count == 0)
+    }
+
+    /// At most `capacity` replies are kept: the oldest goes.
+    @Test func theOldestReplyGoesOnceTheCacheIsFull() {
+        var cache = LeaderboardCache()
+        cache.minimumCost = 0
+        cache.ageFactor = 1_000_000
+        for index in 0...LeaderboardCache.capacity {
+            _ = cache.reply(Self.key("ch_\(index)"), now: WallClock.monotonicNanos()) { [Data("\(index)".utf8)] }
+        }
+        #expect(cache.count == LeaderboardCache.capacity)
+        var madeAgain = false
+        _ = cache.reply(Self.key("ch_0"), now: WallClock.monotonicNanos()) {
+            madeAgain = true
+            return []
+        }
+        #expect(madeAgain, "the first one kept was the one to go")
+    }
+
+    /// Over a real broker that keeps every board for long: a new score waits, as the age allows; a disqualification
+    /// is seen at once; `asOf` says when the board was made.
+    @Test func aKeptBoardWaitsForNewScoresButNotForADisqualification() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try BrokerHarness(directory: dir.file("broker")) {
+            $0.leaderboardKeptAfterNanos = 0
+            $0.leaderboardKeptFactor = 1_000_000_000
+        }
+        defer { broker.shutdown() }
+        let evaluator = try EvaluatorHarness(broker: broker.router, cache: dir.file("cache"))
+        defer { evaluator.shutdown() }
+        let client = try client(broker)
+        let (spec, files) = sampleSpec()
+        let challenge = try post(client, spec, files)
+        func board(limit: Int? = nil) throws -> Leaderboard {
+            try client.call(
+                Service.leaderboard, LeaderboardRequest(challenge: challenge.id, limit: limit), as: Leaderboard.self
+            ).0
+        }
+        let ada = try settled(client, try submit(client, challenge.id, "ada", "42").submission)
+        #expect(ada.state == .scored)
+        let first = try board()
+        #expect(first.entries.map(\.solver) == ["ada"])
+        let made = try #require(first.asOf)
+        #expect(abs(made - WallClock.now()) < 60_000)
+
+        let bob = try settled(client, try submit(client, challenge.id, "bob", "42").submission)
+        #expect(bob.state == .scored)
+        let kept = try board()
+        #expect(kept == first, "the same reply, made before bob's score")
+        #expect(try board(limit: 10).entries.map(\.solver) == ["ada", "bob"], "another limit is made anew")
+
+        _ = try client.call(
+            Service.disqualify, DisqualifyRequest(submission: ada.submission, reason: "copied"),
+            as: SubmissionInfo.self)
+        let after = try board()
+        #expect(after.entries.map(\.solver) == ["bob"])
+        #expect(try #require(after.asOf) >= made)
+    }
+}
