@@ -237,7 +237,9 @@ struct DumpTests {
             running.stderr.hasPrefix("Error: a broker (pid \(target.spawned.process.processIdentifier)) is running"))
         let client = try BrokerClient(endpoint: target.router, timeoutSeconds: 10)
         let (shown, _) = try client.call(Service.show, ChallengeRequest(challenge: id), as: ChallengeInfo.self)
-        let (board, _) = try client.call(Service.leaderboard, LeaderboardRequest(challenge: id), as: Leaderboard.self)
+        var (board, _) = try client.call(Service.leaderboard, LeaderboardRequest(challenge: id), as: Leaderboard.self)
+        #expect(board.asOf != nil)
+        board.asOf = nil  // the store's own board says nothing of when a broker made it
         let sourceStore = try TestBackend.store(from.directory)
         let record = try #require(try sourceStore.challenge(id))
         #expect(shown == (try sourceStore.challengeInfo(record)))

@@ -613,8 +613,11 @@ struct FuzzTests {
         try client.call(Service.show, ChallengeRequest(challenge: id), as: ChallengeInfo.self).0
     }
 
+    /// The board, without when the broker made it (`asOf`): the same board asked for later.
     private func leaderboard(_ client: BrokerClient, _ id: String) throws -> Leaderboard {
-        try client.call(Service.leaderboard, LeaderboardRequest(challenge: id), as: Leaderboard.self).0
+        var board = try client.call(Service.leaderboard, LeaderboardRequest(challenge: id), as: Leaderboard.self).0
+        board.asOf = nil
+        return board
     }
 
     private static func unranked(_ entry: LeaderboardEntry) -> [String] {

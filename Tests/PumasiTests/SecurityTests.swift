@@ -334,7 +334,8 @@ struct SecurityTests {
                 return true
             }
         }
-        if TestBackend.isSQLite { #expect(servedAfter == 0) }
+        // On PostgreSQL a few at most: a revocation noticed only at a heartbeat would let hundreds through.
+        #expect(servedAfter <= (TestBackend.isSQLite ? 0 : 5))
         print(
             "SecurityTests (revocation): \(servedAfter) requests served between the revoking commit and the first refusal"
         )

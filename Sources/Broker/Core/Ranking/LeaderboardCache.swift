@@ -10,9 +10,10 @@ import PumasiShared
 /// spends at most about a tenth of its time on one such board, and the board is at most that much behind (2.1 s at
 /// 210 ms), which its `asOf` says. A cheaper board is computed at every request, as before, and is never behind.
 ///
-/// What a seeker or a judge changes is seen at once: disqualifying, a final selection, a judge's score and a team's
-/// change forget the challenge's boards (`forget`); a new state, scorer version or phase is another key. New
-/// submissions and scores are what the age allows to wait.
+/// What a seeker, a judge or a team changes is seen at once: a disqualification, a judge's score and a change of a
+/// team's members forget the challenge's boards (`forget`), a final selection its final boards, once each is made
+/// (a refused request forgets nothing, so that no one can empty the cache for free); a new state, scorer version
+/// or phase is another key. New submissions and scores are what the age allows to wait.
 ///
 /// Thread rule: the broker's loop thread.
 struct LeaderboardCache {
@@ -42,7 +43,11 @@ struct LeaderboardCache {
 
     /// The reply for `key`: a kept one young enough, or `make`'s, kept if it took long.
     mutating func reply(_ key: Key, now: UInt64, make: () throws -> [Data]) rethrows -> [Data] {
-        if let found = kept[key], now &- found.madeAt < found.cost &* ageFactor { return found.reply }
+        // Saturating: a factor so large that the product overflows keeps the reply for good, not for no time.
+        if let found = kept[key] {
+            let (lifetime, overflow) = found.cost.multipliedReportingOverflow(by: ageFactor)
+            if overflow || now &- found.madeAt < lifetime { return found.reply }
+        }
         let began = WallClock.monotonicNanos()
         let reply = try make()
         let cost = WallClock.monotonicNanos() &- began
@@ -59,10 +64,11 @@ struct LeaderboardCache {
         return reply
     }
 
-    /// Forgets every kept board of `challenge`: something changed that its readers must see at once.
-    mutating func forget(challenge: String) {
+    /// Forgets the kept boards of `challenge` (on `view`, or on every view): something changed that their readers
+    /// must see at once.
+    mutating func forget(challenge: String, view: LeaderboardView? = nil) {
         guard !kept.isEmpty else { return }
-        kept = kept.filter { $0.key.challenge != challenge }
+        kept = kept.filter { $0.key.challenge != challenge || (view != nil && $0.key.view != view) }
     }
 
     var count: Int { kept.count }

@@ -217,7 +217,8 @@ extension Broker {
             else { throw ProtocolError(.notFound, "no submission \(id) of yours to \(record.id)") }
         }
         try store.selectFinal(challenge: record.id, solver: selector, submissions: chosen, now: now)
-        leaderboards.forget(challenge: record.id)
+        // A selection counts on the final view only.
+        leaderboards.forget(challenge: record.id, view: .final)
         try store.audit("submission.select", record.id, by: solver, detail: chosen.joined(separator: " "), at: now)
         return chosen
     }
@@ -236,11 +237,11 @@ extension Broker {
         guard !reason.isEmpty, reason.count <= 1_000 else {
             throw ProtocolError(.badRequest, "give a reason (1-1000 characters)")
         }
-        leaderboards.forget(challenge: record.id)
         guard
             try store.disqualify(
                 submission: request.submission, challenge: record.id, by: sender?.name, reason: reason, now: now)
         else { throw ProtocolError(.conflict, "\(request.submission) is already disqualified") }
+        leaderboards.forget(challenge: record.id)
         try store.audit("submission.disqualify", request.submission, by: sender?.name, detail: reason, at: now)
         var announcement = Announcement(topic: .disqualified, at: now, challenge: record.id, title: record.title)
         announcement.submission = request.submission

@@ -33,7 +33,6 @@ extension Broker {
                 "teams of \(record.id) are frozen since \(WallClock.iso(frozenAt)): no one joins, leaves or merges")
         }
         let mine = try store.currentTeam(challenge: record.id, principal: caller)
-        leaderboards.forget(challenge: record.id)
         switch request.action {
         case .create:
             let name = try Self.teamName(request.name)
@@ -48,6 +47,7 @@ extension Broker {
             try store.addMember(team: id, challenge: record.id, principal: caller, at: now)
             // What the creator submitted alone is the team's now.
             try store.recordMerge(challenge: record.id, from: caller, into: id, at: now)
+            leaderboards.forget(challenge: record.id)
             try store.audit("team.create", record.id, by: caller, detail: "\(name) (\(id))", at: now)
             return try teamList(record, [id], message: "Created team \(name).")
         case .invite:
@@ -96,6 +96,7 @@ extension Broker {
                 }
                 try store.markMerged(team: own.id, into: target.id)
                 try store.recordMerge(challenge: record.id, from: Entrant.team(own.id), into: target.id, at: now)
+                leaderboards.forget(challenge: record.id)
                 try store.dropTeamInvitation(team: target.id, invitee: Entrant.team(own.id))
                 try store.audit("team.merge", record.id, by: caller, detail: "\(own.name) into \(name)", at: now)
                 return try teamList(record, [target.id], message: "Merged \(own.name) into \(name).")
@@ -110,6 +111,7 @@ extension Broker {
             try checkMergeFits(record, [caller, Entrant.team(target.id)], into: name, now: now)
             try store.addMember(team: target.id, challenge: record.id, principal: caller, at: now)
             try store.recordMerge(challenge: record.id, from: caller, into: target.id, at: now)
+            leaderboards.forget(challenge: record.id)
             try store.dropTeamInvitation(team: target.id, invitee: caller)
             try store.audit("team.join", record.id, by: caller, detail: name, at: now)
             return try teamList(record, [target.id], message: "Joined \(name).")
@@ -124,6 +126,7 @@ extension Broker {
                 )
             }
             try store.removeMember(team: team.id, principal: caller, at: now)
+            leaderboards.forget(challenge: record.id)
             try store.audit("team.leave", record.id, by: caller, detail: team.name, at: now)
             return try teamList(record, [team.id], message: "Left \(team.name); its submissions stay with it.")
         case .shares:
