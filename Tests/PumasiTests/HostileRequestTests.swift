@@ -198,6 +198,13 @@ struct HostileRequestTests {
         #expect(throws: ProtocolError.self) { try Validation.spec(&spec, now: WallClock.now()) }
         spec.timeLimitSeconds = ChallengeSpec.minTimeLimitSeconds
         try Validation.spec(&spec, now: WallClock.now())
+        // The same bound for a Codabench ingestion program's own limit.
+        var scorer = ScorerSpec()
+        scorer.program = "scoring_program.zip"
+        scorer.ingestion = IngestionSpec(program: "ingestion_program.zip", timeLimitSeconds: .leastNonzeroMagnitude)
+        #expect(scorer.validate()?.contains("ingestion.timeLimitSeconds must be at least 0.1") == true)
+        scorer.ingestion?.timeLimitSeconds = ChallengeSpec.minTimeLimitSeconds
+        #expect(scorer.validate() == nil)
     }
 
     /// READY was taken for any service name, `pumasi.challenge.list` included, after which `mmi.service` said the

@@ -95,9 +95,11 @@ extension ScorerSpec {
         }
         if let key = scoreKey, key.isEmpty || key.utf8.count > 256 { return "option \"score-key\" must be 1-256 bytes" }
         if let ingestion {
-            if let limit = ingestion.timeLimitSeconds, !(limit > 0 && limit <= ChallengeSpec.maxTimeLimitSeconds) {
-                return
-                    "ingestion.timeLimitSeconds must be more than 0 and at most \(Int(ChallengeSpec.maxTimeLimitSeconds))"
+            if let limit = ingestion.timeLimitSeconds,
+                !(limit >= ChallengeSpec.minTimeLimitSeconds && limit <= ChallengeSpec.maxTimeLimitSeconds)
+            {
+                return "ingestion.timeLimitSeconds must be at least \(ChallengeSpec.minTimeLimitSeconds) and at most "
+                    + "\(Int(ChallengeSpec.maxTimeLimitSeconds))"
             }
             if let memory = ingestion.memoryMiB, !(16...65_536).contains(memory) {
                 return "ingestion.memoryMiB must be from 16 to 65536"
