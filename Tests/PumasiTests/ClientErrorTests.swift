@@ -92,6 +92,47 @@ struct ClientErrorTests {
         )
     }
 
+    /// A read sent while nobody listens, as while a broker restarts, is sent again with a growing wait for up to
+    /// `restartPatienceSeconds`, and answered once a broker binds; a write is not sent again, and a client without
+    /// patience (a relay's) fails as before.
+    @Test func aReadWaitsOutABrokerRestartingAndAWriteDoesNot() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let patient = try BrokerClient(endpoint: endpoint, timeoutSeconds: 10)
+        patient.restartPatienceSeconds = 10
+        nonisolated(unsafe) var told: [ClientError] = []
+        patient.onRetry = { told.append($0) }
+        let impatient = try BrokerClient(endpoint: endpoint, timeoutSeconds: 10)
+        let (early, _) = failure { () throws(ClientError) in try list(impatient) }
+        guard case .unreachable(_, true, _) = early else { Issue.record("\(String(describing: early))"); return }
+        let (write, _) = failure { () throws(ClientError) in
+            let (spec, files) = sampleSpec()
+            _ = try patient.call(Service.post, PostRequest(spec: spec), files: files, as: ChallengeInfo.self)
+        }
+        guard case .unreachable(_, true, _) = write else { Issue.record("\(String(describing: write))"); return }
+        #expect(told.isEmpty, "a write is not sent again")
+
+        // The broker binds 1.5 s after the read is first sent, as one restarting does.
+        nonisolated(unsafe) var broker: BrokerHarness?
+        let started = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            usleep(1_500_000)
+            broker = try? BrokerHarness(directory: dir.file("broker")) { $0.routerEndpoint = endpoint }
+            started.signal()
+        }
+        defer {
+            started.wait()
+            broker?.shutdown()
+        }
+        let began = WallClock.monotonicNanos()
+        let page = try patient.call(Service.list, ListRequest(), as: [ChallengeInfo].self).0
+        #expect(page.isEmpty)
+        #expect(WallClock.monotonicNanos() - began >= 1_000_000_000, "answered only once the broker was there")
+        #expect(told.count == 1)
+        guard case .unreachable(_, true, _) = told.first else { Issue.record("\(told)"); return }
+    }
+
     /// A reply that never comes over a connection that completed its handshake keeps the timeout's message.
     @Test func aSilentPeerIsATimeout() throws {
         let context = try ZMQContext()

@@ -57,6 +57,12 @@ public enum Service {
         reportSubmissions,
     ]
 
+    /// The services that change nothing: a request to one may be sent again whatever became of the first.
+    public static let readOnly: Set<String> = [
+        list, show, file, status, submissions, leaderboard, report, reportSubmissions, events, whoami, mmiService,
+        submissionFile, reference, clarifications,
+    ]
+
     /// Scorer services evaluators register for with READY.
     public static let builtinScorers = "pumasi.builtin"
     public static func plugin(_ name: String) -> String { "pumasi.plugin.\(name)" }

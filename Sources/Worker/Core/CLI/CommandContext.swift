@@ -15,6 +15,8 @@ struct CommandContext {
 
     static let defaultBroker = "tcp://127.0.0.1:5555"
     static let defaultPublish = "tcp://127.0.0.1:5556"
+    /// How long a read-only command keeps trying a broker that is away (`BrokerClient.restartPatienceSeconds`).
+    static let restartPatienceSeconds = 3.0
 
     static let solverOption = CommandSpec.Option(
         "solver", short: "s", value: "name",
@@ -138,6 +140,15 @@ struct CommandContext {
             guard !told.isSet else { return }
             told.isSet = true
             console.err("\(error.message); sending again in \(wait) ms")
+        }
+        // A read run while the broker restarts (about 1.5 s) gets its answer once it is back; a broker that is not
+        // running, or a wrong --broker, still fails within seconds, and the first failure is told at once.
+        client.restartPatienceSeconds = min(client.timeoutSeconds, Self.restartPatienceSeconds)
+        let toldAway = Flag()
+        client.onRetry = { [console] error in
+            guard !toldAway.isSet else { return }
+            toldAway.isSet = true
+            console.err("\(error); trying again for up to \(Int(Self.restartPatienceSeconds)) s")
         }
         return client
     }

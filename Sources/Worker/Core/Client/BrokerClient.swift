@@ -22,6 +22,13 @@ public final class BrokerClient {
     public var busyPatienceSeconds = 60.0
     /// Told of the first busy reply to each request, and how long the client waits before it sends it again.
     public var onBusy: ((ProtocolError, _ waitMs: Int64) -> Void)?
+    /// How long a request to a read-only service (`Service.readOnly`) that the broker never answered, because nobody
+    /// listened or the connection closed under it, keeps being sent again, in all: a broker restarting takes about
+    /// 1.5 s, and a command run meanwhile should get its answer, not fail. 0 (the default) tries once (a relay, which
+    /// has its own retries).
+    public var restartPatienceSeconds = 0.0
+    /// Told of the first such failure of each request, before the client waits and sends it again.
+    public var onRetry: ((ClientError) -> Void)?
     /// CURVE credentials, for a broker with authentication on.
     public let curve: CurveClient?
     private let context: ZMQContext
@@ -105,7 +112,7 @@ public final class BrokerClient {
         let started = WallClock.monotonicNanos()
         var tries = 0
         while true {
-            let frames = try exchange(service: service, body: body, attempts: attempts)
+            let frames = try patientExchange(service: service, body: body, attempts: attempts)
             guard let busy = Self.busy(in: frames), tries < Self.maxBusyTries else { return frames }
             let wait = Jitter.after(Int64(busy.retryAfterMs ?? 0))
             let waited = Double(WallClock.monotonicNanos() - started) / 1e9
@@ -126,6 +133,27 @@ public final class BrokerClient {
     }
 
     private static let busyMarker = Data("\"retryAfterMs\"".utf8)
+
+    /// `exchange`, sent again with a growing, jittered wait (250 ms doubling up to 2 s) while it fails because the
+    /// broker is away, for a read-only service and up to `restartPatienceSeconds`.
+    private func patientExchange(service: String, body: [Data], attempts: Int) throws(ClientError) -> [Data] {
+        let started = WallClock.monotonicNanos()
+        var wait: Int64 = 250
+        // Bounded by the patience: each turn waits 187 ms at least.
+        while true {
+            do {
+                return try exchange(service: service, body: body, attempts: attempts)
+            } catch {
+                guard Service.readOnly.contains(service), error.isBrokerAway else { throw error }
+                let jittered = wait * 3 / 4 + Int64.random(in: 0...(wait / 2))
+                let waited = Double(WallClock.monotonicNanos() - started) / 1e9
+                guard waited + Double(jittered) / 1_000 <= restartPatienceSeconds else { throw error }
+                if wait == 250 { onRetry?(error) }
+                usleep(useconds_t(jittered * 1_000))
+                wait = min(wait * 2, 2_000)
+            }
+        }
+    }
 
     /// One request and its reply (or a failure), over `attempts` tries.
     private func exchange(service: String, body: [Data], attempts: Int) throws(ClientError) -> [Data] {
@@ -245,18 +273,23 @@ public final class BrokerClient {
         var (report, _) = try call(Service.report, request, as: ChallengeReport.self)
         // Bounded: a page holds one submission at least, and the broker's pages end.
         var more = report.moreSubmissions == true
+        var seen = Set(report.submissions.map(\.submission))
         for _ in 0..<1_000_000 where more {
             guard let last = report.submissions.last?.submission else {
                 throw ClientError.invalidReply("a report page said more submissions follow, and held none")
             }
             let next = ReportSubmissionsRequest(challenge: request.challenge, after: last, limit: request.limit)
             let (page, _) = try call(Service.reportSubmissions, next, as: ReportSubmissions.self)
+            // Each page must go on from the last: one that repeats a submission would never end.
+            guard !page.submissions.isEmpty || !page.more,
+                page.submissions.allSatisfy({ seen.insert($0.submission).inserted })
+            else {
+                throw ClientError.invalidReply("a report page repeated submissions, or said more follow and held none")
+            }
             report.submissions += page.submissions
             more = page.more
-            if more, page.submissions.isEmpty {
-                throw ClientError.invalidReply("a report page said more submissions follow, and held none")
-            }
         }
+        guard !more else { throw ClientError.invalidReply("a report went on past 1,000,000 pages") }
         report.moreSubmissions = nil
         return report
     }

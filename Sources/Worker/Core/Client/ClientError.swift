@@ -23,6 +23,16 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
 
     /// Whether trying again may help (the broker could not be reached, lost the request, or garbled a reply: an
     /// upload resumes after these), as opposed to the broker's answer, a refused key or a failed handshake.
+    /// The broker was not there to take the request: nobody listened, or the connection closed under it (a broker
+    /// stopping, or restarting).
+    public var isBrokerAway: Bool {
+        switch self {
+        case .unreachable(_, let refused, _): refused
+        case .disconnected: true
+        default: false
+        }
+    }
+
     public var isTransient: Bool {
         switch self {
         case .timeout, .unreachable, .disconnected, .transport, .invalidReply: true
