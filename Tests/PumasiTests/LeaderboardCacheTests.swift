@@ -93,6 +93,16 @@ struct LeaderboardCacheTests {
         #expect(kept == first, "the same reply, made before bob's score")
         #expect(try board(limit: 10).entries.map(\.solver) == ["ada", "bob"], "another limit is made anew")
 
+        // `pumasi leaderboard` says how old a board is once it is a second old or more (a limit of its own: made
+        // by its first request, kept for the second).
+        let arguments = ["leaderboard", challenge.id, "--limit", "5", "--broker", broker.router]
+        let fresh = try CLIProcess("pumasi", arguments).finish(within: 30)
+        #expect(fresh.termination == .exit(0) && !fresh.stdout.contains("as of"), "\(fresh)")
+        usleep(1_100_000)
+        let old = try CLIProcess("pumasi", arguments).finish(within: 30)
+        #expect(
+            old.stdout.contains("\nas of 20") && old.stdout.hasSuffix("is made again every few seconds\n"), "\(old)")
+
         _ = try client.call(
             Service.disqualify, DisqualifyRequest(submission: ada.submission, reason: "copied"),
             as: SubmissionInfo.self)
