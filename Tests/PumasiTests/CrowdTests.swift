@@ -49,7 +49,7 @@ struct CrowdTests {
         #expect(try #require(figures["crowd-fanout"])["missed"] == "0")
 
         var accepted = 0
-        for name in ["crowd-surge", "crowd-flood"] {
+        for name in ["crowd-surge", "crowd-flood", "crowd-poll"] {
             let surge = try #require(figures[name], "\(result)")
             #expect(surge["finished"] == "true", "\(name)")
             #expect(surge["unanswered"] == "0", "\(name)")
@@ -63,6 +63,10 @@ struct CrowdTests {
         }
         let fairness = try #require(figures["crowd-flood-fairness"])
         #expect(fairness["flooder_sent"] == "50")
+        // A fifth of the solvers polled the board every second of the 3 s window, and each poll was answered.
+        let polls = try #require(figures["crowd-poll-fairness"], "\(result)")
+        #expect(polls["pollers"] == "4" && polls["polls"] == "12" && polls["boards_answered"] == "12", "\(polls)")
+        #expect(Int(polls["boards_made"] ?? "") ?? 0 >= 1, "\(polls)")
 
         let restart = try #require(figures["crowd-restart"], "\(result)")
         #expect(restart["relays_served"] == "50")

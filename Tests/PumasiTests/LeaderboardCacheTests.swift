@@ -14,10 +14,9 @@ struct LeaderboardCacheTests {
             currentPhase: 0)
     }
 
-    /// A reply is kept for `ageFactor` times as long as it took, and only if it took `minimumCost`.
-    @Test func aReplyIsKeptForTenTimesItsCostAndOnlyIfItWasCostly() {
+    /// A reply is given again for `ageFactor` times as long as it took to make; with a factor of 0, never.
+    @Test func aReplyIsGivenAgainForTenTimesAsLongAsItTookToMake() {
         var cache = LeaderboardCache()
-        cache.minimumCost = 2_000_000
         var made = 0
         func make(sleeping microseconds: useconds_t) -> [Data] {
             made += 1
@@ -25,28 +24,31 @@ struct LeaderboardCacheTests {
             return [Data("\(made)".utf8)]
         }
         let start = WallClock.monotonicNanos()
-        // 5 ms: kept for 50 ms or more (the sleep may take longer, never shorter).
+        // 5 ms to make: given again for 50 ms or more (the sleep may take longer, never shorter).
         #expect(cache.reply(Self.key("ch_a"), now: start) { make(sleeping: 5_000) } == [Data("1".utf8)])
         #expect(cache.reply(Self.key("ch_a"), now: start + 40_000_000) { make(sleeping: 0) } == [Data("1".utf8)])
         #expect(made == 1)
-        // Long after: made again (and cheap this time, so no longer kept).
-        #expect(cache.reply(Self.key("ch_a"), now: start + 10_000_000_000) { make(sleeping: 0) } == [Data("2".utf8)])
-        #expect(cache.count == 0)
-        #expect(cache.reply(Self.key("ch_a"), now: start + 10_000_000_001) { make(sleeping: 0) } == [Data("3".utf8)])
+        // Long after: made again.
+        let later = start + 10_000_000_000
+        #expect(cache.reply(Self.key("ch_a"), now: later) { make(sleeping: 0) } == [Data("2".utf8)])
         // Another limit is another reply.
-        _ = cache.reply(Self.key("ch_a"), now: WallClock.monotonicNanos()) { make(sleeping: 5_000) }
-        _ = cache.reply(Self.key("ch_a", limit: 3), now: WallClock.monotonicNanos()) { make(sleeping: 5_000) }
-        #expect(made == 5 && cache.count == 2)
+        #expect(cache.reply(Self.key("ch_a", limit: 3), now: later) { make(sleeping: 0) } == [Data("3".utf8)])
+        #expect(made == 3 && cache.count == 2)
+        // Forgotten by challenge, and by view (these are provisional boards).
         cache.forget(challenge: "ch_b")
+        cache.forget(challenge: "ch_a", view: .final)
         #expect(cache.count == 2)
         cache.forget(challenge: "ch_a")
         #expect(cache.count == 0)
+        var never = LeaderboardCache()
+        never.ageFactor = 0
+        _ = never.reply(Self.key("ch_a"), now: start) { make(sleeping: 5_000) }
+        #expect(never.count == 0)
     }
 
     /// At most `capacity` replies are kept: the oldest goes.
     @Test func theOldestReplyGoesOnceTheCacheIsFull() {
         var cache = LeaderboardCache()
-        cache.minimumCost = 0
         cache.ageFactor = 1_000_000
         for index in 0...LeaderboardCache.capacity {
             _ = cache.reply(Self.key("ch_\(index)"), now: WallClock.monotonicNanos()) { [Data("\(index)".utf8)] }
@@ -66,8 +68,7 @@ struct LeaderboardCacheTests {
         let dir = try TempDirectory()
         defer { dir.remove() }
         let broker = try BrokerHarness(directory: dir.file("broker")) {
-            $0.leaderboardKeptAfterNanos = 0
-            $0.leaderboardKeptFactor = 1_000_000_000
+            $0.leaderboardReuseFactor = 1_000_000_000
         }
         defer { broker.shutdown() }
         let evaluator = try EvaluatorHarness(broker: broker.router, cache: dir.file("cache"))

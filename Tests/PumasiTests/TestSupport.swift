@@ -43,6 +43,8 @@ final class BrokerHarness: @unchecked Sendable {
         config.routerEndpoint = "tcp://127.0.0.1:*"
         config.publishEndpoint = "tcp://127.0.0.1:*"
         config.curve = false  // loopback; SecurityTests and the CLI tests run with CURVE on
+        // Every board made afresh: a test asks for one right after a change (LeaderboardCacheTests set their own).
+        config.leaderboardReuseFactor = 0
         if case .postgresql(let conninfo) = try TestBackend.location(for: directory) { config.postgresql = conninfo }
         configure(&config)
         let started = DispatchSemaphore(value: 0)

@@ -21,6 +21,11 @@ struct CrowdConfig: Equatable {
     /// Whether to run the surge again with one solver sending `floodFactor` times everyone else's rate.
     var flood = true
     var floodFactor = 10
+    /// Solvers that also poll the surge challenge's leaderboard (its top ten) every `pollMs` in a run of their own,
+    /// as a crowd refreshing the board at a deadline does (default: a fifth of the solvers); 0 leaves the run out.
+    var pollers: Int?
+    var pollMs = 1_000
+    var pollerCount: Int { pollers ?? solvers / 5 }
     /// Whether to restart the broker and time how long until every client is served again.
     var restart = true
     /// The most relays simulated in this process; the rest run in shards (`CrowdShard`). Nil: as many as this
@@ -38,7 +43,8 @@ struct CrowdConfig: Equatable {
 
     static let usage =
         "pumasi-bench crowd [relays=N] [evaluators=N] [solvers=N] [submissions=N] [window=S] [deadline-at=F] "
-        + "[extra-keys=N] [announcements=N] [flood=0|1] [flood-factor=N] [restart=0|1] [io-threads=N] "
+        + "[extra-keys=N] [announcements=N] [flood=0|1] [flood-factor=N] [pollers=N] [poll-ms=N] [restart=0|1] "
+        + "[io-threads=N] "
         + "[heartbeat-ms=N] [topic=PREFIX] [local-relays=N] [broker-io-threads=N]"
 
     /// Reads `key=value` arguments; an unknown key or a bad value is named in the error.
@@ -76,6 +82,8 @@ struct CrowdConfig: Equatable {
             case "announcements": announcements = try count(minimum: 1)
             case "flood": flood = try flag()
             case "flood-factor": floodFactor = try count(minimum: 2)
+            case "pollers": pollers = try count()
+            case "poll-ms": pollMs = try count(minimum: 10)
             case "restart": restart = try flag()
             case "io-threads": ioThreads = try count(minimum: 1)
             case "heartbeat-ms": heartbeatMs = try count(minimum: 100)
@@ -87,6 +95,9 @@ struct CrowdConfig: Equatable {
         }
         guard submissions >= solvers else {
             throw CrowdError.usage("submissions (\(submissions)) must be at least solvers (\(solvers))")
+        }
+        if let pollers, pollers > solvers {
+            throw CrowdError.usage("pollers (\(pollers)) must be at most solvers (\(solvers))")
         }
     }
 

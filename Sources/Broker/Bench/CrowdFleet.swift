@@ -17,7 +17,7 @@ final class CrowdFleet {
 
     /// What a request awaiting its reply was, and when it went out (monotonic nanoseconds).
     struct Pending {
-        enum Kind { case submit, probe, post }
+        enum Kind { case submit, probe, post, board }
         var kind: Kind
         var sentAt: UInt64
         var wallSentAt: Int64
@@ -53,6 +53,8 @@ final class CrowdFleet {
     private(set) var servedAt: [UInt64] = []
     private var pending: [[Pending]] = []
     private(set) var submitReplies: [SubmitReply] = []
+    /// Replies to leaderboard requests: how long each took, and when the broker made the board (its `asOf`).
+    private(set) var boardReplies: [(seconds: Double, asOf: Int64?)] = []
     /// Replies to the seeker's posts: the challenge id, or the error.
     private(set) var posts: [Result<String, CrowdError>] = []
     /// Relays simulated by other processes (`CrowdShard`): when each last had a `challenge.opened`, as they report.
@@ -210,7 +212,10 @@ final class CrowdFleet {
         for index in servedAt.indices { servedAt[index] = 0 }
     }
 
-    func clearSubmitReplies() { submitReplies.removeAll(keepingCapacity: true) }
+    func clearSubmitReplies() {
+        submitReplies.removeAll(keepingCapacity: true)
+        boardReplies.removeAll()
+    }
     func clearPosts() { posts.removeAll() }
 
     /// Sends a request to the broker and forgets the reply: for a service every client may call (`mmi.service`).
@@ -357,6 +362,11 @@ final class CrowdFleet {
                     wallAnsweredAt: WallClock.now(),
                     submission: accepted ? Self.value(after: #""submission":""#, in: body) : nil,
                     code: accepted ? nil : busy ? "busy" : Self.value(after: #""code":""#, in: body) ?? "unreadable"))
+        case .board:
+            let asOf = body.range(of: Data(#""asOf":"#.utf8)).flatMap { range in
+                Int64(String(decoding: body[range.upperBound...].prefix { (48...57).contains($0) }, as: UTF8.self))
+            }
+            boardReplies.append((Double(now - request.sentAt) / 1e9, asOf))
         case .post:
             if let reply = try? JSONDecoder().decode(Reply<ChallengeInfo>.self, from: body), let info = reply.result {
                 posts.append(.success(info.id))

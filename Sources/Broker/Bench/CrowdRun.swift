@@ -49,6 +49,7 @@ final class CrowdRun {
         try fanOut()
         let calm = try surge(name: "surge", flooder: nil)
         if config.flood { try surge(name: "flood", flooder: fleet.solvers[0], calm: calm) }
+        if config.pollerCount > 0 { try surge(name: "poll", flooder: nil, calm: calm, pollers: config.pollerCount) }
         if config.restart { try restart() }
         try verify()
         let memory = broker.memory()

@@ -77,8 +77,7 @@ public final class Broker {
         self.logger = logger
         admission = Admission(rate: config.admitRate, burst: config.admitBurst)
         admission.freeLoopNanos = config.admitFreeLoopNanos
-        leaderboards.minimumCost = config.leaderboardKeptAfterNanos
-        leaderboards.ageFactor = config.leaderboardKeptFactor
+        leaderboards.ageFactor = config.leaderboardReuseFactor
         let context =
             try context
             ?? (config.ioThreads == 1 ? ZMQContext() : ZMQContext(ioThreads: config.ioThreads, maxSockets: 1_023))

@@ -66,16 +66,9 @@ public struct BrokerConfig: Sendable {
     /// Loop time a request takes before its sender pays for more (`Admission.freeLoopNanos`): ordinary requests
     /// take a tenth of it in a release build.
     public var admitFreeLoopNanos: UInt64 = 1_000_000
-    /// A leaderboard reply that took at least this long to make is given again for `leaderboardKeptFactor` times as
-    /// long (`LeaderboardCache`): a challenge of about 15,000 submissions or more, in a release build. A debug build
-    /// (the tests') is several times slower, and a small board slowed down by a busy host must not be kept: there
-    /// only a board of 500 ms is.
-    #if DEBUG
-        public var leaderboardKeptAfterNanos: UInt64 = 500_000_000
-    #else
-        public var leaderboardKeptAfterNanos: UInt64 = 50_000_000
-    #endif
-    public var leaderboardKeptFactor: UInt64 = 10
+    /// A leaderboard reply is given again for this many times as long as it took to make (`LeaderboardCache`), so that
+    /// a crowd polling a board costs the loop a tenth of its time at most; 0 makes every board afresh.
+    public var leaderboardReuseFactor: UInt64 = 10
     /// The wall clock, injectable for tests.
     public var clock: @Sendable () -> Millis = { WallClock.now() }
 

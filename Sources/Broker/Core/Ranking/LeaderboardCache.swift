@@ -1,14 +1,15 @@
 import Foundation
 import PumasiShared
 
-/// Leaderboard replies that took the loop long to make, kept a while and given again.
+/// Leaderboard replies, kept a while and given again.
 ///
 /// A leaderboard is computed from every submission of its challenge: 210 ms for one of 60,000 (a release build,
-/// `pumasi-bench big-store 240000 0 4`). Polled by a crowd at a deadline, each within its admission, that would be
-/// the broker's whole loop. So a reply that took at least `minimumCost` (50 ms) is kept, as sent, and given to
-/// whoever asks the same (challenge, phase, view, limit) for `ageFactor` (10) times as long as it took: the loop
-/// spends at most about a tenth of its time on one such board, and the board is at most that much behind (2.1 s at
-/// 210 ms), which its `asOf` says. A cheaper board is computed at every request, as before, and is never behind.
+/// `pumasi-bench big-store 240000 0 4`). Polled by a crowd at a deadline, each within its admission, that is the
+/// broker's whole loop: a thousand solvers asking once a second for the board of the crowd's surge (a few ms to make
+/// as it grows) took receipts' p99 from 16 ms to 36 s (`pumasi-bench crowd`, its poll run). So each reply is kept,
+/// as sent, and given to whoever asks the same (challenge, phase, view, limit) for `ageFactor` (10) times as long as
+/// it took to make: however often it is asked for, the loop spends at most about a tenth of its time on one board,
+/// and the board is at most that much behind (20 ms for one made in 2 ms, 2.1 s at 210 ms), which its `asOf` says.
 ///
 /// What a seeker, a judge or a team changes is seen at once: a disqualification, a judge's score and a change of a
 /// team's members forget the challenge's boards (`forget`), a final selection its final boards, once each is made
@@ -33,15 +34,14 @@ struct LeaderboardCache {
         var cost: UInt64
     }
 
-    /// Replies that took less than this to make are not kept (`BrokerConfig.leaderboardKeptAfterNanos`).
-    var minimumCost: UInt64 = 50_000_000
-    /// A kept reply is given again for this many times as long as it took to make.
+    /// A kept reply is given again for this many times as long as it took to make; 0 keeps none
+    /// (`BrokerConfig.leaderboardReuseFactor`).
     var ageFactor: UInt64 = 10
     /// The most replies kept: the oldest goes first.
     static let capacity = 32
     private var kept: [Key: Kept] = [:]
 
-    /// The reply for `key`: a kept one young enough, or `make`'s, kept if it took long.
+    /// The reply for `key`: a kept one young enough, or `make`'s, kept.
     mutating func reply(_ key: Key, now: UInt64, make: () throws -> [Data]) rethrows -> [Data] {
         // Saturating: a factor so large that the product overflows keeps the reply for good, not for no time.
         if let found = kept[key] {
@@ -51,10 +51,7 @@ struct LeaderboardCache {
         let began = WallClock.monotonicNanos()
         let reply = try make()
         let cost = WallClock.monotonicNanos() &- began
-        guard cost >= minimumCost else {
-            kept[key] = nil
-            return reply
-        }
+        guard ageFactor > 0 else { return reply }
         if kept[key] == nil, kept.count >= Self.capacity,
             let oldest = kept.min(by: { $0.value.madeAt < $1.value.madeAt })?.key
         {
