@@ -15,6 +15,10 @@ struct RankingCandidate {
     var metrics: [String: Double]
     var disqualified: Bool
     var selected: Bool
+    /// No outcome yet under the challenge's scorer version, or one that failed: what a leaderboard counts as
+    /// pending and failed.
+    var awaitsOutcome = false
+    var failed = false
 }
 
 /// Which leaderboard: the provisional one on the public split, shown while a challenge is open, or the final

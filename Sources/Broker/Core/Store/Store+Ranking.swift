@@ -6,12 +6,13 @@ extension Store {
     func rankingCandidates(challenge: String, version: Int, phase: Int? = nil) throws -> [RankingCandidate] {
         try db.query(
             """
-            SELECT s.id, s.solver, s.received_at, s.seq, o.score, o.metrics_json,
+            SELECT s.id, s.solver, s.received_at, s.seq, CASE WHEN o.ok = 1 THEN o.score END,
+                CASE WHEN o.ok = 1 THEN o.metrics_json END,
                 EXISTS (SELECT 1 FROM disqualifications d WHERE d.submission_id = s.id),
                 EXISTS (SELECT 1 FROM final_selections f WHERE f.challenge_id = s.challenge_id
                     AND f.submission_id = s.id),
-                s.team_id
-            FROM submissions s LEFT JOIN outcomes o ON o.submission_id = s.id AND o.version = ? AND o.ok = 1
+                s.team_id, o.ok
+            FROM submissions s LEFT JOIN outcomes o ON o.submission_id = s.id AND o.version = ?
             WHERE s.challenge_id = ? AND (CAST(? AS INTEGER) IS NULL OR s.phase = CAST(? AS INTEGER)) ORDER BY s.seq
             """,
             [
@@ -24,7 +25,8 @@ extension Store {
                 entrant: Entrant.recorded(solver: $0.string(1) ?? "", team: $0.string(8)), receivedAt: $0.int(2) ?? 0,
                 order: $0.int(3) ?? 0, score: $0.double(4),
                 metrics: Store.metrics($0.data(5)) ?? [:],
-                disqualified: $0.int(6) == 1, selected: $0.int(7) == 1)
+                disqualified: $0.int(6) == 1, selected: $0.int(7) == 1, awaitsOutcome: $0.int(9) == nil,
+                failed: $0.int(9) == 0)
         }
     }
 

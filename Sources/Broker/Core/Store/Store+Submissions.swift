@@ -167,28 +167,21 @@ extension Store {
         -> Leaderboard
     {
         let phase = phase ?? challenge.phaseFilter
-        var entries = try ranking(challenge, phase: phase).leaderboard(on: view)
+        let ranking = try ranking(challenge, phase: phase)
+        var entries = ranking.leaderboard(on: view)
         if let limit, limit >= 0, entries.count > limit { entries.removeLast(entries.count - limit) }
-        let counts = try db.queryOne(
-            """
-            SELECT (SELECT COUNT(*) FROM submissions WHERE challenge_id = ?1 AND (CAST(?3 AS INTEGER) IS NULL OR phase = ?3))
-                - (SELECT COUNT(*) FROM outcomes o WHERE o.challenge_id = ?1 AND o.version = ?2
-                    AND (CAST(?3 AS INTEGER) IS NULL
-                        OR EXISTS (SELECT 1 FROM submissions s WHERE s.id = o.submission_id AND s.phase = ?3))),
-                (SELECT COUNT(*) FROM outcomes o WHERE o.challenge_id = ?1 AND o.version = ?2 AND o.ok = 0
-                    AND (CAST(?3 AS INTEGER) IS NULL
-                        OR EXISTS (SELECT 1 FROM submissions s WHERE s.id = o.submission_id AND s.phase = ?3)))
-            """,
-            [
-                .text(challenge.id), .integer(Int64(challenge.scorerVersion)),
-                phase.map { .integer(Int64($0)) } ?? .null,
-            ])
+        // Counted from the rows the ranking read (every submission of the challenge, or of the phase, and its
+        // outcome): a query of their own read every outcome again, a sixth of a large challenge's board.
+        let counts = ranking.candidates.reduce(into: (pending: 0, failed: 0)) { counts, candidate in
+            if candidate.awaitsOutcome { counts.pending += 1 }
+            if candidate.failed { counts.failed += 1 }
+        }
         var board = Leaderboard(
             challenge: challenge.id, title: challenge.title, state: challenge.state, direction: challenge.direction,
             entries: entries,
             // Judge-only submissions wait without an outcome (counted above); mixed ones wait after theirs.
-            pending: Int(counts?.int(0) ?? 0) + (challenge.isJudgedOnly ? 0 : try awaitingJudgingCount(challenge)),
-            failed: Int(counts?.int(1) ?? 0))
+            pending: counts.pending + (challenge.isJudgedOnly ? 0 : try awaitingJudgingCount(challenge)),
+            failed: counts.failed)
         board.view = view.rawValue
         board.metric = challenge.rankingMetric
         board.precision = challenge.precision
