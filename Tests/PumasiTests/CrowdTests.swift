@@ -66,6 +66,7 @@ struct CrowdTests {
         // A fifth of the solvers polled the board every second of the 3 s window, and each poll was answered.
         let polls = try #require(figures["crowd-poll-fairness"], "\(result)")
         #expect(polls["pollers"] == "4" && polls["polls"] == "12" && polls["boards_answered"] == "12", "\(polls)")
+        #expect(polls["boards_refused"] == "0", "\(polls)")
         #expect(Int(polls["boards_made"] ?? "") ?? 0 >= 1, "\(polls)")
 
         let restart = try #require(figures["crowd-restart"], "\(result)")

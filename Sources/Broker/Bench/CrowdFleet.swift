@@ -53,7 +53,8 @@ final class CrowdFleet {
     private(set) var servedAt: [UInt64] = []
     private var pending: [[Pending]] = []
     private(set) var submitReplies: [SubmitReply] = []
-    /// Replies to leaderboard requests: how long each took, and when the broker made the board (its `asOf`).
+    /// Replies to leaderboard requests: how long each took, and when the broker made the board (its `asOf`; nil for
+    /// a refusal).
     private(set) var boardReplies: [(seconds: Double, asOf: Int64?)] = []
     /// Replies to the seeker's posts: the challenge id, or the error.
     private(set) var posts: [Result<String, CrowdError>] = []
@@ -363,9 +364,10 @@ final class CrowdFleet {
                     submission: accepted ? Self.value(after: #""submission":""#, in: body) : nil,
                     code: accepted ? nil : busy ? "busy" : Self.value(after: #""code":""#, in: body) ?? "unreadable"))
         case .board:
-            let asOf = body.range(of: Data(#""asOf":"#.utf8)).flatMap { range in
-                Int64(String(decoding: body[range.upperBound...].prefix { (48...57).contains($0) }, as: UTF8.self))
-            }
+            let asOf = body.range(of: Data(#""ok":true"#.utf8)).flatMap { _ in body.range(of: Data(#""asOf":"#.utf8)) }
+                .flatMap { range in
+                    Int64(String(decoding: body[range.upperBound...].prefix { (48...57).contains($0) }, as: UTF8.self))
+                }
             boardReplies.append((Double(now - request.sentAt) / 1e9, asOf))
         case .post:
             if let reply = try? JSONDecoder().decode(Reply<ChallengeInfo>.self, from: body), let info = reply.result {

@@ -134,6 +134,7 @@ extension CrowdRun {
                 name + "-fairness",
                 [
                     "pollers": pollers, "poll_ms": config.pollMs, "polls": polls, "boards_answered": boards.count,
+                    "boards_refused": fleet.boardReplies.filter { $0.asOf == nil }.count,
                     "boards_made": Set(fleet.boardReplies.compactMap(\.asOf)).count,
                     "board_p50_ms": Crowd.quantile(boards, 0.5), "board_p99_ms": Crowd.quantile(boards, 0.99),
                     "board_max_ms": boards.last ?? 0, "others_p99_ms": figures.othersP99,

@@ -32,40 +32,56 @@ struct LeaderboardCache {
         var reply: [Data]
         var madeAt: UInt64
         var cost: UInt64
+
+        /// Whether it may still be given at `now`. Saturating: a factor so large that the product overflows keeps
+        /// the reply for good, not for no time.
+        func isFresh(at now: UInt64, factor: UInt64) -> Bool {
+            let (lifetime, overflow) = cost.multipliedReportingOverflow(by: factor)
+            // A `now` taken before the reply was made finds it new.
+            return overflow || (now > madeAt ? now - madeAt : 0) < lifetime
+        }
     }
 
     /// A kept reply is given again for this many times as long as it took to make; 0 keeps none
     /// (`BrokerConfig.leaderboardReuseFactor`).
     var ageFactor: UInt64 = 10
-    /// The most replies kept: the oldest goes first.
+    /// The most replies kept, and the most bytes they hold: those past their time go first, then the oldest. A
+    /// reply larger than the bytes is not kept (a full board of 60,000 entrants with metrics is tens of MB).
     static let capacity = 32
+    static let capacityBytes = 64 << 20
     private var kept: [Key: Kept] = [:]
+    private var bytes = 0
 
     /// The reply for `key`: a kept one young enough, or `make`'s, kept.
     mutating func reply(_ key: Key, now: UInt64, make: () throws -> [Data]) rethrows -> [Data] {
-        // Saturating: a factor so large that the product overflows keeps the reply for good, not for no time.
-        if let found = kept[key] {
-            let (lifetime, overflow) = found.cost.multipliedReportingOverflow(by: ageFactor)
-            if overflow || now &- found.madeAt < lifetime { return found.reply }
-        }
+        if let found = kept[key], found.isFresh(at: now, factor: ageFactor) { return found.reply }
         let began = WallClock.monotonicNanos()
         let reply = try make()
         let cost = WallClock.monotonicNanos() &- began
-        guard ageFactor > 0 else { return reply }
-        if kept[key] == nil, kept.count >= Self.capacity,
+        let size = reply.reduce(0) { $0 + $1.count }
+        remove(key)
+        guard ageFactor > 0, size <= Self.capacityBytes else { return reply }
+        // Bounded: each turn removes one of at most `capacity` replies.
+        kept.filter { !$0.value.isFresh(at: now, factor: ageFactor) }.keys.forEach { remove($0) }
+        while kept.count >= Self.capacity || bytes + size > Self.capacityBytes,
             let oldest = kept.min(by: { $0.value.madeAt < $1.value.madeAt })?.key
         {
-            kept[oldest] = nil
+            remove(oldest)
         }
         kept[key] = Kept(reply: reply, madeAt: began, cost: cost)
+        bytes += size
         return reply
+    }
+
+    private mutating func remove(_ key: Key) {
+        guard let gone = kept.removeValue(forKey: key) else { return }
+        bytes -= gone.reply.reduce(0) { $0 + $1.count }
     }
 
     /// Forgets the kept boards of `challenge` (on `view`, or on every view): something changed that their readers
     /// must see at once.
     mutating func forget(challenge: String, view: LeaderboardView? = nil) {
-        guard !kept.isEmpty else { return }
-        kept = kept.filter { $0.key.challenge != challenge || (view != nil && $0.key.view != view) }
+        kept.keys.filter { $0.challenge == challenge && (view == nil || $0.view == view) }.forEach { remove($0) }
     }
 
     var count: Int { kept.count }
