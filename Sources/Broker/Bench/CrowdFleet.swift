@@ -213,7 +213,7 @@ final class CrowdFleet {
         for index in servedAt.indices { servedAt[index] = 0 }
     }
 
-    func clearSubmitReplies() {
+    func clearReplies() {
         submitReplies.removeAll(keepingCapacity: true)
         boardReplies.removeAll()
     }

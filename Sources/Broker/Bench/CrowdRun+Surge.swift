@@ -49,7 +49,7 @@ extension CrowdRun {
         let board = MDP.clientRequest(
             service: Service.leaderboard, body: [Wire.encode(LeaderboardRequest(challenge: challenge, limit: 10))])
         try fleet.pump(seconds: 3, until: { WallClock.now() >= startWall })
-        fleet.clearSubmitReplies()
+        fleet.clearReplies()
         let sendFailures = fleet.sendFailures
         let cpu = (harness: harnessCPU(), broker: broker.cpuSeconds())
         let start = WallClock.monotonicNanos()

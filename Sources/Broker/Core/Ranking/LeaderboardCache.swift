@@ -32,6 +32,7 @@ struct LeaderboardCache {
         var reply: [Data]
         var madeAt: UInt64
         var cost: UInt64
+        var bytes: Int
 
         /// Whether it may still be given at `now`. Saturating: a factor so large that the product overflows keeps
         /// the reply for good, not for no time.
@@ -68,14 +69,14 @@ struct LeaderboardCache {
         {
             remove(oldest)
         }
-        kept[key] = Kept(reply: reply, madeAt: began, cost: cost)
+        kept[key] = Kept(reply: reply, madeAt: began, cost: cost, bytes: size)
         bytes += size
         return reply
     }
 
     private mutating func remove(_ key: Key) {
         guard let gone = kept.removeValue(forKey: key) else { return }
-        bytes -= gone.reply.reduce(0) { $0 + $1.count }
+        bytes -= gone.bytes
     }
 
     /// Forgets the kept boards of `challenge` (on `view`, or on every view): something changed that their readers

@@ -95,16 +95,15 @@ extension Broker {
 
     /// `pumasi.leaderboard`'s reply: checked for its sender, then made, or given again (`LeaderboardCache`).
     private func leaderboardReply(_ request: LeaderboardRequest, sender: Sender?) throws -> [Data] {
-        let (record, view, phase) = try leaderboardScope(request, sender: sender)
+        let scope = try leaderboardScope(request, sender: sender)
+        let (record, view, phase) = scope
         // A negative limit is no limit (`Store.leaderboard`): one board, not two.
         let key = LeaderboardCache.Key(
             challenge: record.id, phase: phase, view: view, limit: request.limit.flatMap { $0 < 0 ? nil : $0 },
             state: record.state,
             scorerVersion: record.scorerVersion, currentPhase: record.currentPhase)
         return try leaderboards.reply(key, now: WallClock.monotonicNanos()) {
-            var board = try store.leaderboard(record, view: view, limit: request.limit, phase: phase)
-            board.asOf = config.clock()
-            return reply(board)
+            reply(try board(scope, limit: request.limit))
         }
     }
 

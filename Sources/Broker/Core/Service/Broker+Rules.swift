@@ -13,8 +13,14 @@ extension Broker {
     func isAdmin(_ sender: Sender?) -> Bool { sender == nil || sender?.role == .admin }
 
     func leaderboard(_ request: LeaderboardRequest, sender: Sender?) throws -> Leaderboard {
-        let (record, view, phase) = try leaderboardScope(request, sender: sender)
-        var board = try store.leaderboard(record, view: view, limit: request.limit, phase: phase)
+        try board(leaderboardScope(request, sender: sender), limit: request.limit)
+    }
+
+    /// The board of a scope `leaderboardScope` allowed, made now and saying so (`asOf`).
+    func board(_ scope: (record: ChallengeRecord, view: LeaderboardView, phase: Int?), limit: Int?) throws
+        -> Leaderboard
+    {
+        var board = try store.leaderboard(scope.record, view: scope.view, limit: limit, phase: scope.phase)
         board.asOf = config.clock()
         return board
     }

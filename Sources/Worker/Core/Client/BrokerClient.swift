@@ -139,13 +139,13 @@ public final class BrokerClient {
     private func patientExchange(service: String, body: [Data], attempts: Int) throws(ClientError) -> [Data] {
         let started = WallClock.monotonicNanos()
         var wait: Int64 = 250
-        // Bounded by the patience: each turn waits 187 ms at least.
+        // Bounded by the patience: each turn waits 187 ms at least (250 spread by a quarter).
         while true {
             do {
                 return try exchange(service: service, body: body, attempts: attempts)
             } catch {
                 guard Service.readOnly.contains(service), error.isBrokerAway else { throw error }
-                let jittered = wait * 3 / 4 + Int64.random(in: 0...(wait / 2))
+                let jittered = Jitter.spread(wait, by: 0.25)
                 let waited = Double(WallClock.monotonicNanos() - started) / 1e9
                 guard waited + Double(jittered) / 1_000 <= restartPatienceSeconds else { throw error }
                 if wait == 250 { onRetry?(error) }
