@@ -4,6 +4,17 @@ import Testing
 
 @testable import PumasiBroker
 
+extension LeaderboardCache {
+    /// What the broker does with a request and its board: a kept reply young enough, or `make`'s, kept.
+    fileprivate mutating func reply(_ key: Key, now: UInt64, make: () -> [Data]) -> [Data] {
+        if let found = given(key, now: now) { return found }
+        let began = WallClock.monotonicNanos()
+        let reply = make()
+        keep(key, reply, madeAt: began, cost: WallClock.monotonicNanos() &- began, now: now)
+        return reply
+    }
+}
+
 /// A leaderboard that took long to make is given again for a while (`LeaderboardCache`): what is kept, for how
 /// long, and what a seeker's or a judge's change makes the broker forget.
 @Suite("Leaderboards kept", .timeLimit(.minutes(2)))

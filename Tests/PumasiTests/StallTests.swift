@@ -6,45 +6,6 @@ import Testing
 @testable import PumasiBroker
 @testable import PumasiWorker
 
-/// A DEALER that speaks raw MDP to a broker: for messages no client of ours would send.
-private final class RawPeer {
-    let socket: ZMQSocket
-    var poller: ZMQPoller
-
-    init(_ context: ZMQContext, _ endpoint: String, curve: CurveClient? = nil) throws {
-        socket = try ZMQSocket(context, .dealer)
-        if let curve { try socket.useCurve(curve) }
-        try socket.setOption(.sendHighWaterMark, 0)
-        try socket.connect(endpoint)
-        poller = ZMQPoller([socket])
-    }
-
-    /// The next message within `seconds`, or nil.
-    func next(seconds: Double) throws -> [Data]? {
-        let deadline = WallClock.monotonicNanos() + UInt64(seconds * 1e9)
-        while WallClock.monotonicNanos() < deadline {
-            if try poller.poll(timeoutMilliseconds: 20)[0], let message = try socket.receive(dontWait: true) {
-                return message.frames
-            }
-        }
-        return nil
-    }
-
-    /// Sends a client request and waits for its reply's error (nil for a success).
-    func request(_ service: String, _ body: [Data], seconds: Double = 30) throws -> ProtocolError? {
-        try socket.send(MDP.clientRequest(service: service, body: body))
-        let reply = try #require(try next(seconds: seconds), "no reply to \(service) within \(seconds) s")
-        return try Self.error(reply, service: service)
-    }
-
-    static func error(_ reply: [Data], service: String) throws -> ProtocolError? {
-        try #require(
-            reply.count >= 4 && reply[2] == Data(service.utf8), "not a reply on \(service): \(reply.count) frames")
-        let decoded = try JSONDecoder().decode(Reply<Empty>.self, from: reply[3])
-        return decoded.ok ? nil : decoded.error
-    }
-}
-
 /// A JSON body of `bytes` bytes that a list request could carry: `{"v":1,"x":"aaa…"}`.
 private func bigJSON(_ bytes: Int) -> Data {
     Data(#"{"v":1,"x":""#.utf8) + Data(repeating: UInt8(ascii: "a"), count: bytes - 14) + Data(#""}"#.utf8)

@@ -26,7 +26,7 @@ enum BigStore {
             }
         }
         let filled = try Store.fill(
-            directory: directory, challenges: options.challenges, submissions: options.submissions,
+            location: .sqlite(directory: directory), challenges: options.challenges, submissions: options.submissions,
             solvers: options.solvers, pending: options.pending,
             progress: { FileHandle.standardError.write(Data("big-store: \($0) submissions written\n".utf8)) })
         let bytes = (try? FileManager.default.subpathsOfDirectory(atPath: directory))?.reduce(0) {

@@ -57,6 +57,7 @@ extension Broker {
         }
         let now = config.clock()
         let sendsBefore = outbox.count
+        let boardsAskedBefore = boardsAsked.count
         // The memory as it was, so that a client request rolled back leaves memory as the store is. Copied whole
         // for any client request but a submission (copy-on-write: a request pays for what it changes); a
         // submission, the one that comes by the thousand, syncs its writes before it changes any memory but the
@@ -69,12 +70,9 @@ extension Broker {
                 if case .clientRequest(let service, let body) = inbound {
                     let reply =
                         drainingSince == nil
-                        ? try handleClient(service: service, body: body, sender: sender, now: now)
-                        : [
-                            Wire.encode(
-                                Reply<Empty>.failure(ProtocolError(.unavailable, "the broker is shutting down")))
-                        ]
-                    send(to: identity, MDP.clientReply(service: service, body: reply))
+                        ? try handleClient(service: service, body: body, sender: sender, from: identity, now: now)
+                        : [Wire.encode(Reply<Empty>.failure(Self.stoppingError))]
+                    if let reply { send(to: identity, MDP.clientReply(service: service, body: reply)) }
                 } else {
                     try handleWorker(identity, inbound, sender: sender, now: now)
                 }
@@ -88,6 +86,7 @@ extension Broker {
                 (memory.liveChallenges, memory.settleCandidates, memory.referenceCache) = mirrors
             }
             outbox.removeSubrange(sendsBefore...)
+            boardsAsked.removeSubrange(boardsAskedBefore...)
             guard case .clientRequest = inbound else {
                 // An evaluator's message changes leases in memory before it writes: after a failed write the two
                 // no longer agree, and only a restart (which rebuilds from the store) makes them agree again.

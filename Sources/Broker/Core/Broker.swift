@@ -36,6 +36,12 @@ public final class Broker {
     var logThrottle = LogThrottle(interval: 10_000)
     /// Leaderboard replies that took long to make, given again for a while (`LeaderboardCache`).
     var leaderboards = LeaderboardCache()
+    /// Makes leaderboards off the loop (`BoardMaker`).
+    let boardMaker: BoardMaker
+    /// Leaderboards this pass was asked for and did not have: ordered once it has committed (`orderBoards`).
+    var boardsAsked: [BoardAsk] = []
+    /// Leaderboards being made, by key, with who waits for each.
+    var boardsMaking: [LeaderboardCache.Key: BoardMaking] = [:]
     /// The service of the client request being handled, for the audit entries of refusals.
     var requestService = ""
     /// What this pass will send once its transaction has committed, and its size in bytes.
@@ -143,6 +149,7 @@ public final class Broker {
         publishEndpoint = try publisher.lastEndpoint
         stopSignal = ZMQStopSignal(context: context)
         control = try stopSignal.makeReceiver()
+        boardMaker = try BoardMaker(location: config.store, context: context, clock: config.clock)
 
         try rebuildMemory()
         if let term = try store.beginTerm(
@@ -268,12 +275,14 @@ public final class Broker {
     /// Runs until `stopSignal` fires.
     public func run() throws {
         var poller = ZMQPoller(
-            [router, control] + (zap.map { [$0.socket] } ?? []) + (handshakeMonitor.map { [$0.socket] } ?? []))
+            [router, control, boardMaker.receiver] + (zap.map { [$0.socket] } ?? [])
+                + (handshakeMonitor.map { [$0.socket] } ?? []))
         while true {
             let ready = try poller.poll(timeoutMilliseconds: pollTimeout())
             if ready[0] { StepTrace.mark(.brokerWoke) }
-            if ready.count > 2, ready[2] { try zap?.handlePending() }
-            if ready.count > 3, ready[3], let handshakeMonitor {
+            if ready[2] { answerBoards() }
+            if ready.count > 3, ready[3] { try zap?.handlePending() }
+            if ready.count > 4, ready[4], let handshakeMonitor {
                 for event in try handshakeMonitor.events() where event.isHandshakeFailure {
                     refusals?.recordHandshakeFailure(endpoint: event.endpoint, event.handshakeProblem)
                 }
@@ -322,10 +331,12 @@ public final class Broker {
             }
         } catch {
             outbox.removeAll()
+            boardsAsked.removeAll()
             logger.critical("store transaction failed; stopping so a restart can recover", ["error": "\(error)"])
             throw error
         }
         flushOutbox()
+        orderBoards()
         StepTrace.mark(.flushed)
         // Idle: the poll waited its whole timeout (up to a heartbeat interval) with nothing to read. A busy loop that
         // merely emptied its queue for a moment is not idle: trimming then costs it the pages it will fault in again.
@@ -483,11 +494,16 @@ public final class Broker {
         return keys
     }
 
-    /// Tells every evaluator to go. Leases still unanswered stay in the store and are requeued on restart.
+    /// A broker whose loop ended without `shutdown` (its store failed) still stops its board maker's thread.
+    deinit { boardMaker.stop() }
+
+    /// Tells every evaluator to go, and whoever waits for a leaderboard that the broker is stopping. Leases still
+    /// unanswered stay in the store and are requeued on restart.
     private func shutdown() {
         for identity in memory.dispatcher.evaluators.keys {
             _ = try? router.send([identity] + MDP.worker(.disconnect), dontWait: true)
         }
+        stopMakingBoards()
         logger.info("broker stopped")
     }
 

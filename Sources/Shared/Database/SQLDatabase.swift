@@ -24,6 +24,12 @@ public protocol SQLDatabase: AnyObject {
     var isTransactionUsable: Bool { get }
     /// Starts a write transaction (SQLite takes its write lock at once).
     func beginWrite() throws(DatabaseError)
+    /// Starts a read-only transaction: every query in it reads the same committed state, and no writer waits for it
+    /// (SQLite in WAL mode; PostgreSQL's `REPEATABLE READ`).
+    func beginRead() throws(DatabaseError)
+    /// What stops the statement this connection runs from another thread (`SQLInterrupter`). Made on the
+    /// connection's own thread.
+    func makeInterrupter() -> SQLInterrupter
     /// Runs a write whose outcome nobody reads at once, inside a transaction: PostgreSQL sends it ahead without
     /// waiting (pipeline mode), and its error, if any, is thrown by the next `sync` (or by the next statement that
     /// is not deferred, which syncs first). SQLite runs it at once.
@@ -32,10 +38,28 @@ public protocol SQLDatabase: AnyObject {
     func sync() throws(DatabaseError)
 }
 
+/// Stops the statement a connection is running, from any thread: SQLite's `sqlite3_interrupt`, PostgreSQL's
+/// `PQcancel`. The statement fails with an error; a connection running nothing is left as it is.
+public final class SQLInterrupter: @unchecked Sendable {
+    // @unchecked Sendable: `action` calls only what its library allows from any thread.
+    private let action: () -> Void
+
+    init(_ action: @escaping () -> Void) { self.action = action }
+
+    public func interrupt() { action() }
+}
+
 extension SQLDatabase {
     public func run(_ sql: String) throws(DatabaseError) { try run(sql, []) }
     public func query(_ sql: String) throws(DatabaseError) -> [SQLRow] { try query(sql, []) }
     public func queryOne(_ sql: String) throws(DatabaseError) -> SQLRow? { try queryOne(sql, []) }
+
+    /// Runs `body`'s queries on one snapshot of what was committed when its first query ran (`beginRead`).
+    public func reading<T>(_ body: () throws -> T) throws -> T {
+        try beginRead()
+        defer { if isInTransaction { try? execute("ROLLBACK") } }
+        return try body()
+    }
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {

@@ -75,6 +75,14 @@ public final class PostgresConnection: SQLDatabase {
 
     public func beginWrite() throws(DatabaseError) { try execute("BEGIN") }
 
+    public func beginRead() throws(DatabaseError) { try execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") }
+
+    /// `PQcancel`, which libpq allows from any thread: the server cancels the running statement, which fails.
+    public func makeInterrupter() -> SQLInterrupter {
+        let cancel = PostgresCancel(PQgetCancel(handle))
+        return SQLInterrupter { cancel.send() }
+    }
+
     public func execute(_ sql: String) throws(DatabaseError) {
         try sync()
         let result = PQexec(handle, sql)
@@ -400,3 +408,19 @@ public final class PostgresConnection: SQLDatabase {
 
 @available(*, unavailable)
 extension PostgresConnection: Sendable {}
+
+/// A connection's `PGcancel`, freed with it.
+private final class PostgresCancel: @unchecked Sendable {
+    // @unchecked Sendable: libpq reads a PGcancel only, and allows PQcancel from any thread.
+    private let cancel: OpaquePointer?
+
+    init(_ cancel: OpaquePointer?) { self.cancel = cancel }
+
+    func send() {
+        guard let cancel else { return }
+        var reason = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancel, &reason, Int32(reason.count))
+    }
+
+    deinit { if let cancel { PQfreeCancel(cancel) } }
+}

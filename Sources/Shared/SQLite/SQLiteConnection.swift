@@ -138,6 +138,13 @@ public final class SQLiteConnection: SQLDatabase {
     /// Takes the write lock at once, so that a transaction never fails half-way for want of it.
     public func beginWrite() throws(DatabaseError) { try execute("BEGIN IMMEDIATE") }
 
+    /// Deferred: the snapshot is taken by the first read, and the write lock is never asked for.
+    public func beginRead() throws(DatabaseError) { try execute("BEGIN DEFERRED") }
+
+    /// `sqlite3_interrupt`: the running statement stops soon with `SQLITE_INTERRUPT`. The interrupter keeps the
+    /// connection open: SQLite allows it from any thread while the connection is open.
+    public func makeInterrupter() -> SQLInterrupter { SQLInterrupter { [self] in sqlite3_interrupt(handle) } }
+
     public var userVersion: Int {
         get throws(DatabaseError) { Int(try queryOne("PRAGMA user_version")?.int(0) ?? 0) }
     }

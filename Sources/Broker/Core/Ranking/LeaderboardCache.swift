@@ -8,8 +8,9 @@ import PumasiShared
 /// broker's whole loop: a thousand solvers asking once a second for the board of the crowd's surge (a few ms to make
 /// as it grows) took receipts' p99 from 16 ms to 36 s (`pumasi-bench crowd`, its poll run). So each reply is kept,
 /// as sent, and given to whoever asks the same (challenge, phase, view, limit) for `ageFactor` (10) times as long as
-/// it took to make: however often it is asked for, the loop spends at most about a tenth of its time on one board,
-/// and the board is at most that much behind (20 ms for one made in 2 ms, 2.1 s at 210 ms), which its `asOf` says.
+/// it took to make: however often it is asked for, the board maker (`BoardMaker`, the loop's before 2026-12-05) spends
+/// at most about a tenth of its time on one board, and the board is at most that much behind (20 ms for one made in
+/// 2 ms, 2.1 s at 210 ms), which its `asOf` says.
 ///
 /// What a seeker, a judge or a team changes is seen at once: a disqualification, a judge's score and a change of a
 /// team's members forget the challenge's boards (`forget`), a final selection its final boards, once each is made
@@ -52,16 +53,21 @@ struct LeaderboardCache {
     static let capacityBytes = 64 << 20
     private var kept: [Key: Kept] = [:]
     private var bytes = 0
+    /// How many times boards were forgotten: a board begun before a change and done after it is given, not kept
+    /// (`BoardMaker`). One count for every challenge: a change is rare, and costs at most a board made again.
+    private(set) var forgettings = 0
 
-    /// The reply for `key`: a kept one young enough, or `make`'s, kept.
-    mutating func reply(_ key: Key, now: UInt64, make: () throws -> [Data]) rethrows -> [Data] {
-        if let found = kept[key], found.isFresh(at: now, factor: ageFactor) { return found.reply }
-        let began = WallClock.monotonicNanos()
-        let reply = try make()
-        let cost = WallClock.monotonicNanos() &- began
+    /// A kept reply for `key` still young enough at `now`.
+    func given(_ key: Key, now: UInt64) -> [Data]? {
+        guard let found = kept[key], found.isFresh(at: now, factor: ageFactor) else { return nil }
+        return found.reply
+    }
+
+    /// Keeps `reply` for `key`, made from `madeAt` in `cost` nanoseconds.
+    mutating func keep(_ key: Key, _ reply: [Data], madeAt began: UInt64, cost: UInt64, now: UInt64) {
         let size = reply.reduce(0) { $0 + $1.count }
         remove(key)
-        guard ageFactor > 0, size <= Self.capacityBytes else { return reply }
+        guard ageFactor > 0, size <= Self.capacityBytes else { return }
         // Bounded: each turn removes one of at most `capacity` replies.
         kept.filter { !$0.value.isFresh(at: now, factor: ageFactor) }.keys.forEach { remove($0) }
         while kept.count >= Self.capacity || bytes + size > Self.capacityBytes,
@@ -71,7 +77,6 @@ struct LeaderboardCache {
         }
         kept[key] = Kept(reply: reply, madeAt: began, cost: cost, bytes: size)
         bytes += size
-        return reply
     }
 
     private mutating func remove(_ key: Key) {
@@ -82,6 +87,7 @@ struct LeaderboardCache {
     /// Forgets the kept boards of `challenge` (on `view`, or on every view): something changed that their readers
     /// must see at once.
     mutating func forget(challenge: String, view: LeaderboardView? = nil) {
+        forgettings += 1
         kept.keys.filter { $0.challenge == challenge && (view == nil || $0.view == view) }.forEach { remove($0) }
     }
 

@@ -4,7 +4,10 @@ import PumasiShared
 extension Broker {
     /// Answers a client request for a service the broker implements itself. Errors that are the client's
     /// (bad input, unknown ids, closed challenges) come back as an error reply; store failures throw.
-    func handleClient(service: String, body: [Data], sender: Sender?, now: Millis) throws -> [Data] {
+    /// - Returns: the reply's body, or nil for one that comes later (a leaderboard being made: `BoardMaker`).
+    func handleClient(service: String, body: [Data], sender: Sender?, from identity: Data, now: Millis) throws
+        -> [Data]?
+    {
         do {
             // Deny by default: what the role table does not list does not exist, for any caller.
             guard Self.servicesByRole[Self.listedService(service)] != nil else {
@@ -43,7 +46,8 @@ extension Broker {
                 return reply(info)
             case Service.submissions: return try reply(mySubmissions(body, sender: sender))
             case Service.leaderboard:
-                return try leaderboardReply(Wire.decode(LeaderboardRequest.self, from: body.first), sender: sender)
+                return try leaderboardReply(
+                    Wire.decode(LeaderboardRequest.self, from: body.first), sender: sender, identity: identity)
             case Service.report: return try reply(report(body, sender: sender, now: now))
             case Service.reportSubmissions: return try reply(reportSubmissions(body, sender: sender))
             case Service.close: return try reply(close(body, sender: sender, now: now))
@@ -92,20 +96,6 @@ extension Broker {
     }
 
     private func reply<T: Codable>(_ result: T) -> [Data] { [Wire.encode(Reply.success(result))] }
-
-    /// `pumasi.leaderboard`'s reply: checked for its sender, then made, or given again (`LeaderboardCache`).
-    private func leaderboardReply(_ request: LeaderboardRequest, sender: Sender?) throws -> [Data] {
-        let scope = try leaderboardScope(request, sender: sender)
-        let (record, view, phase) = scope
-        // A negative limit is no limit (`Store.leaderboard`): one board, not two.
-        let key = LeaderboardCache.Key(
-            challenge: record.id, phase: phase, view: view, limit: request.limit.flatMap { $0 < 0 ? nil : $0 },
-            state: record.state,
-            scorerVersion: record.scorerVersion, currentPhase: record.currentPhase)
-        return try leaderboards.reply(key, now: WallClock.monotonicNanos()) {
-            reply(try board(scope, limit: request.limit))
-        }
-    }
 
     /// A page of `pumasi.challenge.list` (`ListRequest`): what the caller may see, read from the store a batch at a
     /// time, so that a page costs what it holds and not the whole store.

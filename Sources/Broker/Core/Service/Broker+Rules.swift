@@ -12,17 +12,11 @@ extension Broker {
 
     func isAdmin(_ sender: Sender?) -> Bool { sender == nil || sender?.role == .admin }
 
+    /// The board a report shows, made now on the loop. A `pumasi.leaderboard` request's is made off it
+    /// (`leaderboardReply`).
     func leaderboard(_ request: LeaderboardRequest, sender: Sender?) throws -> Leaderboard {
-        try board(leaderboardScope(request, sender: sender), limit: request.limit)
-    }
-
-    /// The board of a scope `leaderboardScope` allowed, made now and saying so (`asOf`).
-    func board(_ scope: (record: ChallengeRecord, view: LeaderboardView, phase: Int?), limit: Int?) throws
-        -> Leaderboard
-    {
-        var board = try store.leaderboard(scope.record, view: scope.view, limit: limit, phase: scope.phase)
-        board.asOf = config.clock()
-        return board
+        let (record, view, phase) = try leaderboardScope(request, sender: sender)
+        return try store.leaderboard(record, view: view, limit: request.limit, phase: phase, asOf: config.clock())
     }
 
     /// The challenge, view and phase (0-based) of a leaderboard request its sender may see.

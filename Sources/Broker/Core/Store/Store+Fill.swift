@@ -2,16 +2,16 @@ import Foundation
 import PumasiShared
 
 extension Store {
-    /// Fills a fresh SQLite store in `directory` as a long-lived broker's would look, for `pumasi-bench big-store`:
+    /// Fills a fresh store at `location` as a long-lived broker's would look, for `pumasi-bench big-store` and tests:
     /// `challenges` open challenges sharing `submissions` submissions from `solvers` solvers, each scored, with its
     /// `submission.scored` announcement, through the broker's own store methods; then `pending` more that have no
     /// outcome yet (what a broker finds queued when it restarts in the middle of a surge). 1,000 rows a transaction.
     /// - Returns: the seconds taken.
     public static func fill(
-        directory: String, challenges: Int, submissions: Int, solvers: Int, pending: Int,
+        location: StoreLocation, challenges: Int, submissions: Int, solvers: Int, pending: Int,
         progress: (Int) -> Void = { _ in }
     ) throws -> Double {
-        let store = try Store(location: .sqlite(directory: directory), synchronousFull: false)
+        let store = try Store(location: location, synchronousFull: false)
         let start = WallClock.monotonicNanos()
         let now = WallClock.now()
         var records: [ChallengeRecord] = []

@@ -162,10 +162,10 @@ extension Store {
         return JSONReader.read(json) { $0.numbers() } ?? (try? JSONDecoder().decode([String: Double].self, from: json))
     }
 
-    /// The leaderboard on `view`: see `Ranking`.
-    func leaderboard(_ challenge: ChallengeRecord, view: LeaderboardView, limit: Int?, phase: Int? = nil) throws
-        -> Leaderboard
-    {
+    /// The leaderboard on `view` (see `Ranking`) as of `asOf`: when its reading began.
+    func leaderboard(
+        _ challenge: ChallengeRecord, view: LeaderboardView, limit: Int?, phase: Int? = nil, asOf: Millis? = nil
+    ) throws -> Leaderboard {
         let phase = phase ?? challenge.phaseFilter
         let ranking = try ranking(challenge, phase: phase)
         var entries = ranking.leaderboard(on: view)
@@ -182,6 +182,7 @@ extension Store {
             // Judge-only submissions wait without an outcome (counted above); mixed ones wait after theirs.
             pending: counts.pending + (challenge.isJudgedOnly ? 0 : try awaitingJudgingCount(challenge)),
             failed: counts.failed)
+        board.asOf = asOf
         board.view = view.rawValue
         board.metric = challenge.rankingMetric
         board.precision = challenge.precision

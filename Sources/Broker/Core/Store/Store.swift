@@ -92,6 +92,13 @@ public final class Store {
         checkpointer = Checkpointer(path: sqlite.path, progress: progress)
     }
 
+    /// Runs `body`'s reads on one snapshot of what was committed, with no write lock taken (a second store's
+    /// connection reads so beside the broker's writer: `BoardMaker`).
+    func reading<T>(_ body: () throws -> T) throws -> T { try db.reading(body) }
+
+    /// What stops this store's running statement from another thread.
+    func makeInterrupter() -> SQLInterrupter { db.makeInterrupter() }
+
     /// Runs `body` in one write transaction. If it appended to the award ledger, the ledger's head record follows
     /// once it has committed (a failure to write it leaves it behind, which `ledger verify` accepts, and fails
     /// nothing).

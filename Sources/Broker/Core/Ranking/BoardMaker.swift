@@ -1,0 +1,179 @@
+import Foundation
+import PumasiShared
+
+/// Makes leaderboards on a thread and a store connection of its own, so that the broker's loop goes on while one is
+/// made.
+///
+/// A board ranks every submission of its challenge: 700 ms for one of 240,000 in a release build (`pumasi-bench
+/// big-store 240000 0 1`). Made on the loop, that was 700 ms in which the broker answered nobody, sent no heartbeat
+/// and took no result. Here the loop orders a board (`order`) once the pass that asked for it has committed, so the
+/// board reads what that pass wrote; the maker reads everything it needs on one snapshot of the committed store
+/// (`Store.reading`), encodes the reply, and wakes the loop through an inproc socket (`receiver`). The loop takes what
+/// is done (`takeDone`) and answers.
+///
+/// One board at a time, in the order they were asked for: this machine has two cores, and the loop has one.
+///
+/// Thread rule: `order`, `takeDone` and `stop` from the broker's loop thread. The maker's store is opened on the
+/// maker's thread when the first board is ordered, and lives there.
+final class BoardMaker: @unchecked Sendable {
+    // @unchecked Sendable: `orders`, `done`, `stopping` and `interrupter` are touched only under `condition`'s lock;
+    // `thread` only on the loop's thread; the rest does not change.
+
+    /// A board to make.
+    struct Order: @unchecked Sendable {
+        // @unchecked Sendable: values only, handed over once under the lock.
+        var key: LeaderboardCache.Key
+        var record: ChallengeRecord
+        var view: LeaderboardView
+        var limit: Int?
+        var phase: Int?
+    }
+
+    /// A board made, or why it could not be.
+    struct Done {
+        var key: LeaderboardCache.Key
+        /// The reply's frames: the board, or an error for the client.
+        var reply: [Data]
+        var failure: String?
+        /// When its making began (`WallClock.monotonicNanos`), and how long it took in nanoseconds.
+        var began: UInt64
+        var cost: UInt64
+    }
+
+    /// The loop polls it: readable when a board is done.
+    let receiver: ZMQSocket
+    private let endpoint: String
+    private let context: ZMQContext
+    private let location: StoreLocation
+    private let clock: @Sendable () -> Millis
+    private let condition = NSCondition()
+    private var orders: [Order] = []
+    private var done: [Done] = []
+    private var stopping = false
+    private var interrupter: SQLInterrupter?
+    private var thread: Thread?
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(location: StoreLocation, context: ZMQContext, clock: @escaping @Sendable () -> Millis) throws {
+        self.location = location
+        self.context = context
+        self.clock = clock
+        endpoint = "inproc://pumasi-boards-\(UUID().uuidString)"
+        receiver = try ZMQSocket(context, .pull)
+        try receiver.bind(endpoint)
+    }
+
+    /// Makes `order`'s board after those ordered before it. Starts the maker's thread the first time.
+    func order(_ order: Order) {
+        condition.lock()
+        orders.append(order)
+        condition.signal()
+        condition.unlock()
+        guard thread == nil else { return }
+        let thread = Thread { [self] in
+            nameCurrentThread("pumasi-boards")
+            loop()
+        }
+        self.thread = thread
+        thread.start()
+    }
+
+    /// The boards done since the last call, in the order they were made; drains the wake-ups.
+    func takeDone() -> [Done] {
+        while (try? receiver.receive(dontWait: true)) != nil {}
+        condition.lock()
+        defer { condition.unlock() }
+        let taken = done
+        done.removeAll()
+        return taken
+    }
+
+    /// Interrupts the board being made (its query fails), drops those ordered after it, and waits for the thread to
+    /// end. Boards not yet taken are dropped too: the broker answers their askers itself.
+    func stop() {
+        guard thread != nil else { return }
+        condition.lock()
+        stopping = true
+        interrupter?.interrupt()
+        condition.signal()
+        condition.unlock()
+        finished.wait()
+        thread = nil
+    }
+
+    private func loop() {
+        defer { finished.signal() }
+        // The wake-up's socket belongs to this thread: made here, and closed here before the broker ends its context.
+        let wake = try? ZMQSocket(context, .push)
+        if let wake { try? wake.connect(endpoint) }
+        var store: Store?
+        while true {
+            condition.lock()
+            while orders.isEmpty, !stopping { condition.wait() }
+            guard !stopping else {
+                interrupter = nil
+                condition.unlock()
+                return
+            }
+            let order = orders.removeFirst()
+            condition.unlock()
+            let began = WallClock.monotonicNanos()
+            var result = Done(key: order.key, reply: [], failure: nil, began: began, cost: 0)
+            do {
+                let board: Leaderboard
+                if let opened = store {
+                    do {
+                        board = try make(order, on: opened)
+                    } catch  where !isStopping {
+                        // A connection that failed (a server restarted, a session ended as idle) is opened anew, once.
+                        store = nil
+                        let reopened = try open()
+                        store = reopened
+                        board = try make(order, on: reopened)
+                    }
+                } else {
+                    let opened = try open()
+                    store = opened
+                    board = try make(order, on: opened)
+                }
+                result.reply = [Wire.encode(Reply.success(board))]
+            } catch {
+                store = nil
+                result.failure = "\(error)"
+                result.reply = [
+                    Wire.encode(
+                        Reply<Empty>.failure(ProtocolError(.internal, "the leaderboard could not be made: \(error)")))
+                ]
+            }
+            result.cost = WallClock.monotonicNanos() &- began
+            condition.lock()
+            done.append(result)
+            condition.unlock()
+            _ = try? wake?.send([Data()], dontWait: true)
+        }
+    }
+
+    private var isStopping: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
+
+    /// Opens the maker's own store, and what stops its queries from the loop's thread.
+    private func open() throws -> Store {
+        let opened = try Store(location: location, applicationName: "pumasi-broker boards", create: false)
+        // The broker's own connection hears of revoked keys; this one reads boards, and would only queue the news.
+        if location.isPostgreSQL { try opened.db.execute("UNLISTEN *") }
+        condition.lock()
+        interrupter = opened.makeInterrupter()
+        condition.unlock()
+        return opened
+    }
+
+    private func make(_ order: Order, on store: Store) throws -> Leaderboard {
+        try store.reading {
+            try store.leaderboard(
+                order.record, view: order.view, limit: order.limit, phase: order.phase, asOf: clock())
+        }
+    }
+}

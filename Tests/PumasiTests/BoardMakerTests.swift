@@ -1,0 +1,155 @@
+import Foundation
+import PumasiShared
+import Testing
+
+@testable import PumasiBroker
+
+/// A leaderboard is made off the broker's loop (`BoardMaker`): the loop answers others while it is made, those who
+/// ask for the same board share one making, a board begun before a change is not kept, and a broker that stops
+/// answers whoever still waits.
+@Suite("Leaderboards made off the loop", .timeLimit(.minutes(4)))
+struct BoardMakerTests {
+    /// Submissions in the filled challenge: its board takes a debug build hundreds of milliseconds to make.
+    static let submissions = 20_000
+
+    /// A broker on a store filled with one challenge of `submissions` scored submissions from 2,000 solvers.
+    private static func filledBroker(
+        _ dir: TempDirectory, configure: (inout BrokerConfig) -> Void = { _ in }
+    ) throws -> (broker: BrokerHarness, challenge: String) {
+        let directory = dir.file("broker")
+        _ = try Store.fill(
+            location: TestBackend.location(for: directory), challenges: 1, submissions: submissions, solvers: 2_000,
+            pending: 0)
+        let challenge = try #require(try TestBackend.store(directory).liveChallenges().first?.id)
+        let broker = try BrokerHarness(directory: directory) {
+            $0.admitRate = 0
+            configure(&$0)
+        }
+        return (broker, challenge)
+    }
+
+    private static func boardRequest(_ challenge: String, limit: Int = 10) -> [Data] {
+        MDP.clientRequest(
+            service: Service.leaderboard, body: [Wire.encode(LeaderboardRequest(challenge: challenge, limit: limit))])
+    }
+
+    private static func board(_ reply: [Data]) throws -> Leaderboard {
+        try #require(reply.count >= 4 && reply[2] == Data(Service.leaderboard.utf8), "not a leaderboard reply")
+        return try #require(try JSONDecoder().decode(Reply<Leaderboard>.self, from: reply[3]).result)
+    }
+
+    @Test func theLoopAnswersOthersWhileABoardIsMade() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let (broker, challenge) = try Self.filledBroker(dir)
+        defer { broker.shutdown() }
+        let context = try ZMQContext()
+        let asker = try RawPeer(context, broker.router)
+        let other = try RawPeer(context, broker.router)
+        // The first board opens the maker's store; the second is the one timed against the others' requests.
+        try asker.socket.send(Self.boardRequest(challenge))
+        #expect(try Self.board(try #require(try asker.next(seconds: 60), "no board")).entries.count == 10)
+
+        try asker.socket.send(Self.boardRequest(challenge, limit: 20))
+        let began = WallClock.monotonicNanos()
+        var answered = 0
+        var boardReply: [Data]?
+        // Bounded: 5,000 requests, each waited for at most 10 s.
+        while boardReply == nil, answered < 5_000 {
+            #expect(try other.request(Service.whoami, [], seconds: 10) == nil)
+            answered += 1
+            if try asker.poller.poll(timeoutMilliseconds: 0)[0] { boardReply = try asker.socket.receive()?.frames }
+        }
+        let waited = Double(WallClock.monotonicNanos() - began) / 1e6
+        let board = try Self.board(try #require(boardReply, "no board after \(answered) other requests"))
+        #expect(board.entries.count == 20 && board.entries.first?.rank == 1)
+        print("board of \(Self.submissions) submissions: \(waited) ms, \(answered) other requests answered meanwhile")
+        #expect(answered >= 5, "the loop answered \(answered) requests in the \(waited) ms the board took")
+    }
+
+    @Test func thoseAskingForTheSameBoardShareOneMaking() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let (broker, challenge) = try Self.filledBroker(dir)
+        defer { broker.shutdown() }
+        let context = try ZMQContext()
+        let peers = try (0..<3).map { _ in try RawPeer(context, broker.router) }
+        for peer in peers { try peer.socket.send(Self.boardRequest(challenge)) }
+        let replies = try peers.map { try #require(try $0.next(seconds: 60), "no board") }
+        // Made once: the same bytes, `asOf` included (boards are not kept in this harness, so a second making would
+        // carry its own time, hundreds of ms later).
+        #expect(replies.allSatisfy { $0 == replies[0] })
+        #expect(try Self.board(replies[0]).asOf != nil)
+    }
+
+    @Test func aBoardBegunBeforeADisqualificationIsGivenButNotKept() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let (broker, challenge) = try Self.filledBroker(dir) { $0.leaderboardReuseFactor = 1_000_000_000 }
+        defer { broker.shutdown() }
+        let context = try ZMQContext()
+        let asker = try RawPeer(context, broker.router)
+        func ask(limit: Int) throws -> Leaderboard {
+            try asker.socket.send(Self.boardRequest(challenge, limit: limit))
+            return try Self.board(try #require(try asker.next(seconds: 60), "no board"))
+        }
+        let first = try ask(limit: 10)
+        #expect(try ask(limit: 10) == first, "kept, and given again")
+        let top = try #require(first.entries.first)
+
+        // A board of another limit is ordered; the disqualification comes in a later pass, while it is made.
+        try asker.socket.send(Self.boardRequest(challenge, limit: 5))
+        usleep(30_000)
+        let seeker = try client(broker)
+        _ = try seeker.call(
+            Service.disqualify, DisqualifyRequest(submission: top.submission, reason: "copied"),
+            as: SubmissionInfo.self)
+        let during = try Self.board(try #require(try asker.next(seconds: 60), "no board"))
+        #expect(during.entries.count == 5)
+        let after = try ask(limit: 5)
+        #expect(!after.entries.contains { $0.submission == top.submission }, "made again, after the change")
+        #expect(try ask(limit: 10).entries.allSatisfy { $0.submission != top.submission }, "kept boards forgotten")
+    }
+
+    @Test func moreBoardsThanTheMakerTakesAtOnceAreAnsweredBusy() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let (broker, challenge) = try Self.filledBroker(dir)
+        defer { broker.shutdown() }
+        let asker = try RawPeer(try ZMQContext(), broker.router)
+        let count = Broker.boardsAtOnce + 4
+        for limit in 1...count { try asker.socket.send(Self.boardRequest(challenge, limit: limit)) }
+        var boards = 0
+        var busy: [ProtocolError] = []
+        for _ in 1...count {
+            let reply = try #require(try asker.next(seconds: 120), "\(boards) boards and \(busy.count) busy replies")
+            if let error = try RawPeer.error(reply, service: Service.leaderboard) {
+                busy.append(error)
+            } else {
+                boards += 1
+            }
+        }
+        #expect(boards >= Broker.boardsAtOnce && !busy.isEmpty && boards + busy.count == count)
+        #expect(
+            busy.allSatisfy {
+                $0.isBusy && $0.retryAfterMs == Broker.boardsRetryAfterMs && $0.message.contains("being made")
+            }, "\(busy)")
+    }
+
+    @Test func aBrokerStoppingWhileABoardIsMadeAnswersItsAsker() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let (broker, challenge) = try Self.filledBroker(dir)
+        let asker = try RawPeer(try ZMQContext(), broker.router)
+        try asker.socket.send(Self.boardRequest(challenge))
+        usleep(20_000)
+        broker.shutdown()
+        // The board, if it was done before the stop; else the broker says it is stopping.
+        let reply = try #require(try asker.next(seconds: 30), "no answer from a stopping broker")
+        if let error = try RawPeer.error(reply, service: Service.leaderboard) {
+            #expect(error.code == .unavailable && error.message.contains("shutting down"), "\(error)")
+        } else {
+            #expect(try Self.board(reply).entries.count == 10)
+        }
+    }
+}
