@@ -2,6 +2,7 @@ import Foundation
 import PumasiBroker
 import PumasiShared
 import PumasiWorker
+import Synchronization
 
 /// `pumasi-bench big-store`: what a long-lived store costs a broker that starts on it. The store is filled through
 /// the broker's own methods (`Store.fill`), then a real `pumasi-broker` process (the one built beside the benchmark)
@@ -72,11 +73,15 @@ enum BigStore {
         let served = elapsed()
         let rssServing = rss(of: broker.processIdentifier)
         // The leaderboard of the challenge with the most submissions reads all of them.
-        let listed = WallClock.monotonicNanos()
         let first = open.first?.id ?? ""
+        // Meanwhile another client asks who it is, one request after the other: how long the broker leaves it
+        // waiting while the board is made (the board is made off the loop: `BoardMaker`).
+        let pinger = Pinger(router: router)
+        let listed = WallClock.monotonicNanos()
         let (board, _) = try client.call(
             Service.leaderboard, LeaderboardRequest(challenge: first, limit: 10), as: Leaderboard.self)
         let boardMs = Double(WallClock.monotonicNanos() - listed) / 1e6
+        let pings = pinger.stop()
         // Asked again at once: a board that took this long is given again (`LeaderboardCache`).
         let again = WallClock.monotonicNanos()
         _ = try client.call(Service.leaderboard, LeaderboardRequest(challenge: first, limit: 10), as: Leaderboard.self)
@@ -96,9 +101,49 @@ enum BigStore {
                     "RESULT name=big-store-start attempt=%d submissions=%d pending=%d challenges=%d serving_ms=%.0f "
                     + "rss_mb=%.1f leaderboard_ms=%.0f leaderboard_again_ms=%.1f leaderboard_rows=%d "
                     + "rss_after_leaderboard_mb=%.1f hwm_mb=%.1f "
-                    + "report_first_page_ms=%.0f report_ms=%.0f report_submissions=%d",
+                    + "report_first_page_ms=%.0f report_ms=%.0f report_submissions=%d "
+                    + "other_requests_during_leaderboard=%d their_max_ms=%.1f",
                 attempt, options.submissions, options.pending, open.count, served, rssServing.rss, boardMs, againMs,
-                board.entries.count, after.rss, after.hwm, firstPageMs, reportMs, report.submissions.count))
+                board.entries.count, after.rss, after.hwm, firstPageMs, reportMs, report.submissions.count,
+                pings.count, pings.maxMs))
+    }
+
+    /// A client on its own thread that asks `pumasi.whoami` one request after the other until stopped, and keeps
+    /// the longest round trip.
+    private final class Pinger: Sendable {
+        private let state = Mutex<(stopping: Bool, count: Int, maxMs: Double)>((false, 0, 0))
+        private let finished = DispatchSemaphore(value: 0)
+
+        init(router: String) {
+            let ready = DispatchSemaphore(value: 0)
+            let thread = Thread { [self] in
+                defer { finished.signal() }
+                // The connection is made before the measured request goes.
+                let client = try? BrokerClient(endpoint: router, timeoutSeconds: 30)
+                let connected = (try? client?.call(Service.whoami, Empty(), as: Identity.self)) != nil
+                ready.signal()
+                guard connected, let client else { return }
+                // Bounded: a million round trips, or until stopped.
+                for _ in 0..<1_000_000 where !state.withLock({ $0.stopping }) {
+                    let began = WallClock.monotonicNanos()
+                    guard (try? client.call(Service.whoami, Empty(), as: Identity.self)) != nil else { return }
+                    let ms = Double(WallClock.monotonicNanos() - began) / 1e6
+                    state.withLock {
+                        $0.count += 1
+                        $0.maxMs = max($0.maxMs, ms)
+                    }
+                }
+            }
+            thread.start()
+            ready.wait()
+        }
+
+        /// Stops the pings. - Returns: how many were answered, and the longest in milliseconds.
+        func stop() -> (count: Int, maxMs: Double) {
+            state.withLock { $0.stopping = true }
+            finished.wait()
+            return state.withLock { ($0.count, $0.maxMs) }
+        }
     }
 
     struct BenchFailure: Error, CustomStringConvertible {

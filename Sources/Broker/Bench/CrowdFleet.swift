@@ -343,11 +343,14 @@ final class CrowdFleet {
         }
     }
 
-    /// A reply to the oldest request of a solver or the seeker: a DEALER's replies come in the order of its
-    /// requests, since the broker answers each connection's requests in turn.
+    /// A reply to a solver's or the seeker's oldest request of the reply's service: replies to one kind of request
+    /// come in the order they were sent, but a leaderboard's may come after replies to requests sent after it (it is
+    /// made off the broker's loop: `docs/protocol.md`, "Leaderboard").
     private func clientGot(_ index: Int, _ frames: [Data], now: UInt64) {
-        guard frames.count >= 4, !pending[index].isEmpty else { return }
-        let request = pending[index].removeFirst()
+        guard frames.count >= 4, let kind = Self.kinds[frames[2]],
+            let position = pending[index].firstIndex(where: { $0.kind == kind })
+        else { return }
+        let request = pending[index].remove(at: position)
         let body = frames[3]
         switch request.kind {
         case .probe:
@@ -377,6 +380,12 @@ final class CrowdFleet {
             }
         }
     }
+
+    /// Each request's kind by the service its reply names.
+    private static let kinds: [Data: Pending.Kind] = [
+        Data(Service.submit.utf8): .submit, Data(Service.leaderboard.utf8): .board,
+        Data(Service.mmiService.utf8): .probe, Data(Service.post.utf8): .post,
+    ]
 
     /// The characters after `key` up to the next `"` (for a key ending in `"`), or "" when found otherwise; a byte
     /// scan, since a JSON decode of every receipt would cost the harness more than the broker's answer.

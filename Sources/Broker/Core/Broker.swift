@@ -291,7 +291,13 @@ public final class Broker {
                 drainingSince = config.clock()
                 logger.info("stopping: taking no new work", ["leases": "\(memory.dispatcher.leases.count)"])
             }
-            try pass(readable: ready[0])
+            do {
+                try pass(readable: ready[0])
+            } catch {
+                // The store failed: the loop ends here, and whoever waits for a board is answered first.
+                stopMakingBoards()
+                throw error
+            }
             if let since = drainingSince,
                 memory.dispatcher.leases.isEmpty || config.clock() - since >= config.drainTimeout
             {
@@ -504,6 +510,8 @@ public final class Broker {
             _ = try? router.send([identity] + MDP.worker(.disconnect), dontWait: true)
         }
         stopMakingBoards()
+        // These last messages go out as the socket closes, for up to half a second, instead of being dropped with it.
+        try? router.setOption(.linger, 500)
         logger.info("broker stopped")
     }
 

@@ -88,18 +88,25 @@ final class BoardMaker: @unchecked Sendable {
         return taken
     }
 
-    /// Interrupts the board being made (its query fails), drops those ordered after it, and waits for the thread to
-    /// end. Boards not yet taken are dropped too: the broker answers their askers itself.
+    /// Interrupts the board being made (its query fails; one between two queries runs to its end), makes none of
+    /// those ordered after it, and waits up to `stopWaitSeconds` for the thread to end. What it made is still taken
+    /// by the next `takeDone`.
     func stop() {
         guard thread != nil else { return }
         condition.lock()
         stopping = true
-        interrupter?.interrupt()
+        let interrupter = interrupter
         condition.signal()
         condition.unlock()
-        finished.wait()
+        // Outside the lock: `PQcancel` is a round trip to the server.
+        interrupter?.interrupt()
+        // A thread still in a query after that (a server that does not answer) is left to end on its own; its
+        // sockets keep the context alive until it does.
+        _ = finished.wait(timeout: .now() + Self.stopWaitSeconds)
         thread = nil
     }
+
+    static let stopWaitSeconds = 10.0
 
     private func loop() {
         defer { finished.signal() }
@@ -124,8 +131,9 @@ final class BoardMaker: @unchecked Sendable {
                 if let opened = store {
                     do {
                         board = try make(order, on: opened)
-                    } catch  where !isStopping {
-                        // A connection that failed (a server restarted, a session ended as idle) is opened anew, once.
+                    } catch let error as DatabaseError where error.kind == .connection && !isStopping {
+                        // A connection that was lost (a server restarted, a session ended as idle) is opened anew,
+                        // once.
                         store = nil
                         let reopened = try open()
                         store = reopened
@@ -140,9 +148,11 @@ final class BoardMaker: @unchecked Sendable {
             } catch {
                 store = nil
                 result.failure = "\(error)"
+                // The store's own words go to the broker's log (`Broker.answerBoards`), not to the client.
                 result.reply = [
                     Wire.encode(
-                        Reply<Empty>.failure(ProtocolError(.internal, "the leaderboard could not be made: \(error)")))
+                        Reply<Empty>.failure(
+                            ProtocolError(.internal, "the broker could not make the leaderboard; try again later")))
                 ]
             }
             result.cost = WallClock.monotonicNanos() &- began
@@ -166,7 +176,10 @@ final class BoardMaker: @unchecked Sendable {
         if location.isPostgreSQL { try opened.db.execute("UNLISTEN *") }
         condition.lock()
         interrupter = opened.makeInterrupter()
+        let stopped = stopping
         condition.unlock()
+        // A stop that came while it opened found nothing to interrupt.
+        if stopped { throw CancellationError() }
         return opened
     }
 

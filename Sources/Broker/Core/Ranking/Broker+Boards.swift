@@ -16,6 +16,9 @@ struct BoardMaking {
     /// `LeaderboardCache.forgettings` when the board was ordered: a board something was forgotten beside is given to
     /// its waiters, not kept.
     var forgettings: Int
+    /// Asked for after something was forgotten beside this making (a disqualification acknowledged, say): they must
+    /// see the change, so they wait for a making of their own, ordered when this one is done.
+    var next: [BoardAsk] = []
 }
 
 /// `pumasi.leaderboard` off the loop: a board kept young enough is given at once (`LeaderboardCache`); any other is
@@ -24,6 +27,9 @@ struct BoardMaking {
 extension Broker {
     /// Boards being made or asked for at once, beyond which a request for another is answered busy.
     static let boardsAtOnce = 16
+    /// The same, for the boards one sender's requests ordered (with admission on): a sender pays for a board's making
+    /// once it is done, so without this one sender could order the 16 at once before paying for any.
+    static let boardsPerSender = 2
 
     /// The reply to a leaderboard request checked for its sender: a board kept young enough, or nil when one is to be
     /// made (the reply comes when it is: `answerBoards`).
@@ -35,43 +41,63 @@ extension Broker {
             challenge: record.id, phase: phase, view: view, limit: limit, state: record.state,
             scorerVersion: record.scorerVersion, currentPhase: record.currentPhase)
         if let kept = leaderboards.given(key, now: WallClock.monotonicNanos()) { return kept }
+        let payer = admission.isOn ? admissionKey(identity, sender) : nil
         if boardsMaking[key] == nil, !boardsAsked.contains(where: { $0.order.key == key }) {
-            let asked = Set(boardsAsked.map(\.order.key)).count
-            guard boardsMaking.count + asked < Self.boardsAtOnce else {
-                throw ProtocolError(
-                    .unavailable,
-                    "busy: \(Self.boardsAtOnce) leaderboards are being made; retry in \(Self.boardsRetryAfterMs) ms",
-                    retryAfterMs: Self.boardsRetryAfterMs)
+            let keys = Set(boardsAsked.map(\.order.key)).union(boardsMaking.keys)
+            guard keys.count < Self.boardsAtOnce else {
+                throw Self.boardsBusy("\(Self.boardsAtOnce) leaderboards are being made")
+            }
+            if let payer {
+                let ordered =
+                    boardsMaking.values.filter { $0.payer == payer }.count
+                    + Set(boardsAsked.filter { $0.payer == payer }.map(\.order.key)).count
+                guard ordered < Self.boardsPerSender else {
+                    throw Self.boardsBusy("\(Self.boardsPerSender) leaderboards are being made for you")
+                }
             }
         }
         boardsAsked.append(
             BoardAsk(
                 order: BoardMaker.Order(key: key, record: record, view: view, limit: limit, phase: phase),
-                identity: identity, payer: admission.isOn ? admissionKey(identity, sender) : nil))
+                identity: identity, payer: payer))
         return nil
+    }
+
+    /// A busy reply: nothing was done, and the request may be sent again after `boardsRetryAfterMs`.
+    private static func boardsBusy(_ reason: String) -> ProtocolError {
+        ProtocolError(
+            .unavailable, "busy: \(reason); retry in \(boardsRetryAfterMs) ms", retryAfterMs: boardsRetryAfterMs)
     }
 
     static let boardsRetryAfterMs = 250
 
     /// Orders the boards this pass was asked for, now that what it wrote is committed: a request for a board being
-    /// made waits for it.
+    /// made waits for it, unless something was forgotten since it was ordered (then for the next making).
     func orderBoards() {
         guard !boardsAsked.isEmpty else { return }
         for ask in boardsAsked {
-            if boardsMaking[ask.order.key] != nil {
-                boardsMaking[ask.order.key]?.waiters.append(ask.identity)
-            } else {
+            guard var making = boardsMaking[ask.order.key] else {
                 boardsMaking[ask.order.key] = BoardMaking(
                     waiters: [ask.identity], payer: ask.payer, forgettings: leaderboards.forgettings)
                 boardMaker.order(ask.order)
+                continue
             }
+            if making.forgettings == leaderboards.forgettings, making.next.isEmpty {
+                making.waiters.append(ask.identity)
+            } else {
+                making.next.append(ask)
+            }
+            boardsMaking[ask.order.key] = making
         }
         boardsAsked.removeAll(keepingCapacity: true)
     }
 
-    /// Answers who waits for the boards made since the last call, and keeps each board beside which nothing was
-    /// forgotten. The sender whose request ordered a board pays for its making, as it would have for the loop's time.
-    /// - Parameter stopped: the maker was stopped: a board that failed was interrupted, and its askers are told so.
+    /// Answers who waits for the boards made since the last call, keeps each board beside which nothing was
+    /// forgotten, and orders the next making of a board asked for again after a forgetting. The sender whose request
+    /// ordered a board pays for its making, as for loop time (unless its bucket was swept meanwhile, full: a quiet
+    /// sender's, which then goes unpaid once).
+    /// - Parameter stopped: the maker was stopped: a board that failed was (most likely) interrupted, and its askers,
+    ///   and those waiting for a next making, are told that the broker is stopping.
     func answerBoards(stopped: Bool = false) {
         let now = WallClock.monotonicNanos()
         for made in boardMaker.takeDone() {
@@ -79,7 +105,7 @@ extension Broker {
             var reply = made.reply
             if let failure = made.failure {
                 if stopped {
-                    reply = [Wire.encode(Reply<Empty>.failure(Self.stoppingError))]
+                    reply = Self.stoppingBody
                 } else {
                     logger.error("leaderboard not made", ["challenge": made.key.challenge, "error": failure])
                 }
@@ -89,10 +115,20 @@ extension Broker {
             if let payer = making.payer { admission.charge(payer, loopNanos: made.cost) }
             let message = MDP.clientReply(service: Service.leaderboard, body: reply)
             for identity in making.waiters { deliver([identity] + message, on: router) }
+            guard let first = making.next.first else { continue }
+            if stopped {
+                let stopping = MDP.clientReply(service: Service.leaderboard, body: Self.stoppingBody)
+                for ask in making.next { deliver([ask.identity] + stopping, on: router) }
+            } else {
+                boardsMaking[made.key] = BoardMaking(
+                    waiters: making.next.map(\.identity), payer: first.payer, forgettings: leaderboards.forgettings)
+                boardMaker.order(first.order)
+            }
         }
     }
 
     static let stoppingError = ProtocolError(.unavailable, "the broker is shutting down")
+    private static let stoppingBody = [Wire.encode(Reply<Empty>.failure(stoppingError))]
 
     /// At the end: the boards already made are given, the maker stops (interrupting the board it makes), and whoever
     /// still waits is told that the broker is stopping.
@@ -100,10 +136,11 @@ extension Broker {
         answerBoards()
         boardMaker.stop()
         answerBoards(stopped: true)
-        let stopping = MDP.clientReply(
-            service: Service.leaderboard, body: [Wire.encode(Reply<Empty>.failure(Self.stoppingError))])
+        let stopping = MDP.clientReply(service: Service.leaderboard, body: Self.stoppingBody)
         for making in boardsMaking.values {
-            for identity in making.waiters { _ = try? router.send([identity] + stopping, dontWait: true) }
+            for identity in making.waiters + making.next.map(\.identity) {
+                _ = try? router.send([identity] + stopping, dontWait: true)
+            }
         }
         boardsMaking.removeAll()
     }
