@@ -509,9 +509,9 @@ public final class Broker {
         for identity in memory.dispatcher.evaluators.keys {
             _ = try? router.send([identity] + MDP.worker(.disconnect), dontWait: true)
         }
-        stopMakingBoards()
-        // These last messages go out as the socket closes, for up to half a second, instead of being dropped with it.
-        try? router.setOption(.linger, 500)
+        // Those told the broker is stopping are told before the socket closes (up to half a second): a stop with
+        // nobody waiting for a board closes at once, as a restart wants.
+        if stopMakingBoards() > 0 { try? router.setOption(.linger, 500) }
         logger.info("broker stopped")
     }
 

@@ -132,7 +132,10 @@ extension Broker {
 
     /// At the end: the boards already made are given, the maker stops (interrupting the board it makes), and whoever
     /// still waits is told that the broker is stopping.
-    func stopMakingBoards() {
+    /// - Returns: how many were waiting when the stop came (answered with a board or with the stop).
+    @discardableResult
+    func stopMakingBoards() -> Int {
+        let waiting = boardsMaking.values.reduce(0) { $0 + $1.waiters.count + $1.next.count }
         answerBoards()
         boardMaker.stop()
         answerBoards(stopped: true)
@@ -143,5 +146,6 @@ extension Broker {
             }
         }
         boardsMaking.removeAll()
+        return waiting
     }
 }
