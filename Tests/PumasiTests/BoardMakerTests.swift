@@ -50,21 +50,49 @@ struct BoardMakerTests {
         try asker.socket.send(Self.boardRequest(challenge))
         #expect(try Self.board(try #require(try asker.next(seconds: 60), "no board")).entries.count == 10)
 
-        try asker.socket.send(Self.boardRequest(challenge, limit: 20))
+        let (reply, answered) = try Self.othersAnswered(asker, Self.boardRequest(challenge, limit: 20), other)
+        let board = try Self.board(reply)
+        #expect(board.entries.count == 20 && board.entries.first?.rank == 1)
+        #expect(answered >= 5, "the loop answered \(answered) requests while the board was made")
+    }
+
+    /// A report's first page holds the challenge's whole board: it is made off the loop too.
+    @Test func theLoopAnswersOthersWhileAReportIsMade() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let (broker, challenge) = try Self.filledBroker(dir)
+        defer { broker.shutdown() }
+        let context = try ZMQContext()
+        let asker = try RawPeer(context, broker.router)
+        let other = try RawPeer(context, broker.router)
+        let request = MDP.clientRequest(
+            service: Service.report, body: [Wire.encode(ReportRequest(challenge: challenge))])
+        let (reply, answered) = try Self.othersAnswered(asker, request, other)
+        try #require(reply.count >= 4 && reply[2] == Data(Service.report.utf8), "not a report reply")
+        let report = try #require(try JSONDecoder().decode(Reply<ChallengeReport>.self, from: reply[3]).result)
+        #expect(report.leaderboard.count == 2_000 && report.submissions.count == ReportSubmissionsRequest.maxLimit)
+        #expect(report.moreSubmissions == true && report.challenge.id == challenge)
+        #expect(answered >= 5, "the loop answered \(answered) requests while the report was made")
+    }
+
+    /// Sends `request` from `asker`, and `pumasi.whoami` from `other` one after the other until its reply comes.
+    /// - Returns: the reply, and how many of the other's requests were answered meanwhile.
+    private static func othersAnswered(_ asker: RawPeer, _ request: [Data], _ other: RawPeer) throws -> (
+        [Data], Int
+    ) {
+        try asker.socket.send(request)
         let began = WallClock.monotonicNanos()
         var answered = 0
-        var boardReply: [Data]?
+        var reply: [Data]?
         // Bounded: 5,000 requests, each waited for at most 10 s.
-        while boardReply == nil, answered < 5_000 {
+        while reply == nil, answered < 5_000 {
             #expect(try other.request(Service.whoami, [], seconds: 10) == nil)
             answered += 1
-            if try asker.poller.poll(timeoutMilliseconds: 0)[0] { boardReply = try asker.socket.receive()?.frames }
+            if try asker.poller.poll(timeoutMilliseconds: 0)[0] { reply = try asker.socket.receive()?.frames }
         }
         let waited = Double(WallClock.monotonicNanos() - began) / 1e6
-        let board = try Self.board(try #require(boardReply, "no board after \(answered) other requests"))
-        #expect(board.entries.count == 20 && board.entries.first?.rank == 1)
-        print("board of \(Self.submissions) submissions: \(waited) ms, \(answered) other requests answered meanwhile")
-        #expect(answered >= 5, "the loop answered \(answered) requests in the \(waited) ms the board took")
+        print("\(submissions) submissions: \(waited) ms for the reply, \(answered) other requests answered meanwhile")
+        return (try #require(reply, "no reply after \(answered) other requests"), answered)
     }
 
     @Test func thoseAskingForTheSameBoardShareOneMaking() throws {

@@ -42,6 +42,10 @@ public final class Broker {
     var boardsAsked: [BoardAsk] = []
     /// Leaderboards being made, by key, with who waits for each.
     var boardsMaking: [LeaderboardCache.Key: BoardMaking] = [:]
+    /// Reports' first pages being made, by ticket.
+    var reportsMaking: [Int: BoardAsk] = [:]
+    /// The last ticket given to an order of the board maker.
+    var boardTickets = 0
     /// The service of the client request being handled, for the audit entries of refusals.
     var requestService = ""
     /// What this pass will send once its transaction has committed, and its size in bytes.

@@ -11,7 +11,9 @@ import PumasiShared
 /// (`Store.reading`), encodes the reply, and wakes the loop through an inproc socket (`receiver`). The loop takes what
 /// is done (`takeDone`) and answers.
 ///
-/// One board at a time, in the order they were asked for: this machine has two cores, and the loop has one.
+/// A report's first page is made here too: it holds the challenge's boards (`Broker.reportReply`).
+///
+/// One at a time, in the order they were asked for: this machine has two cores, and the loop has one.
 ///
 /// Thread rule: `order`, `takeDone` and `stop` from the broker's loop thread. The maker's store is opened on the
 /// maker's thread when the first board is ordered, and lives there.
@@ -19,19 +21,21 @@ final class BoardMaker: @unchecked Sendable {
     // @unchecked Sendable: `orders`, `done`, `stopping` and `interrupter` are touched only under `condition`'s lock;
     // `thread` only on the loop's thread; the rest does not change.
 
-    /// A board to make.
+    /// A reply to make: a board, or a report's first page (whose boards are its cost).
     struct Order: @unchecked Sendable {
-        // @unchecked Sendable: values only, handed over once under the lock.
-        var key: LeaderboardCache.Key
-        var record: ChallengeRecord
-        var view: LeaderboardView
-        var limit: Int?
-        var phase: Int?
+        // @unchecked Sendable: `make` holds values only, and is handed over once under the lock.
+        var ticket: Int
+        /// A board's key; nil for a report.
+        var key: LeaderboardCache.Key?
+        /// The reply's JSON from the maker's store, read on one snapshot that began at the given time (`asOf`).
+        /// A `ProtocolError` it throws is the client's reply.
+        var make: (Store, Millis) throws -> Data
     }
 
-    /// A board made, or why it could not be.
+    /// A reply made, or why it could not be.
     struct Done {
-        var key: LeaderboardCache.Key
+        var ticket: Int
+        var key: LeaderboardCache.Key?
         /// The reply's frames: the board, or an error for the client.
         var reply: [Data]
         var failure: String?
@@ -125,26 +129,28 @@ final class BoardMaker: @unchecked Sendable {
             let order = orders.removeFirst()
             condition.unlock()
             let began = WallClock.monotonicNanos()
-            var result = Done(key: order.key, reply: [], failure: nil, began: began, cost: 0)
+            var result = Done(ticket: order.ticket, key: order.key, reply: [], failure: nil, began: began, cost: 0)
             do {
-                let board: Leaderboard
+                let reply: Data
                 if let opened = store {
                     do {
-                        board = try make(order, on: opened)
+                        reply = try make(order, on: opened)
                     } catch let error as DatabaseError where error.kind == .connection && !isStopping {
                         // A connection that was lost (a server restarted, a session ended as idle) is opened anew,
                         // once.
                         store = nil
                         let reopened = try open()
                         store = reopened
-                        board = try make(order, on: reopened)
+                        reply = try make(order, on: reopened)
                     }
                 } else {
                     let opened = try open()
                     store = opened
-                    board = try make(order, on: opened)
+                    reply = try make(order, on: opened)
                 }
-                result.reply = [Wire.encode(Reply.success(board))]
+                result.reply = [reply]
+            } catch let error as ProtocolError {
+                result.reply = [Wire.encode(Reply<Empty>.failure(error))]
             } catch {
                 store = nil
                 result.failure = "\(error)"
@@ -152,7 +158,7 @@ final class BoardMaker: @unchecked Sendable {
                 result.reply = [
                     Wire.encode(
                         Reply<Empty>.failure(
-                            ProtocolError(.internal, "the broker could not make the leaderboard; try again later")))
+                            ProtocolError(.internal, "the broker could not make the reply; try again later")))
                 ]
             }
             result.cost = WallClock.monotonicNanos() &- began
@@ -183,10 +189,7 @@ final class BoardMaker: @unchecked Sendable {
         return opened
     }
 
-    private func make(_ order: Order, on store: Store) throws -> Leaderboard {
-        try store.reading {
-            try store.leaderboard(
-                order.record, view: order.view, limit: order.limit, phase: order.phase, asOf: clock())
-        }
+    private func make(_ order: Order, on store: Store) throws -> Data {
+        try store.reading { try order.make(store, clock()) }
     }
 }

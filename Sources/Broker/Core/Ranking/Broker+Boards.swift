@@ -1,10 +1,12 @@
 import Foundation
 import PumasiShared
 
-/// A leaderboard request that waits for its board, asked in the pass under way.
+/// A leaderboard or report request that waits for its reply from the board maker, asked in the pass under way.
 struct BoardAsk {
     var order: BoardMaker.Order
     var identity: Data
+    /// The service to answer on: `pumasi.leaderboard`, or `pumasi.challenge.report`.
+    var service: String
     /// Whose admission pays for the making beyond the ordinary (`Admission.charge`), when admission is on.
     var payer: Admission.Key?
 }
@@ -43,24 +45,43 @@ extension Broker {
         if let kept = leaderboards.given(key, now: WallClock.monotonicNanos()) { return kept }
         let payer = admission.isOn ? admissionKey(identity, sender) : nil
         if boardsMaking[key] == nil, !boardsAsked.contains(where: { $0.order.key == key }) {
-            let keys = Set(boardsAsked.map(\.order.key)).union(boardsMaking.keys)
-            guard keys.count < Self.boardsAtOnce else {
-                throw Self.boardsBusy("\(Self.boardsAtOnce) leaderboards are being made")
-            }
-            if let payer {
-                let ordered =
-                    boardsMaking.values.filter { $0.payer == payer }.count
-                    + Set(boardsAsked.filter { $0.payer == payer }.map(\.order.key)).count
-                guard ordered < Self.boardsPerSender else {
-                    throw Self.boardsBusy("\(Self.boardsPerSender) leaderboards are being made for you")
-                }
-            }
+            try checkRoomForAMaking(payer: payer)
         }
+        askMaker(key: key, identity: identity, service: Service.leaderboard, payer: payer) { store, asOf in
+            Wire.encode(
+                Reply.success(try store.leaderboard(record, view: view, limit: limit, phase: phase, asOf: asOf)))
+        }
+        return nil
+    }
+
+    /// Asks the board maker for a reply, once this pass has committed (`orderBoards`).
+    func askMaker(
+        key: LeaderboardCache.Key?, identity: Data, service: String, payer: Admission.Key?,
+        make: @escaping (Store, Millis) throws -> Data
+    ) {
+        boardTickets += 1
         boardsAsked.append(
             BoardAsk(
-                order: BoardMaker.Order(key: key, record: record, view: view, limit: limit, phase: phase),
-                identity: identity, payer: payer))
-        return nil
+                order: BoardMaker.Order(ticket: boardTickets, key: key, make: make), identity: identity,
+                service: service, payer: payer))
+    }
+
+    /// Throws busy when a new making would be one too many: in all, or for the sender (`payer`).
+    func checkRoomForAMaking(payer: Admission.Key?) throws {
+        let keys = Set(boardsAsked.compactMap(\.order.key)).union(boardsMaking.keys)
+        let reports = reportsMaking.count + boardsAsked.filter { $0.order.key == nil }.count
+        guard keys.count + reports < Self.boardsAtOnce else {
+            throw Self.boardsBusy("\(Self.boardsAtOnce) leaderboards are being made")
+        }
+        guard let payer else { return }
+        let ordered =
+            boardsMaking.values.filter { $0.payer == payer }.count
+            + reportsMaking.values.filter { $0.payer == payer }.count
+            + Set(boardsAsked.filter { $0.payer == payer && $0.order.key != nil }.compactMap(\.order.key)).count
+            + boardsAsked.filter { $0.payer == payer && $0.order.key == nil }.count
+        guard ordered < Self.boardsPerSender else {
+            throw Self.boardsBusy("\(Self.boardsPerSender) leaderboards are being made for you")
+        }
     }
 
     /// A busy reply: nothing was done, and the request may be sent again after `boardsRetryAfterMs`.
@@ -76,8 +97,13 @@ extension Broker {
     func orderBoards() {
         guard !boardsAsked.isEmpty else { return }
         for ask in boardsAsked {
-            guard var making = boardsMaking[ask.order.key] else {
-                boardsMaking[ask.order.key] = BoardMaking(
+            guard let key = ask.order.key else {
+                reportsMaking[ask.order.ticket] = ask
+                boardMaker.order(ask.order)
+                continue
+            }
+            guard var making = boardsMaking[key] else {
+                boardsMaking[key] = BoardMaking(
                     waiters: [ask.identity], payer: ask.payer, forgettings: leaderboards.forgettings)
                 boardMaker.order(ask.order)
                 continue
@@ -87,7 +113,7 @@ extension Broker {
             } else {
                 making.next.append(ask)
             }
-            boardsMaking[ask.order.key] = making
+            boardsMaking[key] = making
         }
         boardsAsked.removeAll(keepingCapacity: true)
     }
@@ -101,16 +127,24 @@ extension Broker {
     func answerBoards(stopped: Bool = false) {
         let now = WallClock.monotonicNanos()
         for made in boardMaker.takeDone() {
-            guard let making = boardsMaking.removeValue(forKey: made.key) else { continue }
+            guard let key = made.key else {
+                guard let ask = reportsMaking.removeValue(forKey: made.ticket) else { continue }
+                if let failure = made.failure, !stopped { logger.error("report not made", ["error": failure]) }
+                if let payer = ask.payer { admission.charge(payer, loopNanos: made.cost) }
+                let body = made.failure != nil && stopped ? Self.stoppingBody : made.reply
+                deliver([ask.identity] + MDP.clientReply(service: ask.service, body: body), on: router)
+                continue
+            }
+            guard let making = boardsMaking.removeValue(forKey: key) else { continue }
             var reply = made.reply
             if let failure = made.failure {
                 if stopped {
                     reply = Self.stoppingBody
                 } else {
-                    logger.error("leaderboard not made", ["challenge": made.key.challenge, "error": failure])
+                    logger.error("leaderboard not made", ["challenge": key.challenge, "error": failure])
                 }
             } else if making.forgettings == leaderboards.forgettings {
-                leaderboards.keep(made.key, reply, madeAt: made.began, cost: made.cost, now: now)
+                leaderboards.keep(key, reply, madeAt: made.began, cost: made.cost, now: now)
             }
             if let payer = making.payer { admission.charge(payer, loopNanos: made.cost) }
             let message = MDP.clientReply(service: Service.leaderboard, body: reply)
@@ -120,7 +154,7 @@ extension Broker {
                 let stopping = MDP.clientReply(service: Service.leaderboard, body: Self.stoppingBody)
                 for ask in making.next { deliver([ask.identity] + stopping, on: router) }
             } else {
-                boardsMaking[made.key] = BoardMaking(
+                boardsMaking[key] = BoardMaking(
                     waiters: making.next.map(\.identity), payer: first.payer, forgettings: leaderboards.forgettings)
                 boardMaker.order(first.order)
             }
@@ -135,7 +169,7 @@ extension Broker {
     /// - Returns: how many were waiting when the stop came (answered with a board or with the stop).
     @discardableResult
     func stopMakingBoards() -> Int {
-        let waiting = boardsMaking.values.reduce(0) { $0 + $1.waiters.count + $1.next.count }
+        let waiting = boardsMaking.values.reduce(reportsMaking.count) { $0 + $1.waiters.count + $1.next.count }
         answerBoards()
         boardMaker.stop()
         answerBoards(stopped: true)
@@ -146,6 +180,11 @@ extension Broker {
             }
         }
         boardsMaking.removeAll()
+        for ask in reportsMaking.values {
+            _ = try? router.send(
+                [ask.identity] + MDP.clientReply(service: ask.service, body: Self.stoppingBody), dontWait: true)
+        }
+        reportsMaking.removeAll()
         return waiting
     }
 }

@@ -48,7 +48,7 @@ extension Broker {
             case Service.leaderboard:
                 return try leaderboardReply(
                     Wire.decode(LeaderboardRequest.self, from: body.first), sender: sender, identity: identity)
-            case Service.report: return try reply(report(body, sender: sender, now: now))
+            case Service.report: return try reportReply(body, sender: sender, identity: identity, now: now)
             case Service.reportSubmissions: return try reply(reportSubmissions(body, sender: sender))
             case Service.close: return try reply(close(body, sender: sender, now: now))
             case Service.extend: return try reply(extend(body, sender: sender, now: now))

@@ -12,13 +12,6 @@ extension Broker {
 
     func isAdmin(_ sender: Sender?) -> Bool { sender == nil || sender?.role == .admin }
 
-    /// The board a report shows, made now on the loop. A `pumasi.leaderboard` request's is made off it
-    /// (`leaderboardReply`).
-    func leaderboard(_ request: LeaderboardRequest, sender: Sender?) throws -> Leaderboard {
-        let (record, view, phase) = try leaderboardScope(request, sender: sender)
-        return try store.leaderboard(record, view: view, limit: request.limit, phase: phase, asOf: config.clock())
-    }
-
     /// The challenge, view and phase (0-based) of a leaderboard request its sender may see.
     func leaderboardScope(_ request: LeaderboardRequest, sender: Sender?) throws -> (
         ChallengeRecord, LeaderboardView, phase: Int?
@@ -66,9 +59,17 @@ extension Broker {
 
     /// What a solver's status may show: the private split stays hidden from solvers until the challenge closes.
     func redactPrivateSplit(_ info: inout SubmissionInfo, sender: Sender?) throws {
-        guard let record = try liveChallenge(info.challenge), record.state == .open || record.state == .draft,
-            !mayManage(record, sender)
-        else { return }
+        guard let record = try liveChallenge(info.challenge), hidesPrivateSplit(record, from: sender) else { return }
+        Self.redactPrivateSplit(&info, record: record)
+    }
+
+    /// Whether `sender` may not see `record`'s private split yet.
+    func hidesPrivateSplit(_ record: ChallengeRecord, from sender: Sender?) -> Bool {
+        (record.state == .open || record.state == .draft) && !mayManage(record, sender)
+    }
+
+    /// `info` without its private split: its metrics, and its score ranked on the public split alone.
+    static func redactPrivateSplit(_ info: inout SubmissionInfo, record: ChallengeRecord) {
         // Earlier scorer versions' scores carry their metrics too.
         if let history = info.history {
             info.history = history.map { old in
