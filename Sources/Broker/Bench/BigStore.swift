@@ -89,9 +89,11 @@ enum BigStore {
         let after = rss(of: broker.processIdentifier)
         // Its report's first page (the leaderboard, the awards and 1,000 submissions) and the whole report, as
         // `pumasi export` reads it (every page of its submissions, the seeker's view).
+        let reportPinger = Pinger(router: router)
         var reported = WallClock.monotonicNanos()
         _ = try client.call(Service.report, ReportRequest(challenge: first), as: ChallengeReport.self)
         let firstPageMs = Double(WallClock.monotonicNanos() - reported) / 1e6
+        let reportPings = reportPinger.stop()
         reported = WallClock.monotonicNanos()
         let report = try client.report(ReportRequest(challenge: first))
         let reportMs = Double(WallClock.monotonicNanos() - reported) / 1e6
@@ -102,10 +104,11 @@ enum BigStore {
                     + "rss_mb=%.1f leaderboard_ms=%.0f leaderboard_again_ms=%.1f leaderboard_rows=%d "
                     + "rss_after_leaderboard_mb=%.1f hwm_mb=%.1f "
                     + "report_first_page_ms=%.0f report_ms=%.0f report_submissions=%d "
-                    + "other_requests_during_leaderboard=%d their_max_ms=%.1f",
+                    + "other_requests_during_leaderboard=%d their_max_ms=%.1f "
+                    + "other_requests_during_report_first_page=%d their_max_ms=%.1f",
                 attempt, options.submissions, options.pending, open.count, served, rssServing.rss, boardMs, againMs,
                 board.entries.count, after.rss, after.hwm, firstPageMs, reportMs, report.submissions.count,
-                pings.count, pings.maxMs))
+                pings.count, pings.maxMs, reportPings.count, reportPings.maxMs))
     }
 
     /// A client on its own thread that asks `pumasi.whoami` one request after the other until stopped, and keeps
