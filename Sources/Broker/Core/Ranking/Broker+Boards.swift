@@ -71,7 +71,7 @@ extension Broker {
         let keys = Set(boardsAsked.compactMap(\.order.key)).union(boardsMaking.keys)
         let reports = reportsMaking.count + boardsAsked.filter { $0.order.key == nil }.count
         guard keys.count + reports < Self.boardsAtOnce else {
-            throw Self.boardsBusy("\(Self.boardsAtOnce) leaderboards are being made")
+            throw Self.boardsBusy("\(Self.boardsAtOnce) leaderboards and reports are being made")
         }
         guard let payer else { return }
         let ordered =
@@ -80,7 +80,7 @@ extension Broker {
             + Set(boardsAsked.filter { $0.payer == payer && $0.order.key != nil }.compactMap(\.order.key)).count
             + boardsAsked.filter { $0.payer == payer && $0.order.key == nil }.count
         guard ordered < Self.boardsPerSender else {
-            throw Self.boardsBusy("\(Self.boardsPerSender) leaderboards are being made for you")
+            throw Self.boardsBusy("\(Self.boardsPerSender) leaderboards or reports are being made for you")
         }
     }
 
