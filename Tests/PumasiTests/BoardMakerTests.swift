@@ -66,6 +66,14 @@ struct BoardMakerTests {
         #expect(whileReport >= 5, "the loop answered \(whileReport) requests while the report was made")
     }
 
+    /// Sends a leaderboard `request` from `asker`, then `pumasi.whoami`, and waits for the latter's reply: the pass
+    /// that read the request has then committed, so its board is ordered (and being made: a board of this store
+    /// takes far longer than a whoami).
+    private static func ordered(_ request: [Data], by asker: RawPeer) throws {
+        try asker.socket.send(request)
+        #expect(try asker.request(Service.whoami, [], seconds: 10) == nil)
+    }
+
     /// Sends `request` from `asker`, and `pumasi.whoami` from `other` one after the other until its reply comes.
     /// - Returns: the reply, and how many of the other's requests were answered meanwhile.
     private static func othersAnswered(_ asker: RawPeer, _ request: [Data], _ other: RawPeer) throws -> (
@@ -120,8 +128,7 @@ struct BoardMakerTests {
         // build takes about 200 ms for this board).
         let seeker = try client(broker)
         _ = try seeker.call(Service.whoami, Empty(), as: Identity.self)
-        try asker.socket.send(Self.boardRequest(challenge, limit: 5))
-        usleep(30_000)
+        try Self.ordered(Self.boardRequest(challenge, limit: 5), by: asker)
         _ = try seeker.call(
             Service.disqualify, DisqualifyRequest(submission: top.submission, reason: "copied"),
             as: SubmissionInfo.self)
@@ -190,8 +197,7 @@ struct BoardMakerTests {
         defer { dir.remove() }
         let (broker, challenge) = try Self.filledBroker(dir)
         let asker = try RawPeer(try ZMQContext(), broker.router)
-        try asker.socket.send(Self.boardRequest(challenge))
-        usleep(20_000)
+        try Self.ordered(Self.boardRequest(challenge), by: asker)
         broker.shutdown()
         // The board, if it was done before the stop; else the broker says it is stopping.
         let reply = try #require(try asker.next(seconds: 30), "no answer from a stopping broker")

@@ -30,6 +30,9 @@ final class BoardMaker: @unchecked Sendable {
         /// The reply's JSON from the maker's store, read on one snapshot that began at the given time (`asOf`).
         /// A `ProtocolError` it throws is the client's reply.
         var make: (Store, Millis) throws -> Data
+
+        /// Which making it is: a board's by its key (asked for again, it is made once), a report's by its ticket.
+        var making: AnyHashable { key.map { AnyHashable($0) } ?? AnyHashable(ticket) }
     }
 
     /// A reply made, or why it could not be.

@@ -44,9 +44,7 @@ extension Broker {
             scorerVersion: record.scorerVersion, currentPhase: record.currentPhase)
         if let kept = leaderboards.given(key, now: WallClock.monotonicNanos()) { return kept }
         let payer = admission.isOn ? admissionKey(identity, sender) : nil
-        if boardsMaking[key] == nil, !boardsAsked.contains(where: { $0.order.key == key }) {
-            try checkRoomForAMaking(payer: payer)
-        }
+        try checkRoomForAMaking(key, payer: payer)
         askMaker(key: key, identity: identity, service: Service.leaderboard, payer: payer) { store, asOf in
             Wire.encode(
                 Reply.success(try store.leaderboard(record, view: view, limit: limit, phase: phase, asOf: asOf)))
@@ -66,20 +64,24 @@ extension Broker {
                 service: service, payer: payer))
     }
 
-    /// Throws busy when a new making would be one too many: in all, or for the sender (`payer`).
-    func checkRoomForAMaking(payer: Admission.Key?) throws {
-        let keys = Set(boardsAsked.compactMap(\.order.key)).union(boardsMaking.keys)
-        let reports = reportsMaking.count + boardsAsked.filter { $0.order.key == nil }.count
-        guard keys.count + reports < Self.boardsAtOnce else {
+    /// Throws busy when the making a request needs (a board's, by its `key`; a report's, always new: nil) is not
+    /// under way or asked for yet, and would be one too many: in all, or for the sender (`payer`).
+    func checkRoomForAMaking(_ key: LeaderboardCache.Key?, payer: Admission.Key?) throws {
+        // Every making under way or asked for in this pass, once each, and those the sender's requests ordered.
+        var makings: Set<AnyHashable> = []
+        var theirs = 0
+        func count(_ making: AnyHashable, orderedBy orderer: Admission.Key?) {
+            guard makings.insert(making).inserted else { return }
+            if let payer, orderer == payer { theirs += 1 }
+        }
+        for (key, making) in boardsMaking { count(key, orderedBy: making.payer) }
+        for (ticket, ask) in reportsMaking { count(ticket, orderedBy: ask.payer) }
+        for ask in boardsAsked { count(ask.order.making, orderedBy: ask.payer) }
+        if let key, makings.contains(key) { return }
+        guard makings.count < Self.boardsAtOnce else {
             throw Self.boardsBusy("\(Self.boardsAtOnce) leaderboards and reports are being made")
         }
-        guard let payer else { return }
-        let ordered =
-            boardsMaking.values.filter { $0.payer == payer }.count
-            + reportsMaking.values.filter { $0.payer == payer }.count
-            + Set(boardsAsked.filter { $0.payer == payer && $0.order.key != nil }.compactMap(\.order.key)).count
-            + boardsAsked.filter { $0.payer == payer && $0.order.key == nil }.count
-        guard ordered < Self.boardsPerSender else {
+        guard theirs < Self.boardsPerSender else {
             throw Self.boardsBusy("\(Self.boardsPerSender) leaderboards or reports are being made for you")
         }
     }

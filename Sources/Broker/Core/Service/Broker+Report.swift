@@ -19,12 +19,13 @@ extension Broker {
     func reportReply(_ body: [Data], sender: Sender?, identity: Data, now: Millis) throws -> [Data]? {
         let request = try Wire.decode(ReportRequest.self, from: body.first)
         let (record, solver) = try reportReader(of: request.challenge, sender: sender)
-        let board = try leaderboardScope(LeaderboardRequest(challenge: record.id, view: request.view), sender: sender)
+        let (_, view, phase) = try leaderboardScope(
+            LeaderboardRequest(challenge: record.id, view: request.view), sender: sender)
         // Each opened phase's board with the leaderboard service's rules, so that the same view and access rules hold.
         let phases = try record.phases.prefix(record.currentPhase + 1).enumerated().map { index, phase in
-            let scope = try leaderboardScope(
+            let (_, view, scope) = try leaderboardScope(
                 LeaderboardRequest(challenge: record.id, view: request.view, phase: index + 1), sender: sender)
-            return (number: index + 1, phase: phase, view: scope.1, index: scope.phase)
+            return (number: index + 1, phase: phase, view: view, index: scope)
         }
         // The challenge as its reader sees it elsewhere (`show`): a judging panel's names only for its seeker.
         let info = try challengeInfo(record, for: sender)
@@ -32,10 +33,9 @@ extension Broker {
         let hidden = solver != nil && hidesPrivateSplit(record, from: sender)
         let limit = Self.reportPageLimit(request.limit)
         let payer = admission.isOn ? admissionKey(identity, sender) : nil
-        try checkRoomForAMaking(payer: payer)
+        try checkRoomForAMaking(nil, payer: payer)
         askMaker(key: nil, identity: identity, service: Service.report, payer: payer) { store, asOf in
-            let entries = try store.leaderboard(board.0, view: board.1, limit: nil, phase: board.phase, asOf: asOf)
-                .entries
+            let entries = try store.leaderboard(record, view: view, limit: nil, phase: phase, asOf: asOf).entries
             let phaseBoards = try phases.map { board in
                 ChallengeReport.PhaseBoard(
                     number: board.number, name: board.phase.name, endsAt: board.phase.endsAt,
