@@ -108,6 +108,28 @@ struct StoreTests {
         #expect(try db.query("SELECT x FROM t").map { $0.string(0) } == [text, ""])
     }
 
+    /// Texts and blobs are bound in place (the first 64 of a statement) or copied (the rest); either way a statement
+    /// reads back what it was given, and a statement run again reads its new values, not the last run's.
+    @Test(.enabled(if: TestBackend.isSQLite, "SQLite files alone")) func everyBoundValueIsReadAsGiven() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let db = try SQLiteConnection(path: dir.file("t.sqlite3"))
+        let sql = "SELECT " + (1...150).map { "?\($0)" }.joined(separator: ", ")
+        for round in 0..<3 {
+            let values: [SQLValue] = (0..<150).map { column in
+                switch column % 5 {
+                case 0: .text("round \(round) column \(column) \u{0} café")
+                case 1: .blob(Data((0..<column).map { UInt8(truncatingIfNeeded: $0 + round) }))
+                case 2: .integer(Int64(column * 1_000 + round))
+                case 3: column % 2 == 0 ? .text("") : .blob(Data())
+                default: .null
+                }
+            }
+            let row = try #require(try db.queryOne(sql, values))
+            #expect(row.values == values, "round \(round)")
+        }
+    }
+
     @Test(.enabled(if: TestBackend.isSQLite, "SQLite files alone")) func refusesAFileFromANewerBroker() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }

@@ -33,13 +33,17 @@ public final class WALProgress: Sendable {
 public final class SQLiteConnection: SQLDatabase {
     public var backend: DatabaseError.Backend { .sqlite }
     let handle: OpaquePointer
-    private var cache: [String: SQLiteStatement] = [:]
+    private var cache: [StatementKey: SQLiteStatement] = [:]
     public let path: String
     /// Kept alive as long as the hook that writes to it.
     private var walProgress: WALProgress?
 
+    /// Set once, before SQLite's first use in the process: see `pumasi_sqlite3_count_no_memory`.
+    private static let memoryUncounted = pumasi_sqlite3_count_no_memory() == SQLITE_OK
+
     /// Opens (creating if needed) the database at `path`.
     public init(path: String) throws(DatabaseError) {
+        _ = Self.memoryUncounted
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
@@ -86,12 +90,13 @@ public final class SQLiteConnection: SQLDatabase {
 
     /// A prepared statement for `sql`, cached for the life of the connection.
     public func prepare(_ sql: String) throws(DatabaseError) -> SQLiteStatement {
-        if let statement = cache[sql] {
+        let key = StatementKey(sql: sql)
+        if let statement = cache[key] {
             statement.reset()
             return statement
         }
         let statement = try SQLiteStatement(connection: self, sql: sql)
-        cache[sql] = statement
+        cache[key] = statement
         return statement
     }
 
@@ -99,8 +104,9 @@ public final class SQLiteConnection: SQLDatabase {
     public func run(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) {
         try SQLTrace.timed(sql) { () throws(DatabaseError) in
             let statement = try prepare(sql)
-            try statement.bind(values)
-            while try statement.step() {}
+            try statement.withBound(values) { () throws(DatabaseError) in
+                while try statement.step() {}
+            }
         }
     }
 
@@ -108,10 +114,11 @@ public final class SQLiteConnection: SQLDatabase {
     public func query(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> [SQLRow] {
         try SQLTrace.timed(sql) { () throws(DatabaseError) in
             let statement = try prepare(sql)
-            try statement.bind(values)
-            var rows: [SQLRow] = []
-            while try statement.step() { rows.append(statement.row()) }
-            return rows
+            return try statement.withBound(values) { () throws(DatabaseError) in
+                var rows: [SQLRow] = []
+                while try statement.step() { rows.append(statement.row()) }
+                return rows
+            }
         }
     }
 
@@ -119,10 +126,11 @@ public final class SQLiteConnection: SQLDatabase {
     public func queryOne(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> SQLRow? {
         try SQLTrace.timed(sql) { () throws(DatabaseError) in
             let statement = try prepare(sql)
-            try statement.bind(values)
-            let row = try statement.step() ? statement.row() : nil
-            statement.reset()
-            return row
+            return try statement.withBound(values) { () throws(DatabaseError) in
+                let row = try statement.step() ? statement.row() : nil
+                statement.reset()
+                return row
+            }
         }
     }
 
@@ -152,5 +160,34 @@ public final class SQLiteConnection: SQLDatabase {
     /// Result of `PRAGMA integrity_check`: "ok" when the file is sound.
     public func integrityCheck() throws(DatabaseError) -> String {
         try query("PRAGMA integrity_check").compactMap { $0.string(0) }.joined(separator: "\n")
+    }
+}
+
+/// A statement cache's key: the SQL text, hashed by its length and a few of its bytes rather than all of them.
+///
+/// A statement is looked up for every execution, and the broker's are hundreds of bytes long: hashing every byte
+/// was most of a lookup. Equality still compares the whole text (at once for the same literal, whose storage is
+/// the same), so texts that hash alike are told apart.
+struct StatementKey: Hashable {
+    let sql: String
+
+    static func == (left: Self, right: Self) -> Bool { left.sql == right.sql }
+
+    func hash(into hasher: inout Hasher) {
+        let sampled = sql.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            hasher.combine(bytes.count)
+            let all = UnsafeRawBufferPointer(bytes)
+            let width = 16
+            guard all.count > 3 * width else {
+                hasher.combine(bytes: all)
+                return true
+            }
+            // The head names the statement, the tail its table or condition, the middle its columns.
+            for start in [0, all.count / 2 - width / 2, all.count - width] {
+                hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: all[start..<start + width]))
+            }
+            return true
+        }
+        if sampled == nil { hasher.combine(sql) }
     }
 }

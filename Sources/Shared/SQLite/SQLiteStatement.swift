@@ -2,6 +2,8 @@ internal import CSQLite
 import Foundation
 
 private let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+/// SQLite reads the bytes where they are, and does not keep them past the statement's next reset or binding.
+private let SQLITE_STATIC = unsafeBitCast(0, to: sqlite3_destructor_type.self)
 
 /// A prepared statement, owned by one connection's cache and finalized in `deinit`.
 public final class SQLiteStatement {
@@ -18,21 +20,40 @@ public final class SQLiteStatement {
 
     deinit { sqlite3_finalize(handle) }
 
+    /// Ready to run again. Its bindings were cleared when its last run ended (`withBound`).
     func reset() {
         sqlite3_reset(handle)
-        sqlite3_clear_bindings(handle)
     }
 
-    func bind(_ values: [SQLValue]) throws(DatabaseError) {
-        for (offset, value) in values.enumerated() {
+    /// Binds `values` and runs `body` (the statement's steps) while they are bound, then clears the bindings.
+    ///
+    /// Texts and blobs are bound where they lie (`SQLITE_STATIC`), each within its own `withUTF8` or
+    /// `withUnsafeBytes`, and `body` runs inside all of them: so every pointer SQLite holds is valid for as long as
+    /// it can read it, and none is left behind once this returns. Copying each into SQLite (`SQLITE_TRANSIENT`), and
+    /// freeing the copy at the next reset, was most of what binding cost.
+    func withBound<R>(_ values: [SQLValue], _ body: () throws(DatabaseError) -> R) throws(DatabaseError) -> R {
+        defer { sqlite3_clear_bindings(handle) }
+        return try bind(values, from: 0, lent: 0, then: body)
+    }
+
+    /// How many texts and blobs one statement's run binds in place, each one closure deeper on the stack; any after
+    /// them are copied. A job's statements bind at most 25 values; a chunk of `unscored` rows, 512.
+    private static let mostLent = 64
+
+    /// Binds `values[start...]`: the scalars in a loop, each text or blob by calling itself inside the closure
+    /// that lends its bytes (`lent` of them so far), or copied once `mostLent` are.
+    private func bind<R>(
+        _ values: [SQLValue], from start: Int, lent: Int, then body: () throws(DatabaseError) -> R
+    ) throws(DatabaseError) -> R {
+        var offset = start
+        while offset < values.count {
             let index = Int32(offset + 1)
             let rc: Int32
-            switch value {
+            switch values[offset] {
             case .null: rc = sqlite3_bind_null(handle, index)
             case .integer(let v): rc = sqlite3_bind_int64(handle, index, v)
             case .real(let v): rc = sqlite3_bind_double(handle, index, v)
-            case .text(let v):
-                // The byte length, not -1: text may hold NUL, and must not be cut short at it.
+            case .text(let v) where lent == Self.mostLent:
                 var text = v
                 rc = text.withUTF8 { bytes in
                     bytes.withMemoryRebound(to: CChar.self) { chars in
@@ -40,15 +61,43 @@ public final class SQLiteStatement {
                         return sqlite3_bind_text(handle, index, base, Int32(chars.count), SQLITE_TRANSIENT)
                     }
                 }
-            case .blob(let v):
+            case .blob(let v) where lent == Self.mostLent:
                 rc = v.withUnsafeBytes { bytes in
-                    // A zero-length blob still needs a non-null pointer to be stored as a blob, not NULL.
                     if bytes.count == 0 { return sqlite3_bind_zeroblob(handle, index, 0) }
                     return sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), SQLITE_TRANSIENT)
                 }
+            case .text(let v):
+                var text = v
+                let result = text.withUTF8 { bytes -> Result<R, DatabaseError> in
+                    // The byte length, not -1: text may hold NUL, and must not be cut short at it.
+                    let rc = bytes.withMemoryRebound(to: CChar.self) { chars in
+                        guard let base = chars.baseAddress else { return sqlite3_bind_text(handle, index, "", 0, nil) }
+                        return sqlite3_bind_text(handle, index, base, Int32(chars.count), SQLITE_STATIC)
+                    }
+                    return Result { () throws(DatabaseError) in
+                        guard rc == SQLITE_OK else { throw connection.error(rc, "bind") }
+                        return try bind(values, from: offset + 1, lent: lent + 1, then: body)
+                    }
+                }
+                return try result.get()
+            case .blob(let v):
+                let result = v.withUnsafeBytes { bytes -> Result<R, DatabaseError> in
+                    // A zero-length blob still needs a non-null pointer to be stored as a blob, not NULL.
+                    let rc =
+                        bytes.count == 0
+                        ? sqlite3_bind_zeroblob(handle, index, 0)
+                        : sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), SQLITE_STATIC)
+                    return Result { () throws(DatabaseError) in
+                        guard rc == SQLITE_OK else { throw connection.error(rc, "bind") }
+                        return try bind(values, from: offset + 1, lent: lent + 1, then: body)
+                    }
+                }
+                return try result.get()
             }
             guard rc == SQLITE_OK else { throw connection.error(rc, "bind") }
+            offset += 1
         }
+        return try body()
     }
 
     /// Advances one row. - Returns: true while a row is available.
