@@ -184,6 +184,23 @@ struct ProtocolTests {
         }
     }
 
+    /// The writer spells an integer as `String(_:)` does, the extremes and every length of digits included.
+    @Test func handWrittenIntegersAreSpelledAsSwiftSpellsThem() throws {
+        var values: [Int64] = [0, 1, -1, 9, 10, -10, .max, .min, .max - 1, .min + 1]
+        var power: Int64 = 1
+        for _ in 0..<18 {
+            power *= 10
+            values += [power - 1, power, power + 1, -power, -(power - 1)]
+        }
+        var generator = SystemRandomNumberGenerator()
+        values += (0..<200).map { _ in Int64.random(in: .min ... .max, using: &generator) }
+        for value in values {
+            var writer = JSONWriter()
+            writer.int("n", value)
+            #expect(String(decoding: writer.data, as: UTF8.self) == "{\"n\":\(value)}")
+        }
+    }
+
     /// The per-job bodies are read without `JSONDecoder`: the fast readers give what `JSONDecoder` gives, or nil
     /// (and `Wire.decode` then names the problem exactly as before).
     @Test func fastReadersAgreeWithJSONDecoder() throws {

@@ -22,7 +22,24 @@ public struct JSONWriter {
     public mutating func int(_ key: String, _ value: Int64?) {
         guard let value else { return }
         name(key)
-        bytes.append(contentsOf: String(value).utf8)
+        Self.digits(of: value, into: &bytes)
+    }
+
+    /// An integer's decimal digits, as `String(value)` spells them, written in place: making the string first
+    /// was most of what writing a number cost.
+    static func digits(of value: Int64, into out: inout [UInt8]) {
+        var magnitude = value.magnitude
+        // 20 places: UInt64's largest has 20 digits; the sign goes in front.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            var start = 20
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if value < 0 { out.append(UInt8(ascii: "-")) }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<20]))
+        }
     }
 
     /// A finite double (non-finite values are skipped: JSON has no spelling for them).
