@@ -107,6 +107,22 @@ struct UnscoredTests {
 
     /// Schema 19 fills the table from what a store of schema 18 holds: a schema-5 store with a scored job, a failed
     /// one, one retried and still queued, and one leased when its broker died.
+    /// Each pass deletes the rows its outcomes ended. `(submission_id, version) IN (VALUES …)` made SQLite scan the
+    /// whole table for that, so that a pass's cost grew with every submission still waiting; through a subquery it
+    /// searches the primary key, whatever the chunk's size.
+    @Test(.enabled(if: TestBackend.isSQLite, "SQLite's query plan")) func endedRowsAreFoundByTheirKeyNotByAScan() throws
+    {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let store = try TestBackend.store(dir.path)
+        for (size, statement) in zip(Store.chunkSizes, Store.deleteUnscored) {
+            let values = (0..<size).flatMap { [SQLValue.text("sub_\($0)"), .integer(1)] }
+            let plan = try store.db.query("EXPLAIN QUERY PLAN " + statement, values).compactMap { $0.string(3) }
+            #expect(plan.contains { $0.hasPrefix("SEARCH unscored USING PRIMARY KEY") }, "\(size) rows: \(plan)")
+            #expect(!plan.contains { $0.hasPrefix("SCAN unscored") }, "\(size) rows: \(plan)")
+        }
+    }
+
     @Test(.enabled(if: TestBackend.isSQLite, "SQLite files alone")) func theMigrationFindsWhatAwaitsScoring() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }

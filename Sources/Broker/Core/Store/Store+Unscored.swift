@@ -45,24 +45,46 @@ extension Store {
         let gone = unscoredEnded.filter { !addedHere.contains($0) }
         unscoredAdded.removeAll(keepingCapacity: true)
         unscoredEnded.removeAll(keepingCapacity: true)
-        try inChunks(added) { rows, tuples in
-            try db.runDeferred(
-                "INSERT INTO unscored (submission_id, version) VALUES \(tuples) ON CONFLICT DO NOTHING", rows)
-        }
-        try inChunks(gone) { rows, tuples in
-            try db.runDeferred("DELETE FROM unscored WHERE (submission_id, version) IN (VALUES \(tuples))", rows)
-        }
+        try inChunks(added, Self.insertUnscored)
+        try inChunks(gone, Self.deleteUnscored)
     }
 
-    /// Calls `write` for `rows` in chunks of 256, 128, … 1 rows: each chunk's values, and its `(?, ?), …` text.
-    private func inChunks(_ rows: [UnscoredRow], _ write: ([SQLValue], String) throws -> Void) throws {
+    /// The sizes of the chunks `flushUnscored` writes in, largest first: few statements to prepare and cache.
+    static let chunkSizes = (0...8).map { 256 >> $0 }
+
+    private static func tuples(_ count: Int) -> String {
+        Array(repeating: "(?, ?)", count: count).joined(separator: ", ")
+    }
+
+    /// One statement for each of `chunkSizes`, made once.
+    private static let insertUnscored = chunkSizes.map {
+        "INSERT INTO unscored (submission_id, version) VALUES \(tuples($0)) ON CONFLICT DO NOTHING"
+    }
+
+    /// Through a subquery, not `IN (VALUES …)` itself: SQLite searched a row-value list of constants by scanning the
+    /// whole table, for each statement (16.8 ms for 128 rows among 100,000 pending, against 1.2 ms this way).
+    static let deleteUnscored = chunkSizes.map {
+        """
+        DELETE FROM unscored WHERE (submission_id, version) IN (
+            SELECT v.column1, v.column2 FROM (VALUES \(tuples($0))) AS v)
+        """
+    }
+
+    /// Runs `statements` (one for each of `chunkSizes`) for `rows`, in chunks of those sizes.
+    private func inChunks(_ rows: [UnscoredRow], _ statements: [String]) throws {
         var start = 0
-        var size = 256
+        var index = 0
+        var values: [SQLValue] = []
         while start < rows.count {
-            while size > rows.count - start { size /= 2 }
-            let chunk = rows[start..<start + size]
-            let tuples = Array(repeating: "(?, ?)", count: size).joined(separator: ", ")
-            try write(chunk.flatMap { [SQLValue.text($0.submission), .integer(Int64($0.version))] }, tuples)
+            while Self.chunkSizes[index] > rows.count - start { index += 1 }
+            let size = Self.chunkSizes[index]
+            values.removeAll(keepingCapacity: true)
+            values.reserveCapacity(2 * size)
+            for row in rows[start..<start + size] {
+                values.append(.text(row.submission))
+                values.append(.integer(Int64(row.version)))
+            }
+            try db.runDeferred(statements[index], values)
             start += size
         }
     }
