@@ -60,7 +60,7 @@ public struct Announcement: Codable, Sendable, Equatable {
     public var frames: [Data] { frames(json: json) }
 
     /// The frames, with the body already written.
-    public func frames(json: Data) -> [Data] { [Data(topic.rawValue.utf8), Data(String(seq).utf8), json] }
+    public func frames(json: Data) -> [Data] { [Data(utf8: topic.rawValue), Data(utf8: String(seq)), json] }
 
     /// Parses the three frames of a published announcement.
     public static func parse(_ frames: [Data]) -> Announcement? {

@@ -74,11 +74,11 @@ public enum MDP {
     // MARK: Building messages (without the routing id, which the caller prepends on a ROUTER)
 
     public static func clientRequest(service: String, body: [Data]) -> [Data] {
-        [Data(), clientHeader, Data(service.utf8)] + body
+        [Data(), clientHeader, Data(utf8: service)] + body
     }
 
     public static func clientReply(service: String, body: [Data]) -> [Data] {
-        [Data(), clientHeader, Data(service.utf8)] + body
+        [Data(), clientHeader, Data(utf8: service)] + body
     }
 
     public static func worker(_ command: WorkerCommand, _ frames: [Data] = []) -> [Data] {
