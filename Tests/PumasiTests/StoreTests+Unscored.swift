@@ -105,8 +105,6 @@ struct UnscoredTests {
         #expect(try rows(store).isEmpty)
     }
 
-    /// Schema 19 fills the table from what a store of schema 18 holds: a schema-5 store with a scored job, a failed
-    /// one, one retried and still queued, and one leased when its broker died.
     /// Each pass deletes the rows its outcomes ended. `(submission_id, version) IN (VALUES …)` made SQLite scan the
     /// whole table for that, so that a pass's cost grew with every submission still waiting; through a subquery it
     /// searches the primary key, whatever the chunk's size.
@@ -123,6 +121,8 @@ struct UnscoredTests {
         }
     }
 
+    /// Schema 19 fills the table from what a store of schema 18 holds: a schema-5 store with a scored job, a failed
+    /// one, one retried and still queued, and one leased when its broker died.
     @Test(.enabled(if: TestBackend.isSQLite, "SQLite files alone")) func theMigrationFindsWhatAwaitsScoring() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }

@@ -109,7 +109,8 @@ struct StoreTests {
     }
 
     /// Texts and blobs are bound in place (the first 64 of a statement) or copied (the rest); either way a statement
-    /// reads back what it was given, and a statement run again reads its new values, not the last run's.
+    /// reads back what it was given, a statement run again reads its new values, not the last run's, and a run that
+    /// binds fewer reads NULL for the rest: no binding outlives its run.
     @Test(.enabled(if: TestBackend.isSQLite, "SQLite files alone")) func everyBoundValueIsReadAsGiven() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
@@ -127,6 +128,9 @@ struct StoreTests {
             }
             let row = try #require(try db.queryOne(sql, values))
             #expect(row.values == values, "round \(round)")
+            #expect(try db.query(sql, values).map(\.values) == [values], "round \(round), every row")
+            let unbound = try #require(try db.queryOne(sql, Array(values.prefix(round))))
+            #expect(unbound.values == Array(values.prefix(round)) + Array(repeating: .null, count: 150 - round))
         }
     }
 

@@ -88,13 +88,11 @@ public final class SQLiteConnection: SQLDatabase {
         }
     }
 
-    /// A prepared statement for `sql`, cached for the life of the connection.
+    /// A prepared statement for `sql`, cached for the life of the connection. A cached one was reset when its last
+    /// run ended (`SQLiteStatement.withBound`).
     public func prepare(_ sql: String) throws(DatabaseError) -> SQLiteStatement {
         let key = StatementKey(sql: sql)
-        if let statement = cache[key] {
-            statement.reset()
-            return statement
-        }
+        if let statement = cache[key] { return statement }
         let statement = try SQLiteStatement(connection: self, sql: sql)
         cache[key] = statement
         return statement
@@ -126,10 +124,9 @@ public final class SQLiteConnection: SQLDatabase {
     public func queryOne(_ sql: String, _ values: [SQLValue]) throws(DatabaseError) -> SQLRow? {
         try SQLTrace.timed(sql) { () throws(DatabaseError) in
             let statement = try prepare(sql)
+            // The rows after the first are left unread: `withBound` resets the statement once this returns.
             return try statement.withBound(values) { () throws(DatabaseError) in
-                let row = try statement.step() ? statement.row() : nil
-                statement.reset()
-                return row
+                try statement.step() ? statement.row() : nil
             }
         }
     }
@@ -163,31 +160,39 @@ public final class SQLiteConnection: SQLDatabase {
     }
 }
 
-/// A statement cache's key: the SQL text, hashed by its length and a few of its bytes rather than all of them.
+/// A statement cache's key: the SQL text's UTF-8 bytes, which is what SQLite compiles, hashed by their number and a
+/// few of them rather than all.
 ///
 /// A statement is looked up for every execution, and the broker's are hundreds of bytes long: hashing every byte
-/// was most of a lookup. Equality still compares the whole text (at once for the same literal, whose storage is
-/// the same), so texts that hash alike are told apart.
+/// was most of a lookup. Equality still compares every byte (at once for the same literal, whose storage is the
+/// same), so texts that hash alike are told apart; and it is the bytes', not `String`'s, so that two texts that
+/// differ only in Unicode normalization are two statements, and the hash agrees with it.
 struct StatementKey: Hashable {
     let sql: String
 
-    static func == (left: Self, right: Self) -> Bool { left.sql == right.sql }
+    static func == (left: Self, right: Self) -> Bool {
+        var left = left.sql
+        var right = right.sql
+        return left.withUTF8 { a in
+            right.withUTF8 { b in
+                guard a.count == b.count else { return false }
+                guard let x = a.baseAddress, let y = b.baseAddress, x != y else { return true }
+                return memcmp(x, y, a.count) == 0
+            }
+        }
+    }
 
     func hash(into hasher: inout Hasher) {
-        let sampled = sql.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+        var text = sql
+        text.withUTF8 { bytes in
             hasher.combine(bytes.count)
             let all = UnsafeRawBufferPointer(bytes)
             let width = 16
-            guard all.count > 3 * width else {
-                hasher.combine(bytes: all)
-                return true
-            }
+            guard all.count > 3 * width else { return hasher.combine(bytes: all) }
             // The head names the statement, the tail its table or condition, the middle its columns.
             for start in [0, all.count / 2 - width / 2, all.count - width] {
                 hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: all[start..<start + width]))
             }
-            return true
         }
-        if sampled == nil { hasher.combine(sql) }
     }
 }

@@ -20,24 +20,24 @@ public final class SQLiteStatement {
 
     deinit { sqlite3_finalize(handle) }
 
-    /// Ready to run again. Its bindings were cleared when its last run ended (`withBound`).
-    func reset() {
-        sqlite3_reset(handle)
-    }
-
-    /// Binds `values` and runs `body` (the statement's steps) while they are bound, then clears the bindings.
+    /// Binds `values` and runs `body` (the statement's steps) while they are bound, then resets the statement and
+    /// clears its bindings.
     ///
     /// Texts and blobs are bound where they lie (`SQLITE_STATIC`), each within its own `withUTF8` or
     /// `withUnsafeBytes`, and `body` runs inside all of them: so every pointer SQLite holds is valid for as long as
-    /// it can read it, and none is left behind once this returns. Copying each into SQLite (`SQLITE_TRANSIENT`), and
-    /// freeing the copy at the next reset, was most of what binding cost.
+    /// it can read it, and none is left behind once this returns, nor a row that may point into them (a body that
+    /// stops before the last row). Copying each into SQLite (`SQLITE_TRANSIENT`), and freeing the copy at the next
+    /// reset, was most of what binding cost.
     func withBound<R>(_ values: [SQLValue], _ body: () throws(DatabaseError) -> R) throws(DatabaseError) -> R {
-        defer { sqlite3_clear_bindings(handle) }
+        defer {
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
+        }
         return try bind(values, from: 0, lent: 0, then: body)
     }
 
     /// How many texts and blobs one statement's run binds in place, each one closure deeper on the stack; any after
-    /// them are copied. A job's statements bind at most 25 values; a chunk of `unscored` rows, 512.
+    /// them are copied. A job's statements bind 15 values at most; a chunk of `unscored` rows, up to 512.
     private static let mostLent = 64
 
     /// Binds `values[start...]`: the scalars in a loop, each text or blob by calling itself inside the closure
