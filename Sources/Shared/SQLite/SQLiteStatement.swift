@@ -53,40 +53,14 @@ public final class SQLiteStatement {
             case .null: rc = sqlite3_bind_null(handle, index)
             case .integer(let v): rc = sqlite3_bind_int64(handle, index, v)
             case .real(let v): rc = sqlite3_bind_double(handle, index, v)
-            case .text(let v) where lent == Self.mostLent:
-                var text = v
-                rc = text.withUTF8 { bytes in
-                    bytes.withMemoryRebound(to: CChar.self) { chars in
-                        guard let base = chars.baseAddress else { return sqlite3_bind_text(handle, index, "", 0, nil) }
-                        return sqlite3_bind_text(handle, index, base, Int32(chars.count), SQLITE_TRANSIENT)
-                    }
+            case .text, .blob:
+                let value = values[offset]
+                guard lent < Self.mostLent else {
+                    rc = Self.withBytes(of: value) { bindBytes(of: value, $0, at: index, SQLITE_TRANSIENT) }
+                    break
                 }
-            case .blob(let v) where lent == Self.mostLent:
-                rc = v.withUnsafeBytes { bytes in
-                    if bytes.count == 0 { return sqlite3_bind_zeroblob(handle, index, 0) }
-                    return sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), SQLITE_TRANSIENT)
-                }
-            case .text(let v):
-                var text = v
-                let result = text.withUTF8 { bytes -> Result<R, DatabaseError> in
-                    // The byte length, not -1: text may hold NUL, and must not be cut short at it.
-                    let rc = bytes.withMemoryRebound(to: CChar.self) { chars in
-                        guard let base = chars.baseAddress else { return sqlite3_bind_text(handle, index, "", 0, nil) }
-                        return sqlite3_bind_text(handle, index, base, Int32(chars.count), SQLITE_STATIC)
-                    }
-                    return Result { () throws(DatabaseError) in
-                        guard rc == SQLITE_OK else { throw connection.error(rc, "bind") }
-                        return try bind(values, from: offset + 1, lent: lent + 1, then: body)
-                    }
-                }
-                return try result.get()
-            case .blob(let v):
-                let result = v.withUnsafeBytes { bytes -> Result<R, DatabaseError> in
-                    // A zero-length blob still needs a non-null pointer to be stored as a blob, not NULL.
-                    let rc =
-                        bytes.count == 0
-                        ? sqlite3_bind_zeroblob(handle, index, 0)
-                        : sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), SQLITE_STATIC)
+                let result = Self.withBytes(of: value) { bytes -> Result<R, DatabaseError> in
+                    let rc = bindBytes(of: value, bytes, at: index, SQLITE_STATIC)
                     return Result { () throws(DatabaseError) in
                         guard rc == SQLITE_OK else { throw connection.error(rc, "bind") }
                         return try bind(values, from: offset + 1, lent: lent + 1, then: body)
@@ -100,18 +74,38 @@ public final class SQLiteStatement {
         return try body()
     }
 
-    /// Advances one row. - Returns: true while a row is available.
+    /// A text's UTF-8 or a blob's bytes, lent to `body`.
+    private static func withBytes<T>(of value: SQLValue, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        switch value {
+        case .text(var text): text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+        case .blob(let data): data.withUnsafeBytes(body)
+        case .null, .integer, .real: preconditionFailure("only a text or a blob has bytes to lend")
+        }
+    }
+
+    /// Binds a text's or a blob's `bytes` at `index`, read in place (`SQLITE_STATIC`) or copied (`SQLITE_TRANSIENT`).
+    private func bindBytes(
+        of value: SQLValue, _ bytes: UnsafeRawBufferPointer, at index: Int32, _ destructor: sqlite3_destructor_type
+    ) -> Int32 {
+        guard case .text = value else {
+            // A zero-length blob still needs a non-null pointer to be stored as a blob, not NULL.
+            if bytes.count == 0 { return sqlite3_bind_zeroblob(handle, index, 0) }
+            return sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), destructor)
+        }
+        // The byte length, not -1: text may hold NUL, and must not be cut short at it.
+        guard let base = bytes.baseAddress else { return sqlite3_bind_text(handle, index, "", 0, nil) }
+        return sqlite3_bind_text(
+            handle, index, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), destructor)
+    }
+
+    /// Advances one row, until the last (the run's end resets the statement: `withBound`).
+    /// - Returns: true while a row is available.
     func step() throws(DatabaseError) -> Bool {
         let rc = sqlite3_step(handle)
         switch rc {
         case SQLITE_ROW: return true
-        case SQLITE_DONE:
-            sqlite3_reset(handle)
-            return false
-        default:
-            let error = connection.error(rc, "step")
-            sqlite3_reset(handle)
-            throw error
+        case SQLITE_DONE: return false
+        default: throw connection.error(rc, "step")
         }
     }
 
