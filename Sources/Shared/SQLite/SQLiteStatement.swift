@@ -53,20 +53,18 @@ public final class SQLiteStatement {
             case .null: rc = sqlite3_bind_null(handle, index)
             case .integer(let v): rc = sqlite3_bind_int64(handle, index, v)
             case .real(let v): rc = sqlite3_bind_double(handle, index, v)
-            case .text, .blob:
-                let value = values[offset]
-                guard lent < Self.mostLent else {
-                    rc = Self.withBytes(of: value) { bindBytes(of: value, $0, at: index, SQLITE_TRANSIENT) }
-                    break
-                }
-                let result = Self.withBytes(of: value) { bytes -> Result<R, DatabaseError> in
-                    let rc = bindBytes(of: value, bytes, at: index, SQLITE_STATIC)
-                    return Result { () throws(DatabaseError) in
-                        guard rc == SQLITE_OK else { throw connection.error(rc, "bind") }
-                        return try bind(values, from: offset + 1, lent: lent + 1, then: body)
-                    }
-                }
-                return try result.get()
+            case .text(var text) where lent == Self.mostLent:
+                rc = text.withUTF8 { bindBytes(UnsafeRawBufferPointer($0), text: true, at: index, SQLITE_TRANSIENT) }
+            case .blob(let data) where lent == Self.mostLent:
+                rc = data.withUnsafeBytes { bindBytes($0, text: false, at: index, SQLITE_TRANSIENT) }
+            case .text(var text):
+                return try text.withUTF8 {
+                    lend(UnsafeRawBufferPointer($0), text: true, of: values, at: offset, lent: lent, then: body)
+                }.get()
+            case .blob(let data):
+                return try data.withUnsafeBytes {
+                    lend($0, text: false, of: values, at: offset, lent: lent, then: body)
+                }.get()
             }
             guard rc == SQLITE_OK else { throw connection.error(rc, "bind") }
             offset += 1
@@ -74,20 +72,23 @@ public final class SQLiteStatement {
         return try body()
     }
 
-    /// A text's UTF-8 or a blob's bytes, lent to `body`.
-    private static func withBytes<T>(of value: SQLValue, _ body: (UnsafeRawBufferPointer) -> T) -> T {
-        switch value {
-        case .text(var text): text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
-        case .blob(let data): data.withUnsafeBytes(body)
-        case .null, .integer, .real: preconditionFailure("only a text or a blob has bytes to lend")
+    /// Binds `values[offset]`'s `bytes` in place, then the values after it and `body`, while they are lent.
+    private func lend<R>(
+        _ bytes: UnsafeRawBufferPointer, text: Bool, of values: [SQLValue], at offset: Int, lent: Int,
+        then body: () throws(DatabaseError) -> R
+    ) -> Result<R, DatabaseError> {
+        let rc = bindBytes(bytes, text: text, at: Int32(offset + 1), SQLITE_STATIC)
+        return Result { () throws(DatabaseError) in
+            guard rc == SQLITE_OK else { throw connection.error(rc, "bind") }
+            return try bind(values, from: offset + 1, lent: lent + 1, then: body)
         }
     }
 
     /// Binds a text's or a blob's `bytes` at `index`, read in place (`SQLITE_STATIC`) or copied (`SQLITE_TRANSIENT`).
     private func bindBytes(
-        of value: SQLValue, _ bytes: UnsafeRawBufferPointer, at index: Int32, _ destructor: sqlite3_destructor_type
+        _ bytes: UnsafeRawBufferPointer, text: Bool, at index: Int32, _ destructor: sqlite3_destructor_type
     ) -> Int32 {
-        guard case .text = value else {
+        guard text else {
             // A zero-length blob still needs a non-null pointer to be stored as a blob, not NULL.
             if bytes.count == 0 { return sqlite3_bind_zeroblob(handle, index, 0) }
             return sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), destructor)
