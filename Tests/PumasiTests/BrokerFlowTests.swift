@@ -364,6 +364,67 @@ struct BrokerFlowTests {
         #expect(info.submissions == 1)
     }
 
+    /// A result the store refuses (a trigger or a constraint added for the test) stops the broker, as its leases in
+    /// memory would no longer agree with the store: the pass's transaction is rolled back whole, what earlier passes
+    /// committed stays, and a broker started again on the store scores the submission. An evaluator's message has no
+    /// savepoint of its own (`Broker.handle`): this is what stands in for one.
+    @Test func aResultTheStoreRefusesStopsTheBrokerAndARestartScoresItAgain() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let broker = try BrokerHarness(directory: dir.file("broker"), logLevel: .critical)
+        defer { broker.shutdown() }
+        let evaluator = try EvaluatorHarness(broker: broker.router, cache: dir.file("cache"))
+        var evaluating = true
+        defer { if evaluating { evaluator.shutdown() } }
+        let client = try client(broker)
+        let (spec, files) = sampleSpec()
+        let challenge = try post(client, spec, files)
+        let bob = try submit(client, challenge.id, "bob", "41")
+        #expect(try settled(client, bob.submission).score == 0)
+        try TestBackend.tamper(
+            dir.file("broker"),
+            TestBackend.isSQLite
+                ? """
+                CREATE TRIGGER refuse_full_marks BEFORE INSERT ON outcomes WHEN NEW.score = 1
+                BEGIN SELECT RAISE(ABORT, 'refuse_full_marks'); END
+                """
+                : "ALTER TABLE outcomes ADD CONSTRAINT refuse_full_marks CHECK (score IS NULL OR score <> 1)")
+        // The submission's own pass commits before its receipt; its result's pass fails.
+        let ada = try submit(client, challenge.id, "ada", "42")
+        let end = try #require(broker.end(within: 20), "the broker kept running after its store refused a result")
+        guard case .failure(let error) = end else {
+            Issue.record("the broker ended without an error")
+            return
+        }
+        #expect("\(error)".contains("a write for an evaluator's message failed"), "\(error)")
+        #expect("\(error)".contains("refuse_full_marks"), "\(error)")
+        evaluator.shutdown()
+        evaluating = false
+
+        let store = try TestBackend.store(dir.file("broker"))
+        func count(_ table: String, _ receipt: Receipt) throws -> Int64? {
+            let column = table == "submissions" ? "id" : "submission_id"
+            return try store.db.queryOne(
+                "SELECT COUNT(*) FROM \(table) WHERE \(column) = ?", [.text(receipt.submission)])?.int(0)
+        }
+        #expect(try count("outcomes", bob) == 1)
+        #expect(try count("submissions", ada) == 1)
+        #expect(try count("outcomes", ada) == 0)
+        try TestBackend.tamper(
+            dir.file("broker"),
+            TestBackend.isSQLite
+                ? "DROP TRIGGER refuse_full_marks" : "ALTER TABLE outcomes DROP CONSTRAINT refuse_full_marks")
+
+        let again = try BrokerHarness(directory: dir.file("broker"))
+        defer { again.shutdown() }
+        let second = try EvaluatorHarness(broker: again.router, cache: dir.file("cache"))
+        defer { second.shutdown() }
+        let reconnected = try PumasiTests.client(again)
+        #expect(try settled(reconnected, ada.submission).score == 1)
+        #expect(try settled(reconnected, bob.submission).score == 0)
+        #expect(try count("outcomes", ada) == 1)
+    }
+
     @Test func badInputGetsAClearErrorAndTheBrokerKeepsServing() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }

@@ -36,6 +36,7 @@ final class BrokerHarness: @unchecked Sendable {
     private(set) var pub = ""
     private var stop: ZMQStopSignal?
     private let finished = DispatchSemaphore(value: 0)
+    private let ended = EndBox()
 
     init(directory: String, logLevel: LogLevel = .warning, configure: (inout BrokerConfig) -> Void = { _ in }) throws {
         self.directory = directory
@@ -50,15 +51,21 @@ final class BrokerHarness: @unchecked Sendable {
         let started = DispatchSemaphore(value: 0)
         let box = ResultBox()
         let frozen = config
-        let thread = Thread { [finished] in
+        let thread = Thread { [finished, ended] in
+            var running = false
             do {
                 let broker = try Broker(config: frozen, logger: Logger(label: "test-broker", level: logLevel))
                 box.set(.success((broker.routerEndpoint, broker.publishEndpoint, broker.stopSignal)))
+                running = true
                 started.signal()
                 try broker.run()
             } catch {
-                box.set(.failure(error))
-                started.signal()
+                if running {
+                    ended.set(error)
+                } else {
+                    box.set(.failure(error))
+                    started.signal()
+                }
             }
             finished.signal()
         }
@@ -70,12 +77,27 @@ final class BrokerHarness: @unchecked Sendable {
         self.stop = stop
     }
 
+    /// Waits up to `seconds` for the broker's loop to end by itself (as it does when the store fails): nil if it still
+    /// runs, else the error it ended with (`.success` for an end without one).
+    func end(within seconds: Double) -> Result<Void, any Error>? {
+        guard finished.wait(timeout: .now() + seconds) == .success else { return nil }
+        finished.signal()  // for `shutdown`, which waits for it too
+        if let error = ended.error { return .failure(error) }
+        return .success(())
+    }
+
     /// Stops the broker and waits for its thread to finish.
     func shutdown() {
         guard let stop else { return }
         self.stop = nil
         stop.fire()
         finished.wait()
+    }
+
+    private final class EndBox: @unchecked Sendable {
+        // @unchecked Sendable: written by the broker's thread before it signals `finished`, read after that.
+        private(set) var error: (any Error)?
+        func set(_ error: any Error) { self.error = error }
     }
 
     private final class ResultBox: @unchecked Sendable {

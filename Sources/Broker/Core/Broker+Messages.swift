@@ -2,8 +2,9 @@ import Foundation
 import PumasiShared
 
 extension Broker {
-    /// Routes one inbound message. Runs inside the pass's transaction; each message gets a savepoint so that
-    /// a failure while handling one never undoes the others in the batch.
+    /// Routes one inbound message. Runs inside the pass's transaction; each client request gets a savepoint, so that
+    /// a failure while handling one never undoes the others in the batch. An evaluator's message gets none: one whose
+    /// writes fail stops the broker, and the pass's whole transaction is rolled back (below).
     func handle(_ message: ZMQMessage) throws {
         guard message.frames.count >= 2, let identity = message.frames.first else {
             logger.warning("message without routing envelope dropped", ["frames": "\(message.frames.count)"])
@@ -65,8 +66,11 @@ extension Broker {
         // copy held each heartbeat and each result would copy every evaluator and lease whole to change one.
         let saved: BrokerMemory? = inbound.isClientRequest && !inbound.isSubmission ? memory : nil
         let mirrors = (memory.liveChallenges, memory.settleCandidates, memory.referenceCache)
+        // A savepoint copies each page its request changes into SQLite's statement journal (4 KiB a page), which the
+        // pass's rollback makes needless for an evaluator's message.
+        let guarded: (() throws -> Void) throws -> Void = inbound.isClientRequest ? store.savepoint : store.synced
         do {
-            try store.savepoint {
+            try guarded {
                 if case .clientRequest(let service, let body) = inbound {
                     let reply =
                         drainingSince == nil
@@ -78,8 +82,8 @@ extension Broker {
                 }
             }
         } catch {
-            // The savepoint undid the request's writes: undo its changes in memory, and drop what it meant to
-            // send, announcements included.
+            // The savepoint undid the request's writes (an evaluator's, the pass's rollback will): undo its changes
+            // in memory, and drop what it meant to send, announcements included.
             if let saved {
                 memory = saved
             } else {

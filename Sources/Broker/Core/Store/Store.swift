@@ -188,7 +188,7 @@ extension Store {
     /// The request's deferred writes are synced before the savepoint is released, so that a write that fails is
     /// undone with its own request and no other; on PostgreSQL that is one round trip for all of them.
     func savepoint<T>(_ body: () throws -> T) throws -> T {
-        // Prepared once and cached: a savepoint is taken for every message the broker handles.
+        // Prepared once and cached: a savepoint is taken for every client request the broker handles.
         try db.runDeferred("SAVEPOINT request", [])
         let unscored = (unscoredAdded.count, unscoredEnded.count)
         do {
@@ -207,5 +207,13 @@ extension Store {
             unscoredEnded.removeSubrange(unscored.1...)
             throw error
         }
+    }
+
+    /// Runs `body` without a savepoint, for a message whose failure rolls back the pass's whole transaction (an
+    /// evaluator's): its deferred writes are synced before it returns, so that their errors are its own.
+    func synced<T>(_ body: () throws -> T) throws -> T {
+        let value = try body()
+        try db.sync()
+        return value
     }
 }
